@@ -1,0 +1,85 @@
+# One top-level build. `make` builds the five tools into bin/ and the Python venv;
+# `make test` runs every test; `make bench` prints timings; `make <model_type>` runs
+# the whole loop for one model type.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+.DEFAULT_GOAL := all
+
+CXX      ?= g++
+CXXFLAGS ?= -O2 -g
+CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -MMD -MP -Ilib -Itools
+LDLIBS   += -lcurl -lpthread
+
+BUILD := build
+TOOLS := gen-tests run-tests analyze gen-skillset verify
+BINS  := $(addprefix bin/,$(TOOLS))
+
+LIB_SRCS  := $(wildcard lib/common/*.cpp)
+LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/*.cpp)
+UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/%.o)
+
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.SECONDARY:
+.PHONY: all deps tools venv test bench clean registry pipeline
+
+all: tools venv
+
+# Debian's packages the build needs; a no-op when they are there.
+deps:
+	@scripts/install-deps.sh
+
+tools: deps
+	$(MAKE) $(BINS)
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/libcommon.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+bin/%: $(BUILD)/tools/%/main.o $(BUILD)/libcommon.a
+	@mkdir -p bin
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libcommon.a
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+# The venv: every package pinned (python/constraints.txt); torch is the CPU build.
+venv: $(STAMP)
+$(STAMP): python/requirements.txt python/constraints.txt python/pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q -r python/requirements.txt -c python/constraints.txt
+	$(PYTHON) -m pip install -q --no-build-isolation --no-deps -e python
+	touch $@
+
+# One runner for everything: pytest runs the doctest cases one by one
+# (tests/cli/test_unit.py), the black-box CLI tests, skillkit's own tests and the
+# end-to-end pipeline; its summary line is what CI counts.
+test: tools venv
+	$(MAKE) --no-print-directory $(BUILD)/unit-tests
+	$(PYTHON) -m pytest -q tests
+
+# The main job: the whole loop over the built-in default model set (MODELS=... to change).
+MODELS ?= bert gpt2 t5 vit whisper clip
+pipeline: tools venv
+	bin/gen-tests $(MODELS) | bin/run-tests | bin/analyze | bin/gen-skillset | bin/verify
+
+# `make <model_type>` runs the same loop for one model type of the registry (an unknown
+# name gets gen-tests' did-you-mean).
+.DEFAULT:
+	@$(MAKE) --no-print-directory pipeline MODELS=$@
+
+registry: venv
+	$(PYTHON) scripts/build_registry.py > data/registry.json.tmp
+	mv data/registry.json.tmp data/registry.json
+
+clean:
+	rm -rf $(BUILD) bin
+
+-include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BINS:bin/%=$(BUILD)/tools/%/main.d)

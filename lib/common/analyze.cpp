@@ -1,0 +1,34 @@
+#include "common/analyze.h"
+
+#include <map>
+
+#include "common/records.h"
+
+Analysis analyze(const std::vector<nlohmann::json>& results) {
+  std::map<std::string, const nlohmann::json*> latest;
+  for (const auto& result : results) latest[result.value("model_type", "")] = &result;
+
+  Analysis analysis;
+  for (const auto& [model_type, result] : latest) {
+    const auto reference = result->value("reference", nlohmann::json::object());
+    std::string status = reference.value("status", "missing");
+    if (status != "pass") {
+      analysis.failed.push_back(model_type + ": reference " + status +
+                                (reference.contains("message") ? " (" + reference.value("message", "") + ")" : ""));
+      continue;
+    }
+    nlohmann::json r = records::make("requirements");
+    for (const char* key : {"model_type", "ident", "model_id", "family", "task", "tasks", "test_file",
+                            "skillset_file"})
+      r[key] = result->value(key, nlohmann::json());
+    const auto candidate = reference.value("candidate", nlohmann::json::object());
+    for (const char* key : {"model_class", "auto_class", "processor_class"})
+      r[key] = candidate.value(key, "");
+    for (const char* key : {"signature", "generation", "tolerance"})
+      r[key] = reference.value(key, nlohmann::json());
+    r["versions"] = result->value("versions", nlohmann::json::object());
+    r["measured"] = true;
+    analysis.requirements.push_back(std::move(r));
+  }
+  return analysis;
+}

@@ -1,0 +1,17 @@
+// analyze: test results become requirements, the input of gen-skillset.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+struct Analysis {
+  std::vector<nlohmann::json> requirements;  ///< one per model type whose reference passed, by model type
+  std::vector<std::string> failed;           ///< "<model_type>: <why>" for references that did not pass
+};
+
+/// Turns test-result records into requirements records. Requirements hold only what
+/// shapes the implementation (no timings, no backend statuses), so the same tests give
+/// byte-identical requirements, and a second loop changes nothing. When a model type
+/// has several results, the last one counts.
+Analysis analyze(const std::vector<nlohmann::json>& results);

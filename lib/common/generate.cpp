@@ -1,0 +1,86 @@
+#include "common/generate.h"
+
+#include "common/files.h"
+#include "common/pyliteral.h"
+#include "common/records.h"
+#include "common/render.h"
+
+namespace {
+
+// Plan and requirements fields that do not belong in generated code: they vary with
+// where and how the generator ran, and generated files must not.
+nlohmann::json plan_for_test(const nlohmann::json& plan) {
+  nlohmann::json p = plan;
+  for (const char* key : {"schema", "version", "config_source"}) p.erase(key);
+  return p;
+}
+
+}  // namespace
+
+bool write_test(const std::string& template_dir, const nlohmann::json& plan, std::string* err) {
+  render::Vars vars = {
+      {"ident", plan["ident"]},
+      {"model_type_literal", pyliteral::literal(plan["model_type"])},
+      {"plan_literal", pyliteral::literal(plan_for_test(plan))},
+      {"generator_version", kGeneratorVersion},
+  };
+  std::string text;
+  if (!render::file(template_dir + "/tests", "test", vars, &text, err)) return false;
+  return files::write_atomic(plan["test_file"], text, err);
+}
+
+nlohmann::json requirements_from_plan(const nlohmann::json& plan) {
+  nlohmann::json r = records::make("requirements");
+  for (const char* key : {"model_type", "ident", "model_id", "family", "task", "tasks",
+                          "generation", "tolerance", "test_file", "skillset_file"})
+    r[key] = plan.value(key, nlohmann::json());
+  const auto& candidate = plan["candidates"].empty() ? nlohmann::json::object() : plan["candidates"][0];
+  for (const char* key : {"model_class", "auto_class", "processor_class"})
+    r[key] = candidate.value(key, "");
+  r["versions"] = {{"transformers", plan.value("transformers_version", "")}};
+  r["signature"] = nullptr;
+  r["measured"] = false;
+  return r;
+}
+
+bool write_skillset(const std::string& template_dir, const nlohmann::json& requirements,
+                    const std::string& path, bool* changed, std::string* err) {
+  render::Vars vars = {
+      {"ident", requirements.value("ident", "")},
+      {"task", requirements.value("task", "")},
+      {"model_type_literal", pyliteral::literal(requirements["model_type"])},
+      {"task_literal", pyliteral::literal(requirements["task"])},
+      {"generation_literal", pyliteral::literal(requirements.value("generation", nlohmann::json()))},
+      {"batch_size", "8"},
+      {"generator_version", kGeneratorVersion},
+      {"transformers_version",
+       requirements.value("versions", nlohmann::json::object()).value("transformers", "")},
+  };
+  // These appear bare in the code or name the template file, so only plain words pass.
+  for (const char* key : {"task", "family"}) {
+    std::string value = requirements.value(key, "");
+    if (!pyliteral::is_word(value)) {
+      *err = "requirements of '" + requirements.value("model_type", "?") + "' hold an invalid " +
+             key + " '" + value + "'";
+      return false;
+    }
+  }
+  if (!pyliteral::is_word(vars["transformers_version"])) vars["transformers_version"] = "(unknown)";
+  // Class names appear bare in the code, so only plain identifiers may pass.
+  for (const char* key : {"ident", "model_class", "auto_class", "processor_class"}) {
+    std::string value = requirements.value(key, "");
+    if (!pyliteral::is_identifier(value)) {
+      *err = "requirements of '" + requirements.value("model_type", "?") + "' hold an invalid " +
+             key + " '" + value + "'";
+      return false;
+    }
+    vars[key] = value;
+  }
+  std::string text;
+  if (!render::file(template_dir + "/skillset", requirements.value("family", ""), vars, &text, err))
+    return false;
+  std::string old;
+  std::string ignored;
+  *changed = !(files::read(path, &old, &ignored) && old == text);
+  return !*changed || files::write_atomic(path, text, err);
+}

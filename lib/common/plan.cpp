@@ -1,0 +1,122 @@
+#include "common/plan.h"
+
+#include "common/files.h"
+#include "common/records.h"
+
+namespace {
+
+// The registry's processor kinds each Auto processor class needs.
+const char* processor_kind(const std::string& auto_processor) {
+  if (auto_processor == "AutoTokenizer") return "tokenizer";
+  if (auto_processor == "AutoImageProcessor") return "image_processor";
+  if (auto_processor == "AutoFeatureExtractor") return "feature_extractor";
+  if (auto_processor == "AutoVideoProcessor") return "video_processor";
+  return "processor";
+}
+
+bool has_kind(const nlohmann::json& entry, const std::string& kind) {
+  const auto& processors = entry.value("processors", nlohmann::json::object());
+  auto it = processors.find(kind);
+  return it != processors.end() && it->is_array() && !it->empty();
+}
+
+}  // namespace
+
+const std::vector<std::string>& all_backends() {
+  static const std::vector<std::string> backends = {"cpu",   "cuda",     "rocm",  "openvino",
+                                                    "apple", "qualcomm", "webnn", "webgpu"};
+  return backends;
+}
+
+std::string skillset_template_path(const std::string& template_dir, const std::string& family) {
+  return template_dir + "/skillset/" + family + ".py.mustache";
+}
+
+bool make_plan(const Registry& registry, const Target& target, const PlanOptions& options,
+               nlohmann::json* plan, Unsupported* unsupported, std::string* err) {
+  *unsupported = Unsupported::kNone;
+  const nlohmann::json* entry = registry.find(target.model_type);
+  if (!entry) {
+    std::string hint = registry.suggest(target.model_type);
+    *err = "unknown model type '" + target.model_type + "'" +
+           (hint.empty() ? "" : " (did you mean '" + hint + "'?)");
+    return false;
+  }
+  const std::string family = entry->value("family", "other");
+  const auto& tasks = entry->value("tasks", nlohmann::json::object());
+  std::string task = options.task.empty() ? entry->value("default_task", "") : options.task;
+  if (!options.task.empty() && !tasks.contains(task)) {
+    *err = "model type '" + target.model_type + "' has no task '" + task + "'";
+    return false;
+  }
+  if (!entry->value("servable", false)) {
+    *unsupported = Unsupported::kNotServable;
+    return true;
+  }
+  if (!files::exists(skillset_template_path(options.template_dir, family))) {
+    *unsupported = Unsupported::kFamily;
+    return true;
+  }
+  const auto& families = registry.families();
+  const auto& family_info = families.contains(family) ? families[family] : nlohmann::json::object();
+  if (task.empty() || !tasks.contains(task) || !registry.tasks().contains(task)) {
+    *unsupported = Unsupported::kTask;
+    return true;
+  }
+
+  nlohmann::json candidates = nlohmann::json::array();
+  const std::string model_class = tasks[task];
+  const std::string auto_class = registry.tasks()[task].value("auto_class", "");
+  nlohmann::json processors = family_info.value("processors", nlohmann::json::array());
+  for (const auto& processor : processors) {
+    if (!has_kind(*entry, processor_kind(processor))) continue;
+    candidates.push_back(
+        {{"model_class", model_class}, {"auto_class", auto_class}, {"processor_class", processor}});
+  }
+  if (candidates.empty()) {
+    // The registry knows no processor of the listed kinds; let the test try them all.
+    for (const auto& processor : processors)
+      candidates.push_back(
+          {{"model_class", model_class}, {"auto_class", auto_class}, {"processor_class", processor}});
+  }
+
+  const std::string ident = ident_of(target.model_type);
+  nlohmann::json p = records::make("test-plan");
+  p["model_type"] = target.model_type;
+  p["ident"] = ident;
+  p["model_id"] = target.model_id;
+  p["config_source"] = target.config_source;
+  p["family"] = family;
+  p["task"] = task;
+  p["tasks"] = family_info.value("handler_tasks", nlohmann::json::array({task}));
+  p["candidates"] = candidates;
+  p["backends"] = options.backends.empty() ? all_backends() : options.backends;
+  p["tolerance"] = family_info.value("tolerance", nlohmann::json{{"rtol", 1e-4}, {"atol", 1e-5}});
+  p["generation"] = family_info.value("generation", nlohmann::json());
+  p["seed"] = 0;
+  p["transformers_version"] = registry.transformers_version();
+  p["test_file"] = files::absolute(options.test_dir + "/test_hf_" + ident + ".py");
+  p["skillset_file"] = files::absolute(options.skillset_dir + "/hf_" + ident + ".py");
+  *plan = std::move(p);
+  return true;
+}
+
+bool select_types(const Registry& registry, const std::string& family, const std::string& task,
+                  std::vector<std::string>* types, std::string* err) {
+  if (!family.empty() && !registry.families().contains(family)) {
+    *err = "unknown family '" + family + "'";
+    return false;
+  }
+  if (!task.empty() && !registry.tasks().contains(task)) {
+    *err = "unknown task '" + task + "'";
+    return false;
+  }
+  for (const auto& type : registry.model_types()) {
+    const nlohmann::json& entry = *registry.find(type);
+    if (!entry.value("servable", false)) continue;
+    if (!family.empty() && entry.value("family", "") != family) continue;
+    if (!task.empty() && !entry.value("tasks", nlohmann::json::object()).contains(task)) continue;
+    types->push_back(type);
+  }
+  return true;
+}

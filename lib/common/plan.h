@@ -1,0 +1,44 @@
+// What gen-tests and gen-skillset decide from the registry: a model type's test plan
+// and, when no measured requirements exist yet, its default implementation choice.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/registry.h"
+
+/// Where a model came from: the spec as given and where its config was found.
+struct Target {
+  std::string model_type;
+  std::string model_id;       ///< the spec as the user gave it
+  std::string config_source;  ///< registry, cache, hub or local
+};
+
+struct PlanOptions {
+  std::string template_dir;   ///< templates/ of the project
+  std::string test_dir;       ///< where test_hf_<ident>.py goes
+  std::string skillset_dir;   ///< where hf_<ident>.py goes
+  std::string task;           ///< a task to test instead of the family's default; "" for default
+  std::vector<std::string> backends;
+};
+
+/// Every backend a skillset serves, in the worker's order.
+const std::vector<std::string>& all_backends();
+
+/// Why a model type gets no test or skillset: it is fine input, just not supported.
+enum class Unsupported { kNone, kNotServable, kFamily, kTask };
+
+/// Builds the test-plan record of `target` (see schemas/test-plan.schema.json). Returns
+/// false with `*err` for bad input (unknown type, unknown task); sets `*unsupported`
+/// (and still returns true, with an empty plan) when the type cannot be served yet.
+bool make_plan(const Registry& registry, const Target& target, const PlanOptions& options,
+               nlohmann::json* plan, Unsupported* unsupported, std::string* err);
+
+/// The path of the skillset template of `family`; it exists exactly when the family is supported.
+std::string skillset_template_path(const std::string& template_dir, const std::string& family);
+
+/// The model types `--all` selects (servable ones), narrowed by `family` and `task` when
+/// not empty. Fails on a family or task the registry does not know.
+bool select_types(const Registry& registry, const std::string& family, const std::string& task,
+                  std::vector<std::string>* types, std::string* err);

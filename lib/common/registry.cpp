@@ -1,0 +1,79 @@
+#include "common/registry.h"
+
+#include <algorithm>
+
+#include "common/files.h"
+
+bool Registry::load(const std::string& path, std::string* err) {
+  std::string text;
+  if (!files::read(path, &text, err)) return false;
+  doc_ = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc_.is_discarded() || !doc_.is_object() || doc_.value("schema", "") != "registry" ||
+      !doc_.contains("models") || !doc_["models"].is_object() || !doc_.contains("families") ||
+      !doc_.contains("tasks") || !doc_.contains("transformers_version")) {
+    *err = "malformed registry '" + path + "'";
+    return false;
+  }
+  return true;
+}
+
+const nlohmann::json* Registry::find(const std::string& model_type) const {
+  const auto& models = doc_["models"];
+  auto it = models.find(model_type);
+  return it == models.end() ? nullptr : &*it;
+}
+
+namespace {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string Registry::suggest(const std::string& name) const {
+  std::string best;
+  size_t best_distance = std::max<size_t>(2, name.size() / 3) + 1;
+  for (const auto& [type, entry] : doc_["models"].items()) {
+    size_t d = edit_distance(name, type);
+    if (d < best_distance) {
+      best_distance = d;
+      best = type;
+    }
+  }
+  return best;
+}
+
+std::string Registry::type_of_architecture(const std::string& class_name) const {
+  for (const auto& [type, entry] : doc_["models"].items()) {
+    if (!entry.contains("tasks")) continue;
+    for (const auto& [task, model_class] : entry["tasks"].items()) {
+      if (model_class == class_name) return type;
+    }
+  }
+  return "";
+}
+
+std::vector<std::string> Registry::model_types() const {
+  std::vector<std::string> types;
+  for (const auto& [type, entry] : doc_["models"].items()) types.push_back(type);
+  return types;  // json objects iterate in key order
+}
+
+std::string ident_of(const std::string& model_type) {
+  std::string ident = model_type;
+  std::replace(ident.begin(), ident.end(), '-', '_');
+  std::replace(ident.begin(), ident.end(), '.', '_');
+  return ident;
+}

@@ -1,0 +1,234 @@
+"""Speech-to-text encoder-decoders (whisper): greedy automatic speech recognition.
+
+The handler's contract (docs/DESIGN.md): a float32 mono 16 kHz clip, a path to an audio
+file, or a list of them in; `token_ids` and `texts` out, one entry per clip. `token_ids`
+are the tokens whisper generated after its decoder prompt (<|startoftranscript|>, the
+language, the task and <|notimestamps|>), up to and excluding <|endoftext|>: exactly
+what WhisperForConditionalGeneration.generate() returns for one clip of at most 30 s.
+`texts` are those tokens decoded with skip_special_tokens=True.
+
+The reference runs processor + generate() on each clip alone (the speech-recognition
+pipeline returns text only, never token ids), and checks its texts against the
+pipeline's.
+"""
+import atexit
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import soundfile
+import torch
+import transformers
+from transformers import AutoProcessor, GenerationConfig, pipeline
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
+from .. import media, tiny
+from .. import tokenizers as offline
+from . import Case
+from .text_decoder import compare, margin  # the same check: greedy ids, ties named
+
+__all__ = ["build_tiny", "cases", "reference", "compare"]
+
+BPE_SIZE = 384
+
+# Whisper's special tokens follow the text vocabulary, in this order, as in the real
+# checkpoints. The order matters: the tokenizer finds a language token at
+# <|startoftranscript|> + 1 + its index in LANGUAGES, and generate() takes every id
+# above <|notimestamps|> for a timestamp, so <|notimestamps|> is the last token (the
+# tiny model predicts no timestamps).
+END = "<|endoftext|>"
+START = "<|startoftranscript|>"
+LANGUAGE_TOKENS = tuple(f"<|{code}|>" for code in list(LANGUAGES)[:4])  # en, zh, de, es
+TRANSLATE, TRANSCRIBE = "<|translate|>", "<|transcribe|>"
+PREVIOUS = "<|startofprev|>"
+NO_TIMESTAMPS = "<|notimestamps|>"
+SPECIAL_TOKENS = (END, START, *LANGUAGE_TOKENS, TRANSLATE, TRANSCRIBE, "<|startoflm|>", PREVIOUS,
+                  "<|nospeech|>", NO_TIMESTAMPS)
+
+# Weights drawn at whisper's init_std (0.02) give a tiny model whose greedy output is
+# the same token sequence for every clip: a test of it could not tell one clip's
+# features from another's. Wider weights make the transcript depend on the audio.
+INIT_STD = 1.0
+
+# Random weights end a transcript early in real life, not in a tiny model drawn as
+# above, which rarely picks <|endoftext|> among its few hundred tokens. Biasing the
+# decoder's output towards <|endoftext|> (the final layer norm's bias and the token's
+# embedding point the same way) brings that trap back, so a skillset that drops
+# min_new_tokens, or batches clips without cutting each at its own end, fails.
+END_BIAS = 1.5   # length of the final layer norm's bias along the <|endoftext|> direction
+END_SCALE = 2.5  # length of the <|endoftext|> embedding
+
+SECONDS = (1.3, 0.7, 2.1)  # clip lengths: different, and all shorter than whisper's 30 s
+
+
+def _tokenizer():
+    """A WhisperTokenizer: byte-level BPE trained offline, then whisper's special tokens."""
+    vocab, merges = offline.byte_level_bpe(BPE_SIZE, [])
+    for token in SPECIAL_TOKENS:
+        vocab[token] = len(vocab)
+    merges = [tuple(merge.split(" ")) if isinstance(merge, str) else tuple(merge) for merge in merges]
+    tokenizer = transformers.WhisperTokenizer(vocab=vocab, merges=merges)  # <|endoftext|>: unk, bos, eos
+    tokenizer.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS[1:])})
+    ids = tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS))
+    if ids != list(range(BPE_SIZE, BPE_SIZE + len(SPECIAL_TOKENS))) or len(tokenizer) != ids[-1] + 1:
+        raise RuntimeError(f"whisper's special tokens landed at {ids} in a vocabulary of {len(tokenizer)}")
+    return tokenizer
+
+
+def _generation_config(tokenizer, max_target_positions):
+    """What openai/whisper-* checkpoints ship: multilingual, transcribe, no timestamps.
+
+    Built fresh, not derived from the model config: a config derived from the model's
+    drops whisper's own entries (lang_to_id, ...) when it is saved.
+    """
+    def token(text):
+        return tokenizer.convert_tokens_to_ids(text)
+
+    end = token(END)
+    return GenerationConfig(
+        decoder_start_token_id=token(START),
+        bos_token_id=end,
+        eos_token_id=end,
+        pad_token_id=end,
+        max_length=max_target_positions,
+        # The checkpoints' way of asking for "detect the language, then transcribe".
+        forced_decoder_ids=[[1, None], [2, token(TRANSCRIBE)]],
+        is_multilingual=True,
+        lang_to_id={language: token(language) for language in LANGUAGE_TOKENS},
+        task_to_id={"transcribe": token(TRANSCRIBE), "translate": token(TRANSLATE)},
+        no_timestamps_token_id=token(NO_TIMESTAMPS),
+        prev_sot_token_id=token(PREVIOUS),
+        return_timestamps=False,
+        begin_suppress_tokens=[token("Ġ"), end],
+        suppress_tokens=[],
+    )
+
+
+def _bias_towards_end(model, end_token_id):
+    """Make <|endoftext|> a likely greedy choice (see END_BIAS)."""
+    decoder = model.get_decoder()
+    generator = torch.Generator().manual_seed(0)
+    direction = torch.randn(model.config.d_model, generator=generator)
+    direction /= direction.norm()
+    with torch.no_grad():
+        decoder.layer_norm.bias.copy_(END_BIAS * direction)
+        # The output projection is tied to these embeddings.
+        decoder.embed_tokens.weight[end_token_id] = END_SCALE * direction * model.config.d_model ** 0.5
+
+
+def build_tiny(model_type, candidate, out_dir, seed):
+    tiny.seed_everything(seed)
+    tokenizer = _tokenizer()
+    end = tokenizer.convert_tokens_to_ids(END)
+    config = CONFIG_MAPPING[model_type]()
+    # Not shrunk: num_mel_bins, and max_source_positions, which must stay half the
+    # feature extractor's frame count (3000 frames of 30 s, through a stride-2 conv).
+    tiny.shrink(
+        config,
+        vocab_size=len(tokenizer),
+        decoder_start_token_id=tokenizer.convert_tokens_to_ids(START),
+        bos_token_id=end,
+        eos_token_id=end,
+        pad_token_id=end,
+        suppress_tokens=[],
+        begin_suppress_tokens=[tokenizer.convert_tokens_to_ids("Ġ"), end],
+        init_std=INIT_STD,
+    )
+    feature_extractor = transformers.WhisperFeatureExtractor(feature_size=config.num_mel_bins)
+    frames = feature_extractor.nb_max_frames
+    if frames != 2 * config.max_source_positions:
+        raise RuntimeError(f"the feature extractor gives {frames} frames; the encoder wants "
+                           f"{2 * config.max_source_positions}")
+    processor = transformers.WhisperProcessor(feature_extractor=feature_extractor, tokenizer=tokenizer)
+
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    if not hasattr(model, "generate"):
+        raise TypeError(f"{candidate['model_class']} cannot generate")
+    _bias_towards_end(model, end)
+    model.generation_config = _generation_config(tokenizer, config.max_target_positions)
+    tiny.save_and_verify(model, processor, out_dir)
+
+    reloaded = AutoProcessor.from_pretrained(out_dir)
+    if len(reloaded.tokenizer) != len(tokenizer) or \
+            reloaded.tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS)) != \
+            tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS)):
+        raise RuntimeError(f"the tokenizer saved in {out_dir} does not reload with the same vocabulary")
+
+
+# Audio files given to the handler as paths; removed when the process exits.
+_scratch = None
+
+
+def _wav(clip, name):
+    """`clip` written losslessly (32-bit float WAV) to a scratch file; its path."""
+    global _scratch
+    if _scratch is None:
+        _scratch = tempfile.mkdtemp(prefix="skillkit-audio-")
+        atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
+    path = os.path.join(_scratch, name)
+    soundfile.write(path, clip, media.SAMPLE_RATE, subtype="FLOAT")
+    return path
+
+
+def cases(plan):
+    n = plan["generation"]["max_new_tokens"]
+    clips = media.audio(len(SECONDS), plan["seed"], SECONDS)
+    # min_new_tokens == max_new_tokens: random weights may emit end-of-text at once,
+    # and two empty transcripts would agree whatever the skillset does.
+    fixed = {"max_new_tokens": n, "min_new_tokens": n}
+    return [
+        Case("one clip", clips[0], fixed),
+        Case("two clips of different lengths", [clips[0], clips[1]], fixed),
+        # Each clip stops at its own end-of-text: a batch must not pass one clip's
+        # padding off as its tokens. One clip comes as a file, the other as an array.
+        Case("a WAV file and a clip, each to its own end", [_wav(clips[2], "clip.wav"), clips[1]],
+             {"max_new_tokens": n}),
+    ]
+
+
+def _load_clip(item):
+    """A case's clip as float32 samples: arrays as they are, files read with soundfile."""
+    if isinstance(item, (str, os.PathLike)):
+        samples, rate = soundfile.read(item, dtype="float32")
+        if rate != media.SAMPLE_RATE:
+            raise ValueError(f"{item} is sampled at {rate} Hz, not {media.SAMPLE_RATE}")
+        return samples
+    return np.asarray(item, dtype=np.float32)
+
+
+def reference(model_dir, candidate, case, plan):
+    processor = AutoProcessor.from_pretrained(model_dir)
+    model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
+    recognizer = pipeline("automatic-speech-recognition", model=model, tokenizer=processor.tokenizer,
+                          feature_extractor=processor.feature_extractor, device="cpu")
+    settings = dict(case.options, do_sample=False, num_beams=1)
+    items = case.input if isinstance(case.input, list) else [case.input]
+    expected = {"token_ids": [], "texts": [], "margins": []}
+    for item in items:  # each alone
+        clip = _load_clip(item)
+        features = processor.feature_extractor(clip, sampling_rate=media.SAMPLE_RATE,
+                                               return_tensors="pt").input_features
+        with torch.inference_mode():
+            token_ids = model.generate(features, **settings)[0].tolist()
+            scored = model.generate(features, **settings, return_dict_in_generate=True, output_scores=True)
+        # generate() gives the transcript's tokens alone; return_dict_in_generate gives
+        # the whole sequence, decoder prompt first. Both must tell the same story.
+        steps = len(scored.scores)
+        if scored.sequences[0, -steps:].tolist()[:len(token_ids)] != token_ids:
+            raise RuntimeError(f"generate() returned {token_ids}, but its full sequence is "
+                               f"{scored.sequences[0].tolist()}")
+        if case.options.get("min_new_tokens") and len(token_ids) != case.options["min_new_tokens"]:
+            raise RuntimeError(f"generate() returned {len(token_ids)} tokens, not min_new_tokens "
+                               f"{case.options['min_new_tokens']}")
+        text = processor.batch_decode([token_ids], skip_special_tokens=True)[0]
+        heard = recognizer({"raw": clip, "sampling_rate": media.SAMPLE_RATE},
+                           generate_kwargs=settings)["text"]
+        if heard != text:
+            raise RuntimeError(f"the speech-recognition pipeline heard {heard!r}; "
+                               f"the decoded tokens {token_ids} read {text!r}")
+        expected["token_ids"].append(token_ids)
+        expected["texts"].append(text)
+        expected["margins"].append([margin(scores[0].tolist()) for scores in scored.scores])
+    return expected

@@ -1,0 +1,101 @@
+"""Encoder-decoder language models (t5, ...): greedy text-to-text generation.
+
+The handler's contract (docs/DESIGN.md): a text or a list of texts in; `token_ids` (the
+generated tokens after the decoder start token) and `texts` (those tokens decoded) out,
+one entry per input. transformers 5 has no text2text-generation pipeline, so the
+reference calls generate() directly, on each input alone, unpadded.
+"""
+import torch
+import transformers
+from transformers import AutoTokenizer
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
+
+from .. import tiny
+from .. import tokenizers as offline
+from . import Case
+from .text_decoder import compare, margin  # the same check: greedy ids, ties named
+
+VOCAB_SIZE = 256
+
+# T5 draws its weights at a scale of initializer_factor (1.0); at that scale the tiny
+# decoder's state is dominated by the embedding of its last token, and greedy decoding
+# repeats the start token (padding) forever, whatever the input: a test of such a model
+# cannot tell a wrongly batched input from a right one. Wider weights make the output
+# depend on the input.
+INITIALIZER_FACTOR = 3.0
+
+TEXTS = (
+    "translate English to German: The house is wonderful.",
+    "summarize: The river flows north through forests, hills and farms, and the children "
+    "laughed, sang and danced around the fire.",
+)
+
+# Offline tokenizer recipes, by the model type's tokenizer class: its special tokens,
+# first in the vocabulary in this order, as in the real checkpoints (T5Tokenizer
+# assumes <pad> 0, </s> 1, <unk> 2).
+SPECIAL_TOKENS = {
+    "T5Tokenizer": ("<pad>", "</s>", "<unk>"),
+}
+
+
+def _tokenizer(model_type):
+    """A tokenizer of the model type's own class, trained offline on skillkit's corpus."""
+    name = TOKENIZER_MAPPING_NAMES.get(model_type)
+    if name not in SPECIAL_TOKENS:
+        raise NotImplementedError(f"no offline tokenizer recipe for {model_type!r} (tokenizer {name})")
+    return getattr(transformers, name)(vocab=offline.unigram(VOCAB_SIZE, SPECIAL_TOKENS[name]))
+
+
+def build_tiny(model_type, candidate, out_dir, seed):
+    tiny.seed_everything(seed)
+    tokenizer = _tokenizer(model_type)
+    config = CONFIG_MAPPING[model_type]()
+    overrides = {"vocab_size": len(tokenizer)}
+    # The config's special token ids point into the real vocabulary; repoint the ones
+    # the config sets at the tiny vocabulary's tokens of the same role.
+    roles = {}
+    for role in ("pad", "eos", "bos"):
+        if (token_id := getattr(config, f"{role}_token_id", None)) is not None:
+            roles.setdefault(token_id, role)
+            overrides[f"{role}_token_id"] = getattr(tokenizer, f"{role}_token_id")
+    # Decoding starts from one of those tokens; T5's config leaves it unset and every T5
+    # checkpoint starts from padding.
+    start_role = roles.get(getattr(config, "decoder_start_token_id", None), "pad")
+    overrides["decoder_start_token_id"] = getattr(tokenizer, f"{start_role}_token_id")
+    if hasattr(config, "initializer_factor"):
+        overrides["initializer_factor"] = INITIALIZER_FACTOR
+    tiny.shrink(config, **overrides)
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    tiny.save_and_verify(model, tokenizer, out_dir)
+
+
+def cases(plan):
+    n = plan["generation"]["max_new_tokens"]
+    # min_new_tokens == max_new_tokens: random weights may emit end-of-sequence at once,
+    # and two empty outputs would agree whatever the skillset does.
+    options = {"max_new_tokens": n, "min_new_tokens": n}
+    return [
+        Case("one text", TEXTS[0], options),
+        Case("two texts of different lengths", list(TEXTS), options),
+    ]
+
+
+def reference(model_dir, candidate, case, plan):
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
+    start = model.generation_config.decoder_start_token_id
+    texts = [case.input] if isinstance(case.input, str) else list(case.input)
+    expected = {"token_ids": [], "texts": [], "margins": []}
+    for text in texts:  # each alone: no padding
+        inputs = tokenizer(text, return_tensors="pt")
+        with torch.inference_mode():
+            output = model.generate(**inputs, **case.options, do_sample=False,
+                                    return_dict_in_generate=True, output_scores=True)
+        sequence = output.sequences[0].tolist()
+        if sequence[0] != start:
+            raise RuntimeError(f"generate() started from token {sequence[0]}, not the decoder start {start}")
+        expected["token_ids"].append(sequence[1:])
+        expected["texts"].append(tokenizer.decode(sequence[1:], skip_special_tokens=True))
+        expected["margins"].append([margin(scores[0].tolist()) for scores in output.scores])
+    return expected

@@ -1,0 +1,141 @@
+"""Offline tokenizers for tiny models, trained with the `tokenizers` library.
+
+No tokenizer may be downloaded, so each tiny model gets one trained here on a small
+built-in English corpus. The same call always yields the same vocabulary (see each
+builder for how, where a trainer alone would not). transformers 5 tokenizer classes
+take the results directly: BertTokenizer(vocab=dict), GPT2Tokenizer(vocab=, merges=),
+CLIPTokenizer(vocab=, merges=), WhisperTokenizer(vocab=, merges=),
+T5Tokenizer(vocab=[(piece, score), ...]).
+"""
+import json
+import math
+from collections import Counter
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+CORPUS = (
+    "The quick brown fox jumps over the lazy dog.",
+    "A small model can still exercise every code path of a large one.",
+    "Hello world, this is a test of the tokenizer.",
+    "She sells sea shells by the sea shore, and the shells she sells are surely seashells.",
+    "In 1969, two people walked on the Moon for the first time.",
+    "The weather today is sunny with a chance of rain in the evening.",
+    "Machine learning models turn text into numbers and numbers into text.",
+    "Please send the report to the team before Friday at 5 pm.",
+    "My favourite colours are red, green, blue and yellow.",
+    "The library opens at nine o'clock and closes at six.",
+    "Water boils at 100 degrees Celsius at sea level.",
+    "He asked: \"Where is the nearest train station?\"",
+    "They planted apple, pear and cherry trees in the garden.",
+    "Reading books every night helps children learn new words.",
+    "The museum has paintings, sculptures and old maps of the city.",
+    "It was the best of times, it was the worst of times.",
+    "Our server handles thousands of requests every second.",
+    "The cat sat on the mat while the dog slept by the door.",
+    "Fresh bread, warm soup and cold milk make a good dinner.",
+    "Scientists measured the speed of light with great precision.",
+    "The river flows north through forests, hills and farms.",
+    "Can you tell me how much this jacket costs?",
+    "Music, art and sport are part of every school day.",
+    "The train from London arrives at 10:45 on platform 3.",
+    "Birds fly south for the winter when the days grow short.",
+    "She wrote a letter to her grandmother in Spain.",
+    "Numbers like 0, 1, 2, 3, 4, 5, 6, 7, 8 and 9 are digits.",
+    "The engineer fixed the bridge before the storm arrived.",
+    "Every morning he runs five kilometres along the beach.",
+    "Questions, answers, ideas and stories fill the notebook.",
+    "The price rose by 12% after the new law was passed.",
+    "Stars shine brightly in the clear night sky above the desert.",
+    "We will meet again next week to discuss the results.",
+    "Translation between languages is a hard problem for computers.",
+    "The children laughed, sang and danced around the fire.",
+    "A journey of a thousand miles begins with a single step.",
+    "Doctors recommend drinking water and sleeping eight hours.",
+    "The company released version 2.0 of its software yesterday.",
+    "Mountains, lakes and valleys make the country beautiful.",
+    "Who, what, when, where, why and how are useful questions.",
+    "Wow! The team won the match (3-1); everyone cheered & sang.",
+    "Send an e-mail to info@example.org or call +1 555 0100 #42.",
+    "Zebras, jaguars and quick yaks visit Oxford, Quebec and Zurich.",
+)
+
+
+def _train(tokenizer, trainer):
+    # Several passes: the corpus is small, and repetition gives pair counts that rank
+    # merges by real frequency rather than by ties.
+    tokenizer.train_from_iterator(list(CORPUS) * 4, trainer=trainer)
+    return json.loads(tokenizer.to_str())["model"]
+
+
+def _ranked(counts, size):
+    """The `size` most useful pieces: weighted by characters covered, ties by piece."""
+    return sorted(counts, key=lambda piece: (-counts[piece] * len(piece.lstrip("#")), piece))[:max(size, 0)]
+
+
+def wordpiece_vocab(size):
+    """A BERT-style WordPiece vocabulary ({token: id}) of about `size` entries.
+
+    Built by counting rather than with the WordPiece trainer, whose ids and tie-breaks
+    follow hash order and change from run to run. Lower-cased and split as
+    BertTokenizer(do_lower_case=True) does; special tokens first ([PAD] is 0), then
+    every character of the corpus alone and as a continuation ("##x"), so nothing in
+    English maps to [UNK], then the most frequent words, word starts and "##" word
+    parts. Larger than `size` when the alphabet alone needs more.
+    """
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    words = Counter(word for line in CORPUS
+                    for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(line)))
+    alphabet = sorted({char for word in words for char in word})
+    base = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + alphabet + ["##" + c for c in alphabet]
+    pieces = Counter()
+    for word, count in words.items():
+        for end in range(2, len(word) + 1):
+            pieces[word[:end]] += count
+        for start in range(1, len(word)):
+            for end in range(start + 2, min(start + 4, len(word)) + 1):
+                pieces["##" + word[start:end]] += count
+    tokens = base + _ranked(pieces, size - len(base))
+    return {token: index for index, token in enumerate(tokens)}
+
+
+def byte_level_bpe(size, special_tokens):
+    """A GPT-2-style byte-level BPE: (vocab {token: id}, merges [("a", "b"), ...]).
+
+    All 256 byte symbols are in the vocabulary, so any text encodes without unknowns;
+    `special_tokens` come first, in the given order. The BPE trainer is deterministic
+    here: its initial alphabet is sorted and merge ties break by symbol id.
+    """
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=size, special_tokens=list(special_tokens),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    model = _train(tokenizer, trainer)
+    return dict(model["vocab"]), [tuple(merge) for merge in model["merges"]]
+
+
+def unigram(size, special_tokens):
+    """A SentencePiece-style Unigram vocabulary: [(piece, log-probability), ...].
+
+    Pieces use the "\u2581" word-boundary marker (Metaspace), as T5-like tokenizers
+    expect; `special_tokens` come first, in the given order, with score 0, and the
+    first one containing "unk" is the unknown token. The Unigram trainer chooses the
+    pieces (the same set every run), but its scores are not reproducible: EM sums in
+    hash order and the penalty scores of required characters follow hash order. So the
+    scores are recomputed here: the log relative frequency of each piece in the corpus.
+    """
+    unk = next((t for t in special_tokens if "unk" in t.lower()), None)
+    tokenizer = Tokenizer(models.Unigram())
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    trainer = trainers.UnigramTrainer(
+        vocab_size=size, special_tokens=list(special_tokens), unk_token=unk,
+        show_progress=False)
+    specials = set(special_tokens)
+    pieces = [piece for piece, _ in _train(tokenizer, trainer)["vocab"] if piece not in specials]
+    text = "".join("\u2581" + line.replace(" ", "\u2581") for line in CORPUS)
+    counts = {piece: max(text.count(piece), 1) for piece in pieces}
+    scores = {piece: math.log(counts[piece] / len(text)) for piece in pieces}
+    ordered = sorted(pieces, key=lambda piece: (-scores[piece], piece))
+    return [(token, 0.0) for token in special_tokens] + [(piece, scores[piece]) for piece in ordered]

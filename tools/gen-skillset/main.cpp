@@ -1,0 +1,172 @@
+// gen-skillset: writes hf_<ident>.py skillsets from requirements (stdin or --requirements
+// files), or from the registry alone for model specs and --all; prints manifest records.
+#include <cxxopts.hpp>
+
+#include "common/generate.h"
+#include "common/plan.h"
+#include "driver.h"
+
+static const char* kTool = "gen-skillset";
+
+namespace {
+
+nlohmann::json manifest(const nlohmann::json& requirements, const std::string& status) {
+  nlohmann::json m = records::make("skillset-manifest");
+  for (const char* key : {"model_type", "ident", "model_id", "family", "task", "test_file", "skillset_file"})
+    m[key] = requirements.value(key, nlohmann::json());
+  m["status"] = status;
+  m["requirements"] = requirements;
+  return m;
+}
+
+nlohmann::json unsupported_record(const std::string& model_type, const nlohmann::json& entry,
+                                  Unsupported why) {
+  nlohmann::json m = records::make("skillset-manifest");
+  m["model_type"] = model_type;
+  m["ident"] = ident_of(model_type);
+  m["family"] = entry.value("family", "other");
+  m["status"] = why == Unsupported::kNotServable ? "not-servable"
+                : why == Unsupported::kTask      ? "unsupported-task"
+                                                 : "unsupported-family";
+  return m;
+}
+
+int list(const Registry& registry, bool families) {
+  std::map<std::string, int> counts;
+  for (const auto& type : registry.model_types()) {
+    const auto& entry = *registry.find(type);
+    if (!entry.value("servable", false)) continue;
+    if (families) {
+      ++counts[entry.value("family", "other")];
+    } else {
+      const nlohmann::json tasks = entry.value("tasks", nlohmann::json::object());
+      for (const auto& [task, model_class] : tasks.items()) ++counts[task];
+    }
+  }
+  std::string template_dir = files::project_home() + "/templates";
+  for (const auto& [name, count] : counts) {
+    std::string support =
+        families ? (files::exists(skillset_template_path(template_dir, name)) ? "\tsupported" : "\tno template yet") : "";
+    std::printf("%s\t%d model types%s\n", name.c_str(), count, support.c_str());
+  }
+  return exit_code::kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  driver::ignore_sigpipe();
+  cxxopts::Options cli(kTool,
+                       "Write hf_<ident>.py skillsets and print a skillset-manifest record per model "
+                       "type (JSON Lines) on stdout.\n\nWith SPECs, --all or --family, the "
+                       "implementation choice comes from the registry; with neither, requirements "
+                       "records are read from --requirements files or stdin (the pipeline).");
+  cli.positional_help("[SPEC...]");
+  cli.add_options()
+      ("model", "a model spec (repeatable; same as an operand)", cxxopts::value<std::vector<std::string>>())
+      ("r,requirements", "a requirements file (repeatable; - for stdin)", cxxopts::value<std::vector<std::string>>())
+      ("all", "every servable model type")
+      ("family", "only model types of this family", cxxopts::value<std::string>()->default_value(""))
+      ("task", "only model types with this task", cxxopts::value<std::string>()->default_value(""))
+      ("list-families", "list the families with their model-type counts and support")
+      ("list-tasks", "list the tasks with their model-type counts")
+      ("o,output-dir", "where skillsets go (default: each requirement's skillset_file, else ipfs_accelerate_py/worker/skillset)",
+       cxxopts::value<std::string>()->default_value(""))
+      ("test-dir", "where the matching tests live, for the manifest (specs only)",
+       cxxopts::value<std::string>()->default_value("test/skills"))
+      ("force", "rewrite files even when unchanged")
+      ("registry", "the registry file (default: the project's data/registry.json)", cxxopts::value<std::string>()->default_value(""))
+      ("q,quiet", "no progress on stderr")
+      ("version", "print the version")
+      ("h,help", "print this help")
+      ("specs", "", cxxopts::value<std::vector<std::string>>());
+  cli.parse_positional({"specs"});
+
+  std::vector<std::string> specs, requirement_files;
+  bool all = false, force = false, list_families = false, list_tasks = false;
+  std::string family, task, output_dir, test_dir, registry_path;
+  try {
+    auto args = cli.parse(argc, argv);
+    if (args.count("help")) {
+      std::printf("%s", cli.help().c_str());
+      return exit_code::kOk;
+    }
+    if (args.count("version")) {
+      std::printf("%s %s\n", kTool, kGeneratorVersion);
+      return exit_code::kOk;
+    }
+    for (const char* key : {"specs", "model"})
+      if (args.count(key))
+        for (const auto& s : args[key].as<std::vector<std::string>>()) specs.push_back(s);
+    if (args.count("requirements")) requirement_files = args["requirements"].as<std::vector<std::string>>();
+    all = args.count("all") > 0;
+    force = args.count("force") > 0;
+    list_families = args.count("list-families") > 0;
+    list_tasks = args.count("list-tasks") > 0;
+    family = args["family"].as<std::string>();
+    task = args["task"].as<std::string>();
+    output_dir = args["output-dir"].as<std::string>();
+    test_dir = args["test-dir"].as<std::string>();
+    registry_path = args["registry"].as<std::string>();
+    driver::quiet = args.count("quiet") > 0;
+  } catch (const cxxopts::exceptions::exception& e) {
+    return driver::fail(kTool, e.what());
+  }
+
+  std::string err;
+  Registry registry;
+  if (!driver::load_registry(registry_path, &registry, &err)) return driver::fail(kTool, err);
+  if (list_families || list_tasks) return list(registry, list_families);
+  const std::string template_dir = files::project_home() + "/templates";
+
+  // Gather every requirement (or unsupported record) before writing anything.
+  std::vector<nlohmann::json> requirements, unsupported;
+  bool from_registry = all || !family.empty() || !specs.empty();
+  if (from_registry) {
+    if ((all || !family.empty()) && !select_types(registry, family, task, &specs, &err))
+      return driver::fail(kTool, err);
+    PlanOptions options{template_dir, test_dir,
+                        output_dir.empty() ? "ipfs_accelerate_py/worker/skillset" : output_dir, "", {}};
+    for (const auto& spec : specs) {
+      nlohmann::json plan;
+      Unsupported why;
+      if (!make_plan(registry, Target{spec, spec, "registry"}, options, &plan, &why, &err))
+        return driver::fail(kTool, err);
+      if (why != Unsupported::kNone)
+        unsupported.push_back(unsupported_record(spec, *registry.find(spec), why));
+      else
+        requirements.push_back(requirements_from_plan(plan));
+    }
+  } else {
+    if (!driver::read_records(requirement_files, {"requirements"},
+                              {"model_type", "ident", "family", "task", "model_class", "auto_class",
+                               "processor_class", "skillset_file"},
+                              &requirements, &err))
+      return driver::fail(kTool, err);
+    if (requirements.empty()) return driver::fail(kTool, "no requirements on input");
+    if (!output_dir.empty())
+      for (auto& r : requirements)
+        r["skillset_file"] = files::absolute(output_dir + "/hf_" + r["ident"].get<std::string>() + ".py");
+    for (const auto& r : requirements)
+      if (!files::exists(skillset_template_path(template_dir, r.value("family", ""))))
+        return driver::fail(kTool, "no template for family '" + r.value("family", "") + "' of '" +
+                                       r.value("model_type", "") + "'");
+  }
+
+  size_t written = 0;
+  for (const auto& r : requirements) {
+    bool changed = false;
+    std::string path = r["skillset_file"];
+    if (force) std::remove(path.c_str());
+    if (!write_skillset(template_dir, r, path, &changed, &err)) return driver::fail(kTool, err);
+    written += changed;
+    if (!driver::emit(manifest(r, changed ? "written" : "unchanged"))) return exit_code::kOk;
+  }
+  for (const auto& record : unsupported)
+    if (!driver::emit(record)) return exit_code::kOk;
+  driver::note(kTool, std::to_string(requirements.size()) + " skillset(s), " + std::to_string(written) +
+                          " written, " + std::to_string(unsupported.size()) + " model type(s) unsupported");
+  // Asking for one model type by name that cannot be generated is a finding; --all
+  // reports the unsupported ones and succeeds.
+  return (!unsupported.empty() && !all && family.empty()) ? exit_code::kFindings : exit_code::kOk;
+}

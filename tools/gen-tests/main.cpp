@@ -1,0 +1,96 @@
+// gen-tests: writes test_hf_<ident>.py for each model spec and prints its test-plan record.
+#include <cxxopts.hpp>
+
+#include "common/generate.h"
+#include "common/plan.h"
+#include "driver.h"
+
+static const char* kTool = "gen-tests";
+
+int main(int argc, char** argv) {
+  driver::ignore_sigpipe();
+  cxxopts::Options cli(kTool,
+                       "Write a pytest/standalone test per model type and print its test-plan "
+                       "record (JSON Lines) on stdout.\n\nSPEC is a model type (bert).");
+  cli.positional_help("SPEC...");
+  cli.add_options()
+      ("model", "a model spec (repeatable; same as an operand)", cxxopts::value<std::vector<std::string>>())
+      ("generate", "same as --model (the original toolkit's word)", cxxopts::value<std::vector<std::string>>())
+      ("all", "every servable model type of a supported family")
+      ("family", "only model types of this family (with --all)", cxxopts::value<std::string>()->default_value(""))
+      ("task", "test this task instead of the family's default", cxxopts::value<std::string>()->default_value(""))
+      ("o,output-dir", "where tests go", cxxopts::value<std::string>()->default_value("test/skills"))
+      ("skillset-dir", "where the skillsets under test live",
+       cxxopts::value<std::string>()->default_value("ipfs_accelerate_py/worker/skillset"))
+      ("backends", "comma-separated backends to test (default: all eight)", cxxopts::value<std::vector<std::string>>())
+      ("registry", "the registry file (default: the project's data/registry.json)", cxxopts::value<std::string>()->default_value(""))
+      ("q,quiet", "no progress on stderr")
+      ("version", "print the version")
+      ("h,help", "print this help")
+      ("specs", "", cxxopts::value<std::vector<std::string>>());
+  cli.parse_positional({"specs"});
+
+  std::vector<std::string> specs;
+  PlanOptions options;
+  bool all = false;
+  std::string family, registry_path;
+  try {
+    auto args = cli.parse(argc, argv);
+    if (args.count("help")) {
+      std::printf("%s", cli.help().c_str());
+      return exit_code::kOk;
+    }
+    if (args.count("version")) {
+      std::printf("%s %s\n", kTool, kGeneratorVersion);
+      return exit_code::kOk;
+    }
+    for (const char* key : {"specs", "model", "generate"})
+      if (args.count(key))
+        for (const auto& s : args[key].as<std::vector<std::string>>()) specs.push_back(s);
+    all = args.count("all") > 0;
+    family = args["family"].as<std::string>();
+    options.task = args["task"].as<std::string>();
+    options.test_dir = args["output-dir"].as<std::string>();
+    options.skillset_dir = args["skillset-dir"].as<std::string>();
+    if (args.count("backends")) options.backends = args["backends"].as<std::vector<std::string>>();
+    registry_path = args["registry"].as<std::string>();
+    driver::quiet = args.count("quiet") > 0;
+  } catch (const cxxopts::exceptions::exception& e) {
+    return driver::fail(kTool, e.what());
+  }
+  for (const auto& backend : options.backends) {
+    const auto& known = all_backends();
+    if (std::find(known.begin(), known.end(), backend) == known.end())
+      return driver::fail(kTool, "unknown backend '" + backend + "'");
+  }
+  if (specs.empty() && !all) return driver::fail(kTool, "no model spec given (try --help)");
+
+  std::string err;
+  Registry registry;
+  if (!driver::load_registry(registry_path, &registry, &err)) return driver::fail(kTool, err);
+  options.template_dir = files::project_home() + "/templates";
+  if (all && !select_types(registry, family, "", &specs, &err)) return driver::fail(kTool, err);
+
+  // Resolve and plan everything first: bad input must stop us before any file is written.
+  std::vector<nlohmann::json> plans;
+  int unsupported_count = 0;
+  for (const auto& spec : specs) {
+    nlohmann::json plan;
+    Unsupported unsupported;
+    if (!make_plan(registry, Target{spec, spec, "registry"}, options, &plan, &unsupported, &err))
+      return driver::fail(kTool, err);
+    if (unsupported != Unsupported::kNone) {
+      ++unsupported_count;
+      if (!all) driver::note(kTool, "no test for '" + spec + "': its family has no template yet or it is not servable");
+      continue;
+    }
+    plans.push_back(std::move(plan));
+  }
+  for (const auto& plan : plans) {
+    if (!write_test(options.template_dir, plan, &err)) return driver::fail(kTool, err);
+    if (!driver::emit(plan)) return exit_code::kOk;
+  }
+  driver::note(kTool, std::to_string(plans.size()) + " test(s) written to '" + options.test_dir + "'" +
+                          (unsupported_count ? ", " + std::to_string(unsupported_count) + " model type(s) not supported yet" : ""));
+  return (unsupported_count && !all) ? exit_code::kFindings : exit_code::kOk;
+}

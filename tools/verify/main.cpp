@@ -1,0 +1,108 @@
+// verify: checks each skillset of the manifest records it reads, statically and by
+// re-running its test (never trusting older results); prints discrepancy records and a
+// verify-summary record. Exit 0 when every skillset passed, 1 otherwise.
+#include <cxxopts.hpp>
+#include <thread>
+
+#include "common/generate.h"
+#include "common/runner.h"
+#include "common/verify.h"
+#include "driver.h"
+
+static const char* kTool = "verify";
+static volatile std::sig_atomic_t g_stop = 0;
+
+int main(int argc, char** argv) {
+  driver::ignore_sigpipe();
+  std::signal(SIGINT, [](int) { g_stop = 1; });
+  cxxopts::Options cli(kTool,
+                       "Verify skillsets named by skillset-manifest records (files, or stdin for "
+                       "none or -): static checks against the contract and the requirements, "
+                       "then a fresh run of each test. Prints a discrepancy record per "
+                       "difference and a verify-summary record last.");
+  cli.positional_help("[MANIFESTS...]");
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  cli.add_options()
+      ("j,jobs", "parallel test workers", cxxopts::value<int>()->default_value(std::to_string(cores)))
+      ("timeout", "seconds per test before its worker is killed", cxxopts::value<double>()->default_value("900"))
+      ("q,quiet", "no progress on stderr")
+      ("v,verbose", "pass the tests' own output through to stderr")
+      ("version", "print the version")
+      ("h,help", "print this help")
+      ("files", "", cxxopts::value<std::vector<std::string>>());
+  cli.parse_positional({"files"});
+  std::vector<std::string> operands;
+  int jobs = 1;
+  double timeout = 900;
+  bool verbose = false;
+  try {
+    auto args = cli.parse(argc, argv);
+    if (args.count("help")) {
+      std::printf("%s", cli.help().c_str());
+      return exit_code::kOk;
+    }
+    if (args.count("version")) {
+      std::printf("%s %s\n", kTool, kGeneratorVersion);
+      return exit_code::kOk;
+    }
+    if (args.count("files")) operands = args["files"].as<std::vector<std::string>>();
+    jobs = args["jobs"].as<int>();
+    timeout = args["timeout"].as<double>();
+    verbose = args.count("verbose") > 0;
+    driver::quiet = args.count("quiet") > 0;
+  } catch (const cxxopts::exceptions::exception& e) {
+    return driver::fail(kTool, e.what());
+  }
+  if (jobs < 1) return driver::fail(kTool, "--jobs must be at least 1");
+  if (timeout <= 0) return driver::fail(kTool, "--timeout must be positive");
+
+  std::vector<nlohmann::json> manifests;
+  std::string err;
+  if (!driver::read_records(operands, {"skillset-manifest"}, {"model_type", "ident", "status"},
+                            &manifests, &err))
+    return driver::fail(kTool, err);
+  if (manifests.empty()) return driver::fail(kTool, "no skillset manifests on input");
+
+  VerifyTally tally;
+  std::vector<nlohmann::json> checked;  // the manifests with a skillset, by job id
+  std::vector<TestJob> test_jobs;
+  for (const auto& m : manifests) {
+    std::string status = m.value("status", "");
+    if (status != "written" && status != "unchanged") {
+      ++tally.unsupported;
+      continue;
+    }
+    TestJob job{std::to_string(checked.size()), m.value("test_file", ""), m.value("skillset_file", ""), {}};
+    if (job.test_file.empty() || job.skillset_file.empty())
+      return driver::fail(kTool, "manifest of '" + m.value("model_type", "") + "' names no test or skillset file");
+    test_jobs.push_back(job);
+    checked.push_back(m);
+  }
+
+  RunnerOptions options = worker_options(std::min<int>(jobs, std::max<size_t>(1, test_jobs.size())), timeout);
+  options.pass_output = verbose;
+  options.stop = &g_stop;
+  bool stdout_open = true;
+  auto on_done = [&](const TestOutcome& outcome, size_t done, size_t total) {
+    const nlohmann::json& m = checked[std::stoul(outcome.id)];
+    nlohmann::json result = outcome.ok ? outcome.result
+                                       : nlohmann::json{{"reference", {{"status", "error"}, {"message", outcome.error}}},
+                                                        {"backends", nlohmann::json::object()}};
+    std::vector<nlohmann::json> found = check_static(m);
+    for (auto& d : check_result(m, result)) found.push_back(std::move(d));
+    tally.add(result, found.size());
+    for (const auto& d : found) stdout_open = stdout_open && driver::emit(d);
+    driver::note(kTool, "[" + std::to_string(done) + "/" + std::to_string(total) + "] " +
+                            m.value("model_type", "") + ": " + (found.empty() ? "ok" : std::to_string(found.size()) + " discrepancies") +
+                            " (" + summarize(result) + ")");
+  };
+  if (!run_all(test_jobs, options, on_done, &err)) {
+    if (g_stop) return exit_code::kInterrupted;
+    return driver::fail(kTool, err);
+  }
+  if (stdout_open) driver::emit(tally.summary());
+  driver::note(kTool, std::to_string(tally.passed) + "/" + std::to_string(tally.skillsets) + " skillsets passed, " +
+                          std::to_string(tally.discrepancies) + " discrepancies, " +
+                          std::to_string(tally.unsupported) + " unsupported");
+  return tally.passed == tally.skillsets ? exit_code::kOk : exit_code::kFindings;
+}
