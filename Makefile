@@ -70,9 +70,12 @@ MODELS ?= bert gpt2 t5 vit whisper clip
 pipeline: tools venv
 	bin/gen-tests $(MODELS) | bin/run-tests | bin/analyze | bin/gen-skillset | bin/verify
 
-# `make <model_type>` runs the same loop for one model type of the registry (an unknown
-# name gets gen-tests' did-you-mean).
-.DEFAULT:
+# `make <model_type>` runs the same loop for one model type: one target per model type
+# of the registry, read from it at parse time (an explicit list, not a catch-all rule,
+# so that make never mistakes a missing file for a model type).
+MODEL_TYPES := $(shell sed -n '/^ "models": {/,/^ }/s/^  "\([^"]*\)": {$$/\1/p' data/registry.json)
+.PHONY: $(MODEL_TYPES)
+$(MODEL_TYPES):
 	@$(MAKE) --no-print-directory pipeline MODELS=$@
 
 registry: venv

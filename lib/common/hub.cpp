@@ -100,12 +100,12 @@ bool check_ref(const RepoRef& ref, Error* err) {
   return true;
 }
 
-bool parse_into(const std::string& text, const RepoRef& ref, const std::string& commit,
+void parse_into(const std::string& text, const RepoRef& ref, const std::string& commit,
                 Source source, const std::string& path, Result* out) {
   out->config.commit = commit;
   out->config.source = source;
   out->config.path = path;
-  return parse_config(text, describe(ref), &out->config.json, &out->error);
+  parse_config(text, describe(ref), &out->config.json, &out->error);
 }
 
 // Fills `out` from the cache when `ref` is there (or reading it fails); false when the
@@ -149,7 +149,8 @@ bool store(const Options& options, const RepoRef& ref, const std::string& commit
   fs::create_symlink("../../blobs/" + etag, tmp, ec);
   if (!ec) fs::rename(tmp, *path, ec);
   if (ec) {
-    fs::remove(tmp, ec);
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
     *err = "cannot write '" + *path + "': " + ec.message();
     return false;
   }

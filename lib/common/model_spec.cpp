@@ -137,7 +137,7 @@ bool detect(const nlohmann::json& config, const std::string& where, const Lookup
     auto sub = config.find(side);
     if (sub == config.end() || !sub->is_object())
       return fail(err, ErrorKind::kUnknownArchitecture,
-                  type + " config without an " + side + " sub-config '" + where + "'");
+                  type + " config without its " + side + " sub-config '" + where + "'");
     Model part;
     if (!detect(*sub, where + " " + side, lookup, &part, err)) return false;
     (side[0] == 'e' ? out->encoder_model_type : out->decoder_model_type) = part.model_type;

@@ -1,5 +1,7 @@
 #include "common/plan.h"
 
+#include <algorithm>
+
 #include "common/files.h"
 #include "common/records.h"
 
@@ -12,6 +14,13 @@ const char* processor_kind(const std::string& auto_processor) {
   if (auto_processor == "AutoFeatureExtractor") return "feature_extractor";
   if (auto_processor == "AutoVideoProcessor") return "video_processor";
   return "processor";
+}
+
+// The string at `key`, or "" when it is missing or null (the registry writes null for
+// "nothing to name").
+std::string text_at(const nlohmann::json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 bool has_kind(const nlohmann::json& entry, const std::string& kind) {
@@ -42,9 +51,14 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
            (hint.empty() ? "" : " (did you mean '" + hint + "'?)");
     return false;
   }
-  const std::string family = entry->value("family", "other");
+  const std::string family = text_at(*entry, "family");
   const auto& tasks = entry->value("tasks", nlohmann::json::object());
-  std::string task = options.task.empty() ? entry->value("default_task", "") : options.task;
+  const auto& families = registry.families();
+  const auto& family_info = families.contains(family) ? families[family] : nlohmann::json::object();
+  // The family's task when the model has it: that is what the family's template serves.
+  std::string task = options.task;
+  if (task.empty()) task = text_at(family_info, "default_task");
+  if (task.empty() || !tasks.contains(task)) task = options.task.empty() ? text_at(*entry, "default_task") : task;
   if (!options.task.empty() && !tasks.contains(task)) {
     *err = "model type '" + target.model_type + "' has no task '" + task + "'";
     return false;
@@ -57,16 +71,17 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
     *unsupported = Unsupported::kFamily;
     return true;
   }
-  const auto& families = registry.families();
-  const auto& family_info = families.contains(family) ? families[family] : nlohmann::json::object();
-  if (task.empty() || !tasks.contains(task) || !registry.tasks().contains(task)) {
+  const auto handler_tasks = family_info.value("handler_tasks", nlohmann::json::array());
+  if (task.empty() || !tasks.contains(task) || !registry.tasks().contains(task) ||
+      text_at(registry.tasks()[task], "auto_class").empty() ||
+      std::find(handler_tasks.begin(), handler_tasks.end(), task) == handler_tasks.end()) {
     *unsupported = Unsupported::kTask;
     return true;
   }
 
   nlohmann::json candidates = nlohmann::json::array();
   const std::string model_class = tasks[task];
-  const std::string auto_class = registry.tasks()[task].value("auto_class", "");
+  const std::string auto_class = text_at(registry.tasks()[task], "auto_class");
   nlohmann::json processors = family_info.value("processors", nlohmann::json::array());
   for (const auto& processor : processors) {
     if (!has_kind(*entry, processor_kind(processor))) continue;
@@ -88,7 +103,7 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
   p["config_source"] = target.config_source;
   p["family"] = family;
   p["task"] = task;
-  p["tasks"] = family_info.value("handler_tasks", nlohmann::json::array({task}));
+  p["tasks"] = handler_tasks;
   p["candidates"] = candidates;
   p["backends"] = options.backends.empty() ? all_backends() : options.backends;
   p["tolerance"] = family_info.value("tolerance", nlohmann::json{{"rtol", 1e-4}, {"atol", 1e-5}});

@@ -8,6 +8,29 @@
 namespace render {
 namespace {
 
+// A partial tag alone on its line stands for whole lines (the mustache spec's
+// "standalone" rule): drop the tag line's own newline so that the partial's text,
+// which ends in one, takes the line's place instead of adding a blank line.
+std::string join_standalone_partials(const std::string& text) {
+  static const std::regex standalone(R"([ \t]*(\{\{>\s*[A-Za-z0-9_.-]+\s*\}\})[ \t]*)");
+  std::string out;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t end = text.find('\n', begin);
+    bool has_newline = end != std::string::npos;
+    std::string line = text.substr(begin, has_newline ? end - begin : std::string::npos);
+    std::smatch match;
+    if (has_newline && std::regex_match(line, match, standalone)) {
+      out += match[1].str();
+    } else {
+      out += line;
+      if (has_newline) out += '\n';
+    }
+    begin = has_newline ? end + 1 : text.size();
+  }
+  return out;
+}
+
 // Checks every tag of `text` (and, recursively, of its partials) against `vars`,
 // loading each partial once into `partials`.
 bool load_checked(const std::string& dir, const std::string& path, const std::string& text,
@@ -23,6 +46,7 @@ bool load_checked(const std::string& dir, const std::string& path, const std::st
         *err = "template '" + path + "' includes a missing partial '" + name + "'";
         return false;
       }
+      partial_text = join_standalone_partials(partial_text);
       (*partials)[name] = partial_text;
       if (!load_checked(dir, partial_path, partial_text, vars, partials, err)) return false;
     } else if (!vars.count(name)) {
@@ -39,6 +63,7 @@ bool file(const std::string& dir, const std::string& name, const Vars& vars, std
           std::string* err) {
   std::string path = dir + "/" + name + ".py.mustache", text;
   if (!files::read(path, &text, err)) return false;
+  text = join_standalone_partials(text);
   std::map<std::string, std::string> partials;
   if (!load_checked(dir, path, text, vars, &partials, err)) return false;
 

@@ -1,13 +1,14 @@
 // Running generated tests: a pool of long-lived Python workers (python -m skillkit.worker)
 // driven by one poll() loop, and the mapping between test-plan and test-result records.
 //
-// A worker reads one request line at a time on stdin and answers one JSON line on fd 3
-// (kResultFd); see docs/DESIGN.md "Running tests: long-lived workers". Each worker runs
-// in a process group of its own, so killing it (timeout, interrupt) also kills whatever
-// it started, and a terminal's Ctrl-C reaches only the tool, which then kills them.
-// A worker's stdout and stderr (the tests' prints included) go to a pipe of ours, never
-// to our stdout: the last few KB are kept for crash messages and, with `pass_output`,
-// copied to our stderr as they come.
+// A worker reads one request line at a time on stdin and answers one JSON line on its
+// stdout, which it keeps for answers after pointing its own fd 1 at its stderr (see
+// python/skillkit/worker.py and docs/DESIGN.md "Running tests: long-lived workers").
+// Its stderr, and so everything the tests print, goes to a pipe of ours, never to our
+// stdout: the last few KB are kept for crash messages and, with `pass_output`, copied
+// to our stderr as they come. Each worker runs in a process group of its own, so
+// killing it (timeout, interrupt) also kills whatever it started, and a terminal's
+// Ctrl-C reaches only the tool, which then kills them.
 #pragma once
 
 #include <csignal>
@@ -16,8 +17,6 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-constexpr int kResultFd = 3;  ///< the fd a worker writes its answer lines to
 
 /// One test to run: a request to a worker.
 struct TestJob {

@@ -48,6 +48,15 @@ def _present(config, name):
     return _is_int(getattr(config, name, None))
 
 
+def _set(config, name, value):
+    """Set a size attribute unless the config derives it (funnel's num_hidden_layers
+    is a property computed from block_sizes whose setter raises)."""
+    try:
+        setattr(config, name, value)
+    except (AttributeError, NotImplementedError):
+        pass
+
+
 def shrink(config, **overrides):
     """Set the config's size attributes to tiny values, in place, and return it.
 
@@ -67,16 +76,16 @@ def shrink(config, **overrides):
     for names, tiny in ((_WIDTHS, HIDDEN), (_LAYERS, LAYERS), (_INTERMEDIATES, INTERMEDIATE)):
         for name in names:
             if _present(config, name):
-                setattr(config, name, tiny)
+                _set(config, name, tiny)
     for name in _HEADS:
         # Only where it divides the width the config will have (32 unless overridden).
         width = overrides.get("hidden_size", overrides.get("d_model", HIDDEN))
         if _present(config, name) and width % HEADS == 0:
-            setattr(config, name, HEADS)
+            _set(config, name, HEADS)
     for name, tiny in (("num_local_experts", EXPERTS), ("num_experts", EXPERTS),
                        ("num_experts_per_tok", EXPERTS_PER_TOKEN)):
         if _present(config, name):
-            setattr(config, name, min(getattr(config, name), tiny))
+            _set(config, name, min(getattr(config, name), tiny))
 
     for name, value in overrides.items():
         setattr(config, name, value)
@@ -95,23 +104,26 @@ def _derive(config, old_layers, old_heads, old_kv_heads, overrides):
     if head_dim:
         for name in ("head_dim", "d_kv"):
             if name not in overrides and _present(config, name):
-                setattr(config, name, head_dim)
+                _set(config, name, head_dim)
         if "rotary_dim" not in overrides and _present(config, "rotary_dim"):
-            setattr(config, "rotary_dim", min(config.rotary_dim, head_dim))
+            _set(config, "rotary_dim", min(config.rotary_dim, head_dim))
 
     if "num_key_value_heads" not in overrides and _is_int(old_kv_heads) and heads:
         # Keep the attention kind: multi-head stays multi-head, multi-query stays
         # multi-query, grouped-query stays grouped (2 groups of 2).
         if old_kv_heads == old_heads:
-            config.num_key_value_heads = heads
+            _set(config, "num_key_value_heads", heads)
         elif old_kv_heads > 1:
-            config.num_key_value_heads = 2 if heads % 2 == 0 else 1
+            _set(config, "num_key_value_heads", 2 if heads % 2 == 0 else 1)
 
-    # Per-layer lists (sliding/full attention patterns) computed from the old depth.
+    # Per-layer kinds (sliding/full attention, ...) were computed for the old depth.
+    # Keep one layer of every kind first, so that the tiny model still runs each path
+    # (gemma3's first five layers are all sliding), then the original order.
     layer_types = getattr(config, "layer_types", None)
     if "layer_types" not in overrides and isinstance(layer_types, list) and layers \
             and old_layers and len(layer_types) == old_layers:
-        config.layer_types = layer_types[:layers]
+        kinds = list(dict.fromkeys(layer_types))
+        _set(config, "layer_types", (kinds + layer_types[len(kinds):])[:layers])
 
 
 def save_and_verify(model, processor, out_dir):

@@ -72,22 +72,25 @@ def _ranked(counts, size):
     return sorted(counts, key=lambda piece: (-counts[piece] * len(piece.lstrip("#")), piece))[:max(size, 0)]
 
 
-def wordpiece_vocab(size):
+BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def wordpiece_vocab(size, special_tokens=BERT_SPECIAL_TOKENS):
     """A BERT-style WordPiece vocabulary ({token: id}) of about `size` entries.
 
     Built by counting rather than with the WordPiece trainer, whose ids and tie-breaks
     follow hash order and change from run to run. Lower-cased and split as
-    BertTokenizer(do_lower_case=True) does; special tokens first ([PAD] is 0), then
-    every character of the corpus alone and as a continuation ("##x"), so nothing in
-    English maps to [UNK], then the most frequent words, word starts and "##" word
-    parts. Larger than `size` when the alphabet alone needs more.
+    BertTokenizer(do_lower_case=True) does; `special_tokens` first, in order, then
+    every character of the corpus alone and as a continuation ("##x"), so no text
+    written with those characters maps to [UNK], then the most frequent words, word
+    starts and "##" word parts. Larger than `size` when the alphabet alone needs more.
     """
     normalizer = normalizers.BertNormalizer(lowercase=True)
     pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     words = Counter(word for line in CORPUS
                     for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(line)))
     alphabet = sorted({char for word in words for char in word})
-    base = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + alphabet + ["##" + c for c in alphabet]
+    base = list(special_tokens) + alphabet + ["##" + c for c in alphabet]
     pieces = Counter()
     for word, count in words.items():
         for end in range(2, len(word) + 1):

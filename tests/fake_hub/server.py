@@ -14,6 +14,8 @@ revisions are `main`, `v1.0` and the commit sha itself. Special repositories:
   fake-org/slow*            waits --slow-s seconds before answering (a timeout)
   fake-org/rate-limited*    first request: 429 with Retry-After: 1, then the bert config
   fake-org/flaky*           first request: 503, then the bert config
+  fake-org/bad-headers*     the bert config with an X-Repo-Commit and ETag that climb out
+                            of the cache (a client must refuse them)
   bulk/*                    any name: the bert config (for many ids at once)
 Tokens: `hf_fake_token` has access to everything, `hf_other_token` is valid but has no
 access to gated or private repos, any other token is rejected (401).
@@ -36,6 +38,7 @@ OTHER_TOKEN = "hf_other_token"
 GATED = {"meta-llama/Llama-3.2-1B"}
 PRIVATE = {"fake-org/private-model"}
 BERT = "google-bert/bert-base-uncased"
+SERVES_BERT = ("bulk/", "fake-org/slow", "fake-org/rate-limited", "fake-org/flaky", "fake-org/bad-headers")
 
 
 def commit_of(repo_id):
@@ -76,7 +79,7 @@ class Hub:
 
 def files_of(repo_id):
     """The repository's files as {name: bytes}, or None when there is no such repo."""
-    if repo_id.startswith(("bulk/", "fake-org/slow", "fake-org/rate-limited", "fake-org/flaky")):
+    if repo_id.startswith(SERVES_BERT):
         repo_id = BERT
     folder = REPOS / repo_id
     if ".." in repo_id.split("/") or not folder.is_dir():
@@ -86,10 +89,20 @@ def files_of(repo_id):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in one segment: two small writes on a kept-alive
+    # connection meet the client's delayed ACK and add 40 ms to every request.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
     hub = None  # set by main
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass
+
+    def handle(self):
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test): nothing to answer
 
     def do_HEAD(self):
         self.answer(send_body=False)
@@ -168,6 +181,8 @@ class Handler(BaseHTTPRequestHandler):
             "ETag": '"%s"' % git_blob_sha1(body),
             "X-Repo-Commit": commit,
         }
+        if repo_id.startswith("fake-org/bad-headers"):
+            headers.update({"ETag": '"../../../escaped"', "X-Repo-Commit": "../../../escaped"})
         self.send(200, body, headers, send_body)
 
 

@@ -5,7 +5,15 @@ The handler's contract (docs/DESIGN.md): a prompt or a list of prompts in; `toke
 entry per prompt. The reference runs transformers' text-generation pipeline on each
 prompt alone, unpadded, so a skillset that batches must show that padding changes
 nothing.
+
+Random weights never choose end-of-sequence within a few tokens, and then neither
+min_new_tokens nor what a batch does after one of its rows has ended can be seen. So
+the tiny model is taught, by a few steps of training, to answer the first prompt with
+ENDS_AFTER tokens and end, and the second with GOES_ON tokens: one case lets the first
+end (a batch must stop that row there while the other goes on), the others forbid it
+with min_new_tokens (the skillset must pass that option on).
 """
+import torch
 import transformers
 from transformers import AutoTokenizer, pipeline
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
@@ -18,16 +26,17 @@ from . import Case
 
 VOCAB_SIZE = 384
 
-# Random weights drawn at the configs' usual initializer range (0.02 for gpt2) leave
-# every hidden state dominated by the embedding of the current token, so greedy
-# generation repeats one token whatever the prompt; a test of such a model cannot tell
-# a prompt that was padded wrongly from one that was not. Wider weights make the next
-# token depend on the whole context.
-INITIALIZER_RANGE = 0.3
+ENDS_AFTER = 3  # tokens of its answer the first prompt is taught, before it ends
+GOES_ON = 8  # tokens of its answer the second prompt is taught, without ending
 
 PROMPTS = (
     "The quick brown fox",
     "A journey of a thousand miles begins with a single step, and every step counts.",
+)
+# What the tiny model is taught to answer them with (see _teach).
+ANSWERS = (
+    " jumps over the lazy dog.",
+    " Reading books every night helps children learn new words.",
 )
 
 
@@ -60,21 +69,83 @@ def build_tiny(model_type, candidate, out_dir, seed):
     for role in ("bos", "eos", "pad"):
         if getattr(config, f"{role}_token_id", None) is not None:
             overrides[f"{role}_token_id"] = getattr(tokenizer, f"{role}_token_id")
-    if hasattr(config, "initializer_range"):
-        overrides["initializer_range"] = INITIALIZER_RANGE
     tiny.shrink(config, **overrides)
     model = getattr(transformers, candidate["model_class"])(config).eval()
+    _teach(model, tokenizer)
     tiny.save_and_verify(model, tokenizer, out_dir)
 
 
+def _teach(model, tokenizer):
+    """Train the model to continue PROMPTS[0] by the first ENDS_AFTER tokens of ANSWERS[0]
+    and end there, and PROMPTS[1] by the first GOES_ON tokens of ANSWERS[1]."""
+    end = model.generation_config.eos_token_id
+    prompts = [tokenizer(prompt)["input_ids"] for prompt in PROMPTS]
+    answers = [tokenizer(answer, add_special_tokens=False)["input_ids"] for answer in ANSWERS]
+    wanted = [answers[0][:ENDS_AFTER] + [end], answers[1][:GOES_ON]]
+    rows = [prompt + tokens for prompt, tokens in zip(prompts, wanted)]
+    width = max(map(len, rows))
+    fit(model, {  # padded on the right, where the causal mask keeps padding out of the way
+        "input_ids": torch.tensor([row + [end] * (width - len(row)) for row in rows]),
+        "attention_mask": torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows]),
+        # The prompt is given, not learnt.
+        "labels": torch.tensor([[-100] * len(prompt) + tokens + [-100] * (width - len(row))
+                                for prompt, tokens, row in zip(prompts, wanted, rows)]),
+    })
+    for prompt, text, tokens in zip(prompts, PROMPTS, wanted):
+        if _greedy(model, prompt, len(tokens), end) != tokens:
+            raise RuntimeError(f"the tiny model did not learn its continuation of {text!r}")
+
+
+def _greedy(model, prompt_ids, length, end):
+    """The model's greedy continuation of one unpadded prompt, up to `length` new tokens."""
+    with torch.no_grad():
+        sequence = model.generate(torch.tensor([prompt_ids]), do_sample=False, max_new_tokens=length,
+                                  pad_token_id=end)
+    return sequence[0, len(prompt_ids):].tolist()
+
+
+def fit(model, batch, target_loss=0.01, max_steps=500):
+    """Train the model on one batch (with labels) until its loss is below target_loss.
+
+    Dropout stays off (eval mode) and one thread sums in a fixed order, so the weights
+    depend on the seed alone, not on the machine's core count; a loss that low leaves
+    every taught token far ahead of the runner-up.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        optimizer = torch.optim.Adam(model.parameters(), lr=3e-2)
+        for _ in range(max_steps):
+            loss = model(**batch).loss
+            if loss.item() < target_loss:
+                break
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        else:
+            raise RuntimeError(f"training the tiny model stalled at loss {loss.item():.3g}")
+    finally:
+        torch.set_num_threads(threads)
+    model.zero_grad(set_to_none=True)
+
+
 def cases(plan):
+    return generation_cases(plan, PROMPTS, "prompt")
+
+
+def generation_cases(plan, inputs, noun):
+    """The cases of a greedy-generation family whose model was taught as in _teach."""
     n = plan["generation"]["max_new_tokens"]
-    # min_new_tokens == max_new_tokens: random weights may emit end-of-sequence at once,
-    # and two empty outputs would agree whatever the skillset does.
-    options = {"max_new_tokens": n, "min_new_tokens": n}
+    if n <= ENDS_AFTER + 1:
+        raise ValueError(f"max_new_tokens must exceed {ENDS_AFTER + 1} for the cases to tell ending from not")
+    # With min_new_tokens == max_new_tokens the first input must not end where it
+    # would: a skillset that drops the option returns it short.
+    exactly_n = {"max_new_tokens": n, "min_new_tokens": n}
     return [
-        Case("one prompt", PROMPTS[0], options),
-        Case("two prompts of different lengths", list(PROMPTS), options),
+        Case(f"one {noun}", inputs[0], exactly_n),
+        Case(f"two {noun}s of different lengths", list(inputs), exactly_n),
+        # The first input ends after ENDS_AFTER tokens, the second goes on to n.
+        Case(f"two {noun}s, the first ending early", list(inputs), {"max_new_tokens": n}),
     ]
 
 
@@ -84,7 +155,7 @@ def reference(model_dir, candidate, case, plan):
     generator = pipeline("text-generation", model=model, tokenizer=tokenizer, device="cpu")
     settings = dict(case.options, do_sample=False)
     prompts = [case.input] if isinstance(case.input, str) else list(case.input)
-    expected = {"token_ids": [], "texts": [], "margins": []}
+    expected = Expected({"token_ids": [], "texts": []})
     for prompt in prompts:  # each alone: no padding
         [ids] = generator(prompt, return_tensors=True, **settings)
         [text] = generator(prompt, return_full_text=False, return_dict_in_generate=True,
@@ -92,8 +163,20 @@ def reference(model_dir, candidate, case, plan):
         prompt_length = len(tokenizer(prompt)["input_ids"])
         expected["token_ids"].append(list(ids["generated_token_ids"][prompt_length:]))
         expected["texts"].append(text["generated_text"])
-        expected["margins"].append([margin(scores) for scores in text["scores"]])
+        expected.margins.append([margin(scores) for scores in text["scores"]])
     return expected
+
+
+class Expected(dict):
+    """The handler outputs a reference expects, with greedy's margin at every step beside them.
+
+    The margins are no output of the handler, so they are an attribute, not a key: the
+    harness describes every key as an output the skillset must return.
+    """
+
+    def __init__(self, outputs):
+        super().__init__(outputs)
+        self.margins = []  # per input, per step: margin()
 
 
 def margin(scores):
@@ -116,21 +199,32 @@ def compare(expected, actual, plan):
         if not isinstance(actual.get(key), list) or len(actual[key]) != len(expected[key]):
             return Comparison(False, None, f"{key!r} must be a list of {len(expected[key])} entries, "
                                            f"got {_short(actual.get(key))}")
+    if not all(isinstance(ids, list) for ids in actual["token_ids"]):
+        return Comparison(False, None, f"'token_ids' must hold one list per input, got {_short(actual['token_ids'])}")
     for index, (want, got) in enumerate(zip(expected["token_ids"], actual["token_ids"])):
         if got == want:
             if actual["texts"][index] != expected["texts"][index]:
                 problems.append(f"input {index}: text {actual['texts'][index]!r} != {expected['texts'][index]!r}")
             continue
-        step = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
-        margins = expected["margins"][index]
-        if len(got) == len(want) and step < len(margins) and \
-                margins[step]["gap"] <= atol + rtol * abs(margins[step]["top"]):
+        step = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), None)
+        if step is None:
+            problems.append(f"input {index}: {len(got)} token ids, expected {len(want)}: "
+                            f"{_short(got)} != {_short(want)}")
+            continue
+        margins = _margins(expected)[index]
+        if step < len(margins) and margins[step]["gap"] <= atol + rtol * abs(margins[step]["top"]):
             ties.append(f"input {index}: tie at step {step} (gap {margins[step]['gap']:.3g})")
             continue
         problems.append(f"input {index}: token ids {_short(got)} != {_short(want)} (first difference at step {step})")
     if problems:
         return Comparison(False, None, "; ".join(problems))
     return Comparison(True, None, "; ".join(ties) if ties else "token ids and texts equal")
+
+
+def _margins(expected):
+    """The reference's margins per input: Expected.margins, or an expected["margins"] list."""
+    margins = getattr(expected, "margins", None) or expected.get("margins")
+    return margins or [[] for _ in expected["token_ids"]]
 
 
 def _short(value, limit=120):

@@ -4,6 +4,10 @@ The handler's contract (docs/DESIGN.md): a text or a list of texts in; `token_id
 generated tokens after the decoder start token) and `texts` (those tokens decoded) out,
 one entry per input. transformers 5 has no text2text-generation pipeline, so the
 reference calls generate() directly, on each input alone, unpadded.
+
+As for decoders (text_decoder.py), the tiny model is taught to answer the first text
+with ENDS_AFTER tokens and end, and the second with GOES_ON tokens, so that the cases
+can see min_new_tokens and a batch whose rows end at different steps.
 """
 import torch
 import transformers
@@ -13,22 +17,20 @@ from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
 
 from .. import tiny
 from .. import tokenizers as offline
-from . import Case
-from .text_decoder import compare, margin  # the same check: greedy ids, ties named
+from .text_decoder import ENDS_AFTER, GOES_ON, Expected, fit, generation_cases, margin
+from .text_decoder import compare  # noqa: F401 -- this family's too: greedy ids equal, ties named
 
 VOCAB_SIZE = 256
-
-# T5 draws its weights at a scale of initializer_factor (1.0); at that scale the tiny
-# decoder's state is dominated by the embedding of its last token, and greedy decoding
-# repeats the start token (padding) forever, whatever the input: a test of such a model
-# cannot tell a wrongly batched input from a right one. Wider weights make the output
-# depend on the input.
-INITIALIZER_FACTOR = 3.0
 
 TEXTS = (
     "translate English to German: The house is wonderful.",
     "summarize: The river flows north through forests, hills and farms, and the children "
     "laughed, sang and danced around the fire.",
+)
+# What the tiny model is taught to answer them with (see _teach).
+ANSWERS = (
+    "Das Haus ist wunderbar.",
+    "The river flows north, and the children danced around the fire.",
 )
 
 # Offline tokenizer recipes, by the model type's tokenizer class: its special tokens,
@@ -63,22 +65,31 @@ def build_tiny(model_type, candidate, out_dir, seed):
     # checkpoint starts from padding.
     start_role = roles.get(getattr(config, "decoder_start_token_id", None), "pad")
     overrides["decoder_start_token_id"] = getattr(tokenizer, f"{start_role}_token_id")
-    if hasattr(config, "initializer_factor"):
-        overrides["initializer_factor"] = INITIALIZER_FACTOR
     tiny.shrink(config, **overrides)
     model = getattr(transformers, candidate["model_class"])(config).eval()
+    _teach(model, tokenizer)
     tiny.save_and_verify(model, tokenizer, out_dir)
 
 
+def _teach(model, tokenizer):
+    """Train the model to answer TEXTS[0] with the first ENDS_AFTER tokens of ANSWERS[0]
+    and end there, and TEXTS[1] with the first GOES_ON tokens of ANSWERS[1]."""
+    end = model.generation_config.eos_token_id
+    answers = [tokenizer(answer, add_special_tokens=False)["input_ids"] for answer in ANSWERS]
+    wanted = [answers[0][:ENDS_AFTER] + [end], answers[1][:GOES_ON]]
+    width = max(map(len, wanted))
+    fit(model, {**tokenizer(list(TEXTS), padding=True, return_tensors="pt"),
+                "labels": torch.tensor([tokens + [-100] * (width - len(tokens)) for tokens in wanted])})
+    for text, tokens in zip(TEXTS, wanted):
+        with torch.no_grad():
+            sequence = model.generate(**tokenizer(text, return_tensors="pt"), do_sample=False,
+                                      max_new_tokens=len(tokens))
+        if sequence[0, 1:].tolist() != tokens:
+            raise RuntimeError(f"the tiny model did not learn its answer to {text!r}")
+
+
 def cases(plan):
-    n = plan["generation"]["max_new_tokens"]
-    # min_new_tokens == max_new_tokens: random weights may emit end-of-sequence at once,
-    # and two empty outputs would agree whatever the skillset does.
-    options = {"max_new_tokens": n, "min_new_tokens": n}
-    return [
-        Case("one text", TEXTS[0], options),
-        Case("two texts of different lengths", list(TEXTS), options),
-    ]
+    return generation_cases(plan, TEXTS, "text")
 
 
 def reference(model_dir, candidate, case, plan):
@@ -86,7 +97,7 @@ def reference(model_dir, candidate, case, plan):
     model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
     start = model.generation_config.decoder_start_token_id
     texts = [case.input] if isinstance(case.input, str) else list(case.input)
-    expected = {"token_ids": [], "texts": [], "margins": []}
+    expected = Expected({"token_ids": [], "texts": []})
     for text in texts:  # each alone: no padding
         inputs = tokenizer(text, return_tensors="pt")
         with torch.inference_mode():
@@ -97,5 +108,5 @@ def reference(model_dir, candidate, case, plan):
             raise RuntimeError(f"generate() started from token {sequence[0]}, not the decoder start {start}")
         expected["token_ids"].append(sequence[1:])
         expected["texts"].append(tokenizer.decode(sequence[1:], skip_special_tokens=True))
-        expected["margins"].append([margin(scores[0].tolist()) for scores in output.scores])
+        expected.margins.append([margin(scores[0].tolist()) for scores in output.scores])
     return expected

@@ -1,0 +1,616 @@
+#!/usr/bin/env python3
+"""Write data/registry.json (to stdout) from the installed transformers.
+
+    .venv/bin/python scripts/build_registry.py > data/registry.json     (make registry)
+
+Introspects transformers' auto tables; instantiates nothing, touches no network.
+Sub-config relations and the processor class names that transformers blanks out when
+an optional backend (sentencepiece, torchvision) is missing are read from transformers'
+own source with `ast`, so the output does not depend on those optional packages and
+does not need the ~800 configuration modules imported (seconds instead of ~10 s).
+tests/python/test_registry.py checks those source readings against the imported truth.
+
+The rules (families, servability, processors, modalities, default tasks) are written
+down in scripts/REGISTRY.md; keep the two in step.
+"""
+import ast
+import importlib
+import json
+import sys
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+# --------------------------------------------------------------------------- tasks
+# modeling_auto table -> pipeline-style task name. The ORDER of this list is the
+# project's fixed task order (REGISTRY.md "Default task"): most specific first,
+# bare-features tables last. Tables not named here (a newer transformers) get a
+# derived name and go after these, sorted.
+TASK_TABLES = [
+    ("text-generation", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"),
+    ("text2text-generation", "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES"),
+    ("fill-mask", "MODEL_FOR_MASKED_LM_MAPPING_NAMES"),
+    ("image-text-to-text", "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"),
+    ("any-to-any", "MODEL_FOR_MULTIMODAL_LM_MAPPING_NAMES"),
+    ("automatic-speech-recognition", "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES"),
+    ("ctc", "MODEL_FOR_CTC_MAPPING_NAMES"),
+    ("rnnt", "MODEL_FOR_RNNT_MAPPING_NAMES"),
+    ("tdt", "MODEL_FOR_TDT_MAPPING_NAMES"),
+    ("zero-shot-image-classification", "MODEL_FOR_ZERO_SHOT_IMAGE_CLASSIFICATION_MAPPING_NAMES"),
+    ("image-classification", "MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES"),
+    ("object-detection", "MODEL_FOR_OBJECT_DETECTION_MAPPING_NAMES"),
+    ("zero-shot-object-detection", "MODEL_FOR_ZERO_SHOT_OBJECT_DETECTION_MAPPING_NAMES"),
+    ("image-segmentation", "MODEL_FOR_IMAGE_SEGMENTATION_MAPPING_NAMES"),
+    ("semantic-segmentation", "MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING_NAMES"),
+    ("instance-segmentation", "MODEL_FOR_INSTANCE_SEGMENTATION_MAPPING_NAMES"),
+    ("universal-segmentation", "MODEL_FOR_UNIVERSAL_SEGMENTATION_MAPPING_NAMES"),
+    ("depth-estimation", "MODEL_FOR_DEPTH_ESTIMATION_MAPPING_NAMES"),
+    ("normal-estimation", "MODEL_FOR_NORMAL_ESTIMATION_MAPPING_NAMES"),
+    ("pointmap-estimation", "MODEL_FOR_POINTMAP_ESTIMATION_MAPPING_NAMES"),
+    ("pose-estimation", "MODEL_FOR_POSE_ESTIMATION_MAPPING_NAMES"),
+    ("keypoint-detection", "MODEL_FOR_KEYPOINT_DETECTION_MAPPING_NAMES"),
+    ("keypoint-matching", "MODEL_FOR_KEYPOINT_MATCHING_MAPPING_NAMES"),
+    ("mask-generation", "MODEL_FOR_MASK_GENERATION_MAPPING_NAMES"),
+    ("image-matting", "MODEL_FOR_IMAGE_MATTING_MAPPING_NAMES"),
+    ("image-to-image", "MODEL_FOR_IMAGE_TO_IMAGE_MAPPING_NAMES"),
+    ("video-classification", "MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING_NAMES"),
+    ("audio-classification", "MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING_NAMES"),
+    ("audio-frame-classification", "MODEL_FOR_AUDIO_FRAME_CLASSIFICATION_MAPPING_NAMES"),
+    ("audio-xvector", "MODEL_FOR_AUDIO_XVECTOR_MAPPING_NAMES"),
+    ("text-to-audio", "MODEL_FOR_TEXT_TO_WAVEFORM_MAPPING_NAMES"),
+    ("text-to-spectrogram", "MODEL_FOR_TEXT_TO_SPECTROGRAM_MAPPING_NAMES"),
+    ("visual-question-answering", "MODEL_FOR_VISUAL_QUESTION_ANSWERING_MAPPING_NAMES"),
+    ("document-question-answering", "MODEL_FOR_DOCUMENT_QUESTION_ANSWERING_MAPPING_NAMES"),
+    ("table-question-answering", "MODEL_FOR_TABLE_QUESTION_ANSWERING_MAPPING_NAMES"),
+    ("text-recognition", "MODEL_FOR_TEXT_RECOGNITION_MAPPING_NAMES"),
+    ("table-recognition", "MODEL_FOR_TABLE_RECOGNITION_MAPPING_NAMES"),
+    ("time-series-forecasting", "MODEL_FOR_TIME_SERIES_PREDICTION_MAPPING_NAMES"),
+    ("time-series-classification", "MODEL_FOR_TIME_SERIES_CLASSIFICATION_MAPPING_NAMES"),
+    ("time-series-regression", "MODEL_FOR_TIME_SERIES_REGRESSION_MAPPING_NAMES"),
+    ("text-classification", "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES"),
+    ("token-classification", "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES"),
+    ("question-answering", "MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES"),
+    ("multiple-choice", "MODEL_FOR_MULTIPLE_CHOICE_MAPPING_NAMES"),
+    ("next-sentence-prediction", "MODEL_FOR_NEXT_SENTENCE_PREDICTION_MAPPING_NAMES"),
+    ("retrieval", "MODEL_FOR_RETRIEVAL_MAPPING_NAMES"),
+    ("decision", "MODEL_FOR_DECISION_MAPPING_NAMES"),
+    ("causal-image-modeling", "MODEL_FOR_CAUSAL_IMAGE_MODELING_MAPPING_NAMES"),
+    ("masked-image-modeling", "MODEL_FOR_MASKED_IMAGE_MODELING_MAPPING_NAMES"),
+    ("audio-tokenization", "MODEL_FOR_AUDIO_TOKENIZATION_NAMES"),
+    ("text-encoding", "MODEL_FOR_TEXT_ENCODING_MAPPING_NAMES"),
+    ("image-feature-extraction", "MODEL_FOR_IMAGE_MAPPING_NAMES"),
+    ("feature-extraction", "MODEL_MAPPING_NAMES"),
+    ("backbone", "MODEL_FOR_BACKBONE_MAPPING_NAMES"),
+    ("pretraining", "MODEL_FOR_PRETRAINING_MAPPING_NAMES"),
+]
+
+# Tables no Auto class reads, but that have a loader anyway (transformers' own
+# image-feature-extraction pipeline loads with AutoModel).
+AUTO_CLASS_FALLBACK = {"MODEL_FOR_IMAGE_MAPPING_NAMES": "AutoModel"}
+
+# Input modalities each task implies; None = decided by the type's processors.
+TEXT, IMAGE, AUDIO, VIDEO, TIME_SERIES = "text", "image", "audio", "video", "time-series"
+MODALITY_ORDER = [TEXT, IMAGE, AUDIO, VIDEO, TIME_SERIES]
+TASK_MODALITIES = {
+    "text-generation": [TEXT], "text2text-generation": [TEXT], "fill-mask": [TEXT],
+    "text-classification": [TEXT], "token-classification": [TEXT],
+    "question-answering": [TEXT], "multiple-choice": [TEXT],
+    "next-sentence-prediction": [TEXT], "text-encoding": [TEXT],
+    "table-question-answering": [TEXT], "text-to-audio": [TEXT],
+    "text-to-spectrogram": [TEXT], "decision": [TEXT],
+    "image-text-to-text": [TEXT, IMAGE], "zero-shot-image-classification": [TEXT, IMAGE],
+    "zero-shot-object-detection": [TEXT, IMAGE], "visual-question-answering": [TEXT, IMAGE],
+    "document-question-answering": [TEXT, IMAGE], "retrieval": [TEXT, IMAGE],
+    "image-classification": [IMAGE], "object-detection": [IMAGE],
+    "image-segmentation": [IMAGE], "semantic-segmentation": [IMAGE],
+    "instance-segmentation": [IMAGE], "universal-segmentation": [IMAGE],
+    "depth-estimation": [IMAGE], "normal-estimation": [IMAGE],
+    "pointmap-estimation": [IMAGE], "pose-estimation": [IMAGE],
+    "keypoint-detection": [IMAGE], "keypoint-matching": [IMAGE],
+    "mask-generation": [IMAGE], "image-matting": [IMAGE], "image-to-image": [IMAGE],
+    "text-recognition": [IMAGE], "table-recognition": [IMAGE],
+    "causal-image-modeling": [IMAGE], "masked-image-modeling": [IMAGE],
+    "image-feature-extraction": [IMAGE],
+    "automatic-speech-recognition": [AUDIO], "ctc": [AUDIO], "rnnt": [AUDIO], "tdt": [AUDIO],
+    "audio-classification": [AUDIO], "audio-frame-classification": [AUDIO],
+    "audio-xvector": [AUDIO], "audio-tokenization": [AUDIO],
+    "video-classification": [VIDEO],
+    "time-series-forecasting": [TIME_SERIES], "time-series-classification": [TIME_SERIES],
+    "time-series-regression": [TIME_SERIES],
+    "any-to-any": [TEXT],          # plus whatever its processors take
+    "feature-extraction": [], "backbone": [], "pretraining": [],   # processors decide
+}
+PROCESSOR_MODALITY = {"tokenizer": TEXT, "image_processor": IMAGE,
+                      "feature_extractor": AUDIO, "video_processor": VIDEO}
+
+# ------------------------------------------------------------------------ families
+TOL_TEXT = {"rtol": 1e-4, "atol": 1e-5}
+TOL_MEDIA = {"rtol": 1e-4, "atol": 1e-4}
+GEN = {"max_new_tokens": 8}
+FAMILIES = {
+    "speech-seq2seq": ("Speech encoder + text decoder (whisper): audio in, generated text out.",
+                       TOL_MEDIA, "automatic-speech-recognition", ["AutoProcessor"], GEN),
+    "audio-text-to-text": ("Audio-language generators: audio + prompt in, generated text out (qwen2_audio).",
+                           TOL_MEDIA, "text2text-generation", ["AutoProcessor"], GEN),
+    "audio-ctc": ("Speech recognition without a seq2seq decoder: CTC or transducer (RNN-T/TDT) heads (wav2vec2).",
+                  TOL_MEDIA, "ctc", ["AutoProcessor"], None),
+    "audio-encoder": ("Audio encoders: audio classification, frame classification, x-vectors, codecs, audio features (audio-spectrogram-transformer).",
+                      TOL_MEDIA, "audio-classification", ["AutoFeatureExtractor"], None),
+    "text-to-audio": ("Text to speech / music (vits, musicgen, bark).",
+                      TOL_MEDIA, "text-to-audio", ["AutoProcessor"], None),
+    "vision-text-dual-encoder": ("Image and text towers in one embedding space (clip): zero-shot image classification, image/text embeddings.",
+                                 TOL_MEDIA, "zero-shot-image-classification", ["AutoProcessor"], None),
+    "image-text-to-text": ("Vision-language generators: image(s) + prompt in, generated text out (llava).",
+                           TOL_MEDIA, "image-text-to-text", ["AutoProcessor"], GEN),
+    "image-to-text": ("Image-conditioned text without an image-text-to-text class: VQA, document QA, OCR / table recognition.",
+                      TOL_MEDIA, "visual-question-answering", ["AutoProcessor"], None),
+    "video": ("Video encoders and classifiers (videomae).",
+              TOL_MEDIA, "video-classification", ["AutoVideoProcessor"], None),
+    "vision": ("Image encoders and classifiers (vit).",
+               TOL_MEDIA, "image-classification", ["AutoImageProcessor"], None),
+    "vision-detection": ("Dense vision heads: detection, segmentation, depth/normals, pose, keypoints, masks (detr).",
+                         TOL_MEDIA, "object-detection", ["AutoImageProcessor"], None),
+    "text-encoder-decoder": ("Text encoder + text decoder (t5, bart): text2text generation.",
+                             TOL_TEXT, "text2text-generation", ["AutoTokenizer"], GEN),
+    "text-encoder": ("Bidirectional text encoders (bert): embeddings, masked LM, classification heads.",
+                     TOL_TEXT, "feature-extraction", ["AutoTokenizer"], None),
+    "text-decoder": ("Causal language models (gpt2): text generation.",
+                     TOL_TEXT, "text-generation", ["AutoTokenizer"], GEN),
+    "time-series": ("Time-series forecasting, classification and regression (patchtst).",
+                    TOL_MEDIA, "time-series-forecasting", [], None),
+    "other": ("Everything no rule above claims (bare encoders without a processor, "
+              "sub-modules, types without any model class).",
+              TOL_TEXT, None, [], None),
+}
+# The `task=` values a family's skillset handler serves (docs/DESIGN.md, the skillset
+# contract), where more than its default task; the rest serve [default_task].
+HANDLER_TASKS = {"vision-text-dual-encoder": ["zero-shot-image-classification",
+                                             "image-embedding", "text-embedding"]}
+# Family-rule task groups (REGISTRY.md "Families").
+AUDIO_CTC_TASKS = {"ctc", "rnnt", "tdt"}
+AUDIO_ENCODER_TASKS = {"audio-classification", "audio-frame-classification", "audio-xvector",
+                       "audio-tokenization"}
+GENERATION_TASKS = {"text-generation", "text2text-generation", "any-to-any"}
+TTS_TASKS = {"text-to-audio", "text-to-spectrogram"}
+IMAGE_TO_TEXT_TASKS = {"visual-question-answering", "document-question-answering",
+                       "text-recognition", "table-recognition"}
+DETECTION_TASKS = {"object-detection", "zero-shot-object-detection", "image-segmentation",
+                   "semantic-segmentation", "instance-segmentation", "universal-segmentation",
+                   "depth-estimation", "normal-estimation", "pointmap-estimation",
+                   "pose-estimation", "keypoint-detection", "keypoint-matching",
+                   "mask-generation", "image-matting"}
+IMAGE_ONLY_TASKS = {"image-feature-extraction", "masked-image-modeling", "image-to-image",
+                    "causal-image-modeling"}
+FEATURE_TASKS = {"feature-extraction", "pretraining", "backbone"}
+TEXT_HEAD_TASKS = {"text-classification", "token-classification", "question-answering",
+                   "multiple-choice", "next-sentence-prediction", "text-encoding",
+                   "table-question-answering"}
+TIME_SERIES_TASKS = {"time-series-forecasting", "time-series-classification",
+                     "time-series-regression"}
+# Tables that only give bare features / sub-modules; a sub-config type needs a class
+# in some OTHER table to be servable on its own (REGISTRY.md "Servable").
+BARE_TASKS = {"feature-extraction", "image-feature-extraction", "text-encoding", "backbone",
+              "pretraining"}
+# Generic wrappers whose whole architecture comes from the checkpoint's sub-configs.
+COMPOSITES = {"encoder-decoder", "vision-encoder-decoder", "speech-encoder-decoder",
+              "vision-text-dual-encoder"}
+
+# (kind, table, auto module that finishes the table). Only the tokenizer table is
+# imported: code extends it at import time, and importing it is cheap. The other four
+# are plain literals (auto_mappings.py + the MISSING_* literal in their module), read
+# from the source: importing image_processing_auto alone costs ~2 s of CPU.
+PROCESSOR_TABLES = [
+    ("tokenizer", "TOKENIZER_MAPPING_NAMES", "tokenization_auto"),
+    ("image_processor", "IMAGE_PROCESSOR_MAPPING_NAMES", "image_processing_auto"),
+    ("feature_extractor", "FEATURE_EXTRACTOR_MAPPING_NAMES", "feature_extraction_auto"),
+    ("processor", "PROCESSOR_MAPPING_NAMES", "processing_auto"),
+    ("video_processor", "VIDEO_PROCESSOR_MAPPING_NAMES", "video_processing_auto"),
+]
+IMPORTED_PROCESSOR_TABLES = {"TOKENIZER_MAPPING_NAMES"}
+AUTO_SOURCES = ["auto_mappings", "tokenization_auto", "image_processing_auto",
+                "feature_extraction_auto", "processing_auto", "video_processing_auto"]
+
+
+class RegistryError(Exception):
+    pass
+
+
+def first_name(value):
+    """A task-table value: a class name, or a tuple/list of them (the first wins)."""
+    if isinstance(value, (tuple, list)):
+        value = value[0] if value else None
+    return value if isinstance(value, str) else None
+
+
+# ------------------------------------------------------------- source literals (ast)
+def literal(node):
+    """A mapping value as written in transformers' source. `A if cond else B` is read
+    as A: the name transformers declares, whatever optional backend is installed."""
+    if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, str)):
+        return node.value
+    if isinstance(node, ast.IfExp):
+        return literal(node.body)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return [literal(e) for e in node.elts]
+    if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):
+        return {literal(k): literal(v) for k, v in zip(node.keys, node.values)}
+    raise ValueError(ast.unparse(node))
+
+
+def declared_tables(auto_dir):
+    """{table name: {model_type: declared value}} from every `NAME = OrderedDict([...])`
+    in the auto modules' sources; MISSING_<NAME> tables merge into <NAME>."""
+    tables = {}
+    for mod in AUTO_SOURCES:
+        path = auto_dir / f"{mod}.py"
+        if not path.exists():
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name)
+                    and isinstance(node.value, ast.Call) and node.value.args
+                    and isinstance(node.value.args[0], (ast.List, ast.Tuple))):
+                continue
+            name = node.targets[0].id.removeprefix("MISSING_")
+            table = tables.setdefault(name, {})
+            for elt in node.value.args[0].elts:
+                if isinstance(elt, ast.Tuple) and len(elt.elts) == 2:
+                    try:
+                        key, value = literal(elt.elts[0]), literal(elt.elts[1])
+                    except ValueError:
+                        continue
+                    if isinstance(key, str):
+                        table[key] = value
+    return tables
+
+
+def names_of(value, declared=None):
+    """Class names of a processor-table value: a string, a tuple/list, or a dict
+    {backend: name} (listed by backend name, sorted). A None (backend package not
+    installed) is replaced by the name the source declares, where it declares one."""
+    if isinstance(value, dict):
+        decl = declared if isinstance(declared, dict) else {}
+        raw = [value[b] if value[b] is not None else decl.get(b) for b in sorted(value)]
+        raw += [decl[b] for b in sorted(decl) if b not in value]
+    elif isinstance(value, (tuple, list)):
+        raw = list(value)
+        if all(v is None for v in raw) and declared is not None:
+            return names_of(declared)
+    elif value is None:
+        return names_of(declared) if declared is not None else []
+    else:
+        raw = [value]
+    out = []
+    for v in raw:
+        if isinstance(v, str) and v not in out:
+            out.append(v)
+    return out
+
+
+# ------------------------------------------------------------- sub-configs (ast)
+class ConfigClass:
+    __slots__ = ("name", "path", "bases", "subs_defaults", "subs_plain")
+
+    def __init__(self, name, path, bases):
+        self.name, self.path, self.bases = name, path, bases
+        self.subs_defaults = None   # {key: ("class", ClassName) | ("auto", None)}
+        self.subs_plain = None      # a class-body `sub_configs = {...}` (overrides)
+
+
+def _expr_name(node):
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _spec(node):
+    """One sub_configs value: a config class, or SubConfigSpec(config_class=..., model_type=...)."""
+    if isinstance(node, ast.Call) and _expr_name(node.func) == "SubConfigSpec":
+        kw = {k.arg: k.value for k in node.keywords}
+        cls = kw.get("config_class", node.args[0] if node.args else None)
+        if cls is None:
+            raise RegistryError(f"SubConfigSpec without a config class '{ast.unparse(node)}'")
+        return _spec(cls)
+    name = _expr_name(node)
+    if name is None:
+        raise RegistryError(f"unreadable sub-config value '{ast.unparse(node)}'")
+    return ("auto", None) if name == "AutoConfig" else ("class", name)
+
+
+def _subs_dict(node):
+    if not isinstance(node, ast.Dict) or any(k is None for k in node.keys):
+        raise RegistryError(f"unreadable sub_configs '{ast.unparse(node)[:80]}'")
+    return {literal(k): _spec(v) for k, v in zip(node.keys, node.values)}
+
+
+def scan_config_classes(models_dir):
+    """Every class of every configuration_*.py: {class name: [ConfigClass, ...]}."""
+    index = {}
+    for path in sorted(models_dir.rglob("configuration_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            info = ConfigClass(node.name, path, [n for n in map(_expr_name, node.bases) if n])
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign):
+                    targets, value = [_expr_name(t) for t in stmt.targets], stmt.value
+                elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                    targets, value = [_expr_name(stmt.target)], stmt.value
+                else:
+                    continue
+                if "sub_configs_defaults" in targets:
+                    info.subs_defaults = _subs_dict(value)
+                elif "sub_configs" in targets:
+                    info.subs_plain = _subs_dict(value)
+            index.setdefault(node.name, []).append(info)
+    return index
+
+
+def _lookup(index, name, near):
+    """The class `name` as seen from file `near`: same file, same package, else unique."""
+    found = index.get(name, [])
+    for test in (lambda c: c.path == near, lambda c: c.path.parent == near.parent):
+        hits = [c for c in found if test(c)]
+        if hits:
+            return hits[0]
+    return found[0] if len(found) == 1 else None
+
+
+def _mro(index, cls):
+    """Linearised bases, depth-first left-to-right (config classes inherit singly)."""
+    out, stack = [], [cls]
+    while stack:
+        c = stack.pop(0)
+        if c in out:
+            continue
+        out.append(c)
+        stack[0:0] = [b for b in (_lookup(index, n, c.path) for n in c.bases) if b]
+    return out
+
+
+def sub_configs_of(index, cls):
+    """What `cls.sub_configs` gives: a plain class-body `sub_configs` dict anywhere in
+    the bases shadows PreTrainedConfig's classproperty; else the nearest
+    `sub_configs_defaults`, reduced to its config classes."""
+    mro = _mro(index, cls)
+    for c in mro:
+        if c.subs_plain is not None:
+            return c.subs_plain
+    for c in mro:
+        if c.subs_defaults is not None:
+            return c.subs_defaults
+    return {}
+
+
+def find_config_class(index, class_name, module_dir):
+    hits = [c for c in index.get(class_name, []) if c.path.parent == module_dir]
+    if hits:
+        return hits[0]
+    hits = index.get(class_name, [])
+    return hits[0] if hits else None
+
+
+# ---------------------------------------------------------------------- the build
+def load_transformers():
+    import transformers
+    from transformers.models.auto import configuration_auto, modeling_auto
+    from transformers.models.auto.auto_factory import _BaseAutoModelClass
+    return transformers, configuration_auto, modeling_auto, _BaseAutoModelClass
+
+
+def task_tables(modeling_auto, base_auto):
+    """[(task, table name, table, auto class name|None)] in the fixed task order."""
+    by_id = {}
+    for name in sorted(dir(modeling_auto)):
+        if name.startswith("MODEL") and name.endswith("NAMES") and name != "CONFIG_MAPPING_NAMES":
+            value = getattr(modeling_auto, name)
+            if isinstance(value, dict):
+                by_id.setdefault(id(value), name)
+    auto_of = {}
+    for name in sorted(dir(modeling_auto)):
+        obj = getattr(modeling_auto, name)
+        if isinstance(obj, type) and issubclass(obj, base_auto) and not name.startswith("_"):
+            inner = getattr(getattr(obj, "_model_mapping", None), "_model_mapping", None)
+            table = by_id.get(id(inner))
+            if table and table not in auto_of:
+                auto_of[table] = name
+    known = {table: task for task, table in TASK_TABLES}
+    present = set(by_id.values())
+    out = []
+    for task, table in TASK_TABLES:
+        if table in present:
+            out.append((task, table))
+    for table in sorted(present - set(known)):
+        task = table.removeprefix("MODEL_FOR_").removeprefix("MODEL_")
+        task = task.removesuffix("_NAMES").removesuffix("_MAPPING").lower().replace("_", "-")
+        out.append((task or "feature-extraction", table))
+        print(f"build_registry: note: new task table {table} named '{task}'", file=sys.stderr)
+    return [(task, table, getattr(modeling_auto, table),
+             auto_of.get(table, AUTO_CLASS_FALLBACK.get(table))) for task, table in out]
+
+
+def processor_tables(auto_dir):
+    """{kind: {model_type: [class names]}}; see PROCESSOR_TABLES."""
+    declared = declared_tables(auto_dir)
+    out = {}
+    for kind, table, module in PROCESSOR_TABLES:
+        decl = declared.get(table, {})
+        if table in IMPORTED_PROCESSOR_TABLES:
+            live = getattr(importlib.import_module(f"transformers.models.auto.{module}"), table)
+        else:
+            live = decl
+        out[kind] = {key: names_of(value, decl.get(key)) for key, value in live.items()}
+    return out
+
+
+def classify(tasks, procs):
+    """The family of a type from its task set and processors; first match wins (REGISTRY.md)."""
+    t = set(tasks)
+    tok, img, fe, vid = (bool(procs[k]) for k in
+                         ("tokenizer", "image_processor", "feature_extractor", "video_processor"))
+    text_task = any(TEXT in TASK_MODALITIES.get(task, []) for task in t)
+    text_only_procs = tok and not img and not fe and not vid
+    rules = [
+        ("speech-seq2seq", "automatic-speech-recognition" in t),
+        ("audio-ctc", bool(t & AUDIO_CTC_TASKS)),
+        ("text-to-audio", bool(t & TTS_TASKS)),
+        ("audio-encoder", bool(t & AUDIO_ENCODER_TASKS)
+         or (bool(t & FEATURE_TASKS) and fe and not tok and not img and not vid)),
+        ("vision-text-dual-encoder", "zero-shot-image-classification" in t),
+        ("image-text-to-text", "image-text-to-text" in t or ("any-to-any" in t and img)),
+        ("audio-text-to-text", fe and tok and bool(t & GENERATION_TASKS)),
+        ("image-to-text", bool(t & IMAGE_TO_TEXT_TASKS)
+         or (img and tok and bool(t & {"text-generation", "text2text-generation"}))),
+        ("video", "video-classification" in t
+         or (vid and not tok and not fe and bool(t & FEATURE_TASKS))),
+        ("vision", "image-classification" in t),
+        ("vision-detection", bool(t & DETECTION_TASKS)),
+        ("vision", not tok and not fe and not vid and not text_task
+         and (bool(t & IMAGE_ONLY_TASKS) or (img and bool(t & FEATURE_TASKS)))),
+        ("text-encoder-decoder", "text2text-generation" in t),
+        ("text-encoder", "fill-mask" in t or ("text-generation" not in t and (
+            bool(t & TEXT_HEAD_TASKS) or (text_only_procs and "feature-extraction" in t)))),
+        ("text-decoder", "text-generation" in t),
+        ("time-series", bool(t & TIME_SERIES_TASKS)),
+    ]
+    for family, hit in rules:
+        if hit:
+            return family
+    return "other"
+
+
+def modalities_of(tasks, procs):
+    """Input modalities: those of the type's specific tasks; the processors' where it
+    has only generic tasks (features, backbone, pretraining); any-to-any adds both."""
+    from_procs = {m for kind, m in PROCESSOR_MODALITY.items() if procs[kind]}
+    found = set()
+    for task in tasks:
+        found.update(TASK_MODALITIES.get(task, []))
+    if "any-to-any" in tasks or not found:
+        found.update(from_procs)
+    return [m for m in MODALITY_ORDER if m in found]
+
+
+def default_task(family, tasks, order):
+    fam_task = FAMILIES[family][2]
+    if fam_task is not None and fam_task in tasks:
+        return fam_task
+    if family == "vision-text-dual-encoder" and "feature-extraction" in tasks:
+        return fam_task  # the dual-encoder skillset loads AutoModel (REGISTRY.md)
+    for task in order:
+        if task in tasks:
+            return task
+    return None
+
+
+def build():
+    transformers, configuration_auto, modeling_auto, base_auto = load_transformers()
+    root = Path(transformers.__file__).parent
+    auto_dir = root / "models" / "auto"
+    config_names = configuration_auto.CONFIG_MAPPING_NAMES
+    tables = task_tables(modeling_auto, base_auto)
+    order = [task for task, _, _, _ in tables]
+    procs = processor_tables(auto_dir)
+
+    # Which registered types are concrete sub-configs of another registered type.
+    # A config class shared by several types (GPT2Config: gpt-sw3, gpt2) belongs to
+    # the first type whose own package defines it.
+    index = scan_config_classes(root / "models")
+    classes, type_of_class = {}, {}
+    for model_type, cls_name in config_names.items():
+        module_dir = root / "models" / configuration_auto.model_type_to_module_name(model_type)
+        cls = find_config_class(index, cls_name, module_dir)
+        if cls is None:
+            raise RegistryError(f"config class not found in the source '{cls_name}'")
+        classes[model_type] = cls
+        home = cls.path.parent == module_dir
+        if cls_name not in type_of_class or (home and not type_of_class[cls_name][1]):
+            type_of_class[cls_name] = (model_type, home)
+    parents = {}
+    for model_type, cls in classes.items():
+        for kind, sub in sub_configs_of(index, cls).values():
+            child = type_of_class.get(sub, (None,))[0] if kind == "class" else None
+            if child is not None and child != model_type:
+                parents.setdefault(child, set()).add(model_type)
+
+    models = {}
+    for model_type, cls_name in config_names.items():
+        tasks = {}
+        for task, _, table, _ in tables:
+            name = first_name(table.get(model_type))
+            if name:
+                tasks[task] = name
+        p = {kind: list(procs[kind].get(model_type, [])) for kind, _, _ in PROCESSOR_TABLES}
+        family = classify(tasks, p)
+        sub_of = sorted(parents.get(model_type, ()))
+        heads = sorted(set(tasks) - BARE_TASKS, key=order.index)
+        if not tasks:
+            servable, reason = False, "no model class in any task table"
+        elif model_type in COMPOSITES:
+            servable, reason = False, "composite: needs a checkpoint naming its sub-configs"
+        elif sub_of and not heads:
+            servable = False
+            reason = (f"sub-config of {', '.join(sub_of)}: only bare-feature classes "
+                      f"({', '.join(sorted(tasks, key=order.index))}); serve the parent type")
+        elif sub_of:
+            servable = True
+            reason = (f"sub-config of {', '.join(sub_of)}, but has its own head class "
+                      f"({tasks[heads[0]]} for {heads[0]})")
+        else:
+            servable, reason = True, f"top-level config with a model class ({len(tasks)} task(s))"
+        models[model_type] = {
+            "config_class": cls_name,
+            "family": family,
+            "servable": servable,
+            "servable_reason": reason,
+            "sub_config_of": sub_of,
+            "tasks": tasks,
+            "processors": p,
+            "modalities": modalities_of(tasks, p),
+            "default_task": default_task(family, tasks, order),
+        }
+
+    families = {}
+    for name, (desc, tol, task, processors, gen) in FAMILIES.items():
+        families[name] = {"description": desc, "tolerance": dict(tol), "default_task": task,
+                          "handler_tasks": list(HANDLER_TASKS.get(name, [task] if task else [])),
+                          "processors": list(processors),
+                          "generation": dict(gen) if gen else None}
+    return {
+        "schema": "registry",
+        "version": SCHEMA_VERSION,
+        "transformers_version": transformers.__version__,
+        "families": families,
+        "tasks": {task: {"mapping": table, "auto_class": auto, "order": i,
+                         "modalities": TASK_MODALITIES.get(task, [])}
+                  for i, (task, table, _, auto) in enumerate(tables)},
+        "models": models,
+    }
+
+
+def dumps(registry):
+    return json.dumps(registry, indent=1, sort_keys=True, ensure_ascii=True) + "\n"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0
+    if argv:
+        print(f"build_registry: error: unexpected argument '{argv[0]}'", file=sys.stderr)
+        return 2
+    try:
+        text = dumps(build())
+    except RegistryError as exc:
+        print(f"build_registry: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

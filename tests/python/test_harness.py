@@ -1,0 +1,159 @@
+"""The harness end to end against a tiny bert and hand-written skillsets (fixtures/)."""
+import json
+import textwrap
+
+import pytest
+import torch
+
+from skillkit import harness
+
+UNIMPLEMENTED = ("openvino", "qualcomm", "webnn", "webgpu")
+
+
+def test_a_correct_skillset_passes_on_cpu_and_the_rest_is_skipped_or_unimplemented(bert_plan):
+    result = harness.run(bert_plan)
+    reference = result["reference"]
+    assert reference["status"] == "pass"
+    assert reference["candidate"] == bert_plan["candidates"][0]
+    assert reference["signature"]["outputs"] == {"embeddings": {"dtype": "float", "shape": [None, 32]}}
+    assert reference["tolerance"] == bert_plan["tolerance"]
+    backends = result["backends"]
+    assert list(backends) == bert_plan["backends"]
+    assert backends["cpu"]["status"] == "pass" and backends["cpu"]["max_abs_diff"] <= 1e-5
+    for name in ("rocm", "apple"):
+        assert backends[name] == {"status": "skip", "reason": "no-device", "message": backends[name]["message"]}
+    expected_cuda = "pass" if torch.cuda.is_available() else "skip"
+    assert backends["cuda"]["status"] == expected_cuda
+    assert all(backends[name]["status"] == "unimplemented" for name in UNIMPLEMENTED)
+    assert set(result["versions"]) == {"python", "torch", "transformers"}
+    assert result["elapsed_s"] > 0
+    assert not harness.failed(result)
+    json.dumps(result, allow_nan=False)
+
+
+def test_pooling_over_padding_fails_on_the_batch(bert_plan, skillset):
+    result = harness.run(bert_plan, skillset_path=skillset("wrong_pooling"), backends=["cpu"])
+    cpu = result["backends"]["cpu"]
+    assert cpu["status"] == "fail"
+    assert cpu["message"].startswith("case batch:")
+    assert cpu["max_abs_diff"] > bert_plan["tolerance"]["atol"]
+    assert harness.failed(result)
+
+
+def test_a_mock_is_never_a_pass(bert_plan, skillset):
+    cpu = harness.run(bert_plan, skillset_path=skillset("mock"), backends=["cpu"])["backends"]["cpu"]
+    assert cpu["status"] == "fail" and "MOCK" in cpu["message"]
+
+
+def test_a_missing_skillset_is_not_a_failure(bert_plan, tmp_path):
+    result = harness.run(bert_plan, skillset_path=str(tmp_path / "hf_bert.py"))
+    assert result["reference"]["status"] == "pass"
+    assert {b["status"] for b in result["backends"].values()} == {"no-skillset"}
+    assert not harness.failed(result)
+
+
+def test_the_skillset_comes_from_the_environment_before_the_plan(bert_plan, skillset, monkeypatch):
+    monkeypatch.setenv("SKILLSET_FILE", skillset("mock"))
+    assert harness.run(bert_plan, backends=["cpu"])["backends"]["cpu"]["status"] == "fail"
+
+
+def _write_skillset(tmp_path, body):
+    path = tmp_path / "hf_bert.py"
+    path.write_text(textwrap.dedent(body))
+    return str(path)
+
+
+def test_exceptions_are_errors_and_bad_init_results_are_failures(bert_plan, tmp_path):
+    path = _write_skillset(tmp_path, """
+        class hf_bert:
+            def __init__(self, resources=None, metadata=None):
+                pass
+            def init_cpu(self, model_name, device, label):
+                def handler(input, **options):
+                    raise ValueError("handler broke")
+                return None, None, handler, None, 1
+            def init_cuda(self, model_name, device, label):
+                return None, None, None
+            def init_rocm(self, model_name, device, label):
+                raise OSError("driver exploded")
+    """)
+    backends = harness.run(bert_plan, skillset_path=path, backends=["cpu", "cuda", "rocm", "apple"])["backends"]
+    assert backends["cpu"] == {"status": "error", "message": "case one: ValueError: handler broke"}
+    assert backends["cuda"]["status"] == "fail" and "batch_size" in backends["cuda"]["message"]
+    assert backends["rocm"] == {"status": "error", "message": "init_rocm: OSError: driver exploded"}
+    assert backends["apple"]["status"] == "error" and "init_apple" in backends["apple"]["message"]
+
+
+def test_a_skillset_that_does_not_import_is_an_error_on_every_backend(bert_plan, tmp_path):
+    path = _write_skillset(tmp_path, "def hf_bert(:\n")
+    backends = harness.run(bert_plan, skillset_path=path, backends=["cpu", "webnn"])["backends"]
+    assert {b["status"] for b in backends.values()} == {"error"}
+    assert "SyntaxError" in backends["cpu"]["message"]
+
+
+def test_candidates_are_tried_in_order(bert_plan):
+    broken = {"model_class": "NoSuchModel", "auto_class": "AutoModel", "processor_class": "AutoTokenizer"}
+    bert_plan["candidates"].insert(0, broken)
+    reference = harness.run(bert_plan, backends=["cpu"])["reference"]
+    assert reference["status"] == "pass" and reference["candidate"]["model_class"] == "BertModel"
+
+
+def test_without_a_working_candidate_the_reference_errs_and_nothing_is_compared(bert_plan):
+    bert_plan["candidates"] = [{"model_class": "NoSuchModel", "auto_class": "AutoModel",
+                                "processor_class": "AutoTokenizer"}]
+    result = harness.run(bert_plan, backends=["cpu"])
+    assert result["reference"]["status"] == "error"
+    assert "NoSuchModel" in result["reference"]["message"]
+    assert result["backends"]["cpu"]["status"] == "skip"
+    assert result["backends"]["cpu"]["reason"] == "no-reference"
+    assert harness.failed(result)
+
+
+def test_an_unknown_family_is_a_reference_error(bert_plan):
+    bert_plan["family"] = "no-such-family"
+    result = harness.run(bert_plan, backends=["cpu"])
+    assert result["reference"]["status"] == "error" and "no-such-family" in result["reference"]["message"]
+
+
+def test_a_plan_for_another_transformers_version_is_a_reference_error(bert_plan):
+    bert_plan["transformers_version"] = "0.0.1"
+    reference = harness.run(bert_plan, backends=["cpu"])["reference"]
+    assert reference["status"] == "error" and "0.0.1" in reference["message"]
+
+
+def test_pytest_checks_fail_skip_and_pass(bert_plan, skillset, monkeypatch):
+    harness.check_reference(bert_plan)
+    harness.check_backend(bert_plan, "cpu")
+    with pytest.raises(pytest.skip.Exception, match="no-device"):
+        harness.check_backend(bert_plan, "rocm")
+    with pytest.raises(pytest.skip.Exception, match="unimplemented"):
+        harness.check_backend(bert_plan, "webgpu")
+    monkeypatch.setenv("SKILLSET_FILE", skillset("wrong_pooling"))
+    with pytest.raises(pytest.fail.Exception, match="cpu fail: case batch"):
+        harness.check_backend(bert_plan, "cpu")
+
+
+def test_main_writes_json_and_exits_by_outcome(bert_plan, skillset, tmp_path, capsys):
+    out = tmp_path / "result.json"
+    assert harness.main(bert_plan, ["--backends", "cpu,webnn", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result["backends"]) == {"cpu", "webnn"}
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temp file left
+    summary = capsys.readouterr().err
+    assert "reference pass (BertModel)" in summary and "webnn" in summary
+    assert harness.main(bert_plan, ["--skillset", skillset("wrong_pooling"), "--backends", "cpu"]) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        harness.main(bert_plan, ["--backends", "cpu,tpu"])
+    assert exit_info.value.code == 2
+
+
+def test_tiny_models_are_built_once_into_the_cache(bert_plan, tiny_cache):
+    harness.run(bert_plan, backends=["cpu"])
+    built = list((tiny_cache / "bert").iterdir())
+    assert [path.name.startswith("BertModel-") for path in built] == [True]  # no temp dir left
+    stamp = (built[0] / "model.safetensors").stat().st_mtime_ns
+    harness.run(bert_plan, backends=["cpu"])
+    assert (built[0] / "model.safetensors").stat().st_mtime_ns == stamp
+    bert_plan["seed"] = 1
+    harness.run(bert_plan, backends=["cpu"])
+    assert len(list((tiny_cache / "bert").iterdir())) == 2

@@ -1,0 +1,275 @@
+"""data/registry.json against the installed transformers, its schema, and the rules of
+scripts/REGISTRY.md (spot checks)."""
+import importlib
+import importlib.util
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import transformers
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+ROOT = Path(__file__).resolve().parents[2]
+REGISTRY = ROOT / "data" / "registry.json"
+SCHEMA = ROOT / "schemas" / "registry.schema.json"
+SCRIPT = ROOT / "scripts" / "build_registry.py"
+PROCESSOR_KINDS = ["tokenizer", "image_processor", "feature_extractor", "processor",
+                   "video_processor"]
+
+
+@pytest.fixture(scope="module")
+def text():
+    return REGISTRY.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def registry(text):
+    return json.loads(text)
+
+
+@pytest.fixture(scope="module")
+def models(registry):
+    return registry["models"]
+
+
+@pytest.fixture(scope="module")
+def builder():
+    spec = importlib.util.spec_from_file_location("build_registry", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ----------------------------------------------------------------- against transformers
+def test_transformers_version_matches(registry):
+    assert registry["transformers_version"] == transformers.__version__, (
+        f"data/registry.json was made from transformers {registry['transformers_version']}, "
+        f"installed is {transformers.__version__}: run `make registry`")
+
+
+def test_covers_every_config_type(models):
+    missing = sorted(set(CONFIG_MAPPING_NAMES) - set(models))
+    extra = sorted(set(models) - set(CONFIG_MAPPING_NAMES))
+    assert not missing, f"model types missing from the registry: {missing[:20]}"
+    assert not extra, f"model types the installed transformers lacks: {extra[:20]}"
+    for model_type, config_class in CONFIG_MAPPING_NAMES.items():
+        assert models[model_type]["config_class"] == config_class, model_type
+
+
+def test_file_is_what_the_script_writes(builder, text):
+    assert builder.dumps(builder.build()) == text, (
+        "data/registry.json differs from what scripts/build_registry.py writes now: "
+        "run `make registry`")
+
+
+def test_task_classes_match_the_tables(builder, registry, models):
+    from transformers.models.auto import modeling_auto
+    for task, info in registry["tasks"].items():
+        table = getattr(modeling_auto, info["mapping"])
+        for model_type, value in table.items():
+            if model_type in models:
+                assert models[model_type]["tasks"][task] == builder.first_name(value), (
+                    task, model_type)
+        if info["auto_class"] is not None:
+            assert hasattr(transformers, info["auto_class"]), info["auto_class"]
+
+
+def test_sub_configs_match_transformers(builder):
+    """The script reads sub_configs from the source (fast); check it against the classes."""
+    from transformers.models.auto.configuration_auto import (
+        CONFIG_MAPPING, model_type_to_module_name)
+    root = Path(transformers.__file__).parent
+    index = builder.scan_config_classes(root / "models")
+    wrong = []
+    for model_type, class_name in CONFIG_MAPPING_NAMES.items():
+        cls = builder.find_config_class(
+            index, class_name, root / "models" / model_type_to_module_name(model_type))
+        assert cls is not None, class_name
+        read = {key: name if kind == "class" else "AutoConfig"
+                for key, (kind, name) in builder.sub_configs_of(index, cls).items()}
+        real = {key: value.__name__
+                for key, value in (CONFIG_MAPPING[model_type].sub_configs or {}).items()}
+        if read != real:
+            wrong.append((model_type, read, real))
+    assert not wrong, wrong[:5]
+
+
+def test_processor_tables_match_transformers(builder, models):
+    """Every class name transformers' imported tables give is in the registry."""
+    for kind, table, module in builder.PROCESSOR_TABLES:
+        live = getattr(importlib.import_module(f"transformers.models.auto.{module}"), table)
+        for model_type, value in live.items():
+            names = builder.names_of(value)
+            if model_type in models:
+                assert set(names) <= set(models[model_type]["processors"][kind]), (
+                    kind, model_type, names)
+        for model_type, entry in models.items():
+            if entry["processors"][kind]:
+                assert model_type in live, (kind, model_type)
+
+
+# --------------------------------------------------------------------- form
+def test_validates_against_schema(registry):
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(registry)
+
+
+def test_is_canonical(text, registry):
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    assert text == json.dumps(registry, indent=1, sort_keys=True, ensure_ascii=True) + "\n"
+
+
+def test_references_resolve(registry, models):
+    families, tasks = registry["families"], registry["tasks"]
+    orders = sorted(info["order"] for info in tasks.values())
+    assert orders == list(range(len(tasks)))
+    for name, family in families.items():
+        assert family["default_task"] is None or family["default_task"] in tasks, name
+    for model_type, entry in models.items():
+        assert entry["family"] in families, model_type
+        assert set(entry["tasks"]) <= set(tasks), model_type
+        assert set(entry["processors"]) == set(PROCESSOR_KINDS), model_type
+        assert set(entry["sub_config_of"]) <= set(models), model_type
+        assert entry["servable_reason"], model_type
+        if entry["servable"]:
+            assert entry["tasks"], model_type
+            assert entry["default_task"] is not None, model_type
+        if not entry["tasks"]:
+            assert entry["default_task"] is None and not entry["servable"], model_type
+
+
+def test_default_task_rule(registry, models):
+    families, tasks = registry["families"], registry["tasks"]
+    for model_type, entry in models.items():
+        fam_task = families[entry["family"]]["default_task"]
+        own = entry["tasks"]
+        if fam_task in own:
+            expected = fam_task
+        elif entry["family"] == "vision-text-dual-encoder" and "feature-extraction" in own:
+            expected = fam_task
+        else:
+            expected = min(own, key=lambda t: tasks[t]["order"]) if own else None
+        assert entry["default_task"] == expected, model_type
+
+
+# --------------------------------------------------------------------- spot checks
+@pytest.mark.parametrize("model_type,family,task", [
+    ("bert", "text-encoder", "feature-extraction"),
+    ("gpt2", "text-decoder", "text-generation"),
+    ("t5", "text-encoder-decoder", "text2text-generation"),
+    ("vit", "vision", "image-classification"),
+    ("whisper", "speech-seq2seq", "automatic-speech-recognition"),
+    ("clip", "vision-text-dual-encoder", "zero-shot-image-classification"),
+])
+def test_supported_families(registry, models, model_type, family, task):
+    entry = models[model_type]
+    assert entry["family"] == family
+    assert entry["servable"] is True
+    assert entry["default_task"] == task
+    assert registry["families"][family]["default_task"] == task
+    assert task in entry["tasks"]
+
+
+def test_six_family_defaults(registry):
+    families = registry["families"]
+    assert families["text-encoder"]["generation"] is None
+    assert families["text-decoder"]["generation"] == {"max_new_tokens": 8}
+    assert families["text-encoder"]["tolerance"] == {"rtol": 1e-4, "atol": 1e-5}
+    assert families["text-encoder"]["processors"] == ["AutoTokenizer"]
+    assert families["other"]["default_task"] is None
+    assert families["other"]["handler_tasks"] == []
+    assert families["text-encoder"]["handler_tasks"] == ["feature-extraction"]
+    assert families["vision-text-dual-encoder"]["handler_tasks"] == [
+        "zero-shot-image-classification", "image-embedding", "text-embedding"]
+
+
+def test_tasks_table(registry):
+    tasks = registry["tasks"]
+    expect = {
+        "feature-extraction": ("MODEL_MAPPING_NAMES", "AutoModel"),
+        "text-generation": ("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES", "AutoModelForCausalLM"),
+        "fill-mask": ("MODEL_FOR_MASKED_LM_MAPPING_NAMES", "AutoModelForMaskedLM"),
+        "text2text-generation": ("MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",
+                                 "AutoModelForSeq2SeqLM"),
+        "automatic-speech-recognition": ("MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES",
+                                         "AutoModelForSpeechSeq2Seq"),
+        "ctc": ("MODEL_FOR_CTC_MAPPING_NAMES", "AutoModelForCTC"),
+        "image-classification": ("MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES",
+                                 "AutoModelForImageClassification"),
+        "zero-shot-image-classification": (
+            "MODEL_FOR_ZERO_SHOT_IMAGE_CLASSIFICATION_MAPPING_NAMES",
+            "AutoModelForZeroShotImageClassification"),
+    }
+    for task, (mapping, auto_class) in expect.items():
+        assert tasks[task]["mapping"] == mapping
+        assert tasks[task]["auto_class"] == auto_class
+
+
+def test_bert_entry(models):
+    bert = models["bert"]
+    assert bert["config_class"] == "BertConfig"
+    assert bert["tasks"]["feature-extraction"] == "BertModel"
+    assert bert["tasks"]["fill-mask"] == "BertForMaskedLM"
+    assert bert["tasks"]["text-generation"] == "BertLMHeadModel"
+    assert bert["processors"]["tokenizer"] == ["BertTokenizer"]
+    assert bert["modalities"] == ["text"]
+    assert bert["sub_config_of"] == []
+
+
+def test_processor_shapes(models):
+    # dict {backend: name} -> names by backend, pil first
+    assert models["vit"]["processors"]["image_processor"] == [
+        "ViTImageProcessorPil", "ViTImageProcessor"]
+    whisper = models["whisper"]["processors"]
+    assert whisper["feature_extractor"] == ["WhisperFeatureExtractor"]
+    assert whisper["processor"] == ["WhisperProcessor"]
+    # declared even where the optional backend (sentencepiece / torchvision) is missing
+    assert models["siglip"]["processors"]["tokenizer"] == ["SiglipTokenizer"]
+    assert models["videomae"]["processors"]["video_processor"] == ["VideoMAEVideoProcessor"]
+
+
+def test_modalities(models):
+    assert models["clip"]["modalities"] == ["text", "image"]
+    assert models["vit"]["modalities"] == ["image"]
+    assert models["whisper"]["modalities"] == ["text", "audio"]  # WhisperForCausalLM too
+    assert models["wav2vec2"]["modalities"] == ["audio"]    # its CTC tokenizer only decodes
+    assert "video" in models["videomae"]["modalities"]
+
+
+@pytest.mark.parametrize("model_type,parent", [
+    ("clip_text_model", "clip"), ("clip_vision_model", "clip"),
+    ("siglip_vision_model", "siglip"),
+])
+def test_bare_sub_configs_not_servable(models, model_type, parent):
+    entry = models[model_type]
+    assert entry["servable"] is False
+    assert parent in entry["sub_config_of"]
+    assert entry["servable_reason"].startswith("sub-config of")
+
+
+@pytest.mark.parametrize("model_type", ["gemma3_text", "timm_wrapper", "llama4_text"])
+def test_sub_configs_with_own_head_servable(models, model_type):
+    entry = models[model_type]
+    assert entry["sub_config_of"]
+    assert entry["servable"] is True
+
+
+@pytest.mark.parametrize("model_type", [
+    "encoder-decoder", "vision-encoder-decoder", "speech-encoder-decoder"])
+def test_composites_not_servable(models, model_type):
+    entry = models[model_type]
+    assert entry["servable"] is False
+    assert entry["servable_reason"] == "composite: needs a checkpoint naming its sub-configs"
+
+
+def test_more_families(models):
+    assert models["wav2vec2"]["family"] == "audio-ctc"
+    assert models["llava"]["family"] == "image-text-to-text"
+    assert models["detr"]["family"] == "vision-detection"
+    assert models["beit"]["family"] == "vision"           # image-classification before detection
+    assert models["roberta"]["family"] == "text-encoder"  # also in the causal-LM table
+    assert models["bart"]["family"] == "text-encoder-decoder"
+    assert models["llama"]["family"] == "text-decoder"
+    assert models["gemma3_text"]["family"] == "text-decoder"

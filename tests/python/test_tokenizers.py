@@ -1,0 +1,56 @@
+import json
+import subprocess
+import sys
+
+from transformers import BertTokenizer, GPT2Tokenizer, T5Tokenizer
+
+from skillkit import tokenizers
+
+ALL = "import json; from skillkit import tokenizers as t; print(json.dumps([t.wordpiece_vocab(300), " \
+      "t.byte_level_bpe(400, ['<|endoftext|>']), t.unigram(300, ['<pad>', '</s>', '<unk>'])]))"
+
+
+def test_vocabularies_are_the_same_in_every_process():
+    # The trainers of the tokenizers library break ties in hash order, which differs
+    # per process; a fresh interpreter each time is what would show it.
+    runs = [subprocess.run([sys.executable, "-c", ALL], check=True, capture_output=True, text=True).stdout
+            for _ in range(2)]
+    here = json.loads(json.dumps([tokenizers.wordpiece_vocab(300),
+                                  tokenizers.byte_level_bpe(400, ["<|endoftext|>"]),
+                                  tokenizers.unigram(300, ["<pad>", "</s>", "<unk>"])]))
+    assert json.loads(runs[0]) == json.loads(runs[1]) == here
+
+
+def test_wordpiece_vocab_serves_bert_tokenizer_without_unknowns():
+    vocab = tokenizers.wordpiece_vocab(300)
+    assert len(vocab) == 300 and sorted(vocab.values()) == list(range(300))
+    assert list(vocab)[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokenizer = BertTokenizer(vocab=vocab)
+    for sentence in tokenizers.CORPUS:
+        assert tokenizer.unk_token_id not in tokenizer(sentence)["input_ids"], sentence
+    assert len(tokenizer.tokenize("the quick brown fox")) < len("thequickbrownfox")
+
+
+def test_wordpiece_vocab_takes_other_special_tokens():
+    assert list(tokenizers.wordpiece_vocab(100, ["<s>", "<pad>", "</s>", "<unk>"]))[:4] == \
+        ["<s>", "<pad>", "</s>", "<unk>"]
+
+
+def test_byte_level_bpe_round_trips_any_text_through_gpt2_tokenizer():
+    vocab, merges = tokenizers.byte_level_bpe(400, ["<|endoftext|>"])
+    assert vocab["<|endoftext|>"] == 0 and len(vocab) <= 400
+    assert all(isinstance(m, tuple) and len(m) == 2 for m in merges)
+    tokenizer = GPT2Tokenizer(vocab=vocab, merges=merges)
+    text = "Ünïcödé and emoji 🙂 never seen before, with the quick fox."
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+    assert len(tokenizer.tokenize("the quick brown fox")) < len("the quick brown fox")
+
+
+def test_unigram_serves_t5_tokenizer():
+    vocab = tokenizers.unigram(300, ["<pad>", "</s>", "<unk>"])
+    assert vocab[:3] == [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    assert len({piece for piece, _ in vocab}) == len(vocab) <= 300
+    assert all(score < 0 for _, score in vocab[3:])
+    tokenizer = T5Tokenizer(vocab=vocab, extra_ids=0)
+    ids = tokenizer("The quick brown fox jumps over the lazy dog.")["input_ids"]
+    assert tokenizer.unk_token_id not in ids and ids[-1] == tokenizer.eos_token_id

@@ -1,0 +1,127 @@
+// run-tests: runs the test of each test-plan record it reads on a pool of long-lived
+// Python workers and prints one test-result record per test, in completion order.
+#include <cxxopts.hpp>
+#include <thread>
+
+#include "common/generate.h"
+#include "common/runner.h"
+#include "driver.h"
+
+static const char* kTool = "run-tests";
+static volatile std::sig_atomic_t g_stop = 0;       // set by SIGINT/SIGTERM, or a closed stdout
+static volatile std::sig_atomic_t g_signalled = 0;  // only by the signals
+
+static void on_signal(int) {
+  g_signalled = 1;
+  g_stop = 1;
+}
+
+static std::string seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, s < 10 ? "%.1f s" : "%.0f s", s);
+  return buf;
+}
+
+int main(int argc, char** argv) {
+  driver::ignore_sigpipe();
+  struct sigaction action = {};
+  action.sa_handler = on_signal;  // no SA_RESTART: poll() wakes up at once
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
+  cxxopts::Options cli(kTool,
+                       "Run the test of each test-plan record (files, or stdin for none or -) "
+                       "and print one test-result record per test on stdout, as each finishes.\n"
+                       "Exit 1 when any reference or backend failed or erred.");
+  cli.positional_help("[PLANS...]");
+  cli.add_options()
+      ("j,jobs", "parallel test workers (default: the number of cores, at most one per plan)", cxxopts::value<int>())
+      ("max-workers", "same as --jobs (the original toolkit's word)", cxxopts::value<int>())
+      ("timeout", "seconds per test before its worker is killed and the test recorded as an error",
+       cxxopts::value<double>()->default_value("900"))
+      ("backends", "comma-separated backends to test (default: each plan's own)", cxxopts::value<std::vector<std::string>>())
+      ("q,quiet", "no progress on stderr")
+      ("v,verbose", "pass the tests' own output through to stderr (otherwise only a crashed "
+                     "worker's last line is shown, in its record)")
+      ("version", "print the version")
+      ("h,help", "print this help")
+      ("files", "", cxxopts::value<std::vector<std::string>>());
+  cli.parse_positional({"files"});
+
+  std::vector<std::string> operands, backends;
+  int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  double timeout = 900;
+  bool verbose = false;
+  try {
+    auto args = cli.parse(argc, argv);
+    if (args.count("help")) {
+      std::printf("%s", cli.help().c_str());
+      return exit_code::kOk;
+    }
+    if (args.count("version")) {
+      std::printf("%s %s\n", kTool, kGeneratorVersion);
+      return exit_code::kOk;
+    }
+    if (args.count("files")) operands = args["files"].as<std::vector<std::string>>();
+    for (const char* key : {"max-workers", "jobs"})
+      if (args.count(key)) jobs = args[key].as<int>();
+    timeout = args["timeout"].as<double>();
+    if (args.count("backends")) backends = args["backends"].as<std::vector<std::string>>();
+    verbose = args.count("verbose") > 0;
+    driver::quiet = args.count("quiet") > 0;
+  } catch (const cxxopts::exceptions::exception& e) {
+    return driver::fail(kTool, e.what());
+  }
+  if (jobs < 1) return driver::fail(kTool, "--jobs must be at least 1");
+  if (!(timeout > 0)) return driver::fail(kTool, "--timeout must be positive");
+
+  // All input is read and checked before any test starts.
+  std::vector<nlohmann::json> plans;
+  std::string err;
+  if (!driver::read_records(operands, {"test-plan"},
+                            {"model_type", "ident", "family", "task", "backends", "test_file", "skillset_file"},
+                            &plans, &err))
+    return driver::fail(kTool, err);
+  if (g_signalled) return exit_code::kInterrupted;  // Ctrl-C while the plans were being read
+  if (plans.empty()) return driver::fail(kTool, "no test plans on input");
+  std::vector<TestJob> test_jobs(plans.size());
+  for (size_t i = 0; i < plans.size(); ++i)
+    if (!job_from_plan(plans[i], std::to_string(i), backends, &test_jobs[i], &err)) return driver::fail(kTool, err);
+
+  RunnerOptions options = worker_options(jobs, timeout);
+  options.pass_output = verbose;
+  options.stop = &g_stop;
+  bool failures = false, stdout_closed = false;
+  auto start = std::chrono::steady_clock::now();
+  auto on_done = [&](const TestOutcome& outcome, size_t done, size_t total) {
+    const nlohmann::json& plan = plans[std::stoul(outcome.id)];
+    nlohmann::json result = result_record(plan, outcome);
+    failures = failures || has_failure(result);
+    if (!driver::emit(result)) {
+      stdout_closed = true;
+      g_stop = 1;
+      return;
+    }
+    std::string line = "[" + std::to_string(done) + "/" + std::to_string(total) + "] " +
+                       plan["model_type"].get<std::string>() + ": " + summarize(result);
+    const auto& reference = result["reference"];  // result_record makes it an object
+    auto message = reference.find("message");
+    if (reference.value("status", nlohmann::json()) != "pass" && message != reference.end() && message->is_string()) {
+      std::string text = *message;
+      line += ": " + (text.size() > 160 ? text.substr(0, 160) + "..." : text);
+    }
+    auto elapsed_s = result.find("elapsed_s");
+    line += " (" + seconds(elapsed_s != result.end() && elapsed_s->is_number() ? elapsed_s->get<double>() : outcome.elapsed_s) + ")";
+    if (done < total) {
+      double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      line += " ETA " + seconds(elapsed / done * (total - done));
+    }
+    driver::note(kTool, line);
+  };
+  if (!run_all(test_jobs, options, on_done, &err)) {
+    if (g_signalled) return exit_code::kInterrupted;
+    if (stdout_closed) return exit_code::kOk;  // a closed pipe ends the tool quietly
+    return driver::fail(kTool, err);
+  }
+  return failures ? exit_code::kFindings : exit_code::kOk;
+}
