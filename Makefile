@@ -78,6 +78,10 @@ MODEL_TYPES := $(shell sed -n '/^ "models": {/,/^ }/s/^  "\([^"]*\)": {$$/\1/p' 
 $(MODEL_TYPES):
 	@$(MAKE) --no-print-directory pipeline MODELS=$@
 
+# Timings of the main jobs, printed (never asserted in a test).
+bench: tools venv
+	scripts/bench.sh
+
 registry: venv
 	$(PYTHON) scripts/build_registry.py > data/registry.json.tmp
 	mv data/registry.json.tmp data/registry.json

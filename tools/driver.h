@@ -2,6 +2,8 @@
 // pipe, progress on stderr, and reading record operands. Only drivers print.
 #pragma once
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -48,6 +50,11 @@ inline bool read_records(const std::vector<std::string>& operands,
   std::vector<std::string> sources = operands.empty() ? std::vector<std::string>{"-"} : operands;
   for (const auto& source : sources) {
     if (source == "-") {
+      // Records come from a pipe or a file; nobody types JSON Lines at a terminal.
+      if (::isatty(STDIN_FILENO)) {
+        *err = "no input: pipe records in or name record files (try --help)";
+        return false;
+      }
       if (!records::read(std::cin, "<stdin>", schemas, required, out, err)) return false;
       continue;
     }

@@ -18,9 +18,9 @@ Analysis analyze(const std::vector<nlohmann::json>& results) {
       continue;
     }
     nlohmann::json r = records::make("requirements");
-    for (const char* key : {"model_type", "ident", "model_id", "family", "task", "tasks", "test_file",
-                            "skillset_file"})
-      r[key] = result->value(key, nlohmann::json());
+    for (const char* key : {"model_type", "ident", "model_id", "config_source", "family", "task", "tasks",
+                            "test_file", "skillset_file"})
+      if (result->contains(key)) r[key] = (*result)[key];
     const auto candidate = reference.value("candidate", nlohmann::json::object());
     for (const char* key : {"model_class", "auto_class", "processor_class"})
       r[key] = candidate.value(key, "");

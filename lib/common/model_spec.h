@@ -15,7 +15,8 @@
 namespace model_spec {
 
 /// What detection needs from the registry; callbacks, so this module does not depend on
-/// it (wire Registry::find, Registry::type_of_architecture and Registry::suggest).
+/// it (wire Registry::find, Registry::type_of_architecture and Registry::suggest). The
+/// first two are required.
 struct Lookup {
   std::function<bool(const std::string& model_type)> is_model_type;
   /// The model type of an architecture class name (`BertForMaskedLM`), or "".

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "common/files.h"
+#include "common/hub.h"
+#include "common/model_spec.h"
 #include "common/records.h"
 
 namespace {
@@ -35,6 +37,16 @@ const std::vector<std::string>& all_backends() {
   static const std::vector<std::string> backends = {"cpu",   "cuda",     "rocm",  "openvino",
                                                     "apple", "qualcomm", "webnn", "webgpu"};
   return backends;
+}
+
+std::string describe(Unsupported why) {
+  switch (why) {
+    case Unsupported::kNotServable: return "not servable on its own";
+    case Unsupported::kFamily: return "its family has no template yet";
+    case Unsupported::kTask: return "its family's template does not serve its task";
+    case Unsupported::kNone: break;
+  }
+  return "supported";
 }
 
 std::string skillset_template_path(const std::string& template_dir, const std::string& family) {
@@ -132,6 +144,24 @@ bool select_types(const Registry& registry, const std::string& family, const std
     if (!family.empty() && entry.value("family", "") != family) continue;
     if (!task.empty() && !entry.value("tasks", nlohmann::json::object()).contains(task)) continue;
     types->push_back(type);
+  }
+  return true;
+}
+
+bool resolve_targets(const Registry& registry, const std::vector<std::string>& specs,
+                     bool trust_remote_code, std::vector<Target>* targets, std::string* err) {
+  model_spec::Lookup lookup{
+      [&](const std::string& type) { return registry.find(type) != nullptr; },
+      [&](const std::string& architecture) { return registry.type_of_architecture(architecture); },
+      [&](const std::string& name) { return registry.suggest(name); }};
+  auto results = model_spec::resolve_all(specs, lookup, {hub::options_from_env(), trust_remote_code});
+  for (const auto& r : results) {
+    if (!r.ok()) {
+      *err = r.error.message;
+      return false;
+    }
+    targets->push_back(Target{r.model.model_type, r.model.model_id,
+                              std::string(model_spec::source_name(r.model.config_source))});
   }
   return true;
 }

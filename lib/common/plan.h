@@ -29,6 +29,15 @@ const std::vector<std::string>& all_backends();
 /// Why a model type gets no test or skillset: it is fine input, just not supported.
 enum class Unsupported { kNone, kNotServable, kFamily, kTask };
 
+/// Why, in words: "not servable on its own", "family 'x' has no template yet", ...
+std::string describe(Unsupported why);
+
+/// Resolves model specs (a model type, a Hub repo id with an optional @revision, or a
+/// local directory holding config.json) to targets, fetching Hub configs concurrently
+/// through the cache. Fails on the first spec that does not resolve.
+bool resolve_targets(const Registry& registry, const std::vector<std::string>& specs,
+                     bool trust_remote_code, std::vector<Target>* targets, std::string* err);
+
 /// Builds the test-plan record of `target` (see schemas/test-plan.schema.json). Returns
 /// false with `*err` for bad input (unknown type, unknown task); sets `*unsupported`
 /// (and still returns true, with an empty plan) when the type cannot be served yet.

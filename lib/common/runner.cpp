@@ -45,7 +45,9 @@ std::string format_seconds(double s) {
 // from an fd onto itself (which would keep its close-on-exec flag).
 int high_fd(int fd) {
   int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+  int saved = errno;
   ::close(fd);
+  errno = saved;
   return moved;
 }
 
@@ -74,17 +76,20 @@ struct Worker {
 };
 
 bool spawn(const RunnerOptions& options, const std::vector<char*>& envp, Worker* w, std::string* err) {
-  int request[2], result[2], output[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, request) != 0) {
-    *err = std::string("cannot create a socket for a worker: ") + std::strerror(errno);
+  int request[2] = {-1, -1}, result[2] = {-1, -1}, output[2] = {-1, -1};
+  int* all[] = {&request[0], &request[1], &result[0], &result[1], &output[0], &output[1]};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, request) != 0 || ::pipe2(result, O_CLOEXEC) != 0 ||
+      ::pipe2(output, O_CLOEXEC) != 0) {
+    *err = std::string("cannot create pipes for a worker: ") + std::strerror(errno);
+    for (int* fd : all) close_fd(fd);
     return false;
   }
-  if (::pipe2(result, O_CLOEXEC) != 0 || ::pipe2(output, O_CLOEXEC) != 0) {
-    *err = std::string("cannot create a pipe for a worker: ") + std::strerror(errno);
+  for (int* fd : all) *fd = high_fd(*fd);
+  if (std::any_of(std::begin(all), std::end(all), [](int* fd) { return *fd < 0; })) {
+    *err = std::string("cannot create pipes for a worker: ") + std::strerror(errno);
+    for (int* fd : all) close_fd(fd);
     return false;
   }
-  for (int* fd : {&request[0], &request[1], &result[0], &result[1], &output[0], &output[1]})
-    *fd = high_fd(*fd);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -151,8 +156,9 @@ void drain_output(Worker* w, bool pass) {
 std::string last_line(const std::string& tail) {
   size_t end = tail.find_last_not_of(" \t\r\n");
   if (end == std::string::npos) return "";
-  size_t start = tail.rfind('\n', end);
-  std::string line = tail.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start == std::string::npos ? 0 : start + 1));
+  size_t newline = tail.rfind('\n', end);
+  size_t start = newline == std::string::npos ? 0 : newline + 1;
+  std::string line = tail.substr(start, end + 1 - start);
   if (line.size() > 300) line = line.substr(0, 300) + "...";
   return line;
 }
@@ -294,6 +300,7 @@ bool run_all(const std::vector<TestJob>& jobs, const RunnerOptions& options,
                                 {"backends", job.backends}};
       w.job = static_cast<long>(next++);
       w.started = Clock::now();
+      w.tail.clear();  // a crash message quotes this job's output only
       if (!send_all(w.request_fd, request.dump() + "\n")) {
         TestOutcome outcome;
         outcome.error = crashed(&w, kExitGrace);
@@ -461,7 +468,8 @@ nlohmann::json result_record(const nlohmann::json& plan, const TestOutcome& outc
   if (!record.contains("backends")) record["backends"] = nlohmann::json::object();
   if (!record.contains("elapsed_s")) record["elapsed_s"] = outcome.elapsed_s;
   record.update(records::make("test-result"));
-  for (const char* key : {"model_type", "ident", "model_id", "family", "task", "test_file", "skillset_file"})
+  for (const char* key : {"model_type", "ident", "model_id", "config_source", "family", "task", "tasks",
+                          "test_file", "skillset_file"})
     if (plan.contains(key)) record[key] = plan[key];
   return record;
 }

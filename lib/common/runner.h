@@ -41,7 +41,7 @@ struct RunnerOptions {
   std::string python;                    ///< the interpreter (a path, or a name looked up in PATH)
   std::vector<std::string> python_args;  ///< e.g. {"-m", "skillkit.worker"}
   std::map<std::string, std::string> env;  ///< set in the workers' environment, over ours
-  bool pass_output = false;              ///< copy the workers' stdout/stderr to our stderr
+  bool pass_output = false;              ///< copy the workers' output (their stderr) to our stderr
   const volatile std::sig_atomic_t* stop = nullptr;  ///< once *stop is set, the run ends early
 };
 
@@ -58,12 +58,13 @@ bool run_all(const std::vector<TestJob>& jobs, const RunnerOptions& options,
              std::string* err);
 
 /// The job of a test-plan record, with id `id`; `backends`, when not empty, replaces the
-/// plan's own. Fails on a plan whose files or backends are not what the schema says.
+/// plan's own. Fails on a plan whose names, files or backends are not what the schema says.
 bool job_from_plan(const nlohmann::json& plan, const std::string& id,
                    const std::vector<std::string>& backends, TestJob* job, std::string* err);
 
 /// The test-result record of `plan`'s run: the worker's result, with the plan's identity
-/// fields; a worker error, timeout or crash becomes reference status "error".
+/// fields; a worker error, timeout or crash becomes reference status "error" (reason
+/// "timeout" or "worker-crashed" where it is one of those) with no backends.
 nlohmann::json result_record(const nlohmann::json& plan, const TestOutcome& outcome);
 
 /// True when the reference or any backend of a test-result record is "fail" or "error".

@@ -2,6 +2,7 @@
 // errors, timeouts, crashes and garbage. The real worker is tested in tests/python.
 #include "common/runner.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -96,7 +97,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("run_all returns every worker's result, reusing the workers") {
+TEST_CASE("run_all returns every worker's result and reuses the workers") {
   Fixture f;
   std::vector<TestJob> jobs;
   for (int i = 0; i < 6; ++i) jobs.push_back(f.job(std::to_string(i), "pass"));
@@ -188,7 +189,7 @@ TEST_CASE("run_all reports a worker killed by a signal") {
   CHECK(outcomes["a"].error.rfind("worker crashed: killed by signal 11", 0) == 0);
 }
 
-TEST_CASE("run_all replaces a worker that writes garbage on its result fd") {
+TEST_CASE("run_all replaces a worker that writes garbage as its answer") {
   Fixture f;
   f.options.jobs = 1;
   auto outcomes = f.run({f.job("a", "garbage"), f.job("b", "pass")});
@@ -196,17 +197,19 @@ TEST_CASE("run_all replaces a worker that writes garbage on its result fd") {
   CHECK(outcomes["b"].ok);
 }
 
-TEST_CASE("run_all stops early when asked to, leaving no worker behind") {
+TEST_CASE("run_all stops early when asked to and leaves no worker behind") {
   Fixture f;
   f.options.jobs = 1;
   volatile std::sig_atomic_t stop = 0;
   f.options.stop = &stop;
   std::vector<TestJob> jobs = {f.job("a", "pass"), f.job("b", "sleep"), f.job("c", "pass")};
   std::vector<std::string> seen;
+  pid_t worker = 0;
   std::string err;
   bool ok = run_all(jobs, f.options,
                     [&](const TestOutcome& o, size_t, size_t) {
                       seen.push_back(o.id);
+                      worker = o.result["pid"].get<int>();  // the one worker, now on "b"
                       stop = 1;
                     },
                     &err);
@@ -214,7 +217,8 @@ TEST_CASE("run_all stops early when asked to, leaving no worker behind") {
   CHECK(err == "interrupted");
   CHECK(seen == std::vector<std::string>{"a"});
   int status;
-  CHECK(::waitpid(-1, &status, WNOHANG) == -1);  // no child left, not even a zombie
+  CHECK(::waitpid(worker, &status, WNOHANG) == -1);  // killed and reaped: not even a zombie
+  CHECK(errno == ECHILD);
 }
 
 TEST_CASE("run_all fails when the worker cannot be started") {
@@ -251,7 +255,7 @@ nlohmann::json plan() {
 }
 }  // namespace
 
-TEST_CASE("job_from_plan takes the plan's files and backends, or the given ones") {
+TEST_CASE("job_from_plan takes the plan's files and backends or the given ones") {
   TestJob job;
   std::string err;
   REQUIRE(job_from_plan(plan(), "7", {}, &job, &err));
@@ -310,7 +314,7 @@ TEST_CASE("result_record makes a timeout a reference error") {
   CHECK(has_failure(r));
 }
 
-TEST_CASE("has_failure sees a failed or erroring backend, not a skip") {
+TEST_CASE("has_failure sees a failed or erroring backend and not a skip") {
   nlohmann::json r = {{"reference", {{"status", "pass"}}},
                       {"backends", {{"cpu", {{"status", "pass"}}}, {"cuda", {{"status", "skip"}}}}}};
   CHECK_FALSE(has_failure(r));

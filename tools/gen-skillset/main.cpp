@@ -12,18 +12,18 @@ namespace {
 
 nlohmann::json manifest(const nlohmann::json& requirements, const std::string& status) {
   nlohmann::json m = records::make("skillset-manifest");
-  for (const char* key : {"model_type", "ident", "model_id", "family", "task", "test_file", "skillset_file"})
-    m[key] = requirements.value(key, nlohmann::json());
+  for (const char* key : {"model_type", "ident", "model_id", "config_source", "family", "task", "test_file", "skillset_file"})
+    if (requirements.contains(key)) m[key] = requirements[key];
   m["status"] = status;
   m["requirements"] = requirements;
   return m;
 }
 
-nlohmann::json unsupported_record(const std::string& model_type, const nlohmann::json& entry,
-                                  Unsupported why) {
+nlohmann::json unsupported_record(const Target& target, const nlohmann::json& entry, Unsupported why) {
   nlohmann::json m = records::make("skillset-manifest");
-  m["model_type"] = model_type;
-  m["ident"] = ident_of(model_type);
+  m["model_type"] = target.model_type;
+  m["model_id"] = target.model_id;
+  m["ident"] = ident_of(target.model_type);
   m["family"] = entry.value("family", "other");
   m["status"] = why == Unsupported::kNotServable ? "not-servable"
                 : why == Unsupported::kTask      ? "unsupported-task"
@@ -46,7 +46,7 @@ int list(const Registry& registry, bool families) {
   std::string template_dir = files::project_home() + "/templates";
   for (const auto& [name, count] : counts) {
     std::string support =
-        families ? (files::exists(skillset_template_path(template_dir, name)) ? "\tsupported" : "\tno template yet") : "";
+        families ? (files::exists(skillset_template_path(template_dir, name)) ? "\ttemplate" : "\tno template yet") : "";
     std::printf("%s\t%d model types%s\n", name.c_str(), count, support.c_str());
   }
   return exit_code::kOk;
@@ -60,7 +60,9 @@ int main(int argc, char** argv) {
                        "Write hf_<ident>.py skillsets and print a skillset-manifest record per model "
                        "type (JSON Lines) on stdout.\n\nWith SPECs, --all or --family, the "
                        "implementation choice comes from the registry; with neither, requirements "
-                       "records are read from --requirements files or stdin (the pipeline).");
+                       "records are read from --requirements files or stdin (the pipeline).\n\nSPEC is a "
+                       "model type (bert), a Hub repo id with an optional @revision "
+                       "(google-bert/bert-base-uncased@main) or a local directory holding config.json.");
   cli.positional_help("[SPEC...]");
   cli.add_options()
       ("model", "a model spec (repeatable; same as an operand)", cxxopts::value<std::vector<std::string>>())
@@ -75,6 +77,7 @@ int main(int argc, char** argv) {
       ("test-dir", "where the matching tests live, for the manifest (specs only)",
        cxxopts::value<std::string>()->default_value("test/skills"))
       ("force", "rewrite files even when unchanged")
+      ("trust-remote-code", "accept models whose config needs remote code (off: such code is never run)")
       ("registry", "the registry file (default: the project's data/registry.json)", cxxopts::value<std::string>()->default_value(""))
       ("q,quiet", "no progress on stderr")
       ("version", "print the version")
@@ -83,7 +86,7 @@ int main(int argc, char** argv) {
   cli.parse_positional({"specs"});
 
   std::vector<std::string> specs, requirement_files;
-  bool all = false, force = false, list_families = false, list_tasks = false;
+  bool all = false, force = false, trust_remote_code = false, list_families = false, list_tasks = false;
   std::string family, task, output_dir, test_dir, registry_path;
   try {
     auto args = cli.parse(argc, argv);
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
     output_dir = args["output-dir"].as<std::string>();
     test_dir = args["test-dir"].as<std::string>();
     registry_path = args["registry"].as<std::string>();
+    trust_remote_code = args.count("trust-remote-code") > 0;
     driver::quiet = args.count("quiet") > 0;
   } catch (const cxxopts::exceptions::exception& e) {
     return driver::fail(kTool, e.what());
@@ -127,13 +131,14 @@ int main(int argc, char** argv) {
       return driver::fail(kTool, err);
     PlanOptions options{template_dir, test_dir,
                         output_dir.empty() ? "ipfs_accelerate_py/worker/skillset" : output_dir, "", {}};
-    for (const auto& spec : specs) {
+    std::vector<Target> targets;
+    if (!resolve_targets(registry, specs, trust_remote_code, &targets, &err)) return driver::fail(kTool, err);
+    for (const auto& target : targets) {
       nlohmann::json plan;
       Unsupported why;
-      if (!make_plan(registry, Target{spec, spec, "registry"}, options, &plan, &why, &err))
-        return driver::fail(kTool, err);
+      if (!make_plan(registry, target, options, &plan, &why, &err)) return driver::fail(kTool, err);
       if (why != Unsupported::kNone)
-        unsupported.push_back(unsupported_record(spec, *registry.find(spec), why));
+        unsupported.push_back(unsupported_record(target, *registry.find(target.model_type), why));
       else
         requirements.push_back(requirements_from_plan(plan));
     }

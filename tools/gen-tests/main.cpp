@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
   driver::ignore_sigpipe();
   cxxopts::Options cli(kTool,
                        "Write a pytest/standalone test per model type and print its test-plan "
-                       "record (JSON Lines) on stdout.\n\nSPEC is a model type (bert).");
+                       "record (JSON Lines) on stdout.\n\nSPEC is a model type (bert), a Hub repo id with an "
+                       "optional @revision (google-bert/bert-base-uncased@main) or a local "
+                       "directory holding config.json.");
   cli.positional_help("SPEC...");
   cli.add_options()
       ("model", "a model spec (repeatable; same as an operand)", cxxopts::value<std::vector<std::string>>())
@@ -23,6 +25,7 @@ int main(int argc, char** argv) {
       ("skillset-dir", "where the skillsets under test live",
        cxxopts::value<std::string>()->default_value("ipfs_accelerate_py/worker/skillset"))
       ("backends", "comma-separated backends to test (default: all eight)", cxxopts::value<std::vector<std::string>>())
+      ("trust-remote-code", "accept models whose config needs remote code (off: such code is never run)")
       ("registry", "the registry file (default: the project's data/registry.json)", cxxopts::value<std::string>()->default_value(""))
       ("q,quiet", "no progress on stderr")
       ("version", "print the version")
@@ -32,7 +35,7 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> specs;
   PlanOptions options;
-  bool all = false;
+  bool all = false, trust_remote_code = false;
   std::string family, registry_path;
   try {
     auto args = cli.parse(argc, argv);
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
     options.skillset_dir = args["skillset-dir"].as<std::string>();
     if (args.count("backends")) options.backends = args["backends"].as<std::vector<std::string>>();
     registry_path = args["registry"].as<std::string>();
+    trust_remote_code = args.count("trust-remote-code") > 0;
     driver::quiet = args.count("quiet") > 0;
   } catch (const cxxopts::exceptions::exception& e) {
     return driver::fail(kTool, e.what());
@@ -72,16 +76,17 @@ int main(int argc, char** argv) {
   if (all && !select_types(registry, family, "", &specs, &err)) return driver::fail(kTool, err);
 
   // Resolve and plan everything first: bad input must stop us before any file is written.
+  std::vector<Target> targets;
+  if (!resolve_targets(registry, specs, trust_remote_code, &targets, &err)) return driver::fail(kTool, err);
   std::vector<nlohmann::json> plans;
   int unsupported_count = 0;
-  for (const auto& spec : specs) {
+  for (const auto& target : targets) {
     nlohmann::json plan;
     Unsupported unsupported;
-    if (!make_plan(registry, Target{spec, spec, "registry"}, options, &plan, &unsupported, &err))
-      return driver::fail(kTool, err);
+    if (!make_plan(registry, target, options, &plan, &unsupported, &err)) return driver::fail(kTool, err);
     if (unsupported != Unsupported::kNone) {
       ++unsupported_count;
-      if (!all) driver::note(kTool, "no test for '" + spec + "': its family has no template yet or it is not servable");
+      if (!all) driver::note(kTool, "no test for '" + target.model_id + "': " + describe(unsupported));
       continue;
     }
     plans.push_back(std::move(plan));

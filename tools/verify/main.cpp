@@ -92,11 +92,13 @@ int main(int argc, char** argv) {
     for (auto& d : check_result(m, result)) found.push_back(std::move(d));
     tally.add(result, found.size());
     for (const auto& d : found) stdout_open = stdout_open && driver::emit(d);
+    if (!stdout_open) g_stop = 1;  // nobody reads the findings any more
     driver::note(kTool, "[" + std::to_string(done) + "/" + std::to_string(total) + "] " +
                             m.value("model_type", "") + ": " + (found.empty() ? "ok" : std::to_string(found.size()) + " discrepancies") +
                             " (" + summarize(result) + ")");
   };
   if (!run_all(test_jobs, options, on_done, &err)) {
+    if (!stdout_open) return exit_code::kOk;
     if (g_stop) return exit_code::kInterrupted;
     return driver::fail(kTool, err);
   }

@@ -1,0 +1,488 @@
+"""bin/gen-skillset, black box: from the registry (specs, --all, --family) or from
+requirements records (stdin, -r) to hf_<ident>.py skillsets and skillset-manifest
+records. Bad input is exit 2 before anything is written; every generated skillset
+compiles, imports by path without importing torch, and keeps the worker's contract."""
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SIX = ("bert", "gpt2", "t5", "vit", "whisper", "clip")
+EIGHT = ("cpu", "cuda", "rocm", "openvino", "apple", "qualcomm", "webnn", "webgpu")
+UNIMPLEMENTED = ("openvino", "qualcomm", "webnn", "webgpu")
+OLD = 1_000_000_000  # an mtime (2001) no run of the tool can produce
+
+
+def written(cli, out):
+    return [r for r in cli.records(out) if r["status"] in ("written", "unchanged")]
+
+
+# -- flags --------------------------------------------------------------------------
+
+def test_gen_skillset_help_exits_0_on_stdout(cli):
+    rc, out, err = cli.run("gen-skillset", "--help")
+    assert rc == 0 and err == ""
+    assert "Usage:" in out and "gen-skillset" in out and "--requirements" in out
+
+
+def test_gen_skillset_version_exits_0_on_stdout(cli):
+    rc, out, err = cli.run("gen-skillset", "--version")
+    assert rc == 0 and err == ""
+    assert out.startswith("gen-skillset ") and len(out.splitlines()) == 1
+
+
+def test_gen_skillset_unknown_flag_is_exit_2_with_one_error_line(cli, tmp_path):
+    rc, out, err = cli.run("gen-skillset", "--bogus", "-o", tmp_path / "s", "bert", cwd=tmp_path)
+    assert rc == 2 and out == ""
+    cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_skillset_unknown_flag_error_quotes_the_flag_in_house_style(cli):
+    # DESIGN: errors are `<tool>: error: <what> '<subject>'`, lower-case, ASCII quotes.
+    rc, _, err = cli.run("gen-skillset", "--bogus")
+    line = cli.assert_one_error_line("gen-skillset", err)
+    what = line[len("gen-skillset: error: "):]
+    assert rc == 2 and what[:1].islower() and "'" in what and "bogus" in what and what.isascii(), line
+
+
+# -- listings -----------------------------------------------------------------------
+
+def servable_counts(cli, key):
+    registry = json.loads((cli.root / "data" / "registry.json").read_text())
+    counts = {}
+    for entry in registry["models"].values():
+        if entry["servable"]:
+            for name in ([entry["family"]] if key == "family" else entry["tasks"]):
+                counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def test_gen_skillset_list_families_prints_a_table_of_the_registry(cli, tmp_path):
+    rc, out, err = cli.run("gen-skillset", "--list-families", cwd=tmp_path)
+    assert rc == 0 and err == ""
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert rows and all(len(row) == 3 for row in rows), out
+    assert {row[0]: row[1] for row in rows} == {
+        family: f"{count} model types" for family, count in servable_counts(cli, "family").items()}
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_skillset_list_families_tells_supported_from_unsupported(cli):
+    _, out, _ = cli.run("gen-skillset", "--list-families")
+    support = {row.split("\t")[0]: row.split("\t")[2] for row in out.splitlines()}
+    families_with_template = {p.name[: -len(".py.mustache")]
+                              for p in (cli.root / "templates" / "skillset").glob("[!_]*.py.mustache")}
+    assert families_with_template >= {"text-encoder", "text-decoder", "text-encoder-decoder", "vision",
+                                      "speech-seq2seq", "vision-text-dual-encoder"}
+    labels_with = {support[f] for f in families_with_template if f in support}
+    labels_without = {label for family, label in support.items() if family not in families_with_template}
+    assert len(labels_with) == 1 and len(labels_without) == 1 and labels_with != labels_without, support
+
+
+def test_gen_skillset_list_tasks_prints_a_table_of_the_registry(cli, tmp_path):
+    rc, out, err = cli.run("gen-skillset", "--list-tasks", cwd=tmp_path)
+    assert rc == 0 and err == ""
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert rows and all(len(row) == 2 for row in rows), out
+    assert {row[0]: row[1] for row in rows} == {
+        task: f"{count} model types" for task, count in servable_counts(cli, "task").items()}
+    assert cli.files_under(tmp_path) == []
+
+
+# -- from the registry ----------------------------------------------------------------
+
+def test_gen_skillset_spec_writes_the_skillset_and_a_written_manifest(cli, tmp_path, validate):
+    rc, out, err = cli.run("gen-skillset", "-o", "out", "--test-dir", "tests", "bert", cwd=tmp_path)
+    assert rc == 0, err
+    [manifest] = cli.records(out)
+    validate(manifest, "skillset-manifest")
+    assert manifest["status"] == "written"
+    assert (manifest["model_type"], manifest["ident"], manifest["family"]) == ("bert", "bert", "text-encoder")
+    assert manifest["skillset_file"] == str(tmp_path / "out" / "hf_bert.py")
+    assert manifest["test_file"] == str(tmp_path / "tests" / "test_hf_bert.py")
+    assert manifest["requirements"]["schema"] == "requirements"
+    assert cli.files_under(tmp_path) == ["out/hf_bert.py"]
+
+
+def test_gen_skillset_second_identical_run_is_unchanged_and_keeps_the_mtime(cli, tmp_path):
+    rc, out, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "bert")
+    assert rc == 0, err
+    path = tmp_path / "hf_bert.py"
+    os.utime(path, (OLD, OLD))
+    rc, again, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "bert")
+    assert rc == 0, err
+    [manifest] = cli.records(again)
+    assert manifest["status"] == "unchanged"
+    assert path.stat().st_mtime == OLD
+    assert {k: v for k, v in manifest.items() if k != "status"} == \
+        {k: v for k, v in cli.records(out)[0].items() if k != "status"}
+
+
+def test_gen_skillset_force_rewrites_an_unchanged_skillset(cli, tmp_path):
+    assert cli.run("gen-skillset", "-q", "-o", tmp_path, "bert")[0] == 0
+    path = tmp_path / "hf_bert.py"
+    before = path.read_bytes()
+    os.utime(path, (OLD, OLD))
+    rc, out, err = cli.run("gen-skillset", "-q", "--force", "-o", tmp_path, "bert")
+    assert rc == 0, err
+    assert cli.records(out)[0]["status"] == "written"
+    assert path.stat().st_mtime != OLD and path.read_bytes() == before
+
+
+def test_gen_skillset_edited_skillset_is_rewritten(cli, tmp_path):
+    assert cli.run("gen-skillset", "-q", "-o", tmp_path, "bert")[0] == 0
+    path = tmp_path / "hf_bert.py"
+    before = path.read_bytes()
+    path.write_bytes(before + b"\n# an edit\n")
+    rc, out, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "bert")
+    assert rc == 0, err
+    assert cli.records(out)[0]["status"] == "written" and path.read_bytes() == before
+
+
+def test_gen_skillset_unknown_model_type_suggests_and_exits_2(cli, tmp_path):
+    rc, out, err = cli.run("gen-skillset", "-o", tmp_path / "s", "bert", "berta", cwd=tmp_path)
+    assert rc == 2 and out == ""
+    assert err == "gen-skillset: error: unknown model type 'berta' (did you mean 'bert'?)\n"
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_skillset_family_without_template_spec_is_a_record_and_exit_1(cli, tmp_path, validate):
+    rc, out, err = cli.run("gen-skillset", "-o", tmp_path / "s", "detr", cwd=tmp_path)
+    assert rc == 1
+    [manifest] = cli.records(out)
+    validate(manifest, "skillset-manifest")
+    assert (manifest["model_type"], manifest["status"]) == ("detr", "unsupported-family")
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_skillset_not_servable_spec_is_a_record_and_exit_1(cli, tmp_path, validate):
+    rc, out, err = cli.run("gen-skillset", "-o", tmp_path / "s", "clip_text_model", cwd=tmp_path)
+    assert rc == 1
+    [manifest] = cli.records(out)
+    validate(manifest, "skillset-manifest")
+    assert (manifest["model_type"], manifest["status"]) == ("clip_text_model", "not-servable")
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_skillset_unknown_family_is_exit_2(cli, tmp_path):
+    rc, out, err = cli.run("gen-skillset", "--family", "nope", "-o", tmp_path / "s", cwd=tmp_path)
+    assert rc == 2 and out == ""
+    assert "'nope'" in cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_skillset_family_flag_writes_only_that_family(cli, tmp_path):
+    rc, out, err = cli.run("gen-skillset", "-q", "--family", "vision-text-dual-encoder", "-o", tmp_path)
+    assert rc == 0, err
+    manifests = cli.records(out)
+    assert {m["family"] for m in manifests} == {"vision-text-dual-encoder"}
+    assert "clip" in {m["model_type"] for m in manifests}
+    assert cli.files_under(tmp_path) == sorted(f"hf_{m['ident']}.py" for m in written(cli, out))
+
+
+@pytest.fixture(scope="module")
+def all_runs(tmp_path_factory, cli):
+    """gen-skillset --all, twice, into two directories."""
+    runs = []
+    for name in ("first", "second"):
+        out_dir = tmp_path_factory.mktemp(f"all-{name}")
+        rc, out, err = cli.run("gen-skillset", "--all", "-o", out_dir, cwd=out_dir)
+        runs.append((out_dir, rc, out, err))
+    return runs
+
+
+def test_gen_skillset_all_exits_0_and_writes_a_file_per_written_manifest(cli, all_runs):
+    out_dir, rc, out, err = all_runs[0]
+    assert rc == 0, err
+    made = written(cli, out)
+    assert len(made) > 6
+    assert cli.files_under(out_dir) == sorted(f"hf_{m['ident']}.py" for m in made)
+    assert all(m["skillset_file"] == str(out_dir / f"hf_{m['ident']}.py") for m in made)
+
+
+def test_gen_skillset_all_reports_unsupported_families_and_writes_no_file_for_them(cli, all_runs, validate):
+    out_dir, rc, out, _ = all_runs[0]
+    unsupported = [m for m in cli.records(out) if m["status"] == "unsupported-family"]
+    assert {"vision-detection", "audio-ctc"} <= {m["family"] for m in unsupported}
+    assert "detr" in {m["model_type"] for m in unsupported}
+    for manifest in unsupported:
+        validate(manifest, "skillset-manifest")
+        assert not (out_dir / f"hf_{manifest['ident']}.py").exists()
+    assert rc == 0
+
+
+def test_gen_skillset_all_covers_the_six_families(cli, all_runs):
+    families = {m["model_type"]: m["family"] for m in written(cli, all_runs[0][2])}
+    assert set(SIX) <= set(families)
+    assert len({families[t] for t in SIX}) == 6
+
+
+def test_gen_skillset_all_is_byte_identical_across_two_runs(cli, all_runs):
+    (first, _, out1, _), (second, _, out2, _) = all_runs
+    names = cli.files_under(first)
+    assert names == cli.files_under(second)
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    # The manifests differ only in the output directory.
+    assert out1.replace(str(first), "<dir>") == out2.replace(str(second), "<dir>")
+
+
+# -- from requirements ----------------------------------------------------------------
+
+def test_gen_skillset_requirements_on_stdin_write_the_skillset(cli, tmp_path, validate):
+    requirements = cli.bert_requirements(tmp_path / "out" / "hf_bert.py")
+    rc, out, err = cli.run("gen-skillset", input=cli.jsonl(requirements), cwd=tmp_path)
+    assert rc == 0, err
+    [manifest] = cli.records(out)
+    validate(manifest, "skillset-manifest")
+    assert manifest["status"] == "written"
+    assert manifest["skillset_file"] == requirements["skillset_file"]
+    assert manifest["test_file"] == requirements["test_file"]
+    assert manifest["requirements"] == requirements
+    assert cli.files_under(tmp_path) == ["out/hf_bert.py"]
+
+
+def test_gen_skillset_requirements_from_analyze_write_the_skillset(cli, tmp_path, validate):
+    rc, requirements, err = cli.run("analyze", input=cli.jsonl(cli.bert_result()))
+    assert rc == 0, err
+    rc, out, err = cli.run("gen-skillset", "-o", tmp_path, input=requirements)
+    assert rc == 0, err
+    [manifest] = cli.records(out)
+    validate(manifest, "skillset-manifest")
+    assert manifest["status"] == "written" and manifest["skillset_file"] == str(tmp_path / "hf_bert.py")
+    assert cli.files_under(tmp_path) == ["hf_bert.py"]
+
+
+def test_gen_skillset_requirements_file_operand_is_read(cli, tmp_path):
+    path = tmp_path / "requirements.jsonl"
+    path.write_text(cli.jsonl(cli.bert_requirements(tmp_path / "out" / "hf_bert.py")))
+    rc, out, err = cli.run("gen-skillset", "-r", path, input="")
+    assert rc == 0, err
+    assert cli.records(out)[0]["status"] == "written"
+    assert (tmp_path / "out" / "hf_bert.py").is_file()
+
+
+def test_gen_skillset_output_dir_overrides_the_requirements_skillset_file(cli, tmp_path):
+    requirements = cli.bert_requirements(tmp_path / "elsewhere" / "hf_bert.py")
+    rc, out, err = cli.run("gen-skillset", "-o", "here", input=cli.jsonl(requirements), cwd=tmp_path)
+    assert rc == 0, err
+    assert cli.records(out)[0]["skillset_file"] == str(tmp_path / "here" / "hf_bert.py")
+    assert cli.files_under(tmp_path) == ["here/hf_bert.py"]
+
+
+def test_gen_skillset_malformed_line_is_exit_2_naming_it_and_writes_nothing(cli, tmp_path):
+    good = cli.bert_requirements(tmp_path / "hf_bert.py")
+    rc, out, err = cli.run("gen-skillset", input=cli.jsonl(good, "{not json"))
+    assert rc == 2 and out == ""
+    assert "'<stdin>:2'" in cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_skillset_malformed_line_of_a_file_names_the_file_and_line(cli, tmp_path):
+    path = tmp_path / "requirements.jsonl"
+    path.write_text(cli.jsonl(cli.bert_requirements(tmp_path / "hf_bert.py"), "", "[1, 2"))
+    rc, out, err = cli.run("gen-skillset", "-r", path)
+    assert rc == 2 and out == ""
+    assert f"'{path}:3'" in cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == ["requirements.jsonl"]
+
+
+def test_gen_skillset_record_of_another_schema_is_exit_2(cli, tmp_path):
+    rc, out, err = cli.run("gen-skillset", "-o", tmp_path, input=cli.jsonl(cli.bert_result()))
+    assert rc == 2 and out == ""
+    assert "'<stdin>:1'" in cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_skillset_record_of_another_version_is_exit_2(cli, tmp_path):
+    record = cli.bert_requirements(tmp_path / "hf_bert.py", version=2)
+    rc, out, err = cli.run("gen-skillset", input=cli.jsonl(record))
+    assert rc == 2 and out == ""
+    cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_skillset_record_without_a_required_field_is_exit_2(cli, tmp_path):
+    record = cli.bert_requirements(tmp_path / "hf_bert.py")
+    del record["model_class"]
+    rc, out, err = cli.run("gen-skillset", input=cli.jsonl(record))
+    assert rc == 2 and out == ""
+    assert "model_class" in cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []
+
+
+@pytest.mark.parametrize("text", ["", "\n\n  \n"], ids=["empty", "blank-lines"])
+def test_gen_skillset_empty_stdin_is_exit_2(cli, tmp_path, text):
+    rc, out, err = cli.run("gen-skillset", "-o", tmp_path, input=text)
+    assert rc == 2 and out == ""
+    cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_skillset_requirements_of_a_family_without_template_is_exit_2(cli, tmp_path):
+    record = cli.bert_requirements(tmp_path / "hf_detr.py", model_type="detr", ident="detr",
+                                   family="vision-detection")
+    rc, out, err = cli.run("gen-skillset", input=cli.jsonl(record))
+    assert rc == 2 and out == ""
+    assert "'vision-detection'" in cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_skillset_bad_record_after_a_good_one_writes_nothing(cli, tmp_path):
+    # DESIGN: bad input is exit 2 "before anything is written".
+    good = cli.bert_requirements(tmp_path / "hf_bert.py")
+    bad = cli.bert_requirements(tmp_path / "hf_bad.py", ident="bad", model_class="BertModel; import os")
+    rc, out, err = cli.run("gen-skillset", input=cli.jsonl(good, bad))
+    assert rc == 2 and out == ""
+    cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []
+
+
+@pytest.mark.parametrize("field,value", [("ident", 5), ("skillset_file", 7), ("model_type", None),
+                                         ("model_class", ["BertModel"])])
+def test_gen_skillset_required_field_of_the_wrong_type_is_exit_2_not_a_crash(cli, tmp_path, field, value):
+    record = dict(cli.bert_requirements(tmp_path / "hf_bert.py"), **{field: value})
+    rc, out, err = cli.run("gen-skillset", input=cli.jsonl(record))
+    assert rc == 2 and out == "", (rc, err)
+    cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_skillset_relative_skillset_file_never_reaches_a_manifest(cli, tmp_path, validate):
+    # Manifests name absolute paths (DESIGN); a relative one is bad input or made absolute.
+    record = cli.bert_requirements("rel/hf_bert.py")
+    rc, out, err = cli.run("gen-skillset", input=cli.jsonl(record), cwd=tmp_path)
+    if rc == 2:
+        assert out == "" and cli.files_under(tmp_path) == []
+    else:
+        assert rc == 0, err
+        [manifest] = cli.records(out)
+        validate(manifest, "skillset-manifest")
+        assert manifest["skillset_file"] == str(tmp_path / "rel" / "hf_bert.py")
+
+
+# -- what every generated skillset is -------------------------------------------------
+
+INTROSPECT = textwrap.dedent("""\
+    import importlib.util, inspect, json, sys
+    path, ident = sys.argv[1], sys.argv[2]
+    spec = importlib.util.spec_from_file_location("hf_" + ident, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    facts = {"torch_at_import": "torch" in sys.modules,
+             "transformers_at_import": "transformers" in sys.modules,
+             "MODEL_TYPE": getattr(module, "MODEL_TYPE", None), "TASK": getattr(module, "TASK", None)}
+    cls = getattr(module, "hf_" + ident, None)
+    facts["class"] = inspect.isclass(cls)
+    signatures = {}
+    for name in ["__init__"] + ["init_" + b for b in %(eight)r]:
+        method = getattr(cls, name, None)
+        signatures[name] = None if method is None else [
+            [p.name, p.kind.name, None if p.default is p.empty else repr(p.default)]
+            for p in inspect.signature(method).parameters.values()]
+    facts["signatures"] = signatures
+    raised = {}
+    instance = cls()
+    for backend in %(unimplemented)r:
+        args = ["/nonexistent/model", backend + ":0", backend + ":0"]
+        if backend == "openvino":
+            args.insert(1, "feature-extraction")
+        try:
+            getattr(instance, "init_" + backend)(*args)
+            raised[backend] = None
+        except Exception as exc:
+            raised[backend] = {
+                "type": type(exc).__name__, "runtime_error": isinstance(exc, RuntimeError),
+                "the_modules": type(exc) is getattr(module, "BackendUnavailable", None),
+                "reason": getattr(exc, "reason", None), "message": str(exc)}
+    facts["raised"] = raised
+    print(json.dumps(facts))
+""") % {"eight": list(EIGHT), "unimplemented": list(UNIMPLEMENTED)}
+
+
+@pytest.fixture(scope="module")
+def six_skillsets(tmp_path_factory, cli):
+    """hf_<type>.py of one model type per family, with what a fresh interpreter sees in each."""
+    work = tmp_path_factory.mktemp("six-skillsets")
+    rc, out, err = cli.run("gen-skillset", "-q", "-o", work / "skillsets", *SIX, cwd=work)
+    assert rc == 0, err
+    found = {}
+    for manifest in cli.records(out):
+        done = subprocess.run([cli.python, "-c", INTROSPECT, manifest["skillset_file"], manifest["ident"]],
+                              cwd=work, capture_output=True, text=True, timeout=120)
+        facts = json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr}
+        found[manifest["model_type"]] = dict(manifest=manifest, facts=facts)
+    return found
+
+
+def test_gen_skillset_six_model_types_are_written_in_six_families(six_skillsets):
+    assert sorted(six_skillsets) == sorted(SIX)
+    assert {s["manifest"]["status"] for s in six_skillsets.values()} == {"written"}
+    assert len({s["manifest"]["family"] for s in six_skillsets.values()}) == 6
+
+
+@pytest.mark.parametrize("model_type", SIX)
+def test_gen_skillset_skillset_compiles(six_skillsets, model_type):
+    path = six_skillsets[model_type]["manifest"]["skillset_file"]
+    compile(Path(path).read_text(), path, "exec")
+
+
+@pytest.mark.parametrize("model_type", SIX)
+def test_gen_skillset_skillset_imports_by_path_without_torch(six_skillsets, model_type):
+    facts = six_skillsets[model_type]["facts"]
+    assert "error" not in facts, facts.get("error")
+    assert facts["torch_at_import"] is False
+    assert facts["transformers_at_import"] is False
+
+
+@pytest.mark.parametrize("model_type", SIX)
+def test_gen_skillset_skillset_names_its_model_type_and_task(six_skillsets, model_type):
+    facts, manifest = six_skillsets[model_type]["facts"], six_skillsets[model_type]["manifest"]
+    assert (facts["MODEL_TYPE"], facts["TASK"]) == (model_type, manifest["task"])
+
+
+@pytest.mark.parametrize("model_type", SIX)
+def test_gen_skillset_skillset_has_the_class_and_constructor_of_the_contract(six_skillsets, model_type):
+    facts = six_skillsets[model_type]["facts"]
+    assert facts["class"] is True
+    assert facts["signatures"]["__init__"] == [
+        ["self", "POSITIONAL_OR_KEYWORD", None],
+        ["resources", "POSITIONAL_OR_KEYWORD", "None"],
+        ["metadata", "POSITIONAL_OR_KEYWORD", "None"]]
+
+
+@pytest.mark.parametrize("model_type", SIX)
+@pytest.mark.parametrize("backend", EIGHT)
+def test_gen_skillset_skillset_has_every_init_with_the_contract_signature(six_skillsets, model_type, backend):
+    signature = six_skillsets[model_type]["facts"]["signatures"][f"init_{backend}"]
+    assert signature is not None, f"no init_{backend}"
+    names = [(name, kind) for name, kind, _ in signature]
+    if backend == "openvino":
+        assert names == [("self", "POSITIONAL_OR_KEYWORD"), ("model_name", "POSITIONAL_OR_KEYWORD"),
+                         ("model_type", "POSITIONAL_OR_KEYWORD"), ("device", "POSITIONAL_OR_KEYWORD"),
+                         ("openvino_label", "POSITIONAL_OR_KEYWORD"), ("helpers", "VAR_POSITIONAL")]
+    else:
+        assert names == [("self", "POSITIONAL_OR_KEYWORD"), ("model_name", "POSITIONAL_OR_KEYWORD"),
+                         ("device", "POSITIONAL_OR_KEYWORD"), ("label", "POSITIONAL_OR_KEYWORD")]
+
+
+@pytest.mark.parametrize("model_type", SIX)
+def test_gen_skillset_init_webnn_raises_backend_unavailable_unimplemented(six_skillsets, model_type):
+    raised = six_skillsets[model_type]["facts"]["raised"]["webnn"]
+    assert raised is not None, "init_webnn returned instead of raising"
+    assert raised["type"] == "BackendUnavailable" and raised["the_modules"] and raised["runtime_error"]
+    assert raised["reason"] == "unimplemented"
+
+
+@pytest.mark.parametrize("model_type", SIX)
+@pytest.mark.parametrize("backend", ["openvino", "qualcomm", "webgpu"])
+def test_gen_skillset_other_unimplemented_backends_raise_with_reason_unimplemented(six_skillsets, model_type,
+                                                                                   backend):
+    raised = six_skillsets[model_type]["facts"]["raised"][backend]
+    assert raised is not None, f"init_{backend} returned instead of raising"
+    assert raised["type"] == "BackendUnavailable" and raised["runtime_error"]
+    assert raised["reason"] == "unimplemented" and raised["message"]

@@ -1,0 +1,96 @@
+"""The whole loop, for real, on the six supported families (issue 2's acceptance run).
+
+gen-tests | run-tests | analyze | gen-skillset | verify, with real tiny models built
+offline, and then the loop again: the second run must change nothing.
+"""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / "bin"
+SIX = ["bert", "gpt2", "t5", "vit", "whisper", "clip"]
+
+
+def _stage(tool, args, stdin_text, cwd):
+    run = subprocess.run([BIN / tool, *args], input=stdin_text, capture_output=True, text=True, cwd=cwd)
+    return run
+
+
+def _loop(workdir):
+    """One pass of the pipeline, stage by stage so that each stage's output can be checked."""
+    outputs = {}
+    text = None
+    stages = [
+        ("gen-tests", [*SIX, "-o", "tests", "--skillset-dir", "skillsets"]),
+        ("run-tests", []),
+        ("analyze", []),
+        ("gen-skillset", []),
+        ("verify", []),
+    ]
+    for tool, args in stages:
+        run = _stage(tool, args, text, workdir)
+        assert run.returncode == 0, f"{tool} exited {run.returncode}: {run.stderr[-2000:]}"
+        text = run.stdout
+        outputs[tool] = [json.loads(line) for line in text.splitlines()]
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def loops(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("pipeline")
+    first = _loop(workdir)
+    skillsets = {p.name: p.read_bytes() for p in (workdir / "skillsets").glob("*.py")}
+    second = _loop(workdir)
+    return workdir, first, second, skillsets
+
+
+def test_pipeline_runs_every_stage_with_exit_0_for_the_six(loops):
+    _, first, _, _ = loops
+    assert sorted(r["model_type"] for r in first["gen-tests"]) == sorted(SIX)
+    assert sorted(r["model_type"] for r in first["gen-skillset"]) == sorted(SIX)
+
+
+def test_run_tests_before_skillsets_exist_reports_no_skillset_not_failure(loops):
+    _, first, _, _ = loops
+    for result in first["run-tests"]:
+        assert result["reference"]["status"] == "pass", result
+        assert {b["status"] for b in result["backends"].values()} == {"no-skillset"}
+
+
+def test_every_skillset_passes_real_cpu_parity_in_verify(loops):
+    _, first, _, _ = loops
+    *discrepancies, summary = first["verify"]
+    assert discrepancies == []
+    assert summary["schema"] == "verify-summary"
+    assert summary["skillsets"] == 6 and summary["passed"] == 6
+    assert summary["backend_statuses"]["pass"] == 6  # cpu, one per skillset
+
+
+def test_backends_without_a_device_or_implementation_are_never_passes(loops):
+    _, first, _, _ = loops
+    statuses = first["verify"][-1]["backend_statuses"]
+    assert statuses.get("skip", 0) + statuses.get("unimplemented", 0) == 6 * 7
+    assert first["verify"][-1]["unimplemented_backends"] == {b: 6 for b in ("openvino", "qualcomm", "webgpu", "webnn")}
+
+
+def test_second_loop_changes_nothing(loops):
+    workdir, first, second, skillsets = loops
+    assert first["analyze"] == second["analyze"]
+    assert {m["status"] for m in second["gen-skillset"]} == {"unchanged"}
+    assert {p.name: p.read_bytes() for p in (workdir / "skillsets").glob("*.py")} == skillsets
+
+
+def test_requirements_record_what_the_reference_measured(loops):
+    _, first, _, _ = loops
+    by_type = {r["model_type"]: r for r in first["analyze"]}
+    assert by_type["bert"]["auto_class"] == "AutoModel"
+    assert by_type["gpt2"]["generation"] == {"max_new_tokens": 8}
+    assert by_type["whisper"]["processor_class"] == "AutoProcessor"
+    for r in by_type.values():
+        assert r["measured"] is True
+        assert r["versions"]["transformers"]
+        assert r["signature"]["outputs"]
