@@ -2,6 +2,8 @@
 # `make test` runs every test; `make bench` prints timings; `make <model_type>` runs
 # the whole loop for one model type.
 SHELL := /bin/bash
+# Build in parallel by default: the C++ units compile slowly one at a time.
+MAKEFLAGS += --jobs=$(shell nproc 2>/dev/null || echo 2)
 .SHELLFLAGS := -o pipefail -ec
 .DEFAULT_GOAL := all
 

@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cxxopts.hpp>
+#include <functional>
+#include <optional>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -16,20 +19,98 @@
 #include "common/files.h"
 #include "common/records.h"
 #include "common/registry.h"
+#include "common/version.h"
 
 namespace driver {
 
 inline bool quiet = false;
 
-/// Prints `<tool>: error: <message>` and returns the bad-input exit code.
+/// Adds the options every tool has: --quiet, --version, --help.
+inline void add_standard_options(cxxopts::Options& cli) {
+  cli.add_options()
+      ("q,quiet", "no progress on stderr")
+      ("version", "print the version")
+      ("h,help", "print this help");
+}
+
+inline int fail(const char* tool, const std::string& message);
+
+/// cxxopts' messages in our style: lower-case start, plain quotes.
+inline std::string plain_message(std::string text) {
+  for (const char* curly : {"\xe2\x80\x98", "\xe2\x80\x99"})
+    for (size_t at; (at = text.find(curly)) != std::string::npos;) text.replace(at, 3, "'");
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = static_cast<char>(text[0] - 'A' + 'a');
+  return text;
+}
+
+/// Parses the command line and hands the result to `read`; --help and --version print
+/// to stdout. Returns the exit code to end with, or nothing to go on. A bad flag or
+/// value is the one error line and exit 2.
+inline std::optional<int> parse(cxxopts::Options& cli, const char* tool, int argc, char** argv,
+                                const std::function<void(const cxxopts::ParseResult&)>& read) {
+  try {
+    auto args = cli.parse(argc, argv);
+    if (args.count("help")) {
+      std::printf("%s", cli.help().c_str());
+      return exit_code::kOk;
+    }
+    if (args.count("version")) {
+      std::printf("%s %s\n", tool, kToolchainVersion);
+      return exit_code::kOk;
+    }
+    read(args);
+    quiet = args.count("quiet") > 0;
+  } catch (const cxxopts::exceptions::exception& e) {
+    return fail(tool, plain_message(e.what()));
+  }
+  return std::nullopt;
+}
+
+/// `text` with every byte that could break a line (controls, DEL, and UTF-8's NEL,
+/// LINE and PARAGRAPH SEPARATOR) written as \xNN: a message stays one line whatever
+/// the input it quotes.
+inline std::string one_line(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = text[i];
+    size_t width = 1;
+    if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x85) width = 2;
+    if (c == 0xE2 && i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x80 &&
+        (static_cast<unsigned char>(text[i + 2]) & 0xFE) == 0xA8)
+      width = 3;
+    if (c < 0x20 || c == 0x7F || width > 1) {
+      for (size_t k = 0; k < width; ++k) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(text[i + k]));
+        out += buf;
+      }
+      i += width - 1;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+/// Prints `<tool>: error: <message>` on one line and returns the bad-input exit code.
 inline int fail(const char* tool, const std::string& message) {
-  std::fprintf(stderr, "%s: error: %s\n", tool, message.c_str());
+  std::fprintf(stderr, "%s: error: %s\n", tool, one_line(message).c_str());
   return exit_code::kBadInput;
+}
+
+/// Runs a tool's body; a record field of the wrong type (nlohmann's exceptions) is bad
+/// input, reported in the one error line, never a crash.
+inline int guard(const char* tool, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const nlohmann::json::exception& e) {
+    return fail(tool, std::string("bad input: ") + e.what());
+  }
 }
 
 /// Progress and notes on stderr, unless --quiet.
 inline void note(const char* tool, const std::string& message) {
-  if (!quiet) std::fprintf(stderr, "%s: %s\n", tool, message.c_str());
+  if (!quiet) std::fprintf(stderr, "%s: %s\n", tool, one_line(message).c_str());
 }
 
 /// Writes a record to stdout and flushes it, so a pipeline's next stage starts at once.

@@ -17,11 +17,21 @@ Analysis analyze(const std::vector<nlohmann::json>& results) {
                                 (reference.contains("message") ? " (" + reference.value("message", "") + ")" : ""));
       continue;
     }
+    if (!reference.value("tolerance", nlohmann::json()).is_object()) {
+      analysis.failed.push_back(model_type + ": reference passed but states no tolerance");
+      continue;
+    }
     nlohmann::json r = records::make("requirements");
     for (const char* key : {"model_type", "ident", "model_id", "config_source", "family", "task", "tasks",
                             "test_file", "skillset_file"})
       if (result->contains(key)) r[key] = (*result)[key];
     const auto candidate = reference.value("candidate", nlohmann::json::object());
+    if (!candidate.is_object() || !candidate.value("model_class", nlohmann::json()).is_string() ||
+        !candidate.value("auto_class", nlohmann::json()).is_string() ||
+        !candidate.value("processor_class", nlohmann::json()).is_string()) {
+      analysis.failed.push_back(model_type + ": reference passed but names no complete candidate");
+      continue;
+    }
     for (const char* key : {"model_class", "auto_class", "processor_class"})
       r[key] = candidate.value(key, "");
     for (const char* key : {"signature", "generation", "tolerance"})

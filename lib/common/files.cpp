@@ -61,6 +61,13 @@ bool write_atomic(const std::string& path, const std::string& content, std::stri
   return true;
 }
 
+bool write_if_changed(const std::string& path, const std::string& content, bool* changed,
+                      std::string* err) {
+  std::string old, ignored;
+  *changed = !(read(path, &old, &ignored) && old == content);
+  return !*changed || write_atomic(path, content, err);
+}
+
 bool exists(const std::string& path) {
   std::error_code ec;
   return fs::is_regular_file(path, ec);

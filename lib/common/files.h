@@ -12,6 +12,11 @@ bool read(const std::string& path, std::string* out, std::string* err);
 /// rename, creating missing parent directories: readers never see half a file.
 bool write_atomic(const std::string& path, const std::string& content, std::string* err);
 
+/// Like write_atomic, but leaves a file that already holds `content` untouched (its
+/// mtime too, for make); `*changed` tells which happened.
+bool write_if_changed(const std::string& path, const std::string& content, bool* changed,
+                      std::string* err);
+
 /// True when `path` names an existing regular file.
 bool exists(const std::string& path);
 

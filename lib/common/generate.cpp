@@ -22,7 +22,7 @@ bool write_test(const std::string& template_dir, const nlohmann::json& plan, std
       {"ident", plan["ident"]},
       {"model_type_literal", pyliteral::literal(plan["model_type"])},
       {"plan_literal", pyliteral::literal(plan_for_test(plan))},
-      {"generator_version", kGeneratorVersion},
+      {"generator_version", kToolchainVersion},
   };
   std::string text;
   if (!render::file(template_dir + "/tests", "test", vars, &text, err)) return false;
@@ -43,8 +43,8 @@ nlohmann::json requirements_from_plan(const nlohmann::json& plan) {
   return r;
 }
 
-bool write_skillset(const std::string& template_dir, const nlohmann::json& requirements,
-                    const std::string& path, bool* changed, std::string* err) {
+bool render_skillset(const std::string& template_dir, const nlohmann::json& requirements,
+                     std::string* text, std::string* err) {
   render::Vars vars = {
       {"ident", requirements.value("ident", "")},
       {"task", requirements.value("task", "")},
@@ -52,14 +52,15 @@ bool write_skillset(const std::string& template_dir, const nlohmann::json& requi
       {"task_literal", pyliteral::literal(requirements["task"])},
       {"generation_literal", pyliteral::literal(requirements.value("generation", nlohmann::json()))},
       {"batch_size", "8"},
-      {"generator_version", kGeneratorVersion},
+      {"generator_version", kToolchainVersion},
       {"transformers_version",
        requirements.value("versions", nlohmann::json::object()).value("transformers", "")},
   };
   // These appear bare in the code or name the template file, so only plain words pass.
   for (const char* key : {"task", "family"}) {
     std::string value = requirements.value(key, "");
-    if (!pyliteral::is_word(value)) {
+    // A leading '_' names a partial, not a family's template.
+    if (!pyliteral::is_word(value) || value[0] == '_') {
       *err = "requirements of '" + requirements.value("model_type", "?") + "' hold an invalid " +
              key + " '" + value + "'";
       return false;
@@ -76,11 +77,5 @@ bool write_skillset(const std::string& template_dir, const nlohmann::json& requi
     }
     vars[key] = value;
   }
-  std::string text;
-  if (!render::file(template_dir + "/skillset", requirements.value("family", ""), vars, &text, err))
-    return false;
-  std::string old;
-  std::string ignored;
-  *changed = !(files::read(path, &old, &ignored) && old == text);
-  return !*changed || files::write_atomic(path, text, err);
+  return render::file(template_dir + "/skillset", requirements.value("family", ""), vars, text, err);
 }

@@ -6,8 +6,8 @@
 
 #include "common/plan.h"
 #include "common/registry.h"
+#include "common/version.h"
 
-constexpr const char* kGeneratorVersion = "0.1.0";
 
 /// Renders the test of `plan` (a test-plan record) and writes it atomically to its test_file.
 bool write_test(const std::string& template_dir, const nlohmann::json& plan, std::string* err);
@@ -16,7 +16,7 @@ bool write_test(const std::string& template_dir, const nlohmann::json& plan, std
 /// plan's first candidate, with the plan's generation kwargs and tolerance.
 nlohmann::json requirements_from_plan(const nlohmann::json& plan);
 
-/// Renders the skillset of `requirements` into `path`. `*changed` tells whether the
-/// file's content changed (an unchanged file is not rewritten).
-bool write_skillset(const std::string& template_dir, const nlohmann::json& requirements,
-                    const std::string& path, bool* changed, std::string* err);
+/// Renders the skillset of `requirements` into `*text`, refusing values that could not
+/// appear safely in code (see docs/DESIGN.md, "Injection safety").
+bool render_skillset(const std::string& template_dir, const nlohmann::json& requirements,
+                     std::string* text, std::string* err);

@@ -3,6 +3,17 @@
 #include <algorithm>
 
 namespace records {
+namespace {
+
+// The type a required field must have: the few structured ones by name, strings else.
+bool has_expected_type(const std::string& field, const nlohmann::json& value) {
+  if (field == "reference" || field == "requirements") return value.is_object();
+  if (field == "backends") return value.is_array() || value.is_object();
+  if (field == "candidates" || field == "tasks") return value.is_array();
+  return value.is_string() && !value.get_ref<const std::string&>().empty();
+}
+
+}  // namespace
 
 nlohmann::json make(const std::string& schema) {
   return nlohmann::json{{"schema", schema}, {"version", kVersion}};
@@ -36,8 +47,13 @@ bool read(std::istream& in, const std::string& source, const std::vector<std::st
       return false;
     }
     for (const auto& field : required) {
-      if (!record.contains(field)) {
+      auto value = record.find(field);
+      if (value == record.end()) {
         *err = "record without '" + field + "' at '" + where + "'";
+        return false;
+      }
+      if (!has_expected_type(field, *value)) {
+        *err = "record with a malformed '" + field + "' at '" + where + "'";
         return false;
       }
     }

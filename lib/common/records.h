@@ -14,7 +14,9 @@ constexpr int kVersion = 1;  ///< the version every record this build writes car
 nlohmann::json make(const std::string& schema);
 
 /// Reads every line of `in` (blank lines skipped) as a record of one of `schemas`,
-/// with the fields in `required` present. Fails on the first malformed line, naming
+/// with the fields in `required` present and well-typed (`reference` and `requirements`
+/// objects, `backends` an array or object, `candidates` and `tasks` arrays, any other a
+/// non-empty string). Fails on the first malformed line, naming
 /// `source` and the line number; reads everything before returning, so callers can
 /// refuse bad input before writing anything.
 bool read(std::istream& in, const std::string& source, const std::vector<std::string>& schemas,

@@ -2,7 +2,6 @@
 records out. Bad input (an unknown model type, backend, task or family) is exit 2 before
 any file is written; a model type that cannot be tested yet is a note and exit 1."""
 import ast
-import json
 from pathlib import Path
 
 import pytest

@@ -9,7 +9,8 @@ gen-skillset is fed hostile requirements records directly. gen-tests resolves a 
 type through the registry, so a hostile model type cannot come in through a spec (exit
 2); what can is a local model directory, whose path becomes the plan's model_id and,
 with -o, the test_file: those get the same compile/import checks, with a stand-in
-skillkit so that importing the test runs no torch."""
+skillkit so that importing the test runs no torch. gen-skillset takes the same directory
+specs; their model_id reaches only its manifest."""
 import ast
 import json
 import subprocess
@@ -290,3 +291,19 @@ def test_injection_gen_tests_importing_the_test_runs_no_injected_code(hostile_te
     assert case["imported"] is not None, case["err"]
     assert case["imported"]["pwned"] is False
     assert not (case["work"] / "PWNED").exists()
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_PATHS))
+def test_injection_gen_skillset_hostile_directory_spec_gives_a_safe_skillset(cli, tmp_path, name):
+    model = tmp_path / HOSTILE_PATHS[name]
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    rc, out, err = cli.run("gen-skillset", "-q", "-o", tmp_path / "s", str(model), cwd=tmp_path)
+    assert rc == 0, err
+    [manifest] = cli.records(out)
+    assert manifest["model_id"] == str(model) and manifest["config_source"] == "local"
+    text = (tmp_path / "s" / "hf_bert.py").read_text()
+    compile(text, "hf_bert.py", "exec")
+    assert_plain_lines(text)
+    imported = import_by_path(cli, tmp_path / "s" / "hf_bert.py", "hf_bert", tmp_path)
+    assert imported["pwned"] is False and imported["MODEL_TYPE"] == "bert"

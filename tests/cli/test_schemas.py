@@ -3,11 +3,10 @@ tool validates against its own. The records come from real runs: one bert loop
 (gen-tests | run-tests | analyze | gen-skillset) and one verify of a broken bert
 skillset, both run once per session in conftest.py, plus cheap registry-only runs."""
 import json
+from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
-
-from pathlib import Path
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 NAMES = sorted(p.name[: -len(".schema.json")] for p in SCHEMAS.glob("*.schema.json"))

@@ -7,7 +7,7 @@
 
 static const char* kTool = "analyze";
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   driver::ignore_sigpipe();
   cxxopts::Options cli(kTool,
                        "Turn test-result records (files, or stdin for none or -) into one "
@@ -15,27 +15,14 @@ int main(int argc, char** argv) {
                        "type's reference did not pass (it gets no requirements).");
   cli.positional_help("[RESULTS...]");
   cli.add_options()
-      ("q,quiet", "no notes on stderr")
-      ("version", "print the version")
-      ("h,help", "print this help")
       ("files", "", cxxopts::value<std::vector<std::string>>());
+  driver::add_standard_options(cli);
   cli.parse_positional({"files"});
   std::vector<std::string> operands;
-  try {
-    auto args = cli.parse(argc, argv);
-    if (args.count("help")) {
-      std::printf("%s", cli.help().c_str());
-      return exit_code::kOk;
-    }
-    if (args.count("version")) {
-      std::printf("%s %s\n", kTool, kGeneratorVersion);
-      return exit_code::kOk;
-    }
-    if (args.count("files")) operands = args["files"].as<std::vector<std::string>>();
-    driver::quiet = args.count("quiet") > 0;
-  } catch (const cxxopts::exceptions::exception& e) {
-    return driver::fail(kTool, e.what());
-  }
+  if (auto rc = driver::parse(cli, kTool, argc, argv, [&](const cxxopts::ParseResult& args) {
+      if (args.count("files")) operands = args["files"].as<std::vector<std::string>>();
+      }))
+    return *rc;
 
   std::vector<nlohmann::json> results;
   std::string err;
@@ -48,4 +35,8 @@ int main(int argc, char** argv) {
     if (!driver::emit(r)) return exit_code::kOk;
   for (const auto& why : analysis.failed) driver::note(kTool, why);
   return analysis.failed.empty() ? exit_code::kOk : exit_code::kFindings;
+}
+
+int main(int argc, char** argv) {
+  return driver::guard(kTool, [&] { return run(argc, argv); });
 }

@@ -54,7 +54,7 @@ int list(const Registry& registry, bool families) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   driver::ignore_sigpipe();
   cxxopts::Options cli(kTool,
                        "Write hf_<ident>.py skillsets and print a skillset-manifest record per model "
@@ -79,43 +79,30 @@ int main(int argc, char** argv) {
       ("force", "rewrite files even when unchanged")
       ("trust-remote-code", "accept models whose config needs remote code (off: such code is never run)")
       ("registry", "the registry file (default: the project's data/registry.json)", cxxopts::value<std::string>()->default_value(""))
-      ("q,quiet", "no progress on stderr")
-      ("version", "print the version")
-      ("h,help", "print this help")
       ("specs", "", cxxopts::value<std::vector<std::string>>());
+  driver::add_standard_options(cli);
   cli.parse_positional({"specs"});
 
   std::vector<std::string> specs, requirement_files;
   bool all = false, force = false, trust_remote_code = false, list_families = false, list_tasks = false;
   std::string family, task, output_dir, test_dir, registry_path;
-  try {
-    auto args = cli.parse(argc, argv);
-    if (args.count("help")) {
-      std::printf("%s", cli.help().c_str());
-      return exit_code::kOk;
-    }
-    if (args.count("version")) {
-      std::printf("%s %s\n", kTool, kGeneratorVersion);
-      return exit_code::kOk;
-    }
-    for (const char* key : {"specs", "model"})
-      if (args.count(key))
-        for (const auto& s : args[key].as<std::vector<std::string>>()) specs.push_back(s);
-    if (args.count("requirements")) requirement_files = args["requirements"].as<std::vector<std::string>>();
-    all = args.count("all") > 0;
-    force = args.count("force") > 0;
-    list_families = args.count("list-families") > 0;
-    list_tasks = args.count("list-tasks") > 0;
-    family = args["family"].as<std::string>();
-    task = args["task"].as<std::string>();
-    output_dir = args["output-dir"].as<std::string>();
-    test_dir = args["test-dir"].as<std::string>();
-    registry_path = args["registry"].as<std::string>();
-    trust_remote_code = args.count("trust-remote-code") > 0;
-    driver::quiet = args.count("quiet") > 0;
-  } catch (const cxxopts::exceptions::exception& e) {
-    return driver::fail(kTool, e.what());
-  }
+  if (auto rc = driver::parse(cli, kTool, argc, argv, [&](const cxxopts::ParseResult& args) {
+      for (const char* key : {"specs", "model"})
+        if (args.count(key))
+          for (const auto& s : args[key].as<std::vector<std::string>>()) specs.push_back(s);
+      if (args.count("requirements")) requirement_files = args["requirements"].as<std::vector<std::string>>();
+      all = args.count("all") > 0;
+      force = args.count("force") > 0;
+      list_families = args.count("list-families") > 0;
+      list_tasks = args.count("list-tasks") > 0;
+      family = args["family"].as<std::string>();
+      task = args["task"].as<std::string>();
+      output_dir = args["output-dir"].as<std::string>();
+      test_dir = args["test-dir"].as<std::string>();
+      registry_path = args["registry"].as<std::string>();
+      trust_remote_code = args.count("trust-remote-code") > 0;
+      }))
+    return *rc;
 
   std::string err;
   Registry registry;
@@ -158,12 +145,21 @@ int main(int argc, char** argv) {
                                        r.value("model_type", "") + "'");
   }
 
+  // Render everything before writing anything: a bad record must leave no file behind.
+  std::vector<std::string> texts;
+  for (auto& r : requirements) {
+    r["skillset_file"] = files::absolute(r["skillset_file"].get<std::string>());
+    std::string text;
+    if (!render_skillset(template_dir, r, &text, &err)) return driver::fail(kTool, err);
+    texts.push_back(std::move(text));
+  }
   size_t written = 0;
-  for (const auto& r : requirements) {
-    bool changed = false;
-    std::string path = r["skillset_file"];
-    if (force) std::remove(path.c_str());
-    if (!write_skillset(template_dir, r, path, &changed, &err)) return driver::fail(kTool, err);
+  for (size_t i = 0; i < requirements.size(); ++i) {
+    const auto& r = requirements[i];
+    const std::string path = r["skillset_file"];
+    bool changed = true;
+    if (force ? !files::write_atomic(path, texts[i], &err) : !files::write_if_changed(path, texts[i], &changed, &err))
+      return driver::fail(kTool, err);
     written += changed;
     if (!driver::emit(manifest(r, changed ? "written" : "unchanged"))) return exit_code::kOk;
   }
@@ -174,4 +170,8 @@ int main(int argc, char** argv) {
   // Asking for one model type by name that cannot be generated is a finding; --all
   // reports the unsupported ones and succeeds.
   return (!unsupported.empty() && !all && family.empty()) ? exit_code::kFindings : exit_code::kOk;
+}
+
+int main(int argc, char** argv) {
+  return driver::guard(kTool, [&] { return run(argc, argv); });
 }

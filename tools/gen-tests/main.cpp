@@ -7,7 +7,7 @@
 
 static const char* kTool = "gen-tests";
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   driver::ignore_sigpipe();
   cxxopts::Options cli(kTool,
                        "Write a pytest/standalone test per model type and print its test-plan "
@@ -27,41 +27,28 @@ int main(int argc, char** argv) {
       ("backends", "comma-separated backends to test (default: all eight)", cxxopts::value<std::vector<std::string>>())
       ("trust-remote-code", "accept models whose config needs remote code (off: such code is never run)")
       ("registry", "the registry file (default: the project's data/registry.json)", cxxopts::value<std::string>()->default_value(""))
-      ("q,quiet", "no progress on stderr")
-      ("version", "print the version")
-      ("h,help", "print this help")
       ("specs", "", cxxopts::value<std::vector<std::string>>());
+  driver::add_standard_options(cli);
   cli.parse_positional({"specs"});
 
   std::vector<std::string> specs;
   PlanOptions options;
   bool all = false, trust_remote_code = false;
   std::string family, registry_path;
-  try {
-    auto args = cli.parse(argc, argv);
-    if (args.count("help")) {
-      std::printf("%s", cli.help().c_str());
-      return exit_code::kOk;
-    }
-    if (args.count("version")) {
-      std::printf("%s %s\n", kTool, kGeneratorVersion);
-      return exit_code::kOk;
-    }
-    for (const char* key : {"specs", "model", "generate"})
-      if (args.count(key))
-        for (const auto& s : args[key].as<std::vector<std::string>>()) specs.push_back(s);
-    all = args.count("all") > 0;
-    family = args["family"].as<std::string>();
-    options.task = args["task"].as<std::string>();
-    options.test_dir = args["output-dir"].as<std::string>();
-    options.skillset_dir = args["skillset-dir"].as<std::string>();
-    if (args.count("backends")) options.backends = args["backends"].as<std::vector<std::string>>();
-    registry_path = args["registry"].as<std::string>();
-    trust_remote_code = args.count("trust-remote-code") > 0;
-    driver::quiet = args.count("quiet") > 0;
-  } catch (const cxxopts::exceptions::exception& e) {
-    return driver::fail(kTool, e.what());
-  }
+  if (auto rc = driver::parse(cli, kTool, argc, argv, [&](const cxxopts::ParseResult& args) {
+      for (const char* key : {"specs", "model", "generate"})
+        if (args.count(key))
+          for (const auto& s : args[key].as<std::vector<std::string>>()) specs.push_back(s);
+      all = args.count("all") > 0;
+      family = args["family"].as<std::string>();
+      options.task = args["task"].as<std::string>();
+      options.test_dir = args["output-dir"].as<std::string>();
+      options.skillset_dir = args["skillset-dir"].as<std::string>();
+      if (args.count("backends")) options.backends = args["backends"].as<std::vector<std::string>>();
+      registry_path = args["registry"].as<std::string>();
+      trust_remote_code = args.count("trust-remote-code") > 0;
+      }))
+    return *rc;
   for (const auto& backend : options.backends) {
     const auto& known = all_backends();
     if (std::find(known.begin(), known.end(), backend) == known.end())
@@ -98,4 +85,8 @@ int main(int argc, char** argv) {
   driver::note(kTool, std::to_string(plans.size()) + " test(s) written to '" + options.test_dir + "'" +
                           (unsupported_count ? ", " + std::to_string(unsupported_count) + " model type(s) not supported yet" : ""));
   return (unsupported_count && !all) ? exit_code::kFindings : exit_code::kOk;
+}
+
+int main(int argc, char** argv) {
+  return driver::guard(kTool, [&] { return run(argc, argv); });
 }

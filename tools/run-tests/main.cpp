@@ -22,7 +22,7 @@ static std::string seconds(double s) {
   return buf;
 }
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   driver::ignore_sigpipe();
   struct sigaction action = {};
   action.sa_handler = on_signal;  // no SA_RESTART: poll() wakes up at once
@@ -40,38 +40,25 @@ int main(int argc, char** argv) {
       ("timeout", "seconds per test before its worker is killed and the test recorded as an error",
        cxxopts::value<double>()->default_value("900"))
       ("backends", "comma-separated backends to test (default: each plan's own)", cxxopts::value<std::vector<std::string>>())
-      ("q,quiet", "no progress on stderr")
       ("v,verbose", "pass the tests' own output through to stderr (otherwise only a crashed "
                      "worker's last line is shown, in its record)")
-      ("version", "print the version")
-      ("h,help", "print this help")
       ("files", "", cxxopts::value<std::vector<std::string>>());
+  driver::add_standard_options(cli);
   cli.parse_positional({"files"});
 
   std::vector<std::string> operands, backends;
   int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   double timeout = 900;
   bool verbose = false;
-  try {
-    auto args = cli.parse(argc, argv);
-    if (args.count("help")) {
-      std::printf("%s", cli.help().c_str());
-      return exit_code::kOk;
-    }
-    if (args.count("version")) {
-      std::printf("%s %s\n", kTool, kGeneratorVersion);
-      return exit_code::kOk;
-    }
-    if (args.count("files")) operands = args["files"].as<std::vector<std::string>>();
-    for (const char* key : {"max-workers", "jobs"})
-      if (args.count(key)) jobs = args[key].as<int>();
-    timeout = args["timeout"].as<double>();
-    if (args.count("backends")) backends = args["backends"].as<std::vector<std::string>>();
-    verbose = args.count("verbose") > 0;
-    driver::quiet = args.count("quiet") > 0;
-  } catch (const cxxopts::exceptions::exception& e) {
-    return driver::fail(kTool, e.what());
-  }
+  if (auto rc = driver::parse(cli, kTool, argc, argv, [&](const cxxopts::ParseResult& args) {
+      if (args.count("files")) operands = args["files"].as<std::vector<std::string>>();
+      for (const char* key : {"max-workers", "jobs"})
+        if (args.count(key)) jobs = args[key].as<int>();
+      timeout = args["timeout"].as<double>();
+      if (args.count("backends")) backends = args["backends"].as<std::vector<std::string>>();
+      verbose = args.count("verbose") > 0;
+      }))
+    return *rc;
   if (jobs < 1) return driver::fail(kTool, "--jobs must be at least 1");
   if (!(timeout > 0)) return driver::fail(kTool, "--timeout must be positive");
 
@@ -124,4 +111,8 @@ int main(int argc, char** argv) {
     return driver::fail(kTool, err);
   }
   return failures ? exit_code::kFindings : exit_code::kOk;
+}
+
+int main(int argc, char** argv) {
+  return driver::guard(kTool, [&] { return run(argc, argv); });
 }

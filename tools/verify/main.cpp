@@ -12,7 +12,7 @@
 static const char* kTool = "verify";
 static volatile std::sig_atomic_t g_stop = 0;
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   driver::ignore_sigpipe();
   std::signal(SIGINT, [](int) { g_stop = 1; });
   cxxopts::Options cli(kTool,
@@ -25,34 +25,21 @@ int main(int argc, char** argv) {
   cli.add_options()
       ("j,jobs", "parallel test workers", cxxopts::value<int>()->default_value(std::to_string(cores)))
       ("timeout", "seconds per test before its worker is killed", cxxopts::value<double>()->default_value("900"))
-      ("q,quiet", "no progress on stderr")
       ("v,verbose", "pass the tests' own output through to stderr")
-      ("version", "print the version")
-      ("h,help", "print this help")
       ("files", "", cxxopts::value<std::vector<std::string>>());
+  driver::add_standard_options(cli);
   cli.parse_positional({"files"});
   std::vector<std::string> operands;
   int jobs = 1;
   double timeout = 900;
   bool verbose = false;
-  try {
-    auto args = cli.parse(argc, argv);
-    if (args.count("help")) {
-      std::printf("%s", cli.help().c_str());
-      return exit_code::kOk;
-    }
-    if (args.count("version")) {
-      std::printf("%s %s\n", kTool, kGeneratorVersion);
-      return exit_code::kOk;
-    }
-    if (args.count("files")) operands = args["files"].as<std::vector<std::string>>();
-    jobs = args["jobs"].as<int>();
-    timeout = args["timeout"].as<double>();
-    verbose = args.count("verbose") > 0;
-    driver::quiet = args.count("quiet") > 0;
-  } catch (const cxxopts::exceptions::exception& e) {
-    return driver::fail(kTool, e.what());
-  }
+  if (auto rc = driver::parse(cli, kTool, argc, argv, [&](const cxxopts::ParseResult& args) {
+      if (args.count("files")) operands = args["files"].as<std::vector<std::string>>();
+      jobs = args["jobs"].as<int>();
+      timeout = args["timeout"].as<double>();
+      verbose = args.count("verbose") > 0;
+      }))
+    return *rc;
   if (jobs < 1) return driver::fail(kTool, "--jobs must be at least 1");
   if (timeout <= 0) return driver::fail(kTool, "--timeout must be positive");
 
@@ -65,6 +52,7 @@ int main(int argc, char** argv) {
 
   VerifyTally tally;
   std::vector<nlohmann::json> checked;  // the manifests with a skillset, by job id
+  std::vector<std::vector<nlohmann::json>> static_findings;  // by job id, found before any test runs
   std::vector<TestJob> test_jobs;
   for (const auto& m : manifests) {
     std::string status = m.value("status", "");
@@ -77,6 +65,7 @@ int main(int argc, char** argv) {
       return driver::fail(kTool, "manifest of '" + m.value("model_type", "") + "' names no test or skillset file");
     test_jobs.push_back(job);
     checked.push_back(m);
+    static_findings.push_back(check_static(m));
   }
 
   RunnerOptions options = worker_options(std::min<int>(jobs, std::max<size_t>(1, test_jobs.size())), timeout);
@@ -84,11 +73,12 @@ int main(int argc, char** argv) {
   options.stop = &g_stop;
   bool stdout_open = true;
   auto on_done = [&](const TestOutcome& outcome, size_t done, size_t total) {
-    const nlohmann::json& m = checked[std::stoul(outcome.id)];
+    const size_t index = std::stoul(outcome.id);
+    const nlohmann::json& m = checked[index];
     nlohmann::json result = outcome.ok ? outcome.result
                                        : nlohmann::json{{"reference", {{"status", "error"}, {"message", outcome.error}}},
                                                         {"backends", nlohmann::json::object()}};
-    std::vector<nlohmann::json> found = check_static(m);
+    std::vector<nlohmann::json> found = static_findings[index];
     for (auto& d : check_result(m, result)) found.push_back(std::move(d));
     tally.add(result, found.size());
     for (const auto& d : found) stdout_open = stdout_open && driver::emit(d);
@@ -107,4 +97,8 @@ int main(int argc, char** argv) {
                           std::to_string(tally.discrepancies) + " discrepancies, " +
                           std::to_string(tally.unsupported) + " unsupported");
   return tally.passed == tally.skillsets ? exit_code::kOk : exit_code::kFindings;
+}
+
+int main(int argc, char** argv) {
+  return driver::guard(kTool, [&] { return run(argc, argv); });
 }
