@@ -1,0 +1,84 @@
+#include "common/plan.h"
+
+#include <doctest/doctest.h>
+
+#include "temp_dir.h"
+
+namespace {
+// A registry of three types and a template directory with one family's template.
+struct Fixture {
+  TempDir dir;
+  Registry registry;
+  PlanOptions options;
+  Fixture() {
+    std::string err;
+    dir.write("registry.json", R"({"schema": "registry", "version": 1, "transformers_version": "5.23.0",
+ "families": {"text-encoder": {"default_task": "feature-extraction", "handler_tasks": ["feature-extraction"],
+   "processors": ["AutoTokenizer"], "tolerance": {"rtol": 0.0001, "atol": 1e-05}, "generation": null},
+   "vision-detection": {"default_task": "object-detection", "handler_tasks": ["object-detection"], "processors": []}},
+ "tasks": {"feature-extraction": {"auto_class": "AutoModel"}, "fill-mask": {"auto_class": "AutoModelForMaskedLM"},
+           "object-detection": {"auto_class": "AutoModelForObjectDetection"}},
+ "models": {
+  "bert": {"family": "text-encoder", "servable": true, "default_task": "fill-mask",
+           "tasks": {"feature-extraction": "BertModel", "fill-mask": "BertForMaskedLM"},
+           "processors": {"tokenizer": ["BertTokenizer"]}},
+  "detr": {"family": "vision-detection", "servable": true, "default_task": "object-detection",
+           "tasks": {"object-detection": "DetrForObjectDetection"}, "processors": {}},
+  "bert_text_model": {"family": "other", "servable": false, "default_task": null, "tasks": {}}}})");
+    registry.load(dir.path() + "/registry.json", &err);
+    dir.write("skillset/text-encoder.py.mustache", "x\n");
+    options = PlanOptions{dir.path(), "/t", "/s", "", {}};
+  }
+};
+}  // namespace
+
+TEST_CASE("make_plan prefers the family's task and lists the candidates the registry allows") {
+  Fixture f;
+  nlohmann::json plan;
+  Unsupported why;
+  std::string err;
+  REQUIRE(make_plan(f.registry, Target{"bert", "bert", "registry"}, f.options, &plan, &why, &err));
+  CHECK(why == Unsupported::kNone);
+  CHECK(plan["task"] == "feature-extraction");
+  CHECK(plan["candidates"] == nlohmann::json::parse(
+                                  R"([{"auto_class": "AutoModel", "model_class": "BertModel", "processor_class": "AutoTokenizer"}])"));
+  CHECK(plan["test_file"] == "/t/test_hf_bert.py");
+  CHECK(plan["skillset_file"] == "/s/hf_bert.py");
+  CHECK(plan["backends"].size() == 8);
+}
+
+TEST_CASE("make_plan suggests a name for an unknown model type") {
+  Fixture f;
+  nlohmann::json plan;
+  Unsupported why;
+  std::string err;
+  CHECK_FALSE(make_plan(f.registry, Target{"berta", "berta", "registry"}, f.options, &plan, &why, &err));
+  CHECK(err == "unknown model type 'berta' (did you mean 'bert'?)");
+}
+
+TEST_CASE("make_plan reports types it cannot serve without failing") {
+  Fixture f;
+  nlohmann::json plan;
+  Unsupported why;
+  std::string err;
+  REQUIRE(make_plan(f.registry, Target{"bert_text_model", "x", "registry"}, f.options, &plan, &why, &err));
+  CHECK(why == Unsupported::kNotServable);
+  REQUIRE(make_plan(f.registry, Target{"detr", "detr", "registry"}, f.options, &plan, &why, &err));
+  CHECK(why == Unsupported::kFamily);
+  f.options.task = "fill-mask";
+  REQUIRE(make_plan(f.registry, Target{"bert", "bert", "registry"}, f.options, &plan, &why, &err));
+  CHECK(why == Unsupported::kTask);
+}
+
+TEST_CASE("select_types narrows --all by family and refuses unknown names") {
+  Fixture f;
+  std::vector<std::string> types;
+  std::string err;
+  REQUIRE(select_types(f.registry, "", "", &types, &err));
+  CHECK(types == std::vector<std::string>{"bert", "detr"});
+  types.clear();
+  REQUIRE(select_types(f.registry, "vision-detection", "", &types, &err));
+  CHECK(types == std::vector<std::string>{"detr"});
+  CHECK_FALSE(select_types(f.registry, "no-family", "", &types, &err));
+  CHECK(err == "unknown family 'no-family'");
+}

@@ -1,0 +1,60 @@
+#include "common/verify.h"
+
+#include <doctest/doctest.h>
+
+#include "temp_dir.h"
+
+namespace {
+const char* kSkillset = R"(class hf_bert:
+    def __init__(self, resources=None, metadata=None):
+        pass
+
+    def init_cpu(self, model_name, device="cpu", label="cpu"):
+        def handler(input, **options):
+            return transformers.AutoModel.from_pretrained(model_name), transformers.AutoTokenizer.from_pretrained(model_name)
+    def init_cuda(self, model_name, device="cuda:0", label="cuda:0"): pass
+    def init_rocm(self, model_name, device="rocm:0", label="rocm:0"): pass
+    def init_openvino(self, model_name, model_type, device="openvino:0", openvino_label="openvino:0", *helpers): pass
+    def init_apple(self, model_name, device="apple:0", label="apple:0"): pass
+    def init_qualcomm(self, model_name, device="qualcomm:0", label="qualcomm:0"): pass
+    def init_webnn(self, model_name, device="webnn:0", label="webnn:0"): pass
+    def init_webgpu(self, model_name, device="webgpu:0", label="webgpu:0"): pass
+)";
+
+nlohmann::json manifest(const std::string& path) {
+  return {{"model_type", "bert"}, {"ident", "bert"}, {"skillset_file", path},
+          {"requirements", {{"auto_class", "AutoModel"}, {"processor_class", "AutoTokenizer"}}}};
+}
+}  // namespace
+
+TEST_CASE("check_static finds nothing in a skillset that keeps the contract") {
+  TempDir dir;
+  CHECK(check_static(manifest(dir.write("hf_bert.py", kSkillset))).empty());
+}
+
+TEST_CASE("check_static names a missing init and the wrong auto class") {
+  TempDir dir;
+  std::string text = kSkillset;
+  text.replace(text.find("def init_webgpu"), 15, "def nit_webgpu_");
+  text.replace(text.find("AutoModel."), 10, "AutoModelForMaskedLM.");
+  auto found = check_static(manifest(dir.write("hf_bert.py", text)));
+  REQUIRE(found.size() == 2);
+  CHECK(found[0]["kind"] == "missing-init");
+  CHECK(found[0]["backend"] == "webgpu");
+  CHECK(found[1]["kind"] == "requirement-not-met");
+}
+
+TEST_CASE("check_result counts fails and errors, not skips or unimplemented backends") {
+  auto result = nlohmann::json::parse(R"({"reference": {"status": "pass"}, "backends": {
+    "cpu": {"status": "fail", "message": "max_abs_diff 0.3"}, "cuda": {"status": "skip", "reason": "no-device"},
+    "webnn": {"status": "unimplemented"}}})");
+  auto found = check_result(manifest("/x"), result);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0]["kind"] == "backend-fail");
+  VerifyTally tally;
+  tally.add(result, found.size());
+  auto summary = tally.summary();
+  CHECK(summary["failed"] == 1);
+  CHECK(summary["unimplemented_backends"]["webnn"] == 1);
+  CHECK(summary["backend_statuses"]["skip"] == 1);
+}
