@@ -38,7 +38,33 @@ def bert_plan():
     return copy.deepcopy(BERT_PLAN)
 
 
-@pytest.fixture
-def skillset():
-    """The path of a hand-written bert skillset under fixtures/: good, wrong_pooling, mock."""
-    return lambda variant: str(FIXTURES / f"hf_bert_{variant}.py")
+# The known-bad skillsets are the hand-written good one with one deliberate bug each, so
+# each differs from it by exactly what its test is about.
+MUTATIONS = {
+    # The cpu backend labels real numbers MOCK, which must never count as a pass.
+    "mock": ('"implementation_type": "REAL"', '"implementation_type": "MOCK"'),
+    # Padding positions count in the mean: one sentence comes out right, a batch of two
+    # sentences of different lengths does not.
+    "wrong_pooling": ('            mask = batch["attention_mask"].unsqueeze(-1).float()\n'
+                      '            embeddings = (hidden * mask).sum(dim=1) / mask.sum(dim=1)\n',
+                      '            embeddings = hidden.mean(dim=1)\n'),
+}
+
+
+@pytest.fixture(scope="session")
+def skillset(tmp_path_factory):
+    """The path of a bert skillset: "good" (fixtures/hf_bert_good.py), "mock" or "wrong_pooling"."""
+    good = FIXTURES / "hf_bert_good.py"
+    directory = tmp_path_factory.mktemp("skillsets")
+
+    def path(variant):
+        if variant == "good":
+            return str(good)
+        old, new = MUTATIONS[variant]
+        text = good.read_text()
+        assert text.count(old) == 1, f"the {variant} mutation no longer applies to {good.name}"
+        mutant = directory / f"hf_bert_{variant}.py"
+        mutant.write_text(text.replace(old, new))
+        return str(mutant)
+
+    return path
