@@ -26,7 +26,7 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .SECONDARY:
-.PHONY: all deps tools venv test bench clean registry pipeline
+.PHONY: all deps tools venv test bench survey clean registry pipeline
 
 all: tools venv
 
@@ -83,6 +83,10 @@ $(MODEL_TYPES):
 # Timings of the main jobs, printed (never asserted in a test).
 bench: tools venv
 	scripts/bench.sh
+
+# How many model types of the families with a template pass today (a report, not a test).
+survey: tools venv
+	scripts/survey.sh
 
 registry: venv
 	$(PYTHON) scripts/build_registry.py > data/registry.json.tmp
