@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cxxopts.hpp>
 #include <functional>
+#include <map>
 #include <optional>
 #include <cstdio>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include "common/exit_codes.h"
 #include "common/files.h"
 #include "common/records.h"
+#include "common/plan.h"
 #include "common/registry.h"
 #include "common/version.h"
 
@@ -152,6 +154,29 @@ inline bool read_records(const std::vector<std::string>& operands,
 /// Loads the registry from `path`, or from the project's data/ when `path` is empty.
 inline bool load_registry(const std::string& path, Registry* registry, std::string* err) {
   return registry->load(path.empty() ? files::project_home() + "/data/registry.json" : path, err);
+}
+
+/// `--list-families` / `--list-tasks`: servable model types counted per family (with
+/// whether the family has a template) or per task, one line each.
+inline int print_listing(const Registry& registry, bool families) {
+  std::map<std::string, int> counts;
+  for (const auto& type : registry.model_types()) {
+    const auto& entry = *registry.find(type);
+    if (!entry.value("servable", false)) continue;
+    if (families) {
+      ++counts[entry.value("family", "other")];
+    } else {
+      const nlohmann::json tasks = entry.value("tasks", nlohmann::json::object());
+      for (const auto& [task, model_class] : tasks.items()) ++counts[task];
+    }
+  }
+  std::string template_dir = files::project_home() + "/templates";
+  for (const auto& [name, count] : counts) {
+    std::string support =
+        families ? (files::exists(::skillset_template_path(template_dir, name)) ? "\ttemplate" : "\tno template yet") : "";
+    std::printf("%s\t%d model types%s\n", name.c_str(), count, support.c_str());
+  }
+  return exit_code::kOk;
 }
 
 }  // namespace driver

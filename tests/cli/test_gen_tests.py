@@ -231,3 +231,11 @@ def test_gen_tests_stdout_is_json_lines_only(six_tests):
     assert {p["schema"] for p in six_tests.values()} == {"test-plan"}
     assert {p["version"] for p in six_tests.values()} == {1}
     assert sorted(six_tests) == sorted(SIX)
+
+
+def test_gen_tests_list_families_names_each_family_and_its_template(cli):
+    rc, out, err = cli.run("gen-tests", "--list-families")
+    assert rc == 0, err
+    rows = dict(line.split("\t", 1) for line in out.splitlines())
+    assert rows["text-encoder"].endswith("\ttemplate")
+    assert rows["vision-detection"].endswith("\tno template yet")

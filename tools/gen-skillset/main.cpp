@@ -31,27 +31,6 @@ nlohmann::json unsupported_record(const Target& target, const nlohmann::json& en
   return m;
 }
 
-int list(const Registry& registry, bool families) {
-  std::map<std::string, int> counts;
-  for (const auto& type : registry.model_types()) {
-    const auto& entry = *registry.find(type);
-    if (!entry.value("servable", false)) continue;
-    if (families) {
-      ++counts[entry.value("family", "other")];
-    } else {
-      const nlohmann::json tasks = entry.value("tasks", nlohmann::json::object());
-      for (const auto& [task, model_class] : tasks.items()) ++counts[task];
-    }
-  }
-  std::string template_dir = files::project_home() + "/templates";
-  for (const auto& [name, count] : counts) {
-    std::string support =
-        families ? (files::exists(skillset_template_path(template_dir, name)) ? "\ttemplate" : "\tno template yet") : "";
-    std::printf("%s\t%d model types%s\n", name.c_str(), count, support.c_str());
-  }
-  return exit_code::kOk;
-}
-
 }  // namespace
 
 static int run(int argc, char** argv) {
@@ -107,7 +86,7 @@ static int run(int argc, char** argv) {
   std::string err;
   Registry registry;
   if (!driver::load_registry(registry_path, &registry, &err)) return driver::fail(kTool, err);
-  if (list_families || list_tasks) return list(registry, list_families);
+  if (list_families || list_tasks) return driver::print_listing(registry, list_families);
   const std::string template_dir = files::project_home() + "/templates";
 
   // Gather every requirement (or unsupported record) before writing anything.

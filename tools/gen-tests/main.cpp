@@ -19,6 +19,7 @@ static int run(int argc, char** argv) {
       ("model", "a model spec (repeatable; same as an operand)", cxxopts::value<std::vector<std::string>>())
       ("generate", "same as --model (the original toolkit's word)", cxxopts::value<std::vector<std::string>>())
       ("all", "every servable model type of a supported family")
+      ("list-families", "list the families with their model-type counts and whether they have a template")
       ("family", "only model types of this family (with --all)", cxxopts::value<std::string>()->default_value(""))
       ("task", "test this task instead of the family's default", cxxopts::value<std::string>()->default_value(""))
       ("o,output-dir", "where tests go", cxxopts::value<std::string>()->default_value("test/skills"))
@@ -33,7 +34,7 @@ static int run(int argc, char** argv) {
 
   std::vector<std::string> specs;
   PlanOptions options;
-  bool all = false, trust_remote_code = false;
+  bool all = false, trust_remote_code = false, list_families = false;
   std::string family, registry_path;
   if (auto rc = driver::parse(cli, kTool, argc, argv, [&](const cxxopts::ParseResult& args) {
       for (const char* key : {"specs", "model", "generate"})
@@ -46,6 +47,7 @@ static int run(int argc, char** argv) {
       options.skillset_dir = args["skillset-dir"].as<std::string>();
       if (args.count("backends")) options.backends = args["backends"].as<std::vector<std::string>>();
       registry_path = args["registry"].as<std::string>();
+    list_families = args.count("list-families") > 0;
       trust_remote_code = args.count("trust-remote-code") > 0;
       }))
     return *rc;
@@ -54,11 +56,11 @@ static int run(int argc, char** argv) {
     if (std::find(known.begin(), known.end(), backend) == known.end())
       return driver::fail(kTool, "unknown backend '" + backend + "'");
   }
-  if (specs.empty() && !all) return driver::fail(kTool, "no model spec given (try --help)");
-
   std::string err;
   Registry registry;
   if (!driver::load_registry(registry_path, &registry, &err)) return driver::fail(kTool, err);
+  if (list_families) return driver::print_listing(registry, true);
+  if (specs.empty() && !all) return driver::fail(kTool, "no model spec given (try --help)");
   options.template_dir = files::project_home() + "/templates";
   if (all && !select_types(registry, family, "", &specs, &err)) return driver::fail(kTool, err);
 
