@@ -29,3 +29,18 @@ seconds "gen-skillset --all again (all unchanged)" bin/gen-skillset -q --all -o 
 seconds "gen-tests --all" bin/gen-tests -q --all -o "$work/all-tests" --skillset-dir "$work/all"
 seconds "python worker start-up (import torch, transformers)" \
   .venv/bin/python -m skillkit.worker < /dev/null
+
+# Model specs through the Hub client, against the fake Hub on loopback (50 ms a request).
+.venv/bin/python tests/fake_hub/server.py --latency-ms 50 > "$work/hub.url" &
+hub_pid=$!
+trap 'kill $hub_pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do [ -s "$work/hub.url" ] && break; sleep 0.1; done
+export HF_ENDPOINT=$(head -1 "$work/hub.url") HF_HUB_CACHE="$work/hub-cache"
+ids=$(for i in $(seq 100); do echo "bulk/model-$i"; done)
+# shellcheck disable=SC2086
+seconds "100 repo ids, cold cache, one call (concurrent fetches)" bin/gen-skillset -q $ids -o "$work/hub-sk"
+# shellcheck disable=SC2086
+seconds "the same 100 ids, warm cache (cached lookups)" bin/gen-skillset -q $ids -o "$work/hub-sk"
+rm -rf "$HF_HUB_CACHE"
+one_at_a_time() { for id in $ids; do bin/gen-skillset -q "$id" -o "$work/hub-sk"; done; }
+seconds "100 repo ids, cold cache, one call per id (sequential)" one_at_a_time
