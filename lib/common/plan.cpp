@@ -122,6 +122,8 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
   p["generation"] = family_info.value("generation", nlohmann::json());
   p["seed"] = 0;
   p["transformers_version"] = registry.transformers_version();
+  // A local directory is a checkpoint of its own: its test runs that real model.
+  p["checkpoint"] = target.config_source == "local" ? nlohmann::json(files::absolute(target.model_id)) : nlohmann::json();
   p["test_file"] = files::absolute(options.test_dir + "/test_hf_" + ident + ".py");
   p["skillset_file"] = files::absolute(options.skillset_dir + "/hf_" + ident + ".py");
   *plan = std::move(p);

@@ -191,7 +191,8 @@ def _reference(family, plan, cases):
     failures = []
     for candidate in plan["candidates"]:
         try:
-            model_dir = tiny_model_dir(family, plan, candidate)
+            # A plan made from a local checkpoint tests that real model; others a tiny one.
+            model_dir = Path(plan["checkpoint"]) if plan.get("checkpoint") else tiny_model_dir(family, plan, candidate)
             seed_everything(plan.get("seed", 0))
             expected = [family.reference(str(model_dir), candidate, case, plan) for case in cases]
         except Exception as exc:  # any failure means: try the next candidate
