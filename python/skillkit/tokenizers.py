@@ -142,3 +142,76 @@ def unigram(size, special_tokens):
     scores = {piece: math.log(counts[piece] / len(text)) for piece in pieces}
     ordered = sorted(pieces, key=lambda piece: (-scores[piece], piece))
     return [(token, 0.0) for token in special_tokens] + [(piece, scores[piece]) for piece in ordered]
+
+
+# Special tokens of the generic tokenizer (for_model_type's fallback), by role.
+GENERIC_SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+                          "pad_token": "<pad>", "cls_token": "<s>", "sep_token": "</s>",
+                          "mask_token": "<mask>"}
+
+
+def _class_defaults(tokenizer_class, roles):
+    """{role: token} of the tokenizer class' constructor defaults for `roles`."""
+    import inspect
+    parameters = inspect.signature(tokenizer_class.__init__).parameters
+    defaults = {}
+    for role in roles:
+        default = parameters[role].default if role in parameters else None
+        if default is not None and default is not inspect.Parameter.empty:
+            defaults[role] = str(default)
+    return defaults
+
+
+def round_trips(tokenizer, vocab_size):
+    """Whether the tokenizer encodes every corpus line without unknowns or tokens beyond
+    the trained vocabulary, and decodes it back to the same text."""
+    if len(tokenizer) != vocab_size:
+        return False
+    for line in CORPUS:
+        ids = tokenizer(line, add_special_tokens=False)["input_ids"]
+        if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
+            return False
+        if tokenizer.decode(ids) != line:
+            return False
+    return True
+
+
+def for_model_type(model_type, size, roles):
+    """A deterministic byte-level BPE tokenizer for any model type, offline.
+
+    The model type's own tokenizer class (the one AutoTokenizer maps it to) is used when
+    its transformers 5 constructor takes a BPE vocab and merges and the result encodes
+    the corpus losslessly (Qwen2Tokenizer, GPTNeoXTokenizer, ... do; LlamaTokenizer's
+    Metaspace pipeline does not); its default special tokens for `roles` come first in
+    the vocabulary. Otherwise the same vocabulary is wrapped as a generic
+    TokenizersBackend (PreTrainedTokenizerFast) with GENERIC_SPECIAL_TOKENS for `roles`;
+    its saved tokenizer_config names that class, so AutoTokenizer loads it back.
+    """
+    import inspect
+
+    import transformers
+    from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
+    from transformers.tokenization_utils_tokenizers import TokenizersBackend
+
+    name = TOKENIZER_MAPPING_NAMES.get(model_type)
+    tokenizer_class = getattr(transformers, name, None) if isinstance(name, str) else None
+    if tokenizer_class is not None and getattr(tokenizer_class, "model", None) is models.BPE \
+            and {"vocab", "merges"} <= set(inspect.signature(tokenizer_class.__init__).parameters):
+        specials = _class_defaults(tokenizer_class, roles)
+        vocab, merges = byte_level_bpe(size, list(dict.fromkeys(specials.values())))
+        try:
+            tokenizer = tokenizer_class(vocab=vocab, merges=merges, **specials)
+        except Exception:  # noqa: BLE001 -- a class that wants more falls back below
+            tokenizer = None
+        if tokenizer is not None and round_trips(tokenizer, len(vocab)):
+            return tokenizer
+
+    specials = {role: GENERIC_SPECIAL_TOKENS[role] for role in roles}
+    vocab, merges = byte_level_bpe(size, list(dict.fromkeys(specials.values())))
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token=specials.get("unk_token")))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    tokenizer = TokenizersBackend(tokenizer_object=backend, **specials)
+    if not round_trips(tokenizer, len(vocab)):
+        raise RuntimeError(f"the generic offline tokenizer for {model_type!r} does not round-trip its corpus")
+    return tokenizer

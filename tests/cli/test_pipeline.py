@@ -94,3 +94,11 @@ def test_requirements_record_what_the_reference_measured(loops):
         assert r["measured"] is True
         assert r["versions"]["transformers"]
         assert r["signature"]["outputs"]
+
+
+def test_make_has_a_target_per_model_type_running_the_loop_for_it():
+    dry = subprocess.run(["make", "-n", "xlm-roberta"], capture_output=True, text=True, cwd=ROOT)
+    assert dry.returncode == 0, dry.stderr
+    assert "pipeline MODELS=xlm-roberta" in dry.stdout
+    unknown = subprocess.run(["make", "-n", "no-such-model-type"], capture_output=True, text=True, cwd=ROOT)
+    assert unknown.returncode != 0
