@@ -11,32 +11,6 @@ def failing(cli, model_type="gpt2", status="fail"):
                            reference={"status": status, "message": "outputs differ"})
 
 
-def test_analyze_help_exits_0_on_stdout(cli):
-    rc, out, err = cli.run("analyze", "--help")
-    assert rc == 0 and err == ""
-    assert "Usage:" in out and "analyze" in out
-
-
-def test_analyze_version_exits_0_on_stdout(cli):
-    rc, out, err = cli.run("analyze", "--version")
-    assert rc == 0 and err == ""
-    assert out.startswith("analyze ") and len(out.splitlines()) == 1
-
-
-def test_analyze_unknown_flag_is_exit_2_with_one_error_line(cli):
-    rc, out, err = cli.run("analyze", "--bogus", input=cli.jsonl(cli.bert_result()))
-    assert rc == 2 and out == ""
-    cli.assert_one_error_line("analyze", err)
-
-
-def test_analyze_unknown_flag_error_quotes_the_flag_in_house_style(cli):
-    # DESIGN: errors are `<tool>: error: <what> '<subject>'`, lower-case, ASCII quotes.
-    rc, _, err = cli.run("analyze", "--bogus")
-    line = cli.assert_one_error_line("analyze", err)
-    what = line[len("analyze: error: "):]
-    assert rc == 2 and what[:1].islower() and "'" in what and "bogus" in what and what.isascii(), line
-
-
 @pytest.mark.parametrize("text", ["", "\n \n"], ids=["empty", "blank-lines"])
 def test_analyze_empty_input_is_exit_2(cli, text):
     rc, out, err = cli.run("analyze", input=text)

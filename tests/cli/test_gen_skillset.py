@@ -20,35 +20,6 @@ def written(cli, out):
     return [r for r in cli.records(out) if r["status"] in ("written", "unchanged")]
 
 
-# -- flags --------------------------------------------------------------------------
-
-def test_gen_skillset_help_exits_0_on_stdout(cli):
-    rc, out, err = cli.run("gen-skillset", "--help")
-    assert rc == 0 and err == ""
-    assert "Usage:" in out and "gen-skillset" in out and "--requirements" in out
-
-
-def test_gen_skillset_version_exits_0_on_stdout(cli):
-    rc, out, err = cli.run("gen-skillset", "--version")
-    assert rc == 0 and err == ""
-    assert out.startswith("gen-skillset ") and len(out.splitlines()) == 1
-
-
-def test_gen_skillset_unknown_flag_is_exit_2_with_one_error_line(cli, tmp_path):
-    rc, out, err = cli.run("gen-skillset", "--bogus", "-o", tmp_path / "s", "bert", cwd=tmp_path)
-    assert rc == 2 and out == ""
-    cli.assert_one_error_line("gen-skillset", err)
-    assert cli.files_under(tmp_path) == []
-
-
-def test_gen_skillset_unknown_flag_error_quotes_the_flag_in_house_style(cli):
-    # DESIGN: errors are `<tool>: error: <what> '<subject>'`, lower-case, ASCII quotes.
-    rc, _, err = cli.run("gen-skillset", "--bogus")
-    line = cli.assert_one_error_line("gen-skillset", err)
-    what = line[len("gen-skillset: error: "):]
-    assert rc == 2 and what[:1].islower() and "'" in what and "bogus" in what and what.isascii(), line
-
-
 # -- listings -----------------------------------------------------------------------
 
 def servable_counts(cli, key):

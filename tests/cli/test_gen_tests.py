@@ -25,33 +25,6 @@ def plan_of(test_file):
     raise AssertionError(f"no PLAN in {test_file}")
 
 
-def test_gen_tests_help_exits_0_on_stdout(cli):
-    rc, out, err = cli.run("gen-tests", "--help")
-    assert rc == 0 and err == ""
-    assert "Usage:" in out and "gen-tests" in out and "--output-dir" in out
-
-
-def test_gen_tests_version_exits_0_on_stdout(cli):
-    rc, out, err = cli.run("gen-tests", "--version")
-    assert rc == 0 and err == ""
-    assert out.startswith("gen-tests ") and out.endswith("\n") and len(out.splitlines()) == 1
-
-
-def test_gen_tests_unknown_flag_is_exit_2_with_one_error_line(cli, tmp_path):
-    rc, out, err = gen_tests(cli, tmp_path, "--bogus", "bert")
-    assert rc == 2 and out == ""
-    cli.assert_one_error_line("gen-tests", err)
-    assert cli.files_under(tmp_path) == []
-
-
-def test_gen_tests_unknown_flag_error_quotes_the_flag_in_house_style(cli):
-    # DESIGN: errors are `<tool>: error: <what> '<subject>'`, lower-case, ASCII quotes.
-    rc, _, err = cli.run("gen-tests", "--bogus")
-    line = cli.assert_one_error_line("gen-tests", err)
-    what = line[len("gen-tests: error: "):]
-    assert rc == 2 and what[:1].islower() and "'" in what and "bogus" in what and what.isascii(), line
-
-
 def test_gen_tests_unknown_model_type_suggests_and_exits_2(cli, tmp_path):
     rc, out, err = gen_tests(cli, tmp_path, "berta")
     assert rc == 2 and out == ""

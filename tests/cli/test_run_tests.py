@@ -109,19 +109,6 @@ def check_schema(records):
         jsonschema.validate(record, schema)
 
 
-def test_help_exits_0_on_stdout():
-    run = run_tests("--help")
-    assert run.returncode == 0
-    assert "--timeout" in run.stdout and "--jobs" in run.stdout
-    assert run.stderr == ""
-
-
-def test_version_exits_0_on_stdout():
-    run = run_tests("--version")
-    assert run.returncode == 0
-    assert run.stdout.startswith("run-tests ")
-
-
 def test_malformed_line_is_exit_2_naming_it_before_anything_runs(tmp_path, fake):
     plans = tmp_path / "plans.jsonl"
     plans.write_text(lines(plan(tmp_path, "pass"), "{not json"))

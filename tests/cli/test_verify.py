@@ -13,32 +13,6 @@ def unsupported(model_type, status, family="vision-detection"):
             "model_id": model_type, "family": family, "status": status}
 
 
-def test_verify_help_exits_0_on_stdout(cli):
-    rc, out, err = cli.run("verify", "--help")
-    assert rc == 0 and err == ""
-    assert "Usage:" in out and "verify" in out and "--jobs" in out
-
-
-def test_verify_version_exits_0_on_stdout(cli):
-    rc, out, err = cli.run("verify", "--version")
-    assert rc == 0 and err == ""
-    assert out.startswith("verify ") and len(out.splitlines()) == 1
-
-
-def test_verify_unknown_flag_is_exit_2_with_one_error_line(cli):
-    rc, out, err = cli.run("verify", "--bogus", input=cli.jsonl(unsupported("detr", "unsupported-family")))
-    assert rc == 2 and out == ""
-    cli.assert_one_error_line("verify", err)
-
-
-def test_verify_unknown_flag_error_quotes_the_flag_in_house_style(cli):
-    # DESIGN: errors are `<tool>: error: <what> '<subject>'`, lower-case, ASCII quotes.
-    rc, _, err = cli.run("verify", "--bogus")
-    line = cli.assert_one_error_line("verify", err)
-    what = line[len("verify: error: "):]
-    assert rc == 2 and what[:1].islower() and "'" in what and "bogus" in what and what.isascii(), line
-
-
 @pytest.mark.parametrize("text", ["", "\n\n"], ids=["empty", "blank-lines"])
 def test_verify_empty_input_is_exit_2(cli, text):
     rc, out, err = cli.run("verify", input=text)
