@@ -18,6 +18,11 @@ HEADS = 4
 INTERMEDIATE = 37  # deliberately not a multiple of anything: catches shape assumptions
 EXPERTS = 4
 EXPERTS_PER_TOKEN = 2
+# Mixture-of-experts layers run on grouped matmul kernels that need 16-byte row strides:
+# a multiple of 4 float32s, and still of no power of two beyond that.
+EXPERT_INTERMEDIATE = 44
+# Multi-head latent attention (deepseek_v2 and kin): the low-rank projections' widths.
+LORA_RANK = 16
 
 # Size attributes set when present (and an int: lists such as swin's per-stage depths
 # are architecture specific and left to the family). Position, image, patch, frame and
@@ -30,6 +35,13 @@ _HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads", "encoder_atte
           "decoder_attention_heads")
 _INTERMEDIATES = ("intermediate_size", "d_ff", "ffn_dim", "encoder_ffn_dim", "decoder_ffn_dim",
                   "n_inner", "moe_intermediate_size", "shared_expert_intermediate_size")
+
+
+# Expert counts (routed experts; shared experts are few already).
+_EXPERT_COUNTS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
+# Leading dense layers before the first mixture-of-experts one: at most one of the tiny
+# model's layers, so that it still runs its experts.
+_DENSE_PREFIXES = ("first_k_dense_replace", "num_dense_layers")
 
 
 def seed_everything(seed):
@@ -73,7 +85,14 @@ def shrink(config, **overrides):
     old_heads = next((getattr(config, n) for n in _HEADS if _present(config, n)), None)
     old_kv_heads = getattr(config, "num_key_value_heads", None)
 
-    for names, tiny in ((_WIDTHS, HIDDEN), (_LAYERS, LAYERS), (_INTERMEDIATES, INTERMEDIATE)):
+    if _present(config, "moe_intermediate_size"):
+        # An expert width but no expert count (dots1's defaults): real checkpoints name it.
+        for name in _EXPERT_COUNTS:
+            if hasattr(config, name) and getattr(config, name) is None:
+                _set(config, name, EXPERTS)
+    experts = any(_present(config, n) and getattr(config, n) > 0 for n in _EXPERT_COUNTS)
+    intermediate = EXPERT_INTERMEDIATE if experts else INTERMEDIATE
+    for names, tiny in ((_WIDTHS, HIDDEN), (_LAYERS, LAYERS), (_INTERMEDIATES, intermediate)):
         for name in names:
             if _present(config, name):
                 _set(config, name, tiny)
@@ -82,10 +101,16 @@ def shrink(config, **overrides):
         width = overrides.get("hidden_size", overrides.get("d_model", HIDDEN))
         if _present(config, name) and width % HEADS == 0:
             _set(config, name, HEADS)
-    for name, tiny in (("num_local_experts", EXPERTS), ("num_experts", EXPERTS),
-                       ("num_experts_per_tok", EXPERTS_PER_TOKEN)):
+    for name, tiny in ([(n, EXPERTS) for n in _EXPERT_COUNTS] + [
+            ("num_experts_per_tok", EXPERTS_PER_TOKEN), ("n_shared_experts", 1), ("n_group", 2),
+            ("topk_group", 1), ("moe_num_shared_experts", 1)] + [(n, 1) for n in _DENSE_PREFIXES]):
         if _present(config, name):
             _set(config, name, min(getattr(config, name), tiny))
+    if experts and hasattr(config, "num_experts_per_tok") and config.num_experts_per_tok is None:
+        _set(config, "num_experts_per_tok", EXPERTS_PER_TOKEN)  # real checkpoints name it
+    for name in ("kv_lora_rank", "q_lora_rank"):
+        if _present(config, name):
+            _set(config, name, LORA_RANK)
 
     for name, value in overrides.items():
         setattr(config, name, value)
@@ -102,12 +127,26 @@ def _derive(config, old_layers, old_heads, old_kv_heads, overrides):
     head_dim = width // heads if width and heads else None
 
     if head_dim:
+        # Also where the config holds None for "derive it": some models read it raw.
         for name in ("head_dim", "d_kv"):
-            if name not in overrides and _present(config, name):
+            if name not in overrides and (_present(config, name) or
+                                          (name == "head_dim" and hasattr(config, name)
+                                           and getattr(config, name) is None)):
                 _set(config, name, head_dim)
+        # Multi-head latent attention: every per-head part one head wide; the rotary
+        # part is what head_dim describes there.
+        if "qk_rope_head_dim" not in overrides and _present(config, "qk_rope_head_dim"):
+            for name in ("qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim"):
+                if name not in overrides and _present(config, name):
+                    _set(config, name, head_dim)
+            if _present(config, "qk_head_dim"):
+                _set(config, "qk_head_dim", config.qk_rope_head_dim + getattr(config, "qk_nope_head_dim", 0))
         if "rotary_dim" not in overrides and _present(config, "rotary_dim"):
             _set(config, "rotary_dim", min(config.rotary_dim, head_dim))
 
+    if "num_key_value_heads" not in overrides and old_kv_heads is None and heads \
+            and hasattr(config, "num_key_value_heads"):
+        _set(config, "num_key_value_heads", heads)  # None: as many as heads, written out
     if "num_key_value_heads" not in overrides and _is_int(old_kv_heads) and heads:
         # Keep the attention kind: multi-head stays multi-head, multi-query stays
         # multi-query, grouped-query stays grouped (2 groups of 2).
@@ -119,11 +158,14 @@ def _derive(config, old_layers, old_heads, old_kv_heads, overrides):
     # Per-layer kinds (sliding/full attention, ...) were computed for the old depth.
     # Keep one layer of every kind first, so that the tiny model still runs each path
     # (gemma3's first five layers are all sliding), then the original order.
-    layer_types = getattr(config, "layer_types", None)
-    if "layer_types" not in overrides and isinstance(layer_types, list) and layers \
-            and old_layers and len(layer_types) == old_layers:
-        kinds = list(dict.fromkeys(layer_types))
-        _set(config, "layer_types", (kinds + layer_types[len(kinds):])[:layers])
+    # So with every per-layer list (layer_types, mlp_layer_types, ...): one whose length
+    # was the old depth.
+    for name, value in list(vars(config).items()):
+        if name in overrides or not name.endswith("layer_types") or not isinstance(value, list) \
+                or not layers or not old_layers or len(value) != old_layers:
+            continue
+        kinds = list(dict.fromkeys(value))
+        _set(config, name, (kinds + value[len(kinds):])[:layers])
 
 
 def save_and_verify(model, processor, out_dir):

@@ -194,8 +194,12 @@ def for_model_type(model_type, size, roles):
     from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
     name = TOKENIZER_MAPPING_NAMES.get(model_type)
-    tokenizer_class = getattr(transformers, name, None) if isinstance(name, str) else None
-    if tokenizer_class is not None and getattr(tokenizer_class, "model", None) is models.BPE \
+    try:  # a class whose optional dependency is missing (sentencepiece) raises here
+        tokenizer_class = getattr(transformers, name, None) if isinstance(name, str) else None
+        kind = getattr(tokenizer_class, "model", None)
+    except ImportError:
+        tokenizer_class = kind = None
+    if tokenizer_class is not None and kind is models.BPE \
             and {"vocab", "merges"} <= set(inspect.signature(tokenizer_class.__init__).parameters):
         specials = _class_defaults(tokenizer_class, roles)
         vocab, merges = byte_level_bpe(size, list(dict.fromkeys(specials.values())))

@@ -73,3 +73,31 @@ def test_save_and_verify_rejects_weights_missing_at_reload(tmp_path):
     model = _BertSavingLess(model.config)
     with pytest.raises(RuntimeError, match="missing_keys: .*pooler.dense.weight"):
         save_and_verify(model, tokenizer, str(tmp_path))
+
+
+def test_shrink_sizes_mixture_of_experts_for_grouped_matmul():
+    from transformers import DeepseekV3Config, MixtralConfig
+    mixtral = shrink(MixtralConfig())
+    # Grouped matmul kernels need 16-byte strides: a multiple of 4 float32s.
+    assert (mixtral.num_local_experts, mixtral.num_experts_per_tok, mixtral.intermediate_size) == (4, 2, 44)
+    deepseek = shrink(DeepseekV3Config())
+    assert (deepseek.n_routed_experts, deepseek.n_group, deepseek.topk_group) == (4, 2, 1)
+    assert deepseek.first_k_dense_replace == 1 and deepseek.moe_intermediate_size == 44
+    # Multi-head latent attention: per-head parts one head wide, low ranks small.
+    assert (deepseek.qk_rope_head_dim, deepseek.qk_nope_head_dim, deepseek.v_head_dim,
+            deepseek.qk_head_dim, deepseek.kv_lora_rank) == (8, 8, 8, 16, 16)
+
+
+def test_shrink_writes_out_head_sizes_left_to_derivation():
+    from transformers import NemotronConfig
+    config = NemotronConfig()
+    config.num_key_value_heads = None
+    shrink(config)
+    assert config.num_key_value_heads == 4
+
+
+def test_shrink_cuts_every_per_layer_list():
+    from transformers import AutoConfig
+    config = AutoConfig.for_model("cohere2_moe")
+    shrink(config)
+    assert len(config.layer_types) == len(config.mlp_layer_types) == config.num_hidden_layers == 2

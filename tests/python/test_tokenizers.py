@@ -54,3 +54,33 @@ def test_unigram_serves_t5_tokenizer():
     tokenizer = T5Tokenizer(vocab=vocab, extra_ids=0)
     ids = tokenizer("The quick brown fox jumps over the lazy dog.")["input_ids"]
     assert tokenizer.unk_token_id not in ids and ids[-1] == tokenizer.eos_token_id
+
+
+def test_for_model_type_uses_the_own_class_where_it_takes_byte_level_bpe():
+    tokenizer = tokenizers.for_model_type("qwen2", 384, ("bos_token", "eos_token", "unk_token"))
+    assert type(tokenizer).__name__ == "Qwen2Tokenizer"
+    # Its default special tokens come first, not appended past the trained vocabulary.
+    assert len(tokenizer) == 384 and tokenizer.eos_token_id == 0
+    assert tokenizers.round_trips(tokenizer, 384)
+
+
+def test_for_model_type_falls_back_to_a_generic_tokenizer_that_reloads(tmp_path):
+    from transformers import AutoTokenizer, LlamaConfig
+    # LlamaTokenizer's Metaspace pipeline cannot take a byte-level vocabulary losslessly.
+    tokenizer = tokenizers.for_model_type("llama", 384, ("bos_token", "eos_token", "unk_token", "pad_token"))
+    assert type(tokenizer).__name__ == "TokenizersBackend"
+    assert [tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id,
+            tokenizer.pad_token_id] == [0, 1, 2, 3]
+    LlamaConfig().save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    reloaded = AutoTokenizer.from_pretrained(tmp_path)
+    text = "Hello, world! Zebras & yaks."
+    assert reloaded(text)["input_ids"] == tokenizer(text)["input_ids"]
+    assert reloaded.decode(reloaded(text)["input_ids"]) == text
+    assert reloaded.eos_token_id == 1
+
+
+def test_for_model_type_is_the_same_in_every_call():
+    first = tokenizers.for_model_type("llama", 384, ("eos_token",))
+    second = tokenizers.for_model_type("llama", 384, ("eos_token",))
+    assert first.get_vocab() == second.get_vocab()

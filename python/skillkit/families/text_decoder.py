@@ -47,11 +47,16 @@ SPECIAL_TOKENS = {
 }
 
 
-def _tokenizer(model_type):
-    """A tokenizer of the model type's own class, trained offline on skillkit's corpus."""
+def _tokenizer(model_type, config):
+    """A tokenizer of the model type's own class, trained offline on skillkit's corpus;
+    without a recipe here, skillkit.tokenizers.for_model_type's generic one (with a
+    padding token only where the config names one)."""
     name = TOKENIZER_MAPPING_NAMES.get(model_type)
     if name not in SPECIAL_TOKENS:
-        raise NotImplementedError(f"no offline tokenizer recipe for {model_type!r} (tokenizer {name})")
+        roles = ("bos_token", "eos_token", "unk_token")
+        if getattr(config, "pad_token_id", None) is not None:
+            roles += ("pad_token",)
+        return offline.for_model_type(model_type, VOCAB_SIZE, roles)
     vocab, merges = offline.byte_level_bpe(VOCAB_SIZE, SPECIAL_TOKENS[name])
     # The tokenizers library wants each merge as a pair.
     merges = [tuple(merge.split(" ")) if isinstance(merge, str) else tuple(merge) for merge in merges]
@@ -61,13 +66,15 @@ def _tokenizer(model_type):
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
-    tokenizer = _tokenizer(model_type)
     config = CONFIG_MAPPING[model_type]()
+    tokenizer = _tokenizer(model_type, config)
     overrides = {"vocab_size": len(tokenizer)}
     # The config's special token ids point into the real vocabulary; repoint the ones
-    # the config sets at the tiny vocabulary's tokens of the same role.
+    # the config sets at the tiny vocabulary's tokens of the same role. End of sequence
+    # always: real checkpoints name it (in config or generation config), and _teach
+    # needs it.
     for role in ("bos", "eos", "pad"):
-        if getattr(config, f"{role}_token_id", None) is not None:
+        if getattr(config, f"{role}_token_id", None) is not None or role == "eos":
             overrides[f"{role}_token_id"] = getattr(tokenizer, f"{role}_token_id")
     tiny.shrink(config, **overrides)
     model = getattr(transformers, candidate["model_class"])(config).eval()
@@ -104,26 +111,37 @@ def _greedy(model, prompt_ids, length, end):
     return sequence[0, len(prompt_ids):].tolist()
 
 
-def fit(model, batch, target_loss=0.01, max_steps=500):
+def fit(model, batch, target_loss=0.01, max_steps=500, rates=(3e-2, 3e-3)):
     """Train the model on one batch (with labels) until its loss is below target_loss.
 
     Dropout stays off (eval mode) and one thread sums in a fixed order, so the weights
     depend on the seed alone, not on the machine's core count; a loss that low leaves
-    every taught token far ahead of the runner-up.
+    every taught token far ahead of the runner-up. Adam's learning rates are tried in
+    turn, each from the initial weights and with twice the steps of the one before: a
+    high rate is quick, but some architectures (post-norm bart) stall on it.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    initial = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+    stalls = []
     try:
-        optimizer = torch.optim.Adam(model.parameters(), lr=3e-2)
-        for _ in range(max_steps):
-            loss = model(**batch).loss
-            if loss.item() < target_loss:
-                break
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        for attempt, rate in enumerate(rates):
+            if attempt:
+                model.load_state_dict(initial)
+            optimizer = torch.optim.Adam(model.parameters(), lr=rate)
+            for _ in range(max_steps << attempt):
+                loss = model(**batch).loss
+                if loss.item() < target_loss:
+                    break
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            else:
+                stalls.append(f"{loss.item():.3g} (learning rate {rate:g})")
+                continue
+            break
         else:
-            raise RuntimeError(f"training the tiny model stalled at loss {loss.item():.3g}")
+            raise RuntimeError(f"training the tiny model stalled at loss {', '.join(stalls)}")
     finally:
         torch.set_num_threads(threads)
     model.zero_grad(set_to_none=True)

@@ -54,7 +54,10 @@ def build_tokenizer(model_type, max_length):
     tokenizer_class = getattr(transformers, name, None) if isinstance(name, str) else None
     kind = getattr(tokenizer_class, "model", None)
     if tokenizer_class is None or kind is None:
-        raise LookupError(f"no offline tokenizer for model type '{model_type}' (AutoTokenizer maps it to {name})")
+        # No vocabulary of the class' own kind to train: the generic byte-level BPE.
+        tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, _SPECIAL_ROLES)
+        tokenizer.model_max_length = max_length
+        return tokenizer
     specials = _special_tokens(tokenizer_class)
     if kind is tokenizer_models.WordPiece:
         tokenizer = tokenizer_class(vocab=tokenizers.wordpiece_vocab(VOCAB_SIZE, specials))

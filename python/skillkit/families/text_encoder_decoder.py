@@ -21,6 +21,8 @@ from .text_decoder import ENDS_AFTER, GOES_ON, Expected, fit, generation_cases, 
 from .text_decoder import compare  # noqa: F401 -- this family's too: greedy ids equal, ties named
 
 VOCAB_SIZE = 256
+# The generic byte-level BPE needs its 256 byte symbols before any merge.
+GENERIC_VOCAB_SIZE = 384
 
 TEXTS = (
     "translate English to German: The house is wonderful.",
@@ -44,8 +46,9 @@ SPECIAL_TOKENS = {
 def _tokenizer(model_type):
     """A tokenizer of the model type's own class, trained offline on skillkit's corpus."""
     name = TOKENIZER_MAPPING_NAMES.get(model_type)
-    if name not in SPECIAL_TOKENS:
-        raise NotImplementedError(f"no offline tokenizer recipe for {model_type!r} (tokenizer {name})")
+    if name not in SPECIAL_TOKENS:  # the generic one; batches of inputs need padding
+        return offline.for_model_type(model_type, GENERIC_VOCAB_SIZE,
+                                      ("bos_token", "eos_token", "unk_token", "pad_token"))
     return getattr(transformers, name)(vocab=offline.unigram(VOCAB_SIZE, SPECIAL_TOKENS[name]))
 
 
@@ -54,6 +57,8 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tokenizer = _tokenizer(model_type)
     config = CONFIG_MAPPING[model_type]()
     overrides = {"vocab_size": len(tokenizer)}
+    if getattr(config, "decoder_vocab_size", None) is not None:  # marian's own output vocabulary
+        overrides["decoder_vocab_size"] = len(tokenizer)
     # The config's special token ids point into the real vocabulary; repoint the ones
     # the config sets at the tiny vocabulary's tokens of the same role.
     roles = {}
@@ -61,10 +66,18 @@ def build_tiny(model_type, candidate, out_dir, seed):
         if (token_id := getattr(config, f"{role}_token_id", None)) is not None:
             roles.setdefault(token_id, role)
             overrides[f"{role}_token_id"] = getattr(tokenizer, f"{role}_token_id")
+        elif role == "eos":  # _teach needs one, and real checkpoints name it
+            overrides["eos_token_id"] = tokenizer.eos_token_id
     # Decoding starts from one of those tokens; T5's config leaves it unset and every T5
     # checkpoint starts from padding.
     start_role = roles.get(getattr(config, "decoder_start_token_id", None), "pad")
     overrides["decoder_start_token_id"] = getattr(tokenizer, f"{start_role}_token_id")
+    # Tokens generation forces (bart's forced_eos_token_id, ...) name a role's old id too.
+    for name in ("forced_bos_token_id", "forced_eos_token_id"):
+        if (token_id := getattr(config, name, None)) is not None:
+            if token_id not in roles:
+                raise NotImplementedError(f"{model_type}: {name}={token_id} is none of the pad, eos, bos tokens")
+            overrides[name] = getattr(tokenizer, f"{roles[token_id]}_token_id")
     tiny.shrink(config, **overrides)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     _teach(model, tokenizer)
@@ -75,16 +88,24 @@ def _teach(model, tokenizer):
     """Train the model to answer TEXTS[0] with the first ENDS_AFTER tokens of ANSWERS[0]
     and end there, and TEXTS[1] with the first GOES_ON tokens of ANSWERS[1]."""
     end = model.generation_config.eos_token_id
+    start = model.generation_config.decoder_start_token_id
     answers = [tokenizer(answer, add_special_tokens=False)["input_ids"] for answer in ANSWERS]
     wanted = [answers[0][:ENDS_AFTER] + [end], answers[1][:GOES_ON]]
     width = max(map(len, wanted))
+    # The decoder is fed what generate() feeds it, starting from the decoder start token,
+    # not what the model's own label shifting would (mbart's starts from the label's last
+    # token); positions past a row's end are masked by its labels.
     fit(model, {**tokenizer(list(TEXTS), padding=True, return_tensors="pt"),
+                "decoder_input_ids": torch.tensor([([start] + tokens + [end] * width)[:width]
+                                                   for tokens in wanted]),
                 "labels": torch.tensor([tokens + [-100] * (width - len(tokens)) for tokens in wanted])})
     for text, tokens in zip(TEXTS, wanted):
+        # One token more than taught: a forced end of sequence (bart's
+        # forced_eos_token_id) takes the last step, not a taught one.
         with torch.no_grad():
             sequence = model.generate(**tokenizer(text, return_tensors="pt"), do_sample=False,
-                                      max_new_tokens=len(tokens))
-        if sequence[0, 1:].tolist() != tokens:
+                                      max_new_tokens=len(tokens) + 1)
+        if sequence[0, 1:1 + len(tokens)].tolist() != tokens:
             raise RuntimeError(f"the tiny model did not learn its answer to {text!r}")
 
 
