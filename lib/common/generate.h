@@ -4,10 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "common/plan.h"
-#include "common/registry.h"
 #include "common/version.h"
-
 
 /// Renders the test of `plan` (a test-plan record) and writes it atomically to its test_file.
 bool write_test(const std::string& template_dir, const nlohmann::json& plan, std::string* err);

@@ -2,7 +2,6 @@
 #include <cxxopts.hpp>
 
 #include "common/analyze.h"
-#include "common/generate.h"
 #include "driver.h"
 
 static const char* kTool = "analyze";

@@ -3,7 +3,6 @@
 #include <cxxopts.hpp>
 #include <thread>
 
-#include "common/generate.h"
 #include "common/runner.h"
 #include "driver.h"
 

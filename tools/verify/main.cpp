@@ -4,7 +4,6 @@
 #include <cxxopts.hpp>
 #include <thread>
 
-#include "common/generate.h"
 #include "common/runner.h"
 #include "common/verify.h"
 #include "driver.h"
