@@ -10,8 +10,10 @@ own source with `ast`, so the output does not depend on those optional packages 
 does not need the ~800 configuration modules imported (seconds instead of ~10 s).
 tests/python/test_registry.py checks those source readings against the imported truth.
 
-The rules (families, servability, processors, modalities, default tasks) are written
-down in scripts/REGISTRY.md; keep the two in step.
+What makes a family (the claims that classify a type into it, its default task,
+processors, tolerance, generation defaults, handler contract) is declared once, in
+data/families.json. The other rules (servability, processors, modalities, default
+tasks) are written down in scripts/REGISTRY.md; keep the two in step.
 """
 import ast
 import importlib
@@ -124,69 +126,13 @@ PROCESSOR_MODALITY = {"tokenizer": TEXT, "image_processor": IMAGE,
                       "feature_extractor": AUDIO, "video_processor": VIDEO}
 
 # ------------------------------------------------------------------------ families
-TOL_TEXT = {"rtol": 1e-4, "atol": 1e-5}
-TOL_MEDIA = {"rtol": 1e-4, "atol": 1e-4}
-GEN = {"max_new_tokens": 8}
-FAMILIES = {
-    "speech-seq2seq": ("Speech encoder + text decoder (whisper): audio in, generated text out.",
-                       TOL_MEDIA, "automatic-speech-recognition", ["AutoProcessor"], GEN),
-    "audio-text-to-text": ("Audio-language generators: audio + prompt in, generated text out (qwen2_audio).",
-                           TOL_MEDIA, "text2text-generation", ["AutoProcessor"], GEN),
-    "audio-ctc": ("Speech recognition without a seq2seq decoder: CTC or transducer (RNN-T/TDT) heads (wav2vec2).",
-                  TOL_MEDIA, "ctc", ["AutoProcessor"], None),
-    "audio-encoder": ("Audio encoders: audio classification, frame classification, x-vectors, codecs, audio features (audio-spectrogram-transformer).",
-                      TOL_MEDIA, "audio-classification", ["AutoFeatureExtractor"], None),
-    "text-to-audio": ("Text to speech / music (vits, musicgen, bark).",
-                      TOL_MEDIA, "text-to-audio", ["AutoProcessor"], None),
-    "vision-text-dual-encoder": ("Image and text towers in one embedding space (clip): zero-shot image classification, image/text embeddings.",
-                                 TOL_MEDIA, "zero-shot-image-classification", ["AutoProcessor"], None),
-    "image-text-to-text": ("Vision-language generators: image(s) + prompt in, generated text out (llava).",
-                           TOL_MEDIA, "image-text-to-text", ["AutoProcessor"], GEN),
-    "image-to-text": ("Image-conditioned text without an image-text-to-text class: VQA, document QA, OCR / table recognition.",
-                      TOL_MEDIA, "visual-question-answering", ["AutoProcessor"], None),
-    "video": ("Video encoders and classifiers (videomae).",
-              TOL_MEDIA, "video-classification", ["AutoVideoProcessor"], None),
-    "vision": ("Image encoders and classifiers (vit).",
-               TOL_MEDIA, "image-classification", ["AutoImageProcessor"], None),
-    "vision-detection": ("Dense vision heads: detection, segmentation, depth/normals, pose, keypoints, masks (detr).",
-                         TOL_MEDIA, "object-detection", ["AutoImageProcessor"], None),
-    "text-encoder-decoder": ("Text encoder + text decoder (t5, bart): text2text generation.",
-                             TOL_TEXT, "text2text-generation", ["AutoTokenizer"], GEN),
-    "text-encoder": ("Bidirectional text encoders (bert): embeddings, masked LM, classification heads.",
-                     TOL_TEXT, "feature-extraction", ["AutoTokenizer"], None),
-    "text-decoder": ("Causal language models (gpt2): text generation.",
-                     TOL_TEXT, "text-generation", ["AutoTokenizer"], GEN),
-    "time-series": ("Time-series forecasting, classification and regression (patchtst).",
-                    TOL_MEDIA, "time-series-forecasting", [], None),
-    "other": ("Everything no rule above claims (bare encoders without a processor, "
-              "sub-modules, types without any model class).",
-              TOL_TEXT, None, [], None),
-}
-# The `task=` values a family's skillset handler serves (docs/DESIGN.md, the skillset
-# contract), where more than its default task; the rest serve [default_task].
-HANDLER_TASKS = {"vision-text-dual-encoder": ["zero-shot-image-classification",
-                                             "image-embedding", "text-embedding"]}
-# Family-rule task groups (REGISTRY.md "Families").
-AUDIO_CTC_TASKS = {"ctc", "rnnt", "tdt"}
-AUDIO_ENCODER_TASKS = {"audio-classification", "audio-frame-classification", "audio-xvector",
-                       "audio-tokenization"}
-GENERATION_TASKS = {"text-generation", "text2text-generation", "any-to-any"}
-TTS_TASKS = {"text-to-audio", "text-to-spectrogram"}
-IMAGE_TO_TEXT_TASKS = {"visual-question-answering", "document-question-answering",
-                       "text-recognition", "table-recognition"}
-DETECTION_TASKS = {"object-detection", "zero-shot-object-detection", "image-segmentation",
-                   "semantic-segmentation", "instance-segmentation", "universal-segmentation",
-                   "depth-estimation", "normal-estimation", "pointmap-estimation",
-                   "pose-estimation", "keypoint-detection", "keypoint-matching",
-                   "mask-generation", "image-matting"}
-IMAGE_ONLY_TASKS = {"image-feature-extraction", "masked-image-modeling", "image-to-image",
-                    "causal-image-modeling"}
-FEATURE_TASKS = {"feature-extraction", "pretraining", "backbone"}
-TEXT_HEAD_TASKS = {"text-classification", "token-classification", "question-answering",
-                   "multiple-choice", "next-sentence-prediction", "text-encoding",
-                   "table-question-answering"}
-TIME_SERIES_TASKS = {"time-series-forecasting", "time-series-classification",
-                     "time-series-regression"}
+# Everything that is a fact about a family lives in data/families.json; see load_families.
+FAMILIES_FILE = Path(__file__).resolve().parent.parent / "data" / "families.json"
+FAMILY_FIELDS = ("description", "claims", "default_task", "processors", "tolerance",
+                 "generation", "handler")
+CLAIM_CONDITIONS = {"rank", "tasks_any", "tasks_none", "processors_all", "processors_none",
+                    "no_text_task"}
+
 # Tables that only give bare features / sub-modules; a sub-config type needs a class
 # in some OTHER table to be servable on its own (REGISTRY.md "Servable").
 BARE_TASKS = {"feature-extraction", "image-feature-extraction", "text-encoding", "backbone",
@@ -446,40 +392,52 @@ def processor_tables(auto_dir):
     return out
 
 
-def classify(tasks, procs):
-    """The family of a type from its task set and processors; first match wins (REGISTRY.md)."""
-    t = set(tasks)
-    tok, img, fe, vid = (bool(procs[k]) for k in
-                         ("tokenizer", "image_processor", "feature_extractor", "video_processor"))
-    text_task = any(TEXT in TASK_MODALITIES.get(task, []) for task in t)
-    text_only_procs = tok and not img and not fe and not vid
-    rules = [
-        ("speech-seq2seq", "automatic-speech-recognition" in t),
-        ("audio-ctc", bool(t & AUDIO_CTC_TASKS)),
-        ("text-to-audio", bool(t & TTS_TASKS)),
-        ("audio-encoder", bool(t & AUDIO_ENCODER_TASKS)
-         or (bool(t & FEATURE_TASKS) and fe and not tok and not img and not vid)),
-        ("vision-text-dual-encoder", "zero-shot-image-classification" in t),
-        ("image-text-to-text", "image-text-to-text" in t or ("any-to-any" in t and img)),
-        ("audio-text-to-text", fe and tok and bool(t & GENERATION_TASKS)),
-        ("image-to-text", bool(t & IMAGE_TO_TEXT_TASKS)
-         or (img and tok and bool(t & {"text-generation", "text2text-generation"}))),
-        ("video", "video-classification" in t
-         or (vid and not tok and not fe and bool(t & FEATURE_TASKS))),
-        ("vision", "image-classification" in t),
-        ("vision-detection", bool(t & DETECTION_TASKS)),
-        ("vision", not tok and not fe and not vid and not text_task
-         and (bool(t & IMAGE_ONLY_TASKS) or (img and bool(t & FEATURE_TASKS)))),
-        ("text-encoder-decoder", "text2text-generation" in t),
-        ("text-encoder", "fill-mask" in t or ("text-generation" not in t and (
-            bool(t & TEXT_HEAD_TASKS) or (text_only_procs and "feature-extraction" in t)))),
-        ("text-decoder", "text-generation" in t),
-        ("time-series", bool(t & TIME_SERIES_TASKS)),
-    ]
-    for family, hit in rules:
-        if hit:
+def load_families(path=FAMILIES_FILE):
+    """data/families.json's families, each checked for the fields the script and the
+    tools read, with its claims sorted by rank (first match wins)."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RegistryError(f"unreadable family declarations '{path}': {exc}") from None
+    families = doc.get("families") if isinstance(doc, dict) else None
+    if doc.get("schema") != "families" or not isinstance(families, dict) or not families:
+        raise RegistryError(f"malformed family declarations '{path}'")
+    for name, fam in families.items():
+        missing = [f for f in FAMILY_FIELDS if f not in fam]
+        if missing:
+            raise RegistryError(f"family '{name}' lacks {', '.join(missing)} in '{path}'")
+        for claim in fam["claims"]:
+            unknown = set(claim) - CLAIM_CONDITIONS
+            if unknown or not isinstance(claim.get("rank"), int):
+                raise RegistryError(f"family '{name}' has a malformed claim {claim} in '{path}'")
+    return families
+
+
+def claims_in_order(families):
+    """[(rank, family, claim)] by rank; equal ranks keep the file's order."""
+    ranked = [(claim["rank"], i, name, claim) for i, (name, fam) in enumerate(families.items())
+              for claim in fam["claims"]]
+    return [(rank, name, claim) for rank, _, name, claim in sorted(ranked, key=lambda r: r[:2])]
+
+
+def claimed(claim, tasks, procs):
+    """Whether one claim of data/families.json holds for a type: every condition it names."""
+    has = {kind for kind, names in procs.items() if names}
+    text_task = any(TEXT in TASK_MODALITIES.get(task, []) for task in tasks)
+    return (("tasks_any" not in claim or bool(tasks & set(claim["tasks_any"])))
+            and not tasks & set(claim.get("tasks_none", ()))
+            and set(claim.get("processors_all", ())) <= has
+            and not has & set(claim.get("processors_none", ()))
+            and not (claim.get("no_text_task") and text_task))
+
+
+def classify(tasks, procs, ranked):
+    """The family of a type from its task set and processors: the family of the first
+    claim (by rank) that holds (REGISTRY.md "Families")."""
+    for _, family, claim in ranked:
+        if claimed(claim, set(tasks), procs):
             return family
-    return "other"
+    raise RegistryError(f"no family claims a type with tasks {sorted(tasks)}")
 
 
 def modalities_of(tasks, procs):
@@ -495,15 +453,24 @@ def modalities_of(tasks, procs):
 
 
 def default_task(family, tasks, order):
-    fam_task = FAMILIES[family][2]
-    if fam_task is not None and fam_task in tasks:
+    """The family's default task where the type has it, or has a task from which the
+    family's skillset serves it (`default_task_also_from`); else the first in task order."""
+    fam_task = family["default_task"]
+    if fam_task is not None and (fam_task in tasks
+                                 or set(tasks) & set(family.get("default_task_also_from", ()))):
         return fam_task
-    if family == "vision-text-dual-encoder" and "feature-extraction" in tasks:
-        return fam_task  # the dual-encoder skillset loads AutoModel (REGISTRY.md)
     for task in order:
         if task in tasks:
             return task
     return None
+
+
+def registry_family(fam):
+    """What data/registry.json carries of a family: what the tools read."""
+    task = fam["default_task"]
+    return {"description": fam["description"], "tolerance": fam["tolerance"],
+            "default_task": task, "handler_tasks": list(fam["handler"]) or ([task] if task else []),
+            "processors": fam["processors"], "generation": fam["generation"]}
 
 
 def build():
@@ -514,6 +481,8 @@ def build():
     tables = task_tables(modeling_auto, base_auto)
     order = [task for task, _, _, _ in tables]
     procs = processor_tables(auto_dir)
+    families = load_families()
+    ranked = claims_in_order(families)
 
     # Which registered types are concrete sub-configs of another registered type.
     # A config class shared by several types (GPT2Config: gpt-sw3, gpt2) belongs to
@@ -544,7 +513,7 @@ def build():
             if name:
                 tasks[task] = name
         p = {kind: list(procs[kind].get(model_type, [])) for kind, _, _ in PROCESSOR_TABLES}
-        family = classify(tasks, p)
+        family = classify(tasks, p, ranked)
         sub_of = sorted(parents.get(model_type, ()))
         heads = sorted(set(tasks) - BARE_TASKS, key=order.index)
         if not tasks:
@@ -570,20 +539,14 @@ def build():
             "tasks": tasks,
             "processors": p,
             "modalities": modalities_of(tasks, p),
-            "default_task": default_task(family, tasks, order),
+            "default_task": default_task(families[family], tasks, order),
         }
 
-    families = {}
-    for name, (desc, tol, task, processors, gen) in FAMILIES.items():
-        families[name] = {"description": desc, "tolerance": dict(tol), "default_task": task,
-                          "handler_tasks": list(HANDLER_TASKS.get(name, [task] if task else [])),
-                          "processors": list(processors),
-                          "generation": dict(gen) if gen else None}
     return {
         "schema": "registry",
         "version": SCHEMA_VERSION,
         "transformers_version": transformers.__version__,
-        "families": families,
+        "families": {name: registry_family(fam) for name, fam in families.items()},
         "tasks": {task: {"mapping": table, "auto_class": auto, "order": i,
                          "modalities": TASK_MODALITIES.get(task, [])}
                   for i, (task, table, _, auto) in enumerate(tables)},
