@@ -235,10 +235,11 @@ def names_of(value, declared=None):
 
 # ------------------------------------------------------------- sub-configs (ast)
 class ConfigClass:
-    __slots__ = ("name", "path", "bases", "subs_defaults", "subs_plain")
+    __slots__ = ("name", "path", "bases", "model_type", "subs_defaults", "subs_plain")
 
     def __init__(self, name, path, bases):
         self.name, self.path, self.bases = name, path, bases
+        self.model_type = None      # a class-body `model_type = "..."`
         self.subs_defaults = None   # {key: ("class", ClassName) | ("auto", None)}
         self.subs_plain = None      # a class-body `sub_configs = {...}` (overrides)
 
@@ -287,7 +288,9 @@ def scan_config_classes(models_dir):
                     targets, value = [_expr_name(stmt.target)], stmt.value
                 else:
                     continue
-                if "sub_configs_defaults" in targets:
+                if "model_type" in targets and isinstance(value, ast.Constant):
+                    info.model_type = value.value
+                elif "sub_configs_defaults" in targets:
                     info.subs_defaults = _subs_dict(value)
                 elif "sub_configs" in targets:
                     info.subs_plain = _subs_dict(value)
@@ -329,6 +332,11 @@ def sub_configs_of(index, cls):
         if c.subs_defaults is not None:
             return c.subs_defaults
     return {}
+
+
+def declared_model_type(index, cls):
+    """What `cls.model_type` gives: the nearest class-body `model_type` in its bases."""
+    return next((c.model_type for c in _mro(index, cls) if c.model_type is not None), None)
 
 
 def find_config_class(index, class_name, module_dir):
@@ -465,6 +473,52 @@ def default_task(family, tasks, order):
     return None
 
 
+def model_config_class(package_dirs, class_name):
+    """The config class a model class declares (`config: XConfig` or `config_class = XConfig`
+    in its body or, breadth-first, in its bases of the same file), read from the modeling sources of
+    `package_dirs`; None when none of them defines the class."""
+    for package_dir in package_dirs:
+        for path in sorted(package_dir.glob("modeling_*.py")):
+            source = path.read_text(encoding="utf-8")
+            if f"class {class_name}(" not in source:
+                continue
+            bodies = {node.name: node for node in ast.parse(source).body
+                      if isinstance(node, ast.ClassDef)}
+            queue = [class_name]
+            while queue:
+                node = bodies.get(queue.pop(0))
+                if node is None:
+                    continue
+                for stmt in node.body:
+                    if isinstance(stmt, ast.AnnAssign) and _expr_name(stmt.target) == "config":
+                        return _expr_name(stmt.annotation)
+                    if (isinstance(stmt, ast.Assign)
+                            and "config_class" in map(_expr_name, stmt.targets)):
+                        return _expr_name(stmt.value)
+                queue += [n for n in map(_expr_name, node.bases) if n]
+    return None
+
+
+def architecture_types(models, named_by_config, package_of):
+    """{model class: model_type}: the type a config.json whose `architectures` names the
+    class (and that has no `model_type`) is read as. A class that several types list
+    (GPT2LMHeadModel: gpt-sw3 and gpt2; Llama4ForCausalLM: llama4 and llama4_text) goes,
+    as in transformers, to the type of its own config class (Llama4TextConfig), and
+    among types sharing that config class to the one it names (GPT2Config.model_type)."""
+    listed = {}
+    for model_type in sorted(models):
+        for name in models[model_type]["tasks"].values():
+            listed.setdefault(name, []).append(model_type)
+    out = {}
+    for name, types in listed.items():
+        if len(types) > 1:
+            config = model_config_class(dict.fromkeys(package_of[t] for t in types), name)
+            types = [t for t in types if models[t]["config_class"] == config] or types
+            types = [t for t in types if named_by_config[t]] or types
+        out[name] = types[0]
+    return out
+
+
 def registry_family(fam):
     """What data/registry.json carries of a family: what the tools read."""
     task = fam["default_task"]
@@ -488,13 +542,15 @@ def build():
     # A config class shared by several types (GPT2Config: gpt-sw3, gpt2) belongs to
     # the first type whose own package defines it.
     index = scan_config_classes(root / "models")
-    classes, type_of_class = {}, {}
+    classes, type_of_class, package_of, named_by_config = {}, {}, {}, {}
     for model_type, cls_name in config_names.items():
         module_dir = root / "models" / configuration_auto.model_type_to_module_name(model_type)
         cls = find_config_class(index, cls_name, module_dir)
         if cls is None:
             raise RegistryError(f"config class not found in the source '{cls_name}'")
         classes[model_type] = cls
+        package_of[model_type] = module_dir
+        named_by_config[model_type] = declared_model_type(index, cls) == model_type
         home = cls.path.parent == module_dir
         if cls_name not in type_of_class or (home and not type_of_class[cls_name][1]):
             type_of_class[cls_name] = (model_type, home)
@@ -546,6 +602,7 @@ def build():
         "schema": "registry",
         "version": SCHEMA_VERSION,
         "transformers_version": transformers.__version__,
+        "architectures": architecture_types(models, named_by_config, package_of),
         "families": {name: registry_family(fam) for name, fam in families.items()},
         "tasks": {task: {"mapping": table, "auto_class": auto, "order": i,
                          "modalities": TASK_MODALITIES.get(task, [])}

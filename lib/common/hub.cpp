@@ -302,10 +302,13 @@ Attempt finish_attempt(Transfer& t, CURLcode code, const Options& options, Resul
                   "reply without a valid X-Repo-Commit, not a Hugging Face hub? '" + t.url + "'");
     if (!is_safe_component(etag))
       return fail(out, ErrorKind::kNetwork, "reply without a valid ETag '" + t.url + "'");
-    std::string path, err;
-    if (!store(options, t.ref, commit, etag, t.body, &path, &err))
+    // Parsed before it is stored: a bad reply in the cache would fail every later run,
+    // offline too.
+    parse_into(t.body, t.ref, commit, Source::kHub, "", out);
+    if (!out->ok()) return {};
+    std::string err;
+    if (!store(options, t.ref, commit, etag, t.body, &out->config.path, &err))
       return fail(out, ErrorKind::kCache, err);
-    parse_into(t.body, t.ref, commit, Source::kHub, path, out);
     return {};
   }
   if (status == 408 || status == 429 || status >= 500) {

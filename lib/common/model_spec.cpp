@@ -1,5 +1,6 @@
 #include "common/model_spec.h"
 
+#include <cstdio>
 #include <filesystem>
 
 #include "common/files.h"
@@ -26,16 +27,40 @@ bool fail(Error* err, ErrorKind kind, std::string message) {
 
 Error config_error(const hub::Error& e) { return Error{ErrorKind::kConfig, e.kind, e.message}; }
 
-// The model type named by the spec itself.
-void resolve_model_type(const std::string& spec, const Lookup& lookup, Result* out) {
-  if (!lookup.is_model_type(spec)) {
-    std::string close = lookup.suggest ? lookup.suggest(spec) : "";
-    fail(&out->error, ErrorKind::kUnknownModelType,
-         "unknown model type '" + spec + "'" +
-             (close.empty() ? "" : " (did you mean '" + close + "'?)"));
-    return;
+// Strict UTF-8: no overlong forms, surrogates or code points above U+10FFFF.
+bool is_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    size_t extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 4;
+    if (extra == 4 || i + extra >= s.size()) return false;
+    char32_t cp = extra == 0 ? c : c & (0x3F >> extra);
+    for (size_t k = 1; k <= extra; ++k) {
+      unsigned char next = s[i + k];
+      if ((next & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (next & 0x3F);
+    }
+    static const char32_t kLeast[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kLeast[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += extra + 1;
   }
-  out->model.model_type = spec;
+  return true;
+}
+
+// `s` with every byte outside printable ASCII as \xNN, so a message can name it.
+std::string escaped(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "\\x%02x", c);
+    out += c >= 0x20 && c < 0x7F && c != '\\' ? std::string(1, static_cast<char>(c)) : buf;
+  }
+  return out;
+}
+
+// "unknown model type 'x'", with the registry's closest type when there is one.
+std::string unknown_type(const std::string& spec, const Lookup& lookup) {
+  std::string close = lookup.suggest ? lookup.suggest(spec) : "";
+  return "unknown model type '" + spec + "'" + (close.empty() ? "" : " (did you mean '" + close + "'?)");
 }
 
 // Detection, then the trust check every config goes through.
@@ -71,20 +96,24 @@ void resolve_directory(const std::string& spec, const Lookup& lookup, const Opti
     return;
   }
   out->model.config_source = Source::kLocal;
-  out->model.config_path = files::absolute(path);
   finish(spec, lookup, options, out);
 }
 
-void finish_repo(const hub::Result& fetched, const std::string& spec, const Lookup& lookup,
-                 const Options& options, Result* out) {
-  out->model.revision = fetched.config.ref.revision;
+// `bare`: the spec is no model type of the registry and was tried as a Hub repo id; its
+// failure says both, keeping the suggestion a misspelt model type needs.
+void finish_repo(const hub::Result& fetched, const std::string& spec, bool bare,
+                 const Lookup& lookup, const Options& options, Result* out) {
   if (!fetched.ok()) {
     out->error = config_error(fetched.error);
+    if (bare) {
+      hub::ErrorKind why = fetched.error.kind;
+      if (why == hub::ErrorKind::kRepoNotFound || why == hub::ErrorKind::kOfflineMiss)
+        out->error.kind = ErrorKind::kUnknownModelType;
+      out->error.message = unknown_type(spec, lookup) + "; as a Hub repo id: " + fetched.error.message;
+    }
     return;
   }
-  out->model.commit = fetched.config.commit;
   out->model.config_source = fetched.config.source == hub::Source::kHub ? Source::kHub : Source::kCache;
-  out->model.config_path = fetched.config.path;
   out->model.config = fetched.config.json;
   finish(spec, lookup, options, out);
 }
@@ -146,21 +175,30 @@ bool detect(const nlohmann::json& config, const std::string& where, const Lookup
   return true;
 }
 
-Result resolve(const std::string& spec, const Lookup& lookup, const Options& options) {
-  return resolve_all({spec}, lookup, options).front();
-}
-
 std::vector<Result> resolve_all(const std::vector<std::string>& specs, const Lookup& lookup,
                                 const Options& options) {
   std::vector<Result> results(specs.size());
   std::vector<hub::RepoRef> refs;
   std::vector<size_t> ref_of;  // refs[j] belongs to results[ref_of[j]]
+  std::vector<bool> bare;      // refs[j] is a spec that was no model type
   for (size_t i = 0; i < specs.size(); ++i) {
     Result& out = results[i];
     out.model.model_id = specs[i];
+    if (!is_utf8(specs[i])) {
+      fail(&out.error, ErrorKind::kNotUtf8, "spec is not valid UTF-8 '" + escaped(specs[i]) + "'");
+      continue;
+    }
     switch (classify(specs[i])) {
       case Kind::kModelType:
-        resolve_model_type(specs[i], lookup, &out);
+        if (lookup.is_model_type(specs[i])) {
+          out.model.model_type = specs[i];
+        } else if (hub::is_valid_repo_id(specs[i])) {
+          refs.push_back(hub::RepoRef{specs[i]});
+          ref_of.push_back(i);
+          bare.push_back(true);
+        } else {
+          fail(&out.error, ErrorKind::kUnknownModelType, unknown_type(specs[i], lookup));
+        }
         break;
       case Kind::kDirectory:
         resolve_directory(specs[i], lookup, options, &out);
@@ -174,13 +212,14 @@ std::vector<Result> resolve_all(const std::vector<std::string>& specs, const Loo
         }
         refs.push_back(ref);
         ref_of.push_back(i);
+        bare.push_back(false);
         break;
       }
     }
   }
   std::vector<hub::Result> fetched = hub::resolve_configs(refs, options.hub);
   for (size_t j = 0; j < fetched.size(); ++j)
-    finish_repo(fetched[j], specs[ref_of[j]], lookup, options, &results[ref_of[j]]);
+    finish_repo(fetched[j], specs[ref_of[j]], bare[j], lookup, options, &results[ref_of[j]]);
   return results;
 }
 

@@ -1,7 +1,7 @@
 // Model specs: what a tool is asked to work on. A spec is a model type from the
-// registry (`bert`), a Hub repo id with an optional revision (`org/name@v1.0`), or a
-// local directory holding config.json. The model type comes from config.json, never
-// from the name.
+// registry (`bert`), a Hub repo id with an optional revision (`org/name@v1.0`, or a bare
+// `gpt2-medium` that is no model type), or a local directory holding config.json. The
+// model type comes from config.json, never from the name.
 #pragma once
 
 #include <functional>
@@ -33,16 +33,20 @@ struct Options {
 enum class Kind { kModelType, kRepo, kDirectory };
 
 /// An existing directory wins (as in transformers), and so does anything starting with
-/// '/', '.' or '~'; then a spec with '/' or '@' is a repo id; anything else a model type.
+/// '/', '.' or '~'; then a spec with '/' or '@' is a repo id; anything else a model type
+/// (resolve_all looks one the registry lacks up as a bare Hub repo id).
 Kind classify(const std::string& spec);
 
 enum class ErrorKind {
   kNone,
-  kUnknownModelType,      ///< not in the registry (spec, config.json or a sub-config)
+  kNotUtf8,               ///< the spec is not valid UTF-8 (it could name nothing safely)
+  kUnknownModelType,      ///< not in the registry (spec, config.json or a sub-config);
+                          ///< for a bare spec, not on the Hub either
   kNoSuchDirectory,       ///< a path spec that names no directory
   kUnknownArchitecture,   ///< no model_type and no architecture the registry knows
   kNeedsTrustRemoteCode,  ///< auto_map and a model type only remote code knows
-  kConfig,                ///< getting config.json failed; `hub_kind` says why
+  kConfig,                ///< getting config.json failed; `hub_kind` says why (a bare
+                          ///< spec's message also says it is no model type)
 };
 
 /// A failure: one line for people, the kind for tests and callers.
@@ -63,10 +67,7 @@ struct Model {
   std::string model_id;    ///< the spec as given
   std::string model_type;  ///< from config.json, or the spec itself for kRegistry
   Source config_source = Source::kRegistry;
-  std::string revision;     ///< repos: as asked (default "main")
-  std::string commit;       ///< repos: the commit sha it resolved to
-  std::string config_path;  ///< the config.json read; "" for kRegistry
-  nlohmann::json config;    ///< its object; null for kRegistry
+  nlohmann::json config;    ///< config.json's object; null for kRegistry
   std::string encoder_model_type;  ///< composite configs (encoder-decoder, ...) only
   std::string decoder_model_type;  ///< composite configs only
   bool needs_trust_remote_code = false;  ///< true only when options allowed it
@@ -78,11 +79,8 @@ struct Result {
   bool ok() const { return error.kind == ErrorKind::kNone; }
 };
 
-/// Resolves one spec (see resolve_all).
-Result resolve(const std::string& spec, const Lookup& lookup, const Options& options);
-
-/// Resolves many specs; repo ids not in the cache are fetched concurrently. Results
-/// are in the order of `specs`.
+/// Resolves specs; repo ids not in the cache are fetched concurrently. Results are in
+/// the order of `specs`. A spec that is not valid UTF-8 is refused, whatever its kind.
 std::vector<Result> resolve_all(const std::vector<std::string>& specs, const Lookup& lookup,
                                 const Options& options);
 

@@ -56,13 +56,12 @@ std::string Registry::suggest(const std::string& name) const {
 }
 
 std::string Registry::type_of_architecture(const std::string& class_name) const {
-  for (const auto& [type, entry] : doc_["models"].items()) {
-    if (!entry.contains("tasks")) continue;
-    for (const auto& [task, model_class] : entry["tasks"].items()) {
-      if (model_class == class_name) return type;
-    }
-  }
-  return "";
+  // build_registry.py decides between types that list the same class (gpt-sw3 and gpt2
+  // both list GPT2LMHeadModel); a registry without the table knows no architecture.
+  auto table = doc_.find("architectures");
+  if (table == doc_.end() || !table->is_object()) return "";
+  auto it = table->find(class_name);
+  return it != table->end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 std::vector<std::string> Registry::model_types() const {

@@ -17,7 +17,8 @@ class Registry {
   /// The known model type closest to `name` by edit distance, or "" when none is close.
   std::string suggest(const std::string& name) const;
 
-  /// The model type whose `architectures` entry (a model class) is `class_name`, or "".
+  /// The model type a config.json naming `class_name` in `architectures` (and no
+  /// `model_type`) is read as, from the registry's `architectures` table; or "".
   std::string type_of_architecture(const std::string& class_name) const;
 
   /// Every model type, sorted.

@@ -383,6 +383,15 @@ TEST_CASE("a malformed config.json is reported with its line and column") {
                 r.error.message);
 }
 
+TEST_CASE("a malformed config.json is not stored in the cache") {
+  TempDir cache;
+  hub::Options options = fake_options(cache);
+  CHECK(resolve("fake-org/malformed", options).error.kind == hub::ErrorKind::kMalformedConfig);
+  CHECK_FALSE(fs::exists(hub::repo_folder(options, "fake-org/malformed") + "/blobs"));
+  options.offline = true;
+  CHECK(resolve("fake-org/malformed", options).error.kind == hub::ErrorKind::kOfflineMiss);
+}
+
 TEST_CASE("parse_config refuses JSON that is not an object") {
   nlohmann::json json;
   hub::Error err;

@@ -62,7 +62,7 @@ model_spec::Result resolve(const std::string& spec, bool trust = false) {
   TempDir cache;
   model_spec::Options o = offline(cache);
   o.trust_remote_code = trust;
-  return model_spec::resolve(spec, test_lookup(), o);
+  return model_spec::resolve_all({spec}, test_lookup(), o).front();
 }
 
 const std::string kCommit = "aaaaaaaaaabbbbbbbbbbccccccccccdddddddddd";
@@ -100,10 +100,45 @@ TEST_CASE("a model type spec resolves from the registry") {
   CHECK(r.model.config.is_null());
 }
 
-TEST_CASE("an unknown model type is an error with a suggestion") {
+TEST_CASE("an unknown model type is looked up as a bare Hub repo id, keeping the suggestion") {
   model_spec::Result r = resolve("berta");
   CHECK(r.error.kind == model_spec::ErrorKind::kUnknownModelType);
-  CHECK(r.error.message == "unknown model type 'berta' (did you mean 'bert'?)");
+  CHECK(r.error.hub_kind == hub::ErrorKind::kOfflineMiss);
+  CHECK(r.error.message ==
+        "unknown model type 'berta' (did you mean 'bert'?); as a Hub repo id: "
+        "not in the cache and HF_HUB_OFFLINE is set 'berta@main'");
+  r = resolve("not a repo id!");
+  CHECK(r.error.kind == model_spec::ErrorKind::kUnknownModelType);
+  CHECK(r.error.message == "unknown model type 'not a repo id!'");
+}
+
+TEST_CASE("a bare Hub repo id resolves from the cache") {
+  TempDir cache;
+  model_spec::Options o = offline(cache);
+  seed_cache(o, "openai-community/gpt2", kCommit);
+  std::string folder = hub::repo_folder(o.hub, "openai-community/gpt2");
+  fs::rename(folder, hub::repo_folder(o.hub, "gpt2-medium"));
+  model_spec::Result r = model_spec::resolve_all({"gpt2-medium"}, test_lookup(), o).front();
+  REQUIRE_MESSAGE(r.ok(), r.error.message);
+  CHECK(r.model.model_type == "gpt2");
+  CHECK(r.model.model_id == "gpt2-medium");
+  CHECK(r.model.config_source == model_spec::Source::kCache);
+}
+
+TEST_CASE("a spec that is not valid UTF-8 is refused with its bytes escaped") {
+  TempDir dir;
+  for (const std::string& name : {std::string("\xf4\x90\x80\x80"), std::string("a\xff"),
+                                  std::string("\xed\xa0\x80"), std::string("\xc0\xaf")}) {
+    std::string spec = dir.path() + "/" + name;
+    fs::create_directories(spec);
+    std::string err;
+    REQUIRE(files::write_atomic(spec + "/config.json", "{\"model_type\": \"bert\"}", &err));
+    model_spec::Result r = resolve(spec);
+    CHECK(r.error.kind == model_spec::ErrorKind::kNotUtf8);
+    CHECK(r.error.message.rfind("spec is not valid UTF-8 '" + dir.path() + "/", 0) == 0);
+    CHECK(r.error.message.find_first_of("\x80\xff") == std::string::npos);
+  }
+  CHECK(resolve(dir.path() + "/caf\xc3\xa9").error.kind == model_spec::ErrorKind::kNoSuchDirectory);
 }
 
 TEST_CASE("a local directory resolves from its config.json") {
@@ -113,7 +148,6 @@ TEST_CASE("a local directory resolves from its config.json") {
   CHECK(r.model.model_type == "bert");
   CHECK(r.model.model_id == dir);
   CHECK(r.model.config_source == model_spec::Source::kLocal);
-  CHECK(r.model.config_path == dir + "/config.json");
   CHECK(r.model.config["hidden_size"] == 768);
 }
 
@@ -212,25 +246,21 @@ TEST_CASE("a missing directory, a directory without config.json and a malformed 
   CHECK(r.error.message.find("at line 5, column 14:") != std::string::npos);
 }
 
-TEST_CASE("a repo id resolves from the cache with its revision and commit") {
+TEST_CASE("a repo id resolves from the cache") {
   TempDir cache;
   model_spec::Options o = offline(cache);
   seed_cache(o, "openai/whisper-tiny", kCommit);
-  model_spec::Result r = model_spec::resolve("openai/whisper-tiny", test_lookup(), o);
+  model_spec::Result r = model_spec::resolve_all({"openai/whisper-tiny"}, test_lookup(), o).front();
   REQUIRE_MESSAGE(r.ok(), r.error.message);
   CHECK(r.model.model_type == "whisper");
   CHECK(r.model.model_id == "openai/whisper-tiny");
   CHECK(r.model.config_source == model_spec::Source::kCache);
-  CHECK(r.model.revision == "main");
-  CHECK(r.model.commit == kCommit);
-  CHECK(r.model.config_path == hub::repo_folder(o.hub, "openai/whisper-tiny") + "/snapshots/" + kCommit + "/config.json");
 }
 
 TEST_CASE("a repo id the cache lacks, offline, is a config error") {
   model_spec::Result r = resolve("openai/whisper-tiny@v1.0");
   CHECK(r.error.kind == model_spec::ErrorKind::kConfig);
   CHECK(r.error.hub_kind == hub::ErrorKind::kOfflineMiss);
-  CHECK(r.model.revision == "v1.0");
 }
 
 TEST_CASE("an invalid repo id is refused before any lookup") {

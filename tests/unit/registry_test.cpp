@@ -8,6 +8,7 @@ namespace {
 const char* kRegistry = R"({"schema": "registry", "version": 1, "transformers_version": "5.23.0",
  "families": {"text-encoder": {"default_task": "feature-extraction", "handler_tasks": ["feature-extraction"],
    "processors": ["AutoTokenizer"], "tolerance": {"rtol": 0.0001, "atol": 1e-05}, "generation": null}},
+ "architectures": {"BertModel": "bert", "XLMRobertaModel": "xlm-roberta", "GPT2LMHeadModel": "gpt2"},
  "tasks": {"feature-extraction": {"auto_class": "AutoModel", "mapping": "MODEL_MAPPING_NAMES"},
            "ts": {"auto_class": null, "mapping": "X"}},
  "models": {
@@ -15,6 +16,8 @@ const char* kRegistry = R"({"schema": "registry", "version": 1, "transformers_ve
            "tasks": {"feature-extraction": "BertModel"}, "processors": {"tokenizer": ["BertTokenizer"]}},
   "xlm-roberta": {"family": "text-encoder", "servable": true, "default_task": "feature-extraction",
            "tasks": {"feature-extraction": "XLMRobertaModel"}, "processors": {"tokenizer": []}},
+  "gpt-sw3": {"config_class": "GPT2Config", "tasks": {"text-generation": "GPT2LMHeadModel"}},
+  "gpt2": {"config_class": "GPT2Config", "tasks": {"text-generation": "GPT2LMHeadModel"}},
   "bert_text_model": {"family": "other", "servable": false, "default_task": null, "tasks": {}}}})";
 }  // namespace
 
@@ -38,7 +41,16 @@ TEST_CASE("find, suggest and type_of_architecture answer from the models table")
   CHECK(registry.suggest("completely-different-name") == "");
   CHECK(registry.type_of_architecture("XLMRobertaModel") == "xlm-roberta");
   CHECK(registry.type_of_architecture("NoSuchModel") == "");
-  CHECK(registry.model_types() == std::vector<std::string>{"bert", "bert_text_model", "xlm-roberta"});
+  CHECK(registry.model_types() ==
+        std::vector<std::string>{"bert", "bert_text_model", "gpt-sw3", "gpt2", "xlm-roberta"});
+}
+
+TEST_CASE("a class that two types list resolves to the type its config class names") {
+  TempDir dir;
+  Registry registry;
+  std::string err;
+  REQUIRE(registry.load(dir.write("r.json", kRegistry), &err));
+  CHECK(registry.type_of_architecture("GPT2LMHeadModel") == "gpt2");
 }
 
 TEST_CASE("ident_of turns a model type into a Python identifier") {
