@@ -30,8 +30,10 @@ TIMEOUT = 600
 def run_tool(name, *args, input=None, env=None, cwd=None, timeout=TIMEOUT):
     """Runs bin/<name> with args; returns (exit code, stdout, stderr) as text.
 
-    `env` entries are added to the inherited environment (a value of None removes one)."""
-    environment = dict(os.environ)
+    `env` entries are added to the inherited environment (a value of None removes one).
+    The Hub is offline unless `env` says otherwise: a spec that is no model type is
+    looked up as a Hub repo id, and no test may reach the real Hub."""
+    environment = dict(os.environ, HF_HUB_OFFLINE="1")
     for key, value in (env or {}).items():
         if value is None:
             environment.pop(key, None)

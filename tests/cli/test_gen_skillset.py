@@ -117,7 +117,9 @@ def test_gen_skillset_edited_skillset_is_rewritten(cli, tmp_path):
 def test_gen_skillset_unknown_model_type_suggests_and_exits_2(cli, tmp_path):
     rc, out, err = cli.run("gen-skillset", "-o", tmp_path / "s", "bert", "berta", cwd=tmp_path)
     assert rc == 2 and out == ""
-    assert err == "gen-skillset: error: unknown model type 'berta' (did you mean 'bert'?)\n"
+    assert err == (
+        "gen-skillset: error: unknown model type 'berta' (did you mean 'bert'?); as a Hub repo id: "
+        "not in the cache and HF_HUB_OFFLINE is set 'berta@main'\n")
     assert cli.files_under(tmp_path) == []
 
 

@@ -28,7 +28,9 @@ def plan_of(test_file):
 def test_gen_tests_unknown_model_type_suggests_and_exits_2(cli, tmp_path):
     rc, out, err = gen_tests(cli, tmp_path, "berta")
     assert rc == 2 and out == ""
-    assert err == "gen-tests: error: unknown model type 'berta' (did you mean 'bert'?)\n"
+    assert err == (
+        "gen-tests: error: unknown model type 'berta' (did you mean 'bert'?); as a Hub repo id: "
+        "not in the cache and HF_HUB_OFFLINE is set 'berta@main'\n")
     assert cli.files_under(tmp_path) == []
 
 
@@ -37,7 +39,9 @@ def test_gen_tests_unknown_model_type_suggests_and_exits_2(cli, tmp_path):
 def test_gen_tests_unknown_model_type_beside_valid_ones_writes_nothing(cli, tmp_path, specs):
     rc, out, err = gen_tests(cli, tmp_path, *specs)
     assert rc == 2 and out == ""
-    assert err == "gen-tests: error: unknown model type 'berta' (did you mean 'bert'?)\n"
+    assert err == (
+        "gen-tests: error: unknown model type 'berta' (did you mean 'bert'?); as a Hub repo id: "
+        "not in the cache and HF_HUB_OFFLINE is set 'berta@main'\n")
     assert cli.files_under(tmp_path) == []
 
 

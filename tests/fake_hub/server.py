@@ -17,6 +17,7 @@ revisions are `main`, `v1.0` and the commit sha itself. Special repositories:
   fake-org/bad-headers*     the bert config with an X-Repo-Commit and ETag that climb out
                             of the cache (a client must refuse them)
   bulk/*                    any name: the bert config (for many ids at once)
+  gpt2-medium               a bare repo id (no organisation), as the oldest checkpoints have
 Tokens: `hf_fake_token` has access to everything, `hf_other_token` is valid but has no
 access to gated or private repos, any other token is rejected (401).
 GET /_stats returns {"requests", "max_in_flight"} (requests to /resolve/ only).

@@ -124,3 +124,58 @@ def test_the_token_opens_a_gated_repo(hub_env, tmp_path):  # noqa: F811
     run = gen_skillset({**hub_env, "HF_TOKEN": GOOD_TOKEN}, tmp_path / "out", "meta-llama/Llama-3.2-1B")
     assert run.returncode == 0, run.stderr
     assert records(run.stdout)[0]["model_type"] == "llama"
+
+
+def test_a_bare_repo_id_is_fetched_from_the_hub_then_read_offline(hub_env, tmp_path):  # noqa: F811
+    run = gen_skillset(hub_env, tmp_path / "out", "gpt2-medium")
+    assert run.returncode == 0, run.stderr
+    [record] = records(run.stdout)
+    assert (record["model_type"], record["model_id"], record["config_source"]) == ("gpt2", "gpt2-medium", "hub")
+    run = gen_skillset({**hub_env, "HF_HUB_OFFLINE": "1"}, tmp_path / "again", "gpt2-medium")
+    assert run.returncode == 0, run.stderr
+    assert records(run.stdout)[0]["config_source"] == "cache"
+
+
+@pytest.mark.parametrize("extra_env, reason", [
+    ({}, "repository not found 'berta'"),
+    ({"HF_HUB_OFFLINE": "1"}, "not in the cache and HF_HUB_OFFLINE is set 'berta@main'"),
+])
+def test_a_bare_spec_neither_type_nor_repo_keeps_the_suggestion(hub_env, tmp_path, extra_env, reason):  # noqa: F811
+    run = gen_skillset({**hub_env, **extra_env}, tmp_path / "out", "berta")
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.startswith(
+        "gen-skillset: error: unknown model type 'berta' (did you mean 'bert'?); as a Hub repo id: " + reason)
+    assert len(run.stderr.splitlines()) == 1
+
+
+def test_a_malformed_reply_is_not_cached(hub_env, tmp_path):  # noqa: F811
+    assert "malformed config.json" in gen_skillset(hub_env, tmp_path / "out", "fake-org/malformed").stderr
+    run = gen_skillset({**hub_env, "HF_HUB_OFFLINE": "1"}, tmp_path / "out", "fake-org/malformed")
+    assert run.returncode == 2
+    assert "not in the cache and HF_HUB_OFFLINE is set" in run.stderr
+
+
+def test_a_directory_naming_gpt2lmheadmodel_without_model_type_is_gpt2(hub_env, tmp_path):  # noqa: F811
+    model_dir = tmp_path / "no-model-type"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text(json.dumps({"architectures": ["GPT2LMHeadModel"]}))
+    run = gen_skillset(hub_env, tmp_path / "out", str(model_dir))
+    assert run.returncode == 0, run.stderr
+    assert records(run.stdout)[0]["model_type"] == "gpt2"
+
+
+@pytest.mark.parametrize("name", [b"\xf4\x90\x80\x80", b"a\xff", b"\xed\xa0\x80"],
+                         ids=["above-U+10FFFF", "invalid-byte", "surrogate"])
+@pytest.mark.parametrize("tool", ["gen-skillset", "gen-tests"])
+def test_a_spec_path_that_is_not_utf8_is_refused(hub_env, tmp_path, name, tool):  # noqa: F811
+    model_dir = os.path.join(os.fsencode(tmp_path), name)
+    os.mkdir(model_dir)
+    with open(os.path.join(model_dir, b"config.json"), "w") as f:
+        f.write('{"model_type": "bert"}')
+    out = tmp_path / "out"
+    run = subprocess.run([str(ROOT / "bin" / tool), "-o", str(out), model_dir], env=hub_env,
+                         capture_output=True, timeout=120)
+    assert run.returncode == 2 and run.stdout == b""
+    err = run.stderr.decode("ascii")  # the name escaped: nothing but ASCII
+    assert err.startswith(f"{tool}: error: spec is not valid UTF-8 '") and err.count("\n") == 1
+    assert not out.exists() or not any(out.iterdir())

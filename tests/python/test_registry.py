@@ -1,5 +1,5 @@
-"""data/registry.json against the installed transformers, its schema, and the rules of
-scripts/REGISTRY.md (spot checks)."""
+"""data/registry.json against the installed transformers, its schema, the family
+declarations of data/families.json, and the rules of scripts/REGISTRY.md (spot checks)."""
 import importlib
 import importlib.util
 import json
@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = ROOT / "data" / "registry.json"
 SCHEMA = ROOT / "schemas" / "registry.schema.json"
 SCRIPT = ROOT / "scripts" / "build_registry.py"
+FAMILIES = ROOT / "data" / "families.json"
+TEMPLATES = ROOT / "templates" / "skillset"
+SKILLKIT_FAMILIES = ROOT / "python" / "skillkit" / "families"
 PROCESSOR_KINDS = ["tokenizer", "image_processor", "feature_extractor", "processor",
                    "video_processor"]
 
@@ -109,6 +112,78 @@ def test_processor_tables_match_transformers(builder, models):
                 assert model_type in live, (kind, model_type)
 
 
+def test_architectures_resolve_as_transformers_does(registry, models):
+    """A class several types list goes to the model type of the class's own config class
+    (GPT2LMHeadModel: gpt2, not gpt-sw3); every listed class has its entry."""
+    listed = {}
+    for model_type, entry in models.items():
+        for name in entry["tasks"].values():
+            listed.setdefault(name, set()).add(model_type)
+    architectures = registry["architectures"]
+    assert set(architectures) == set(listed)
+    shared = {name: types for name, types in listed.items() if len(types) > 1}
+    assert shared, "no class is listed by several types any more: keep a case here"
+    for name, types in listed.items():
+        assert architectures[name] in types, name
+    wrong = {name: (architectures[name], getattr(transformers, name).config_class.model_type)
+             for name in shared
+             if architectures[name] != getattr(transformers, name).config_class.model_type}
+    assert not wrong, wrong
+    assert architectures["GPT2LMHeadModel"] == "gpt2"
+
+
+# --------------------------------------------------------------------- families
+@pytest.fixture(scope="module")
+def declared(builder):
+    return builder.load_families(FAMILIES)
+
+
+def test_registry_carries_the_family_declarations(builder, registry, declared):
+    assert registry["families"] == {name: builder.registry_family(fam)
+                                    for name, fam in declared.items()}
+
+
+def test_templates_skillkit_modules_and_declarations_agree(declared):
+    """A family with a template has a skillkit module and vice versa, and both have a
+    declaration with a handler contract the template answers (every output key)."""
+    templated = {p.name.removesuffix(".py.mustache") for p in TEMPLATES.glob("*.py.mustache")
+                 if not p.name.startswith("_")}
+    modules = {p.stem.replace("_", "-") for p in SKILLKIT_FAMILIES.glob("*.py")
+               if not p.name.startswith("_")}
+    assert templated == modules
+    assert templated <= set(declared)
+    for family in templated:
+        fam = declared[family]
+        assert fam["default_task"] in fam["handler"], family
+        assert fam["processors"] and fam["tolerance"].keys() == {"rtol", "atol"}, family
+        source = (TEMPLATES / f"{family}.py.mustache").read_text(encoding="utf-8")
+        for task, contract in fam["handler"].items():
+            assert {"input", "options", "outputs"} <= contract.keys(), (family, task)
+            for key in contract["outputs"]:
+                assert f'"{key}"' in source, (family, task, key)
+
+
+def test_a_last_claim_takes_every_type_no_other_claims(builder, declared):
+    rank, family, claim = builder.claims_in_order(declared)[-1]
+    assert family == "other" and set(claim) == {"rank"}
+
+
+@pytest.mark.parametrize("field", ["claims", "default_task", "handler", "tolerance"])
+def test_a_declaration_without_a_field_the_tools_need_is_refused(builder, tmp_path, field):
+    doc = json.loads(FAMILIES.read_text(encoding="utf-8"))
+    del doc["families"]["text-encoder"][field]
+    path = tmp_path / "families.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(builder.RegistryError, match=f"family 'text-encoder' lacks {field}"):
+        builder.load_families(path)
+
+
+def test_registry_md_and_design_md_refer_to_the_declarations():
+    """The family facts are not repeated: both documents point at data/families.json."""
+    for doc in (ROOT / "scripts" / "REGISTRY.md", ROOT / "docs" / "DESIGN.md"):
+        assert "data/families.json" in doc.read_text(encoding="utf-8"), doc
+
+
 # --------------------------------------------------------------------- form
 def test_validates_against_schema(registry):
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
@@ -140,14 +215,13 @@ def test_references_resolve(registry, models):
             assert entry["default_task"] is None and not entry["servable"], model_type
 
 
-def test_default_task_rule(registry, models):
+def test_default_task_rule(registry, models, declared):
     families, tasks = registry["families"], registry["tasks"]
     for model_type, entry in models.items():
         fam_task = families[entry["family"]]["default_task"]
         own = entry["tasks"]
-        if fam_task in own:
-            expected = fam_task
-        elif entry["family"] == "vision-text-dual-encoder" and "feature-extraction" in own:
+        also_from = declared[entry["family"]].get("default_task_also_from", [])
+        if fam_task in own or (fam_task and set(own) & set(also_from)):
             expected = fam_task
         else:
             expected = min(own, key=lambda t: tasks[t]["order"]) if own else None
