@@ -112,19 +112,6 @@ TEST_CASE("an unknown model type is looked up as a bare Hub repo id, keeping the
   CHECK(r.error.message == "unknown model type 'not a repo id!'");
 }
 
-TEST_CASE("a bare Hub repo id resolves from the cache") {
-  TempDir cache;
-  model_spec::Options o = offline(cache);
-  seed_cache(o, "openai-community/gpt2", kCommit);
-  std::string folder = hub::repo_folder(o.hub, "openai-community/gpt2");
-  fs::rename(folder, hub::repo_folder(o.hub, "gpt2-medium"));
-  model_spec::Result r = model_spec::resolve_all({"gpt2-medium"}, test_lookup(), o).front();
-  REQUIRE_MESSAGE(r.ok(), r.error.message);
-  CHECK(r.model.model_type == "gpt2");
-  CHECK(r.model.model_id == "gpt2-medium");
-  CHECK(r.model.config_source == model_spec::Source::kCache);
-}
-
 TEST_CASE("a spec that is not valid UTF-8 is refused with its bytes escaped") {
   TempDir dir;
   for (const std::string& name : {std::string("\xf4\x90\x80\x80"), std::string("a\xff"),
@@ -246,15 +233,17 @@ TEST_CASE("a missing directory, a directory without config.json and a malformed 
   CHECK(r.error.message.find("at line 5, column 14:") != std::string::npos);
 }
 
-TEST_CASE("a repo id resolves from the cache") {
+TEST_CASE("a repo id, bare or not, resolves from the cache") {
   TempDir cache;
   model_spec::Options o = offline(cache);
-  seed_cache(o, "openai/whisper-tiny", kCommit);
-  model_spec::Result r = model_spec::resolve_all({"openai/whisper-tiny"}, test_lookup(), o).front();
-  REQUIRE_MESSAGE(r.ok(), r.error.message);
-  CHECK(r.model.model_type == "whisper");
-  CHECK(r.model.model_id == "openai/whisper-tiny");
-  CHECK(r.model.config_source == model_spec::Source::kCache);
+  for (auto [repo_id, model_type] : {std::pair{"openai/whisper-tiny", "whisper"}, {"gpt2-medium", "gpt2"}}) {
+    seed_cache(o, repo_id, kCommit);
+    model_spec::Result r = model_spec::resolve_all({repo_id}, test_lookup(), o).front();
+    REQUIRE_MESSAGE(r.ok(), r.error.message);
+    CHECK(r.model.model_type == model_type);
+    CHECK(r.model.model_id == repo_id);
+    CHECK(r.model.config_source == model_spec::Source::kCache);
+  }
 }
 
 TEST_CASE("a repo id the cache lacks, offline, is a config error") {
