@@ -254,44 +254,45 @@ def _marks_word_ends(tokenizer_class):
 
 def _of_own_class(tokenizer_class, kind, size, specials):
     """The class with a vocabulary of its own kind trained here, or None where the class
-    cannot take one (or, for byte-level BPE, does not encode the corpus losslessly)."""
+    cannot take one."""
     tokens = list(dict.fromkeys(specials.values()))
-    parameters = inspect.signature(tokenizer_class.__init__).parameters
-    try:
-        if kind is models.WordPiece:
-            return tokenizer_class(vocab=wordpiece_vocab(size, tokens), **specials)
-        if kind is models.Unigram:
-            return tokenizer_class(vocab=unigram(size, tokens), **specials)
-        if kind is not models.BPE or not {"vocab", "merges"} <= set(parameters):
-            return None
-        if _marks_word_ends(tokenizer_class):
-            vocab, merges = word_end_bpe(tokenizer_class, size, tokens)
-            return tokenizer_class(vocab=vocab, merges=merges, **specials)
-        vocab, merges = byte_level_bpe(size, tokens)
-        tokenizer = tokenizer_class(vocab=vocab, merges=merges, **specials)
-    except Exception:  # noqa: BLE001 -- a class that wants more falls back to the generic one
+    if kind is models.WordPiece:
+        return tokenizer_class(vocab=wordpiece_vocab(size, tokens), **specials)
+    if kind is models.Unigram:
+        return tokenizer_class(vocab=unigram(size, tokens), **specials)
+    if kind is not models.BPE or not {"vocab", "merges"} <= set(inspect.signature(tokenizer_class.__init__).parameters):
         return None
-    return tokenizer if round_trips(tokenizer, len(vocab)) else None
+    vocab, merges = (word_end_bpe(tokenizer_class, size, tokens) if _marks_word_ends(tokenizer_class)
+                     else byte_level_bpe(size, tokens))
+    return tokenizer_class(vocab=vocab, merges=merges, **specials)
 
 
-def for_model_type(model_type, size, roles):
+def for_model_type(model_type, size, roles, lossless=False):
     """A deterministic tokenizer of about `size` entries for any model type, offline.
 
     The model type's own tokenizer class (the one AutoTokenizer maps it to) is used with
     a vocabulary of its own kind: WordPiece (wordpiece_vocab), Unigram (unigram), or BPE,
     CLIP-style (word_end_bpe) where the class marks word ends, else byte-level
-    (byte_level_bpe) where the result encodes the corpus losslessly (Qwen2Tokenizer,
-    GPTNeoXTokenizer, ... do; LlamaTokenizer's Metaspace pipeline does not). The class'
-    default special tokens for `roles` take the first ids, in ROLES order (the last, in
-    word_end_bpe). Otherwise a byte-level BPE is wrapped as a generic TokenizersBackend
+    (byte_level_bpe). The class' default special tokens for `roles` take the first ids,
+    in ROLES order (the last, in word_end_bpe). A family that compares decoded texts
+    asks for a `lossless` one: then the class must also encode the corpus without
+    unknowns or tokens past its vocabulary and decode it back exactly (round_trips;
+    Qwen2Tokenizer, T5Tokenizer, ... do; LlamaTokenizer's Metaspace pipeline and
+    OpenAIGPTTokenizer's lower-casing do not). Otherwise a byte-level BPE is wrapped as a generic TokenizersBackend
     (PreTrainedTokenizerFast) with GENERIC_SPECIAL_TOKENS for `roles`; its saved
     tokenizer_config names that class, so AutoTokenizer loads it back.
     """
     roles = [role for role in ROLES if role in roles]
     tokenizer_class, kind = _own_class(model_type)
     if tokenizer_class is not None:
-        tokenizer = _of_own_class(tokenizer_class, kind, size, _class_defaults(tokenizer_class, roles))
-        if tokenizer is not None:
+        try:
+            tokenizer = _of_own_class(tokenizer_class, kind, size, _class_defaults(tokenizer_class, roles))
+        except Exception:  # noqa: BLE001 -- a class that wants more falls back to the generic one
+            tokenizer = None
+        # Lossless: nothing beyond the trained vocabulary either, but for the class' own
+        # extra special tokens (T5's <extra_id_*>), which its real checkpoints hold too.
+        if tokenizer is not None and (not lossless or round_trips(
+                tokenizer, tokenizer.vocab_size + len(getattr(tokenizer, "extra_special_tokens", None) or ()))):
             return tokenizer
 
     specials = {role: GENERIC_SPECIAL_TOKENS[role] for role in roles}

@@ -39,7 +39,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     roles = ("bos_token", "eos_token", "unk_token")
     if getattr(config, "pad_token_id", None) is not None:
         roles += ("pad_token",)
-    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, roles)
+    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, roles, lossless=True)
     overrides = {"vocab_size": len(tokenizer)}
     # The config's special token ids point into the real vocabulary; repoint the ones
     # the config sets at the tiny vocabulary's tokens of the same role. End of sequence

@@ -36,9 +36,8 @@ ANSWERS = (
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
-    # Batches of inputs need padding.
-    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE,
-                                          ("bos_token", "eos_token", "unk_token", "pad_token"))
+    roles = ("bos_token", "eos_token", "unk_token", "pad_token")  # batches of inputs need padding
+    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, roles, lossless=True)
     config = CONFIG_MAPPING[model_type]()
     overrides = {"vocab_size": len(tokenizer)}
     if getattr(config, "decoder_vocab_size", None) is not None:  # marian's own output vocabulary
