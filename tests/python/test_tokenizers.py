@@ -98,3 +98,11 @@ def test_for_model_type_trains_the_vocabulary_kind_of_the_own_class():
     assert type(clip).__name__ == "CLIPTokenizer" and len(clip) == 600
     ids = clip("a photo of a cat")["input_ids"]
     assert clip.unk_token_id not in ids[1:-1] and clip.decode(ids, skip_special_tokens=True) == "a photo of a cat"
+
+
+def test_a_lossless_tokenizer_never_lower_cases():
+    # OpenAIGPTTokenizer lower-cases: fine for an encoder, not where decoded texts are compared.
+    assert type(tokenizers.for_model_type("openai-gpt", 600, ("unk_token",))).__name__ == "OpenAIGPTTokenizer"
+    lossless = tokenizers.for_model_type("openai-gpt", 600, ("unk_token",), lossless=True)
+    assert type(lossless).__name__ == "TokenizersBackend"
+    assert tokenizers.round_trips(lossless, len(lossless))
