@@ -2,6 +2,7 @@
 
 Handler outputs are plain Python lists (JSON-serialisable), one entry per input; the
 entries of a batch may differ in length (token ids), so comparison goes entry by entry.
+Greedy token ids are compared in skillkit.greedy, which knows the reference's margins.
 """
 import math
 from dataclasses import dataclass
@@ -59,17 +60,44 @@ def allclose(expected, actual, rtol, atol):
                       f"{float(want[index])!r} (max_abs_diff {max_abs_diff:.3g})")
 
 
-def equal_ids(expected, actual):
-    """Token-id sequences (one list per input) equal entry by entry."""
-    if not isinstance(actual, (list, tuple)) or len(actual) != len(expected):
-        got = len(actual) if isinstance(actual, (list, tuple)) else type(actual).__name__
-        return Comparison(False, None, f"{got} sequences, expected {len(expected)}")
-    for item, (want, got) in enumerate(zip(expected, actual)):
-        want, got = [int(t) for t in want], list(got)
-        if got == want:
-            continue
-        position = next((i for i, (w, g) in enumerate(zip(want, got)) if w != g), min(len(want), len(got)))
-        return Comparison(False, None, f"input {item}: token ids differ at position {position}: "
-                                       f"{got[position:position + 8]} vs expected {want[position:position + 8]} "
-                                       f"(lengths {len(got)} / {len(want)})")
-    return Comparison(True, None, "")
+def ranked_predictions(expected, actual, rtol, atol):
+    """Ranked [{"label", "score"}] lists, one per input: the scores allclose rank by rank,
+    and the labels equal rank by rank except where two labels tie.
+
+    A tie is two scores within tolerance of each other, which another backend (or
+    kernel) may rank the other way: at rank r the label found must hold, in the
+    reference, a score within tolerance of the expected label's. Where it is not in the
+    reference's list at all (it was below the top_k cut there), that score is unknown
+    but no higher than the last one listed, so the expected label at rank r must itself
+    be within tolerance of that last score.
+    Returns (Comparison, ties): the ties accepted, as readable strings.
+    """
+    if not isinstance(actual, list) or len(actual) != len(expected):
+        count = len(actual) if isinstance(actual, list) else type(actual).__name__
+        return Comparison(False, None, f"predictions: {count} entries, expected {len(expected)}"), []
+    worst, ties = 0.0, []
+    for index, (want, got) in enumerate(zip(expected, actual)):
+        if not isinstance(got, list) or len(got) != len(want) or \
+                not all(isinstance(p, dict) and {"label", "score"} <= p.keys() for p in got):
+            return Comparison(False, None, f"predictions[{index}]: expected a list of {len(want)} "
+                                           f"{{'label', 'score'}} dicts, got {short(got)}"), []
+        result = allclose([p["score"] for p in want], [p["score"] for p in got], rtol, atol)
+        if not result.ok:
+            return Comparison(False, result.max_abs_diff, f"predictions[{index}] scores: {result.message}"), []
+        worst = max(worst, result.max_abs_diff)
+        reference = {p["label"]: p["score"] for p in want}
+        for rank, (w, g) in enumerate(zip(want, got)):
+            if w["label"] == g["label"]:
+                continue
+            rival = reference.get(g["label"], want[-1]["score"])
+            if abs(rival - w["score"]) > atol + rtol * abs(w["score"]):
+                return Comparison(False, worst, f"predictions[{index}] rank {rank}: label {g['label']!r}, "
+                                                f"expected {w['label']!r} (score {w['score']:.6g})"), []
+            ties.append(f"input {index} rank {rank}: tie {w['label']!r} / {g['label']!r}")
+    return Comparison(True, worst, ""), ties
+
+
+def short(value, limit=120):
+    """repr(value), cut to `limit` characters for a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."

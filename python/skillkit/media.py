@@ -1,9 +1,16 @@
-"""Seeded synthetic inputs for vision and audio tests.
+"""Seeded synthetic inputs for vision and audio tests, and reading them back as files.
 
 Inputs of different sizes/lengths in one batch are what catches padding, resizing and
 attention-mask bugs, so the defaults never repeat a size.
 """
+import atexit
+import io
+import os
+import shutil
+import tempfile
+
 import numpy as np
+import soundfile
 from PIL import Image
 
 SAMPLE_RATE = 16000
@@ -47,3 +54,41 @@ def audio(n, seed, seconds=AUDIO_SECONDS):
         wave = 0.6 * envelope * tones + rng.normal(0, 0.02, length)
         result.append(np.clip(wave, -1, 1).astype(np.float32))
     return result
+
+
+def pil_images(input):
+    """A case's image input as a list of PIL images (PNG bytes decoded)."""
+    items = input if isinstance(input, list) else [input]
+    return [Image.open(io.BytesIO(item)) if isinstance(item, bytes) else item for item in items]
+
+
+def png(image):
+    """The image encoded as PNG bytes, as a handler may be given it."""
+    encoded = io.BytesIO()
+    image.save(encoded, format="PNG")
+    return encoded.getvalue()
+
+
+# Audio files given to a handler as paths; removed when the process exits.
+_scratch = None
+
+
+def wav_file(clip, name):
+    """`clip` written losslessly (32-bit float WAV) to a scratch file; its path."""
+    global _scratch
+    if _scratch is None:
+        _scratch = tempfile.mkdtemp(prefix="skillkit-audio-")
+        atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
+    path = os.path.join(_scratch, name)
+    soundfile.write(path, clip, SAMPLE_RATE, subtype="FLOAT")
+    return path
+
+
+def load_clip(item):
+    """A clip as float32 samples: arrays as they are, files read with soundfile."""
+    if isinstance(item, (str, os.PathLike)):
+        samples, rate = soundfile.read(item, dtype="float32")
+        if rate != SAMPLE_RATE:
+            raise ValueError(f"{item} is sampled at {rate} Hz, not {SAMPLE_RATE}")
+        return samples
+    return np.asarray(item, dtype=np.float32)

@@ -1,4 +1,5 @@
-"""Tiny random models built offline: seeding, config shrinking and a strict save/reload.
+"""Tiny random models built offline: seeding, config (and image processor) shrinking and
+a strict save/reload.
 
 Models are built from their config class with random weights, never downloaded, so the
 tests run anywhere. What matters is that the tiny model is a faithful instance of the
@@ -10,7 +11,9 @@ import random
 
 import numpy as np
 import torch
+import transformers
 from transformers import PreTrainedConfig
+from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 
 HIDDEN = 32
 LAYERS = 2
@@ -166,6 +169,30 @@ def _derive(config, old_layers, old_heads, old_kv_heads, overrides):
             continue
         kinds = list(dict.fromkeys(value))
         _set(config, name, (kinds + value[len(kinds):])[:layers])
+
+
+def image_processor(model_type, image_size):
+    """The model type's own image processor (the PIL one: torchvision is not installed),
+    with its defaults except that it resizes and crops to image_size x image_size.
+
+    The config's image_size is shrunk to match; a processor left at its real size would
+    feed the tiny model images it cannot take.
+    """
+    names = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
+    name = names.get("pil") if isinstance(names, dict) else None
+    if name is None:
+        raise NotImplementedError(f"no PIL image processor for {model_type!r} ({names})")
+    processor = getattr(transformers, name)()
+    size = getattr(processor, "size", None) or {}
+    if "height" in size and "width" in size:
+        processor.size = {"height": image_size, "width": image_size}
+    elif "shortest_edge" in size:
+        processor.size = {"shortest_edge": image_size}
+    else:
+        raise NotImplementedError(f"{name}: no recipe for resizing to {size}")
+    if getattr(processor, "crop_size", None):
+        processor.crop_size = {"height": image_size, "width": image_size}
+    return processor
 
 
 def save_and_verify(model, processor, out_dir):

@@ -5,13 +5,19 @@ built-in English corpus. The same call always yields the same vocabulary (see ea
 builder for how, where a trainer alone would not). transformers 5 tokenizer classes
 take the results directly: BertTokenizer(vocab=dict), GPT2Tokenizer(vocab=, merges=),
 CLIPTokenizer(vocab=, merges=), WhisperTokenizer(vocab=, merges=),
-T5Tokenizer(vocab=[(piece, score), ...]).
+T5Tokenizer(vocab=[(piece, score), ...]). for_model_type picks the builder for a model
+type's own tokenizer class; every family builds its tokenizer through it, but whisper,
+whose special tokens follow the vocabulary as its decoder prompt needs them.
 """
+import inspect
 import json
 import math
 from collections import Counter
 
+import transformers
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
+from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
 CORPUS = (
     "The quick brown fox jumps over the lazy dog.",
@@ -144,6 +150,58 @@ def unigram(size, special_tokens):
     return [(token, 0.0) for token in special_tokens] + [(piece, scores[piece]) for piece in ordered]
 
 
+def word_end_bpe(tokenizer_class, size, special_tokens):
+    """A CLIP-style BPE (vocab {token: id}, merges [(a, b), ...]) of about `size` entries.
+
+    CLIP's BPE marks the last piece of every word with "</w>", so byte_level_bpe would
+    leave every word's end unknown (and CLIP's unknown token is its end-of-text token,
+    which the text model pools at). The merges are learnt here from the corpus, split by
+    the class's own normaliser and pre-tokeniser: the most frequent pair first, ties by
+    the pair itself. (The tokenizers library's BpeTrainer with end_of_word_suffix breaks
+    ties in hash order, so its merges change from run to run.) The vocabulary is laid
+    out as CLIP's: the 256 byte symbols, the same with "</w>" (so nothing encodes as
+    unknown), one token per merge, then `special_tokens`.
+    """
+    backend = tokenizer_class().backend_tokenizer  # the class's pipeline, a 3-token vocab
+    words = Counter()
+    for line in CORPUS:
+        for word, _ in backend.pre_tokenizer.pre_tokenize_str(backend.normalizer.normalize_str(line)):
+            words[tuple(word[:-1]) + (word[-1] + "</w>",)] += 1
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    learnt = []
+    for _ in range(size - 2 * len(alphabet) - len(special_tokens)):
+        pairs = Counter()
+        for word, count in words.items():
+            for pair in zip(word, word[1:]):
+                pairs[pair] += count
+        if not pairs:
+            break
+        best = min(pairs, key=lambda pair: (-pairs[pair], pair))
+        learnt.append(best)
+        words = Counter({_merged(word, best): count for word, count in words.items()})
+    tokens = alphabet + [symbol + "</w>" for symbol in alphabet] + ["".join(pair) for pair in learnt] \
+        + list(special_tokens)
+    return {token: index for index, token in enumerate(dict.fromkeys(tokens))}, learnt
+
+
+def _merged(word, pair):
+    """The word's symbols with every occurrence of `pair` (left to right) joined."""
+    symbols, index = [], 0
+    while index < len(word):
+        if word[index:index + 2] == pair:
+            symbols.append(word[index] + word[index + 1])
+            index += 2
+        else:
+            symbols.append(word[index])
+            index += 1
+    return tuple(symbols)
+
+
+# Special-token roles in the order their tokens take the first ids: the fairseq order
+# (<s>, <pad>, </s>, <unk>) most checkpoints share, which also gives T5Tokenizer the
+# <pad> 0, </s> 1, <unk> 2 it assumes.
+ROLES = ("cls_token", "bos_token", "pad_token", "sep_token", "eos_token", "unk_token", "mask_token")
+
 # Special tokens of the generic tokenizer (for_model_type's fallback), by role.
 GENERIC_SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
                           "pad_token": "<pad>", "cls_token": "<s>", "sep_token": "</s>",
@@ -152,7 +210,6 @@ GENERIC_SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": 
 
 def _class_defaults(tokenizer_class, roles):
     """{role: token} of the tokenizer class' constructor defaults for `roles`."""
-    import inspect
     parameters = inspect.signature(tokenizer_class.__init__).parameters
     defaults = {}
     for role in roles:
@@ -176,38 +233,66 @@ def round_trips(tokenizer, vocab_size):
     return True
 
 
-def for_model_type(model_type, size, roles):
-    """A deterministic byte-level BPE tokenizer for any model type, offline.
-
-    The model type's own tokenizer class (the one AutoTokenizer maps it to) is used when
-    its transformers 5 constructor takes a BPE vocab and merges and the result encodes
-    the corpus losslessly (Qwen2Tokenizer, GPTNeoXTokenizer, ... do; LlamaTokenizer's
-    Metaspace pipeline does not); its default special tokens for `roles` come first in
-    the vocabulary. Otherwise the same vocabulary is wrapped as a generic
-    TokenizersBackend (PreTrainedTokenizerFast) with GENERIC_SPECIAL_TOKENS for `roles`;
-    its saved tokenizer_config names that class, so AutoTokenizer loads it back.
-    """
-    import inspect
-
-    import transformers
-    from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
-    from transformers.tokenization_utils_tokenizers import TokenizersBackend
-
+def _own_class(model_type):
+    """The tokenizer class AutoTokenizer maps model_type to, and its tokenizers-library
+    model (WordPiece, BPE, Unigram); None where there is none."""
     name = TOKENIZER_MAPPING_NAMES.get(model_type)
     try:  # a class whose optional dependency is missing (sentencepiece) raises here
         tokenizer_class = getattr(transformers, name, None) if isinstance(name, str) else None
-        kind = getattr(tokenizer_class, "model", None)
+        return tokenizer_class, getattr(tokenizer_class, "model", None)
     except ImportError:
-        tokenizer_class = kind = None
-    if tokenizer_class is not None and kind is models.BPE \
-            and {"vocab", "merges"} <= set(inspect.signature(tokenizer_class.__init__).parameters):
-        specials = _class_defaults(tokenizer_class, roles)
-        vocab, merges = byte_level_bpe(size, list(dict.fromkeys(specials.values())))
+        return None, None
+
+
+def _marks_word_ends(tokenizer_class):
+    """Whether the BPE class marks the last piece of a word (CLIP's "</w>")."""
+    try:
+        return bool(getattr(tokenizer_class().backend_tokenizer.model, "end_of_word_suffix", None))
+    except Exception:  # noqa: BLE001 -- a class that cannot be built bare marks nothing we know of
+        return False
+
+
+def _of_own_class(tokenizer_class, kind, size, specials):
+    """The class with a vocabulary of its own kind trained here, or None where the class
+    cannot take one."""
+    tokens = list(dict.fromkeys(specials.values()))
+    if kind is models.WordPiece:
+        return tokenizer_class(vocab=wordpiece_vocab(size, tokens), **specials)
+    if kind is models.Unigram:
+        return tokenizer_class(vocab=unigram(size, tokens), **specials)
+    if kind is not models.BPE or not {"vocab", "merges"} <= set(inspect.signature(tokenizer_class.__init__).parameters):
+        return None
+    vocab, merges = (word_end_bpe(tokenizer_class, size, tokens) if _marks_word_ends(tokenizer_class)
+                     else byte_level_bpe(size, tokens))
+    return tokenizer_class(vocab=vocab, merges=merges, **specials)
+
+
+def for_model_type(model_type, size, roles, lossless=False):
+    """A deterministic tokenizer of about `size` entries for any model type, offline.
+
+    The model type's own tokenizer class (the one AutoTokenizer maps it to) is used with
+    a vocabulary of its own kind: WordPiece (wordpiece_vocab), Unigram (unigram), or BPE,
+    CLIP-style (word_end_bpe) where the class marks word ends, else byte-level
+    (byte_level_bpe). The class' default special tokens for `roles` take the first ids,
+    in ROLES order (the last, in word_end_bpe). A family that compares decoded texts
+    asks for a `lossless` one: then the class must also encode the corpus without
+    unknowns or tokens past its vocabulary and decode it back exactly (round_trips;
+    Qwen2Tokenizer, T5Tokenizer, ... do; LlamaTokenizer's Metaspace pipeline and
+    OpenAIGPTTokenizer's lower-casing do not). Otherwise a byte-level BPE is wrapped as a generic TokenizersBackend
+    (PreTrainedTokenizerFast) with GENERIC_SPECIAL_TOKENS for `roles`; its saved
+    tokenizer_config names that class, so AutoTokenizer loads it back.
+    """
+    roles = [role for role in ROLES if role in roles]
+    tokenizer_class, kind = _own_class(model_type)
+    if tokenizer_class is not None:
         try:
-            tokenizer = tokenizer_class(vocab=vocab, merges=merges, **specials)
-        except Exception:  # noqa: BLE001 -- a class that wants more falls back below
+            tokenizer = _of_own_class(tokenizer_class, kind, size, _class_defaults(tokenizer_class, roles))
+        except Exception:  # noqa: BLE001 -- a class that wants more falls back to the generic one
             tokenizer = None
-        if tokenizer is not None and round_trips(tokenizer, len(vocab)):
+        # Lossless: nothing beyond the trained vocabulary either, but for the class' own
+        # extra special tokens (T5's <extra_id_*>), which its real checkpoints hold too.
+        if tokenizer is not None and (not lossless or round_trips(
+                tokenizer, tokenizer.vocab_size + len(getattr(tokenizer, "extra_special_tokens", None) or ()))):
             return tokenizer
 
     specials = {role: GENERIC_SPECIAL_TOKENS[role] for role in roles}

@@ -14,6 +14,8 @@ import json
 import os
 import sys
 
+from .messages import one_line
+
 
 def _protocol_stream():
     """Keep the real stdout for answers and send everything else written to fd 1 to stderr."""
@@ -23,16 +25,12 @@ def _protocol_stream():
     return answers
 
 
-def _one_line(exc):
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
-
-
 def _handle(line, module_ids):
     """The answer to one request line."""
     try:
         request = json.loads(line)
     except json.JSONDecodeError as exc:
-        return {"id": None, "error": f"bad request: {_one_line(exc)}"}
+        return {"id": None, "error": f"bad request: {one_line(exc)}"}
     if not isinstance(request, dict):
         return {"id": None, "error": "bad request: not a JSON object"}
     request_id = request.get("id")
@@ -51,7 +49,7 @@ def _handle(line, module_ids):
         # Strict JSON (no NaN/Infinity) so that every reader can parse the answer.
         json.dumps(result, allow_nan=False)
     except Exception as exc:  # the test failed to run: answer, and serve the next one
-        return {"id": request_id, "error": _one_line(exc)}
+        return {"id": request_id, "error": one_line(exc)}
     return {"id": request_id, "result": result}
 
 

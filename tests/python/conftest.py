@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from skillkit import backends
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 BERT_PLAN = {
@@ -12,7 +14,7 @@ BERT_PLAN = {
     "task": "feature-extraction", "tasks": ["feature-extraction"],
     "candidates": [{"model_class": "BertModel", "auto_class": "AutoModel",
                     "processor_class": "AutoTokenizer"}],
-    "backends": ["cpu", "cuda", "rocm", "openvino", "apple", "qualcomm", "webnn", "webgpu"],
+    "backends": list(backends.NAMES),
     "tolerance": {"rtol": 1e-4, "atol": 1e-5}, "seed": 0, "generation": None,
     "skillset_file": str(FIXTURES / "hf_bert_good.py"),
     "test_file": "/nonexistent/test_hf_bert.py",

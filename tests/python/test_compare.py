@@ -1,6 +1,6 @@
 import math
 
-from skillkit.compare import Comparison, allclose, equal_ids
+from skillkit.compare import allclose, ranked_predictions
 
 
 def test_allclose_passes_within_tolerance_and_reports_the_largest_difference():
@@ -38,11 +38,16 @@ def test_allclose_matches_nan_only_with_nan():
     assert not result.ok and "NaN" in result.message
 
 
-def test_equal_ids():
-    assert equal_ids([[1, 2, 3], [4]], [[1, 2, 3], [4]]) == Comparison(True, None, "")
-    differ = equal_ids([[1, 2, 3], [4, 5]], [[1, 2, 3], [4, 6]])
-    assert not differ.ok and "input 1" in differ.message and "position 1" in differ.message
-    shorter = equal_ids([[1, 2, 3]], [[1, 2]])
-    assert not shorter.ok and "position 2" in shorter.message
-    assert not equal_ids([[1]], [[1], [2]]).ok
-    assert not equal_ids([[1]], None).ok
+def test_ranked_predictions_accept_a_tie_swapped_and_name_it():
+    want = [[{"label": "cat", "score": 0.5}, {"label": "dog", "score": 0.49999}, {"label": "fox", "score": 0.1}]]
+    swapped = [[{"label": "dog", "score": 0.5}, {"label": "cat", "score": 0.49999}, {"label": "fox", "score": 0.1}]]
+    result, ties = ranked_predictions(want, swapped, rtol=0, atol=1e-4)
+    assert result.ok and ties == ["input 0 rank 0: tie 'cat' / 'dog'", "input 0 rank 1: tie 'dog' / 'cat'"]
+
+
+def test_ranked_predictions_fail_a_label_out_of_its_rank():
+    want = [[{"label": "cat", "score": 0.9}, {"label": "dog", "score": 0.1}]]
+    wrong = [[{"label": "dog", "score": 0.9}, {"label": "cat", "score": 0.1}]]
+    result, ties = ranked_predictions(want, wrong, rtol=0, atol=1e-4)
+    assert not result.ok and "rank 0" in result.message and ties == []
+    assert not ranked_predictions(want, None, rtol=0, atol=1e-4)[0].ok

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 import torch
 
-from skillkit import harness
+from skillkit import cli, harness
 
 UNIMPLEMENTED = ("openvino", "qualcomm", "webnn", "webgpu")
 
@@ -27,7 +27,7 @@ def test_a_correct_skillset_passes_on_cpu_and_the_rest_is_skipped_or_unimplement
     assert all(backends[name]["status"] == "unimplemented" for name in UNIMPLEMENTED)
     assert set(result["versions"]) == {"python", "torch", "transformers"}
     assert result["elapsed_s"] > 0
-    assert not harness.failed(result)
+    assert not cli.failed(result)
     json.dumps(result, allow_nan=False)
 
 
@@ -37,7 +37,7 @@ def test_pooling_over_padding_fails_on_the_batch(bert_plan, skillset):
     assert cpu["status"] == "fail"
     assert cpu["message"].startswith("case batch:")
     assert cpu["max_abs_diff"] > bert_plan["tolerance"]["atol"]
-    assert harness.failed(result)
+    assert cli.failed(result)
 
 
 def test_a_mock_is_never_a_pass(bert_plan, skillset):
@@ -49,7 +49,7 @@ def test_a_missing_skillset_is_not_a_failure(bert_plan, tmp_path):
     result = harness.run(bert_plan, skillset_path=str(tmp_path / "hf_bert.py"))
     assert result["reference"]["status"] == "pass"
     assert {b["status"] for b in result["backends"].values()} == {"no-skillset"}
-    assert not harness.failed(result)
+    assert not cli.failed(result)
 
 
 def test_the_skillset_comes_from_the_environment_before_the_plan(bert_plan, skillset, monkeypatch):
@@ -106,7 +106,7 @@ def test_without_a_working_candidate_the_reference_errs_and_nothing_is_compared(
     assert "NoSuchModel" in result["reference"]["message"]
     assert result["backends"]["cpu"]["status"] == "skip"
     assert result["backends"]["cpu"]["reason"] == "no-reference"
-    assert harness.failed(result)
+    assert cli.failed(result)
 
 
 def test_an_unknown_family_is_a_reference_error(bert_plan):
@@ -157,3 +157,19 @@ def test_tiny_models_are_built_once_into_the_cache(bert_plan, tiny_cache):
     bert_plan["seed"] = 1
     harness.run(bert_plan, backends=["cpu"])
     assert len(list((tiny_cache / "bert").iterdir())) == 2
+
+
+WHISPER_PLAN = {
+    "model_type": "whisper", "ident": "whisper", "model_id": "whisper", "family": "speech-seq2seq",
+    "task": "automatic-speech-recognition", "tasks": ["automatic-speech-recognition"],
+    "candidates": [{"model_class": "WhisperForConditionalGeneration",
+                    "auto_class": "AutoModelForSpeechSeq2Seq", "processor_class": "AutoProcessor"}],
+    "backends": ["cpu"], "tolerance": {"rtol": 1e-4, "atol": 1e-4}, "seed": 0,
+    "generation": {"max_new_tokens": 8}, "skillset_file": "/nonexistent/hf_whisper.py",
+}
+
+
+def test_greedy_margins_stay_out_of_the_signature():
+    reference = harness.run(WHISPER_PLAN)["reference"]
+    assert reference["status"] == "pass", reference.get("message")
+    assert set(reference["signature"]["outputs"]) == {"token_ids", "texts"}

@@ -24,3 +24,17 @@ def test_audio_is_float32_mono_16khz_of_different_lengths_and_seeded():
     assert all(w.dtype == np.float32 and np.abs(w).max() <= 1.0 and w.std() > 0.01 for w in waves)
     assert np.array_equal(waves[0], media.audio(1, seed=0)[0])
     assert not np.array_equal(waves[0], media.audio(1, seed=1)[0])
+
+
+def test_a_clip_written_as_wav_reads_back_exactly():
+    clip = media.audio(1, seed=0)[0]
+    path = media.wav_file(clip, "clip.wav")
+    assert np.array_equal(media.load_clip(path), clip)
+    assert media.load_clip(clip) is not None and media.load_clip(list(clip[:3])).dtype == np.float32
+
+
+def test_png_bytes_decode_to_the_same_image():
+    image = media.images(1, seed=0)[0]
+    [decoded] = media.pil_images(media.png(image))
+    assert np.array_equal(np.asarray(decoded.convert("RGB")), np.asarray(image))
+    assert media.pil_images([image, image]) == [image, image]

@@ -69,18 +69,40 @@ def test_for_model_type_falls_back_to_a_generic_tokenizer_that_reloads(tmp_path)
     # LlamaTokenizer's Metaspace pipeline cannot take a byte-level vocabulary losslessly.
     tokenizer = tokenizers.for_model_type("llama", 384, ("bos_token", "eos_token", "unk_token", "pad_token"))
     assert type(tokenizer).__name__ == "TokenizersBackend"
-    assert [tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id,
-            tokenizer.pad_token_id] == [0, 1, 2, 3]
+    # Special tokens take the first ids in the fairseq order, whatever order roles name them in.
+    assert [tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id,
+            tokenizer.unk_token_id] == [0, 1, 2, 3]
     LlamaConfig().save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     reloaded = AutoTokenizer.from_pretrained(tmp_path)
     text = "Hello, world! Zebras & yaks."
     assert reloaded(text)["input_ids"] == tokenizer(text)["input_ids"]
     assert reloaded.decode(reloaded(text)["input_ids"]) == text
-    assert reloaded.eos_token_id == 1
+    assert reloaded.eos_token_id == 2
 
 
 def test_for_model_type_is_the_same_in_every_call():
     first = tokenizers.for_model_type("llama", 384, ("eos_token",))
     second = tokenizers.for_model_type("llama", 384, ("eos_token",))
     assert first.get_vocab() == second.get_vocab()
+
+
+def test_for_model_type_trains_the_vocabulary_kind_of_the_own_class():
+    bert = tokenizers.for_model_type("bert", 300, tokenizers.ROLES)
+    assert type(bert).__name__ == "BertTokenizer"
+    assert bert.convert_ids_to_tokens([0, 1, 2, 3, 4]) == ["[CLS]", "[PAD]", "[SEP]", "[UNK]", "[MASK]"]
+    t5 = tokenizers.for_model_type("t5", 300, ("bos_token", "eos_token", "unk_token", "pad_token"))
+    assert type(t5).__name__ == "T5Tokenizer"
+    assert [t5.pad_token_id, t5.eos_token_id, t5.unk_token_id] == [0, 1, 2]  # as T5Tokenizer assumes
+    clip = tokenizers.for_model_type("clip", 600, ("bos_token", "eos_token", "unk_token", "pad_token"))
+    assert type(clip).__name__ == "CLIPTokenizer" and len(clip) == 600
+    ids = clip("a photo of a cat")["input_ids"]
+    assert clip.unk_token_id not in ids[1:-1] and clip.decode(ids, skip_special_tokens=True) == "a photo of a cat"
+
+
+def test_a_lossless_tokenizer_never_lower_cases():
+    # OpenAIGPTTokenizer lower-cases: fine for an encoder, not where decoded texts are compared.
+    assert type(tokenizers.for_model_type("openai-gpt", 600, ("unk_token",))).__name__ == "OpenAIGPTTokenizer"
+    lossless = tokenizers.for_model_type("openai-gpt", 600, ("unk_token",), lossless=True)
+    assert type(lossless).__name__ == "TokenizersBackend"
+    assert tokenizers.round_trips(lossless, len(lossless))

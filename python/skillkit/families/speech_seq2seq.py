@@ -12,23 +12,15 @@ The reference runs processor + generate() on each clip alone (the speech-recogni
 pipeline returns text only, never token ids), and checks its texts against the
 pipeline's.
 """
-import atexit
-import os
-import shutil
-import tempfile
-
-import numpy as np
-import soundfile
 import torch
 import transformers
 from transformers import AutoProcessor, GenerationConfig, pipeline
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
-from .. import media, tiny
-from .. import tokenizers as offline
+from .. import greedy, media, tiny, tokenizers
+from ..expected import Expected
 from . import Case
-from .text_decoder import compare, margin  # the same check: greedy ids, ties named
 
 BPE_SIZE = 384
 
@@ -77,11 +69,14 @@ SECONDS = (1.3, 0.7, 2.1, 1.0, 1.7)
 
 
 def _tokenizer():
-    """A WhisperTokenizer: byte-level BPE trained offline, then whisper's special tokens."""
-    vocab, merges = offline.byte_level_bpe(BPE_SIZE, [])
+    """A WhisperTokenizer: byte-level BPE trained offline, then whisper's special tokens.
+
+    Not tokenizers.for_model_type, which gives special tokens the first ids: whisper's
+    follow the text vocabulary, and its decoder prompt depends on their order.
+    """
+    vocab, merges = tokenizers.byte_level_bpe(BPE_SIZE, [])
     for token in SPECIAL_TOKENS:
         vocab[token] = len(vocab)
-    merges = [tuple(merge.split(" ")) if isinstance(merge, str) else tuple(merge) for merge in merges]
     tokenizer = transformers.WhisperTokenizer(vocab=vocab, merges=merges)  # <|endoftext|>: unk, bos, eos
     tokenizer.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS[1:])})
     ids = tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS))
@@ -180,21 +175,6 @@ def build_tiny(model_type, candidate, out_dir, seed):
         raise RuntimeError(f"the tokenizer saved in {out_dir} does not reload with the same vocabulary")
 
 
-# Audio files given to the handler as paths; removed when the process exits.
-_scratch = None
-
-
-def _wav(clip, name):
-    """`clip` written losslessly (32-bit float WAV) to a scratch file; its path."""
-    global _scratch
-    if _scratch is None:
-        _scratch = tempfile.mkdtemp(prefix="skillkit-audio-")
-        atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
-    path = os.path.join(_scratch, name)
-    soundfile.write(path, clip, media.SAMPLE_RATE, subtype="FLOAT")
-    return path
-
-
 def cases(plan):
     n = plan["generation"]["max_new_tokens"]
     clips = media.audio(len(SECONDS), plan["seed"], SECONDS)
@@ -209,19 +189,9 @@ def cases(plan):
         # Each clip stops at its own end-of-text, one after 6 tokens and one after 2: a
         # batch must not pass the shorter one's padding off as its tokens. One clip
         # comes as a WAV file, the other as an array.
-        Case("a WAV file and a clip, each to its own end", [_wav(clips[3], "clip.wav"), clips[4]],
+        Case("a WAV file and a clip, each to its own end", [media.wav_file(clips[3], "clip.wav"), clips[4]],
              {"max_new_tokens": n}),
     ]
-
-
-def _load_clip(item):
-    """A case's clip as float32 samples: arrays as they are, files read with soundfile."""
-    if isinstance(item, (str, os.PathLike)):
-        samples, rate = soundfile.read(item, dtype="float32")
-        if rate != media.SAMPLE_RATE:
-            raise ValueError(f"{item} is sampled at {rate} Hz, not {media.SAMPLE_RATE}")
-        return samples
-    return np.asarray(item, dtype=np.float32)
 
 
 def reference(model_dir, candidate, case, plan):
@@ -231,9 +201,9 @@ def reference(model_dir, candidate, case, plan):
                           feature_extractor=processor.feature_extractor, device="cpu")
     settings = dict(case.options, do_sample=False, num_beams=1)
     items = case.input if isinstance(case.input, list) else [case.input]
-    expected = {"token_ids": [], "texts": [], "margins": []}
+    expected = Expected({"token_ids": [], "texts": []})
     for item in items:  # each alone
-        clip = _load_clip(item)
+        clip = media.load_clip(item)
         features = processor.feature_extractor(clip, sampling_rate=media.SAMPLE_RATE,
                                                return_tensors="pt").input_features
         with torch.inference_mode():
@@ -256,5 +226,9 @@ def reference(model_dir, candidate, case, plan):
                                f"the decoded tokens {token_ids} read {text!r}")
         expected["token_ids"].append(token_ids)
         expected["texts"].append(text)
-        expected["margins"].append([margin(scores[0].tolist()) for scores in scored.scores])
+        expected.margins.append(greedy.margins(scored.scores))
     return expected
+
+
+# Token ids equal token for token and texts equal, ties named.
+compare = greedy.compare

@@ -5,7 +5,7 @@ generated tokens after the decoder start token) and `texts` (those tokens decode
 one entry per input. transformers 5 has no text2text-generation pipeline, so the
 reference calls generate() directly, on each input alone, unpadded.
 
-As for decoders (text_decoder.py), the tiny model is taught to answer the first text
+As for decoders, the tiny model is taught (skillkit.teaching) to answer the first text
 with ENDS_AFTER tokens and end, and the second with GOES_ON tokens, so that the cases
 can see min_new_tokens and a batch whose rows end at different steps.
 """
@@ -13,16 +13,14 @@ import torch
 import transformers
 from transformers import AutoTokenizer
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
 
-from .. import tiny
-from .. import tokenizers as offline
-from .text_decoder import ENDS_AFTER, GOES_ON, Expected, fit, generation_cases, margin
-from .text_decoder import compare  # noqa: F401 -- this family's too: greedy ids equal, ties named
+from .. import greedy, tiny, tokenizers
+from ..expected import Expected
+from ..teaching import ENDS_AFTER, GOES_ON, fit, generation_cases
 
-VOCAB_SIZE = 256
-# The generic byte-level BPE needs its 256 byte symbols before any merge.
-GENERIC_VOCAB_SIZE = 384
+# The byte-level BPE (for types without a tokenizer of their own kind) needs its 256
+# byte symbols before any merge.
+VOCAB_SIZE = 384
 
 TEXTS = (
     "translate English to German: The house is wonderful.",
@@ -35,26 +33,11 @@ ANSWERS = (
     "The river flows north, and the children danced around the fire.",
 )
 
-# Offline tokenizer recipes, by the model type's tokenizer class: its special tokens,
-# first in the vocabulary in this order, as in the real checkpoints (T5Tokenizer
-# assumes <pad> 0, </s> 1, <unk> 2).
-SPECIAL_TOKENS = {
-    "T5Tokenizer": ("<pad>", "</s>", "<unk>"),
-}
-
-
-def _tokenizer(model_type):
-    """A tokenizer of the model type's own class, trained offline on skillkit's corpus."""
-    name = TOKENIZER_MAPPING_NAMES.get(model_type)
-    if name not in SPECIAL_TOKENS:  # the generic one; batches of inputs need padding
-        return offline.for_model_type(model_type, GENERIC_VOCAB_SIZE,
-                                      ("bos_token", "eos_token", "unk_token", "pad_token"))
-    return getattr(transformers, name)(vocab=offline.unigram(VOCAB_SIZE, SPECIAL_TOKENS[name]))
-
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
-    tokenizer = _tokenizer(model_type)
+    roles = ("bos_token", "eos_token", "unk_token", "pad_token")  # batches of inputs need padding
+    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, roles, lossless=True)
     config = CONFIG_MAPPING[model_type]()
     overrides = {"vocab_size": len(tokenizer)}
     if getattr(config, "decoder_vocab_size", None) is not None:  # marian's own output vocabulary
@@ -129,5 +112,9 @@ def reference(model_dir, candidate, case, plan):
             raise RuntimeError(f"generate() started from token {sequence[0]}, not the decoder start {start}")
         expected["token_ids"].append(sequence[1:])
         expected["texts"].append(tokenizer.decode(sequence[1:], skip_special_tokens=True))
-        expected.margins.append([margin(scores[0].tolist()) for scores in output.scores])
+        expected.margins.append(greedy.margins(output.scores))
     return expected
+
+
+# Token ids equal token for token and texts equal, ties named.
+compare = greedy.compare

@@ -1,0 +1,30 @@
+"""Whether one handler output is right: real, plain data, and what the reference expects."""
+import json
+
+
+def mock_in(value):
+    """Whether any string in value (keys included) says MOCK."""
+    if isinstance(value, str):
+        return "MOCK" in value
+    if isinstance(value, dict):
+        return any(mock_in(k) or mock_in(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(mock_in(v) for v in value)
+    return False
+
+
+def check_output(output, family, expected, plan):
+    """(message, max_abs_diff); message is None when the handler output is right."""
+    if not isinstance(output, dict):
+        return f"the handler returned {type(output).__name__}, not a dict", None
+    # "model" echoes the path the harness passed in, which is not the skillset's to label.
+    if mock_in({key: value for key, value in output.items() if key != "model"}):
+        return "the handler returned a MOCK result", None
+    if output.get("implementation_type") != "REAL":
+        return f"implementation_type is {output.get('implementation_type')!r}, not 'REAL'", None
+    try:
+        json.dumps(output, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        return f"the output is not plain JSON data: {exc}", None
+    comparison = family.compare(expected, output, plan)
+    return (None if comparison.ok else comparison.message), comparison.max_abs_diff

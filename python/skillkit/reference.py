@@ -1,0 +1,57 @@
+"""The reference loop: the family's hand-written reference for every case, on the first
+candidate model class that works."""
+import math
+from pathlib import Path
+
+import transformers
+
+from .messages import one_line
+from .signature import signature
+from .tiny import seed_everything
+from .tiny_cache import tiny_model_dir
+
+
+def record(plan, **fields):
+    """The reference part of a test-result (docs/DESIGN.md), an error unless told otherwise."""
+    return {"status": "error", "candidate": None, "signature": None,
+            "generation": plan.get("generation"), "tolerance": plan["tolerance"], **fields}
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_finite(v) for v in value)
+    return True
+
+
+def compute(family, plan, cases):
+    """(record, model_dir, expected): the reference record and, when it passed, the model
+    dir and one Expected per case."""
+    result = record(plan)
+    wanted = plan.get("transformers_version")
+    if wanted and wanted != transformers.__version__:
+        result["message"] = (f"the plan was made for transformers {wanted}, "
+                             f"but {transformers.__version__} is installed")
+        return result, None, None
+    failures = []
+    for candidate in plan["candidates"]:
+        try:
+            # A plan made from a local checkpoint tests that real model; others a tiny one.
+            model_dir = Path(plan["checkpoint"]) if plan.get("checkpoint") else tiny_model_dir(family, plan, candidate)
+            seed_everything(plan.get("seed", 0))
+            expected = [family.reference(str(model_dir), candidate, case, plan) for case in cases]
+            described = signature(cases, expected)
+        except Exception as exc:  # any failure means: try the next candidate
+            failures.append(f"{candidate['model_class']}: {one_line(exc)}")
+            continue
+        result.update(candidate=candidate, signature=described)
+        if not _finite(expected):
+            result.update(status="fail", message="the reference output holds NaN or infinity")
+            return result, None, None
+        result["status"] = "pass"
+        return result, model_dir, expected
+    result["message"] = "no candidate worked: " + "; ".join(failures)
+    return result, None, None

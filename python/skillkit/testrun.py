@@ -1,0 +1,113 @@
+"""One test run: the reference for every case, then each backend of the skillset driven
+the way the ipfs_accelerate_py worker drives it; the test-result body (docs/DESIGN.md)."""
+import math
+import platform
+import time
+
+import torch
+import transformers
+
+from . import backends as backend_list
+from . import families, reference
+from .messages import one_line
+from .output_check import check_output
+from .skillset import instantiate, skillset_file
+from .tiny import seed_everything
+
+SKIP_REASONS = ("no-device", "package-missing")
+UNIMPLEMENTED = "unimplemented"
+
+# A test's own output is its summary, or the worker's protocol: no progress bars.
+transformers.utils.logging.disable_progress_bar()
+# Tiny models run fastest on one thread (measured: a warm bert run takes 0.06 s with one,
+# 0.13 to 1.6 s with two on a busy 2-core machine); run-tests parallelises across
+# workers instead.
+torch.set_num_threads(1)
+
+
+def versions():
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__}
+
+
+def _run_backend(instance, backend, family, plan, model_dir, cases, expected):
+    try:
+        endpoint = backend_list.init(instance, backend, str(model_dir), plan["task"])
+    except Exception as exc:
+        # The contract's BackendUnavailable says what is missing in its message; any
+        # other exception is a bug, so its type is part of the message.
+        reason = getattr(exc, "reason", None)
+        if reason in SKIP_REASONS:
+            return {"status": "skip", "reason": reason, "message": " ".join(str(exc).split())}
+        if reason == UNIMPLEMENTED:
+            return {"status": "unimplemented", "message": " ".join(str(exc).split())}
+        return {"status": "error", "message": f"init_{backend}: {one_line(exc)}"}
+    if not isinstance(endpoint, tuple) or len(endpoint) != 5 or not callable(endpoint[2]):
+        return {"status": "fail", "message": f"init_{backend} did not return "
+                "(endpoint, processor, handler, queue, batch_size) with a callable handler"}
+    handler = endpoint[2]
+    worst = None
+    for case, want in zip(cases, expected):
+        try:
+            output = handler(case.input, **case.options)
+        except Exception as exc:
+            return {"status": "error", "message": f"case {case.name}: {one_line(exc)}"}
+        message, diff = check_output(output, family, want, plan)
+        if diff is not None and math.isfinite(diff):
+            worst = diff if worst is None else max(worst, diff)
+        if message:
+            result = {"status": "fail", "message": f"case {case.name}: {message}"}
+            if worst is not None:
+                result["max_abs_diff"] = worst
+            return result
+    result = {"status": "pass"}
+    if worst is not None:
+        result["max_abs_diff"] = worst
+    return result
+
+
+def _run_backends(plan, family, path, backends, model_dir, cases, expected):
+    if not path.is_file():
+        return {b: {"status": "no-skillset", "message": f"no skillset at {path}"} for b in backends}
+    if expected is None:
+        return {b: {"status": "skip", "reason": "no-reference",
+                    "message": "the reference failed, so there is nothing to compare with"}
+                for b in backends}
+    try:
+        instance = instantiate(path, plan["ident"])
+    except Exception as exc:
+        message = f"loading {path}: {one_line(exc)}"
+        return {b: {"status": "error", "message": message} for b in backends}
+    results = {}
+    for backend in backends:
+        if backend not in backend_list.NAMES:
+            results[backend] = {"status": "error", "message": f"unknown backend '{backend}'"}
+            continue
+        seed_everything(plan.get("seed", 0))
+        results[backend] = _run_backend(instance, backend, family, plan, model_dir, cases, expected)
+    return results
+
+
+def run(plan, skillset_path=None, backends=None):
+    """The test-result body for this plan (docs/DESIGN.md, test-result).
+
+    skillset_path defaults to $SKILLSET_FILE, then the plan's skillset_file; backends
+    (a list, or a comma-separated string) to the plan's.
+    """
+    started = time.monotonic()
+    if isinstance(backends, str):
+        backends = [name for name in backends.split(",") if name]
+    backends = list(backends or plan["backends"])
+    seed_everything(plan.get("seed", 0))
+    family = cases = model_dir = expected = None
+    try:
+        family = families.load(plan["family"])
+        cases = family.cases(plan)
+    except Exception as exc:
+        result = reference.record(plan, message=f"family '{plan['family']}': {one_line(exc)}")
+    else:
+        result, model_dir, expected = reference.compute(family, plan, cases)
+    results = _run_backends(plan, family, skillset_file(plan, skillset_path), backends,
+                            model_dir, cases, expected)
+    return {"reference": result, "backends": results, "versions": versions(),
+            "elapsed_s": round(time.monotonic() - started, 3)}

@@ -1,0 +1,60 @@
+"""The tiny-model cache: each tiny model is built once and shared by every later run."""
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import transformers
+
+from . import teaching, tiny, tokenizers
+
+# The shared modules that build tiny models; with the family module, their code is part
+# of the cache key, so that changing a builder rebuilds.
+BUILDERS = (tiny, tokenizers, teaching)
+
+
+def cache_root():
+    """Where tiny models are kept: $SKILLKIT_CACHE, else <repo>/.cache/tiny."""
+    configured = os.environ.get("SKILLKIT_CACHE")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / ".cache" / "tiny"
+
+
+def _builder_digest(family):
+    digest = hashlib.sha256()
+    for module in (family, *BUILDERS):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def tiny_model_dir(family, plan, candidate):
+    """The tiny model for this candidate, built once and shared by every later run.
+
+    The key holds everything that changes the built files, the builder code included.
+    It is built in a temporary directory beside its final place and renamed into it,
+    so a concurrent worker or an interrupted build never leaves a half-written model
+    where a reader would take it.
+    """
+    seed = plan.get("seed", 0)
+    digest = hashlib.sha256(json.dumps(
+        [plan["model_type"], candidate, seed, transformers.__version__, _builder_digest(family)],
+        sort_keys=True).encode()).hexdigest()[:12]
+    final = cache_root() / plan["ident"] / f"{candidate['model_class']}-{digest}"
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        tiny.seed_everything(seed)
+        family.build_tiny(plan["model_type"], candidate, str(building), seed)
+        try:
+            building.rename(final)
+        except OSError:
+            if not final.is_dir():  # not merely another worker finishing first
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return final
