@@ -26,7 +26,7 @@ HOSTILE = {
     "backslashes": f'bert\\"""\\\n{PAYLOAD}"""\\',
     "line-separators": 'bert\u2028import os\u2028os.system("touch PWNED")\u2029\x85\x0b\x0c\r\x1c#',
     "nul": f'bert\x00"""\n{PAYLOAD}"""',
-    "mustache": "bert{{ident}}{{{model_type_literal}}}{{> _head}}{{=<% %>=}}<%ident%>",
+    "mustache": "bert{{ident}}{{{model_type_quoted}}}{{> _head}}{{=<% %>=}}<%ident%>",
     "escape-lookalikes": 'bert\\N{BULLET}\\x41\\u0041\\\U0001F600 \u00e9"',
     "f-string-braces": 'bert{__import__("os").system("touch PWNED")}',
 }
