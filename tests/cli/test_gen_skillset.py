@@ -114,17 +114,9 @@ def test_gen_skillset_regenerated_skillset_replaces_one_it_wrote_before(cli, tmp
     assert "BertTokenizerFast" in (tmp_path / "hf_bert.py").read_text()
 
 
-def edit(path):
-    """Edits a generated file as a person would: a line added in the middle."""
-    lines = path.read_text().splitlines(keepends=True)
-    lines.insert(len(lines) // 2, "# a person's note\n")
-    path.write_text("".join(lines))
-    return path.read_bytes()
-
-
 def test_gen_skillset_refuses_to_overwrite_an_edited_skillset_and_writes_nothing(cli, tmp_path):
     assert cli.run("gen-skillset", "-q", "-o", tmp_path, "bert", "gpt2")[0] == 0
-    edited = edit(tmp_path / "hf_bert.py")
+    edited = cli.edit(tmp_path / "hf_bert.py")
     (tmp_path / "hf_gpt2.py").unlink()
     rc, out, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "bert", "gpt2")
     assert rc == 1 and out == ""
@@ -144,7 +136,7 @@ def test_gen_skillset_refuses_to_overwrite_a_file_it_did_not_write(cli, tmp_path
 def test_gen_skillset_force_overwrites_an_edited_skillset(cli, tmp_path):
     assert cli.run("gen-skillset", "-q", "-o", tmp_path, "bert")[0] == 0
     before = (tmp_path / "hf_bert.py").read_bytes()
-    edit(tmp_path / "hf_bert.py")
+    cli.edit(tmp_path / "hf_bert.py")
     rc, out, err = cli.run("gen-skillset", "-q", "--force", "-o", tmp_path, "bert")
     assert rc == 0, err
     assert cli.records(out)[0]["status"] == "written"

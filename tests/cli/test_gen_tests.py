@@ -217,14 +217,6 @@ def test_gen_tests_list_families_names_each_family_and_its_template(cli):
 
 # -- writing: digests, edits, all or nothing ------------------------------------------------
 
-def edit(path):
-    """Edits a generated file as a person would: a line added in the middle."""
-    lines = path.read_text().splitlines(keepends=True)
-    lines.insert(len(lines) // 2, "# a person's note\n")
-    path.write_text("".join(lines))
-    return path.read_bytes()
-
-
 def test_gen_tests_test_header_holds_the_digest_of_the_rest(cli, tmp_path):
     assert gen_tests(cli, tmp_path, "-q", "bert")[0] == 0
     first, rest = (tmp_path / "tests" / "test_hf_bert.py").read_bytes().split(b"\n", 1)
@@ -233,7 +225,7 @@ def test_gen_tests_test_header_holds_the_digest_of_the_rest(cli, tmp_path):
 
 def test_gen_tests_refuses_to_overwrite_an_edited_test_and_writes_nothing(cli, tmp_path):
     assert gen_tests(cli, tmp_path, "-q", "bert", "gpt2")[0] == 0
-    edited = edit(tmp_path / "tests" / "test_hf_bert.py")
+    edited = cli.edit(tmp_path / "tests" / "test_hf_bert.py")
     (tmp_path / "tests" / "test_hf_gpt2.py").unlink()
     rc, out, err = gen_tests(cli, tmp_path, "-q", "bert", "gpt2")
     assert rc == 1 and out == ""
@@ -245,7 +237,7 @@ def test_gen_tests_refuses_to_overwrite_an_edited_test_and_writes_nothing(cli, t
 def test_gen_tests_force_overwrites_an_edited_test(cli, tmp_path):
     assert gen_tests(cli, tmp_path, "-q", "bert")[0] == 0
     before = (tmp_path / "tests" / "test_hf_bert.py").read_bytes()
-    edit(tmp_path / "tests" / "test_hf_bert.py")
+    cli.edit(tmp_path / "tests" / "test_hf_bert.py")
     rc, out, err = gen_tests(cli, tmp_path, "-q", "--force", "bert")
     assert rc == 0, err
     assert [p["model_type"] for p in cli.records(out)] == ["bert"]
