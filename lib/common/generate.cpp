@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <map>
 
 #include "common/digest.h"
 #include "common/files.h"
@@ -128,8 +129,22 @@ bool render_skillset(const std::string& template_dir, const nlohmann::json& requ
 Written write_outputs(const std::vector<Output>& outputs, bool force, std::vector<bool>* changed,
                       std::string* err) {
   changed->assign(outputs.size(), true);
+  // Several specs may name one model type (bert, google-bert/bert-base-uncased): the
+  // same file, written once. Two different texts for one file are a conflict.
+  std::map<std::string, size_t> first_of;
+  std::vector<bool> repeated(outputs.size(), false);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    auto [it, fresh] = first_of.emplace(outputs[i].path, i);
+    if (fresh) continue;
+    if (outputs[it->second].text != outputs[i].text) {
+      *err = "two different files would be written to '" + outputs[i].path + "'";
+      return Written::kFailed;
+    }
+    repeated[i] = true;
+  }
   for (size_t i = 0; i < outputs.size(); ++i) {
     const Output& output = outputs[i];
+    if (repeated[i]) continue;
     std::error_code ec;
     auto status = std::filesystem::status(output.path, ec);
     if (!std::filesystem::exists(status)) continue;
@@ -146,10 +161,12 @@ Written write_outputs(const std::vector<Output>& outputs, bool force, std::vecto
       return Written::kEdited;
     }
   }
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (repeated[i]) (*changed)[i] = (*changed)[first_of[outputs[i].path]];
   HeldSignals held;
   std::vector<std::string> staged(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {
-    if ((*changed)[i] && !files::stage(outputs[i].path, outputs[i].text, &staged[i], err)) {
+    if ((*changed)[i] && !repeated[i] && !files::stage(outputs[i].path, outputs[i].text, &staged[i], err)) {
       for (const auto& tmp : staged)
         if (!tmp.empty()) files::discard(tmp);
       return Written::kFailed;

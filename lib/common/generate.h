@@ -36,6 +36,7 @@ enum class Written {
 /// Writes every output or none. A file whose text on disk no longer matches its own
 /// digest (edited by hand, or not generated at all) is overwritten only with `force`;
 /// one that already holds its output is left untouched (mtime too) unless `force`.
+/// Outputs of one path and one text are one file; of one path and two texts, a failure.
 /// `(*changed)[i]` tells whether outputs[i] was written. Every file is checked, then
 /// staged beside its target, and only then renamed into place, with SIGINT, SIGTERM and
 /// SIGHUP held back meanwhile so that a stop leaves no temporary file.

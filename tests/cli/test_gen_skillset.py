@@ -623,3 +623,19 @@ def test_gen_skillset_other_unimplemented_backends_raise_with_reason_unimplement
     assert raised is not None, f"init_{backend} returned instead of raising"
     assert raised["type"] == "BackendUnavailable" and raised["runtime_error"]
     assert raised["reason"] == "unimplemented" and raised["message"]
+
+
+def test_gen_skillset_one_model_type_named_twice_is_one_file_and_two_manifests(cli, tmp_path):
+    rc, out, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "bert", "bert")
+    assert rc == 0, err
+    assert [m["status"] for m in cli.records(out)] == ["written", "written"]
+    assert cli.files_under(tmp_path) == ["hf_bert.py"]
+
+
+def test_gen_skillset_two_different_skillsets_for_one_file_is_exit_2_and_writes_nothing(cli, tmp_path):
+    first = cli.bert_requirements(tmp_path / "hf_bert.py")
+    second = cli.bert_requirements(tmp_path / "hf_bert.py", processor_class="BertTokenizerFast")
+    rc, out, err = cli.run("gen-skillset", "-q", input=cli.jsonl(first, second))
+    assert rc == 2 and out == ""
+    assert f"'{tmp_path / 'hf_bert.py'}'" in cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []

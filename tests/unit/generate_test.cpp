@@ -111,3 +111,17 @@ TEST_CASE("write_outputs fails before writing when a directory stands where a fi
   CHECK(err.find("b.py") != std::string::npos);
   CHECK_FALSE(files::exists(dir.path() + "/a.py"));
 }
+
+TEST_CASE("write_outputs writes the same output twice as one file and refuses two texts for one file") {
+  TempDir dir;
+  std::vector<bool> changed;
+  std::string err;
+  Output a = generated(dir.path() + "/a.py", "a\n");
+  REQUIRE(write_outputs({a, a}, false, &changed, &err) == Written::kAll);
+  CHECK(changed == std::vector<bool>{true, true});
+  REQUIRE(write_outputs({a, a}, false, &changed, &err) == Written::kAll);
+  CHECK(changed == std::vector<bool>{false, false});
+  CHECK(write_outputs({a, generated(a.path, "other\n")}, false, &changed, &err) == Written::kFailed);
+  CHECK(err.find("'" + a.path + "'") != std::string::npos);
+  CHECK(read(a.path) == a.text);
+}
