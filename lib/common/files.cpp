@@ -29,7 +29,7 @@ bool read(const std::string& path, std::string* out, std::string* err) {
   return true;
 }
 
-bool write_atomic(const std::string& path, const std::string& content, std::string* err) {
+bool stage(const std::string& path, const std::string& content, std::string* staged, std::string* err) {
   fs::path target(path);
   std::error_code ec;
   if (target.has_parent_path()) {
@@ -40,32 +40,37 @@ bool write_atomic(const std::string& path, const std::string& content, std::stri
     }
   }
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << content;
-    out.flush();
-    if (!out) {
-      std::error_code ignored;
-      fs::remove(tmp, ignored);
-      *err = "cannot write '" + path + "'";
-      return false;
-    }
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  if (!out) {
+    discard(tmp);
+    *err = "cannot write '" + path + "'";
+    return false;
   }
-  fs::rename(tmp, target, ec);
+  *staged = tmp;
+  return true;
+}
+
+bool commit(const std::string& staged, const std::string& path, std::string* err) {
+  std::error_code ec;
+  fs::rename(staged, path, ec);
   if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
+    discard(staged);
     *err = "cannot write '" + path + "': " + ec.message();
     return false;
   }
   return true;
 }
 
-bool write_if_changed(const std::string& path, const std::string& content, bool* changed,
-                      std::string* err) {
-  std::string old, ignored;
-  *changed = !(read(path, &old, &ignored) && old == content);
-  return !*changed || write_atomic(path, content, err);
+void discard(const std::string& staged) {
+  std::error_code ignored;
+  fs::remove(staged, ignored);
+}
+
+bool write_atomic(const std::string& path, const std::string& content, std::string* err) {
+  std::string staged;
+  return stage(path, content, &staged, err) && commit(staged, path, err);
 }
 
 bool exists(const std::string& path) {

@@ -12,10 +12,16 @@ bool read(const std::string& path, std::string* out, std::string* err);
 /// rename, creating missing parent directories: readers never see half a file.
 bool write_atomic(const std::string& path, const std::string& content, std::string* err);
 
-/// Like write_atomic, but leaves a file that already holds `content` untouched (its
-/// mtime too, for make); `*changed` tells which happened.
-bool write_if_changed(const std::string& path, const std::string& content, bool* changed,
-                      std::string* err);
+/// The first half of write_atomic: writes `content` to a new temporary file beside
+/// `path` (creating missing parent directories) and names it in `*staged`.
+bool stage(const std::string& path, const std::string& content, std::string* staged, std::string* err);
+
+/// The second half of write_atomic: renames the file `staged` onto `path`, or removes it
+/// when that fails.
+bool commit(const std::string& staged, const std::string& path, std::string* err);
+
+/// Removes a staged file that is not to be committed.
+void discard(const std::string& staged);
 
 /// True when `path` names an existing regular file.
 bool exists(const std::string& path);

@@ -1,11 +1,19 @@
 #include "common/generate.h"
 
+#include <signal.h>
+
+#include <filesystem>
+#include <map>
+
+#include "common/digest.h"
 #include "common/files.h"
 #include "common/pyliteral.h"
 #include "common/records.h"
 #include "common/render.h"
 
 namespace {
+
+const std::string kDigestPrefix = "# @generated sha256:";
 
 // Plan and requirements fields that do not belong in generated code: they vary with
 // where and how the generator ran, and generated files must not.
@@ -15,18 +23,49 @@ nlohmann::json plan_for_test(const nlohmann::json& plan) {
   return p;
 }
 
+// `text` after a first line holding its digest, which tells a later run whether a
+// person has edited the file since.
+std::string with_digest(const std::string& text) {
+  return kDigestPrefix + digest::sha256_hex(text) + "\n" + text;
+}
+
+// True when `text` is as with_digest() wrote it: nobody has edited it since.
+bool matches_own_digest(const std::string& text) {
+  size_t newline = text.find('\n');
+  return newline != std::string::npos && with_digest(text.substr(newline + 1)) == text;
+}
+
+// Holds back the signals that stop a tool while it lives, so that a stop lands after
+// the files are all renamed or all discarded.
+class HeldSignals {
+ public:
+  HeldSignals() {
+    sigset_t held;
+    sigemptyset(&held);
+    for (int signal : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&held, signal);
+    sigprocmask(SIG_BLOCK, &held, &previous_);
+  }
+  ~HeldSignals() { sigprocmask(SIG_SETMASK, &previous_, nullptr); }
+
+ private:
+  sigset_t previous_;
+};
+
 }  // namespace
 
-bool write_test(const std::string& template_dir, const nlohmann::json& plan, std::string* err) {
+bool render_test(const std::string& template_dir, const nlohmann::json& plan, Output* out, std::string* err) {
   render::Vars vars = {
       {"ident", plan["ident"]},
-      {"model_type_literal", pyliteral::literal(plan["model_type"])},
-      {"plan_literal", pyliteral::literal(plan_for_test(plan))},
+      {"model_type_quoted", pyliteral::quoted(plan["model_type"])},
       {"generator_version", kToolchainVersion},
   };
   std::string text;
-  if (!render::file(template_dir + "/tests", "test", vars, &text, err)) return false;
-  return files::write_atomic(plan["test_file"], text, err);
+  if (!render::file(template_dir + "/tests", "test", vars, {{"plan_literal", plan_for_test(plan)}}, &text, err)) {
+    *err = "test plan of '" + plan.value("model_type", "?") + "': " + *err;
+    return false;
+  }
+  *out = {plan["test_file"], with_digest(text)};
+  return true;
 }
 
 nlohmann::json requirements_from_plan(const nlohmann::json& plan) {
@@ -43,14 +82,10 @@ nlohmann::json requirements_from_plan(const nlohmann::json& plan) {
   return r;
 }
 
-bool render_skillset(const std::string& template_dir, const nlohmann::json& requirements,
-                     std::string* text, std::string* err) {
+bool render_skillset(const std::string& template_dir, const nlohmann::json& requirements, Output* out,
+                     std::string* err) {
   render::Vars vars = {
-      {"ident", requirements.value("ident", "")},
-      {"task", requirements.value("task", "")},
-      {"model_type_literal", pyliteral::literal(requirements["model_type"])},
-      {"task_literal", pyliteral::literal(requirements["task"])},
-      {"generation_literal", pyliteral::literal(requirements.value("generation", nlohmann::json()))},
+      {"model_type_quoted", pyliteral::quoted(requirements["model_type"])},
       {"batch_size", "8"},
       {"generator_version", kToolchainVersion},
       {"transformers_version",
@@ -66,6 +101,7 @@ bool render_skillset(const std::string& template_dir, const nlohmann::json& requ
       return false;
     }
   }
+  vars["task"] = requirements["task"];
   if (!pyliteral::is_word(vars["transformers_version"])) vars["transformers_version"] = "(unknown)";
   // Class names appear bare in the code, so only plain identifiers may pass.
   for (const char* key : {"ident", "model_class", "auto_class", "processor_class"}) {
@@ -77,5 +113,74 @@ bool render_skillset(const std::string& template_dir, const nlohmann::json& requ
     }
     vars[key] = value;
   }
-  return render::file(template_dir + "/skillset", requirements.value("family", ""), vars, text, err);
+  render::Values values = {
+      {"task_literal", requirements["task"]},
+      {"generation_literal", requirements.value("generation", nlohmann::json())},
+  };
+  std::string text;
+  if (!render::file(template_dir + "/skillset", requirements["family"], vars, values, &text, err)) {
+    *err = "requirements of '" + requirements.value("model_type", "?") + "': " + *err;
+    return false;
+  }
+  *out = {requirements["skillset_file"], with_digest(text)};
+  return true;
+}
+
+Written write_outputs(const std::vector<Output>& outputs, bool force, std::vector<bool>* changed,
+                      std::string* err) {
+  changed->assign(outputs.size(), true);
+  // Several specs may name one model type (bert, google-bert/bert-base-uncased): the
+  // same file, written once. Two different texts for one file are a conflict.
+  std::map<std::string, size_t> first_of;
+  std::vector<bool> repeated(outputs.size(), false);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    auto [it, fresh] = first_of.emplace(outputs[i].path, i);
+    if (fresh) continue;
+    if (outputs[it->second].text != outputs[i].text) {
+      *err = "two different files would be written to '" + outputs[i].path + "'";
+      return Written::kFailed;
+    }
+    repeated[i] = true;
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const Output& output = outputs[i];
+    if (repeated[i]) continue;
+    std::error_code ec;
+    auto status = std::filesystem::status(output.path, ec);
+    if (!std::filesystem::exists(status)) continue;
+    std::string on_disk;
+    if (!std::filesystem::is_regular_file(status)) {
+      *err = "cannot write '" + output.path + "': something other than a file is in the way";
+      return Written::kFailed;
+    }
+    if (!files::read(output.path, &on_disk, err)) return Written::kFailed;
+    (*changed)[i] = force || on_disk != output.text;
+    if ((*changed)[i] && !force && !matches_own_digest(on_disk)) {
+      *err = "refusing to overwrite '" + output.path +
+             "': edited since it was generated (its digest no longer matches); --force overwrites it";
+      return Written::kEdited;
+    }
+  }
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (repeated[i]) (*changed)[i] = (*changed)[first_of[outputs[i].path]];
+  HeldSignals held;
+  std::vector<std::string> staged(outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if ((*changed)[i] && !repeated[i] && !files::stage(outputs[i].path, outputs[i].text, &staged[i], err)) {
+      for (const auto& tmp : staged)
+        if (!tmp.empty()) files::discard(tmp);
+      return Written::kFailed;
+    }
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (staged[i].empty()) continue;
+    if (!files::commit(staged[i], outputs[i].path, err)) {
+      // Staged beside their targets, files rename without copying; a rename fails only
+      // when something changed the directory meanwhile. The files renamed so far stay.
+      for (size_t k = i + 1; k < outputs.size(); ++k)
+        if (!staged[k].empty()) files::discard(staged[k]);
+      return Written::kFailed;
+    }
+  }
+  return Written::kAll;
 }

@@ -67,10 +67,13 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
   const auto& tasks = entry->value("tasks", nlohmann::json::object());
   const auto& families = registry.families();
   const auto& family_info = families.contains(family) ? families[family] : nlohmann::json::object();
-  // The family's task when the model has it: that is what the family's template serves.
+  // The task asked for; else the family's when the model has it, since that is what the
+  // family's template serves; else the model's own.
   std::string task = options.task;
-  if (task.empty()) task = text_at(family_info, "default_task");
-  if (task.empty() || !tasks.contains(task)) task = options.task.empty() ? text_at(*entry, "default_task") : task;
+  if (task.empty()) {
+    task = text_at(family_info, "default_task");
+    if (!tasks.contains(task)) task = text_at(*entry, "default_task");
+  }
   if (!options.task.empty() && !tasks.contains(task)) {
     *err = "model type '" + target.model_type + "' has no task '" + task + "'";
     return false;

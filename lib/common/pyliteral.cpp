@@ -1,5 +1,7 @@
 #include "common/pyliteral.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -19,12 +21,13 @@ char32_t next_code_point(const std::string& s, size_t* i) {
   return cp;
 }
 
-std::string quote(const std::string& s) {
-  std::string out = "\"";
+// `s` as a Python string in `quote` quotes.
+std::string quote(const std::string& s, char quote) {
+  std::string out(1, quote);
   for (size_t i = 0; i < s.size();) {
     char32_t cp = next_code_point(s, &i);
     char buf[16];
-    if (cp == '"' || cp == '\\') {
+    if (cp == static_cast<char32_t>(quote) || cp == '\\') {
       out += '\\';
       out += static_cast<char>(cp);
     } else if (cp >= 0x20 && cp < 0x7F) {
@@ -40,44 +43,95 @@ std::string quote(const std::string& s) {
       out += buf;
     }
   }
-  return out + "\"";
+  return out + quote;
+}
+
+// Double quotes unless the string holds more of them than of single ones: ruff
+// format's choice, so that it leaves our strings as they are.
+std::string code_string(const std::string& s) {
+  auto doubles = std::count(s.begin(), s.end(), '"'), singles = std::count(s.begin(), s.end(), '\'');
+  return quote(s, doubles > singles ? '\'' : '"');
+}
+
+std::string number(const nlohmann::json& value) {
+  if (!value.is_number_float()) return value.dump();
+  double d = value.get<double>();
+  if (std::isnan(d)) return "float(\"nan\")";
+  if (std::isinf(d)) return d > 0 ? "float(\"inf\")" : "-float(\"inf\")";
+  std::string s = value.dump();  // the shortest form that reads back as the same double
+  // ruff writes exponents without a plus sign (1e+20 as 1e20).
+  if (size_t plus = s.find("e+"); plus != std::string::npos) s.erase(plus + 1, 1);
+  return s;
+}
+
+// `value` on one line; `depth` counts the containers around it, itself included.
+bool one_line(const nlohmann::json& value, int depth, std::string* out, std::string* err) {
+  switch (value.type()) {
+    case nlohmann::json::value_t::null:
+      *out += "None";
+      return true;
+    case nlohmann::json::value_t::boolean:
+      *out += value.get<bool>() ? "True" : "False";
+      return true;
+    case nlohmann::json::value_t::string:
+      *out += code_string(value.get<std::string>());
+      return true;
+    case nlohmann::json::value_t::array:
+    case nlohmann::json::value_t::object:
+      break;
+    default:
+      *out += number(value);
+      return true;
+  }
+  if (depth > kMaxDepth) {
+    *err = "a value nested deeper than " + std::to_string(kMaxDepth) + " levels cannot be written into code";
+    return false;
+  }
+  bool is_object = value.is_object(), first = true;
+  *out += is_object ? "{" : "[";
+  for (const auto& [key, item] : value.items()) {
+    *out += first ? "" : ", ";
+    if (is_object) *out += code_string(key) + ": ";
+    if (!one_line(item, depth + 1, out, err)) return false;
+    first = false;
+  }
+  *out += is_object ? "}" : "]";
+  return true;
+}
+
+constexpr size_t kLineWidth = 88, kIndentWidth = 4;
+
+bool laid_out(const nlohmann::json& value, int depth, const Place& place, std::string* out,
+              std::string* err) {
+  std::string line;
+  if (!one_line(value, depth, &line, err)) return false;
+  if (!value.is_structured() || value.empty() || place.column + line.size() + place.tail <= kLineWidth) {
+    *out += line;
+    return true;
+  }
+  bool is_object = value.is_object();
+  const std::string indent(place.indent + kIndentWidth, ' ');
+  *out += is_object ? "{\n" : "[\n";
+  for (const auto& [key, item] : value.items()) {
+    std::string head = indent + (is_object ? code_string(key) + ": " : "");
+    *out += head;
+    if (!laid_out(item, depth + 1, {head.size(), indent.size(), 1}, out, err)) return false;
+    *out += ",\n";
+  }
+  *out += std::string(place.indent, ' ') + (is_object ? "}" : "]");
+  return true;
 }
 
 }  // namespace
 
-std::string literal(const nlohmann::json& value) {
-  switch (value.type()) {
-    case nlohmann::json::value_t::null:
-      return "None";
-    case nlohmann::json::value_t::boolean:
-      return value.get<bool>() ? "True" : "False";
-    case nlohmann::json::value_t::string:
-      return quote(value.get<std::string>());
-    case nlohmann::json::value_t::array: {
-      std::string out = "[";
-      for (size_t i = 0; i < value.size(); ++i) out += (i ? ", " : "") + literal(value[i]);
-      return out + "]";
-    }
-    case nlohmann::json::value_t::object: {
-      std::string out = "{";
-      bool first = true;
-      for (const auto& [key, item] : value.items()) {
-        out += (first ? "" : ", ") + quote(key) + ": " + literal(item);
-        first = false;
-      }
-      return out + "}";
-    }
-    case nlohmann::json::value_t::number_float: {
-      double d = value.get<double>();
-      if (d != d) return "float(\"nan\")";
-      if (d == d + 1 && d != 0) return d > 0 ? "float(\"inf\")" : "-float(\"inf\")";
-      std::string s = value.dump();  // shortest round-trip form
-      return s;
-    }
-    default:  // integers
-      return value.dump();
-  }
+bool code(const nlohmann::json& value, const Place& place, std::string* out, std::string* err) {
+  std::string text;
+  if (!laid_out(value, 1, place, &text, err)) return false;
+  *out = std::move(text);
+  return true;
 }
+
+std::string quoted(const std::string& text) { return quote(text, '"'); }
 
 bool is_identifier(const std::string& name) {
   if (name.empty()) return false;

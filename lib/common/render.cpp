@@ -1,9 +1,12 @@
 #include "common/render.h"
 
+#include <algorithm>
 #include <kainjow/mustache.hpp>
 #include <regex>
+#include <set>
 
 #include "common/files.h"
+#include "common/pyliteral.h"
 
 namespace render {
 namespace {
@@ -34,7 +37,8 @@ std::string join_standalone_partials(const std::string& text) {
 // Checks every tag of `text` (and, recursively, of its partials) against `vars`,
 // loading each partial once into `partials`.
 bool load_checked(const std::string& dir, const std::string& path, const std::string& text,
-                  const Vars& vars, std::map<std::string, std::string>* partials, std::string* err) {
+                  const std::set<std::string>& names, std::map<std::string, std::string>* partials,
+                  std::string* err) {
   static const std::regex tag(R"(\{\{\{?\s*([#^/>!]?)\s*([A-Za-z0-9_.-]+))");
   for (std::sregex_iterator it(text.begin(), text.end(), tag), end; it != end; ++it) {
     std::string sigil = (*it)[1], name = (*it)[2];
@@ -48,8 +52,8 @@ bool load_checked(const std::string& dir, const std::string& path, const std::st
       }
       partial_text = join_standalone_partials(partial_text);
       (*partials)[name] = partial_text;
-      if (!load_checked(dir, partial_path, partial_text, vars, partials, err)) return false;
-    } else if (!vars.count(name)) {
+      if (!load_checked(dir, partial_path, partial_text, names, partials, err)) return false;
+    } else if (!names.count(name)) {
       *err = "template '" + path + "' uses an undefined variable '" + name + "'";
       return false;
     }
@@ -57,15 +61,47 @@ bool load_checked(const std::string& dir, const std::string& path, const std::st
   return true;
 }
 
+// A value's tag renders first as this marker (control characters, which neither a
+// template nor a verbatim variable holds); the literal replaces it once the marker's
+// place in the finished text is known.
+const char kMarker = '\x01';
+
+std::string marker(const std::string& name) { return kMarker + name + kMarker; }
+
+// Replaces each value's marker in `text` by its literal, laid out for its place.
+bool place_values(const std::string& text, const Values& values, std::string* out, std::string* err) {
+  out->clear();
+  size_t at = 0;
+  for (size_t begin; (begin = text.find(kMarker, at)) != std::string::npos;) {
+    size_t end = text.find(kMarker, begin + 1);
+    const auto& value = values.at(text.substr(begin + 1, end - begin - 1));
+    *out += text.substr(at, begin - at);
+    size_t line_start = out->rfind('\n') + 1;  // npos + 1 is 0: the first line
+    size_t first = out->find_first_not_of(' ', line_start);
+    size_t indent = (first == std::string::npos ? out->size() : first) - line_start;
+    size_t line_end = std::min(text.find('\n', end), text.size());
+    pyliteral::Place place{out->size() - line_start, indent, line_end - end - 1};
+    std::string literal;
+    if (!pyliteral::code(value, place, &literal, err)) return false;
+    *out += literal;
+    at = end + 1;
+  }
+  *out += text.substr(at);
+  return true;
+}
+
 }  // namespace
 
-bool file(const std::string& dir, const std::string& name, const Vars& vars, std::string* out,
-          std::string* err) {
+bool file(const std::string& dir, const std::string& name, const Vars& vars, const Values& values,
+          std::string* out, std::string* err) {
   std::string path = dir + "/" + name + ".py.mustache", text;
   if (!files::read(path, &text, err)) return false;
   text = join_standalone_partials(text);
+  std::set<std::string> names;
+  for (const auto& [key, value] : vars) names.insert(key);
+  for (const auto& [key, value] : values) names.insert(key);
   std::map<std::string, std::string> partials;
-  if (!load_checked(dir, path, text, vars, &partials, err)) return false;
+  if (!load_checked(dir, path, text, names, &partials, err)) return false;
 
   kainjow::mustache::mustache tmpl{text};
   if (!tmpl.is_valid()) {
@@ -75,16 +111,17 @@ bool file(const std::string& dir, const std::string& name, const Vars& vars, std
   tmpl.set_custom_escape([](const std::string& s) { return s; });
   kainjow::mustache::data data;
   for (const auto& [key, value] : vars) data.set(key, value);
+  for (const auto& [key, value] : values) data.set(key, marker(key));
   for (const auto& [key, value] : partials) {
     std::string body = value;
     data.set(key, kainjow::mustache::partial{[body] { return body; }});
   }
-  *out = tmpl.render(data);
+  std::string rendered = tmpl.render(data);
   if (!tmpl.is_valid()) {
     *err = "template '" + path + "': " + tmpl.error_message();
     return false;
   }
-  return true;
+  return place_values(rendered, values, out, err);
 }
 
 }  // namespace render

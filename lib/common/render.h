@@ -2,17 +2,23 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace render {
 
+/// Text put in verbatim: identifiers, plain words and quoted strings.
 using Vars = std::map<std::string, std::string>;
+/// Values written as Python literals (pyliteral::code), laid out for where their tag
+/// stands. Such a tag stands in code, never inside a string: a literal may be quoted in
+/// single quotes.
+using Values = std::map<std::string, nlohmann::json>;
 
-/// Renders `<dir>/<name>.py.mustache` with `vars`, verbatim (no HTML escaping): callers
-/// pass only identifiers and Python literals. `{{> part}}` includes `<dir>/_part.py.mustache`.
-/// A variable or partial the template names but `vars` or `dir` lacks is an error, so a
-/// typo in a template cannot silently render as nothing.
-bool file(const std::string& dir, const std::string& name, const Vars& vars, std::string* out,
-          std::string* err);
+/// Renders `<dir>/<name>.py.mustache` with `vars` and `values`, verbatim (no HTML
+/// escaping). `{{> part}}` includes `<dir>/_part.py.mustache`. A variable or partial the
+/// template names but `vars`, `values` or `dir` lacks is an error, so a typo in a
+/// template cannot silently render as nothing; so is a value pyliteral::code refuses.
+bool file(const std::string& dir, const std::string& name, const Vars& vars, const Values& values,
+          std::string* out, std::string* err);
 
 }  // namespace render

@@ -70,6 +70,14 @@ def files_under(path):
     return sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()) if path.exists() else []
 
 
+def edit(path):
+    """Edits a generated file as a person would, a line added in the middle; returns its bytes."""
+    lines = Path(path).read_text().splitlines(keepends=True)
+    lines.insert(len(lines) // 2, "# a person's note\n")
+    Path(path).write_text("".join(lines))
+    return Path(path).read_bytes()
+
+
 def bert_requirements(skillset_file, **overrides):
     """A hand-written requirements record of bert, as analyze writes it."""
     record = {
@@ -212,6 +220,6 @@ def cli():
     """The helpers above, for test modules (conftest is not importable by name)."""
     return SimpleNamespace(
         run=run_tool, records=records, jsonl=jsonl, assert_one_error_line=assert_one_error_line,
-        files_under=files_under, bert_requirements=bert_requirements, bert_result=bert_result,
+        files_under=files_under, edit=edit, bert_requirements=bert_requirements, bert_result=bert_result,
         without_init=without_init, root=ROOT, python=str(PYTHON if PYTHON.exists() else sys.executable),
         six=SIX, backends=BACKENDS, tools=TOOLS)

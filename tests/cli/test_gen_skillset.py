@@ -2,6 +2,7 @@
 requirements records (stdin, -r) to hf_<ident>.py skillsets and skillset-manifest
 records. Bad input is exit 2 before anything is written; every generated skillset
 compiles, imports by path without importing torch, and keeps the worker's contract."""
+import hashlib
 import json
 import os
 import subprocess
@@ -104,14 +105,178 @@ def test_gen_skillset_force_rewrites_an_unchanged_skillset(cli, tmp_path):
     assert path.stat().st_mtime != OLD and path.read_bytes() == before
 
 
-def test_gen_skillset_edited_skillset_is_rewritten(cli, tmp_path):
+def test_gen_skillset_regenerated_skillset_replaces_one_it_wrote_before(cli, tmp_path):
     assert cli.run("gen-skillset", "-q", "-o", tmp_path, "bert")[0] == 0
-    path = tmp_path / "hf_bert.py"
-    before = path.read_bytes()
-    path.write_bytes(before + b"\n# an edit\n")
-    rc, out, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "bert")
+    record = cli.bert_requirements(tmp_path / "hf_bert.py", processor_class="BertTokenizerFast")
+    rc, out, err = cli.run("gen-skillset", "-q", input=cli.jsonl(record))
     assert rc == 0, err
-    assert cli.records(out)[0]["status"] == "written" and path.read_bytes() == before
+    assert cli.records(out)[0]["status"] == "written"
+    assert "BertTokenizerFast" in (tmp_path / "hf_bert.py").read_text()
+
+
+def test_gen_skillset_refuses_to_overwrite_an_edited_skillset_and_writes_nothing(cli, tmp_path):
+    assert cli.run("gen-skillset", "-q", "-o", tmp_path, "bert", "gpt2")[0] == 0
+    edited = cli.edit(tmp_path / "hf_bert.py")
+    (tmp_path / "hf_gpt2.py").unlink()
+    rc, out, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "bert", "gpt2")
+    assert rc == 1 and out == ""
+    assert f"'{tmp_path / 'hf_bert.py'}'" in cli.assert_one_error_line("gen-skillset", err)
+    assert (tmp_path / "hf_bert.py").read_bytes() == edited
+    assert cli.files_under(tmp_path) == ["hf_bert.py"]
+
+
+def test_gen_skillset_refuses_to_overwrite_a_file_it_did_not_write(cli, tmp_path):
+    (tmp_path / "hf_bert.py").write_text("# written by hand\n")
+    rc, out, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "bert")
+    assert rc == 1 and out == ""
+    cli.assert_one_error_line("gen-skillset", err)
+    assert (tmp_path / "hf_bert.py").read_text() == "# written by hand\n"
+
+
+def test_gen_skillset_force_overwrites_an_edited_skillset(cli, tmp_path):
+    assert cli.run("gen-skillset", "-q", "-o", tmp_path, "bert")[0] == 0
+    before = (tmp_path / "hf_bert.py").read_bytes()
+    cli.edit(tmp_path / "hf_bert.py")
+    rc, out, err = cli.run("gen-skillset", "-q", "--force", "-o", tmp_path, "bert")
+    assert rc == 0, err
+    assert cli.records(out)[0]["status"] == "written"
+    assert (tmp_path / "hf_bert.py").read_bytes() == before
+
+
+def test_gen_skillset_skillset_header_holds_the_digest_of_the_rest(cli, tmp_path):
+    assert cli.run("gen-skillset", "-q", "-o", tmp_path, "bert")[0] == 0
+    first, rest = (tmp_path / "hf_bert.py").read_bytes().split(b"\n", 1)
+    assert first == b"# @generated sha256:" + hashlib.sha256(rest).hexdigest().encode()
+
+
+def test_gen_skillset_help_says_what_force_overwrites(cli):
+    rc, out, _ = cli.run("gen-skillset", "--help")
+    assert rc == 0
+    [line] = [line for line in out.splitlines() if "--force" in line]
+    assert "edited" in line
+
+
+def numbered_requirements(cli, directory, count):
+    """`count` bert requirements records of distinct model types, skillsets in `directory`."""
+    return [cli.bert_requirements(directory / f"hf_bert{i}.py", model_type=f"bert{i}", ident=f"bert{i}")
+            for i in range(count)]
+
+
+def test_gen_skillset_tenth_file_that_cannot_be_written_leaves_none_written(cli, tmp_path):
+    # DESIGN: a run writes every file or none, and prints records only once all are written.
+    records = numbered_requirements(cli, tmp_path / "out", 10)
+    (tmp_path / "blocker").write_text("a file where a directory should be\n")
+    records[9]["skillset_file"] = str(tmp_path / "blocker" / "hf_bert9.py")
+    rc, out, err = cli.run("gen-skillset", "-q", input=cli.jsonl(*records))
+    assert rc == 2 and out == ""
+    assert "blocker" in cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == ["blocker"]
+
+
+def test_gen_skillset_directory_in_the_way_of_the_tenth_file_leaves_none_written(cli, tmp_path):
+    records = numbered_requirements(cli, tmp_path, 10)
+    (tmp_path / "hf_bert9.py").mkdir()
+    rc, out, err = cli.run("gen-skillset", "-q", input=cli.jsonl(*records))
+    assert rc == 2 and out == ""
+    assert "hf_bert9.py" in cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []
+
+
+def gpt2_requirements(skillset_file, generation):
+    return {
+        "schema": "requirements", "version": 1, "model_type": "gpt2", "ident": "gpt2", "model_id": "gpt2",
+        "family": "text-decoder", "task": "text-generation", "tasks": ["text-generation"],
+        "model_class": "GPT2LMHeadModel", "auto_class": "AutoModelForCausalLM",
+        "processor_class": "AutoTokenizer", "signature": None, "generation": generation,
+        "tolerance": {"rtol": 1e-4, "atol": 1e-5}, "versions": {"transformers": "5.23.0"},
+        "measured": False, "test_file": "/nonexistent/test_hf_gpt2.py", "skillset_file": str(skillset_file),
+    }
+
+
+READ_GENERATION = (
+    "import importlib.util, json, sys\n"
+    "spec = importlib.util.spec_from_file_location('hf_gpt2', sys.argv[1])\n"
+    "module = importlib.util.module_from_spec(spec)\n"
+    "spec.loader.exec_module(module)\n"
+    "print(json.dumps(module.GENERATION))\n")
+
+
+def test_gen_skillset_large_floats_reach_the_skillset_as_themselves(cli, tmp_path):
+    generation = {"max_new_tokens": 8, "two_to_53": 9007199254740992.0, "big": 1.5e300,
+                  "negative": -2.0 ** 60, "tiny": 5e-324}
+    rc, out, err = cli.run("gen-skillset", "-q", input=cli.jsonl(gpt2_requirements(tmp_path / "hf_gpt2.py",
+                                                                                 generation)))
+    assert rc == 0, err
+    done = subprocess.run([cli.python, "-c", READ_GENERATION, tmp_path / "hf_gpt2.py"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == generation
+
+
+@pytest.mark.parametrize("depth", [33, 300])
+def test_gen_skillset_value_nested_too_deep_for_code_is_exit_2_and_writes_nothing(cli, tmp_path, depth):
+    # DESIGN: values rendered into code nest at most 32 levels; Python refuses ~200.
+    generation = {"max_new_tokens": 8}
+    for _ in range(depth - 1):
+        generation = {"nested": generation}
+    good = cli.bert_requirements(tmp_path / "hf_bert.py")
+    deep = gpt2_requirements(tmp_path / "hf_gpt2.py", generation)
+    rc, out, err = cli.run("gen-skillset", "-q", input=cli.jsonl(good, deep))
+    assert rc == 2 and out == ""
+    assert "32" in cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_skillset_value_nested_32_levels_is_generated(cli, tmp_path):
+    generation = {"max_new_tokens": 8}
+    for _ in range(31):
+        generation = {"nested": generation}
+    rc, out, err = cli.run("gen-skillset", "-q", input=cli.jsonl(gpt2_requirements(tmp_path / "hf_gpt2.py",
+                                                                                 generation)))
+    assert rc == 0, err
+    compile((tmp_path / "hf_gpt2.py").read_text(), "hf_gpt2.py", "exec")
+
+
+@pytest.fixture(scope="module")
+def task_runs(tmp_path_factory, cli):
+    """gen-skillset and gen-tests --all --task text-generation, into one directory."""
+    work = tmp_path_factory.mktemp("task")
+    skillsets = cli.run("gen-skillset", "-q", "--all", "--task", "text-generation", "-o", work / "s")
+    tests = cli.run("gen-tests", "-q", "--all", "--task", "text-generation", "-o", work / "t",
+                    "--skillset-dir", work / "s")
+    return work, skillsets, tests
+
+
+def test_gen_skillset_all_with_a_task_writes_only_skillsets_serving_it(cli, task_runs, validate):
+    work, (rc, out, err), _ = task_runs
+    assert rc == 0, err
+    manifests = cli.records(out)
+    made = written(cli, out)
+    assert "gpt2" in {m["model_type"] for m in made}
+    for manifest in manifests:
+        validate(manifest, "skillset-manifest")
+        assert manifest["status"] in ("written", "unsupported-task", "unsupported-family"), manifest
+    for manifest in made:
+        assert manifest["task"] == manifest["requirements"]["task"] == "text-generation"
+        assert 'TASK = "text-generation"' in Path(manifest["skillset_file"]).read_text()
+    # bert has a text-generation head, but its family's template serves feature-extraction.
+    assert {m["model_type"]: m["status"] for m in manifests}["bert"] == "unsupported-task"
+    assert cli.files_under(work / "s") == sorted(f"hf_{m['ident']}.py" for m in made)
+
+
+def test_gen_skillset_and_gen_tests_mean_the_same_by_task(cli, task_runs):
+    _, (rc, skillsets, err), (test_rc, plans, test_err) = task_runs
+    assert rc == 0 and test_rc == 0, err + test_err
+    assert {p["model_type"] for p in cli.records(plans)} == {m["model_type"] for m in written(cli, skillsets)}
+    assert {p["task"] for p in cli.records(plans)} == {"text-generation"}
+
+
+def test_gen_skillset_spec_with_a_task_its_family_does_not_serve_is_unsupported_task(cli, tmp_path):
+    rc, out, err = cli.run("gen-skillset", "-q", "--task", "text-generation", "-o", tmp_path, "bert")
+    assert rc == 1
+    [manifest] = cli.records(out)
+    assert manifest["status"] == "unsupported-task"
+    assert cli.files_under(tmp_path) == []
 
 
 def test_gen_skillset_unknown_model_type_suggests_and_exits_2(cli, tmp_path):
@@ -348,7 +513,7 @@ INTROSPECT = textwrap.dedent("""\
     spec.loader.exec_module(module)
     facts = {"torch_at_import": "torch" in sys.modules,
              "transformers_at_import": "transformers" in sys.modules,
-             "MODEL_TYPE": getattr(module, "MODEL_TYPE", None), "TASK": getattr(module, "TASK", None)}
+             "summary": (module.__doc__ or "").split("\\n")[0], "TASK": getattr(module, "TASK", None)}
     cls = getattr(module, "hf_" + ident, None)
     facts["class"] = inspect.isclass(cls)
     signatures = {}
@@ -415,7 +580,8 @@ def test_gen_skillset_skillset_imports_by_path_without_torch(six_skillsets, mode
 @pytest.mark.parametrize("model_type", SIX)
 def test_gen_skillset_skillset_names_its_model_type_and_task(six_skillsets, model_type):
     facts, manifest = six_skillsets[model_type]["facts"], six_skillsets[model_type]["manifest"]
-    assert (facts["MODEL_TYPE"], facts["TASK"]) == (model_type, manifest["task"])
+    assert facts["summary"] == f'Skillset for Hugging Face model type "{model_type}".'
+    assert facts["TASK"] == manifest["task"]
 
 
 @pytest.mark.parametrize("model_type", SIX)
@@ -459,3 +625,19 @@ def test_gen_skillset_other_unimplemented_backends_raise_with_reason_unimplement
     assert raised is not None, f"init_{backend} returned instead of raising"
     assert raised["type"] == "BackendUnavailable" and raised["runtime_error"]
     assert raised["reason"] == "unimplemented" and raised["message"]
+
+
+def test_gen_skillset_one_model_type_named_twice_is_one_file_and_two_manifests(cli, tmp_path):
+    rc, out, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "bert", "bert")
+    assert rc == 0, err
+    assert [m["status"] for m in cli.records(out)] == ["written", "written"]
+    assert cli.files_under(tmp_path) == ["hf_bert.py"]
+
+
+def test_gen_skillset_two_different_skillsets_for_one_file_is_exit_2_and_writes_nothing(cli, tmp_path):
+    first = cli.bert_requirements(tmp_path / "hf_bert.py")
+    second = cli.bert_requirements(tmp_path / "hf_bert.py", processor_class="BertTokenizerFast")
+    rc, out, err = cli.run("gen-skillset", "-q", input=cli.jsonl(first, second))
+    assert rc == 2 and out == ""
+    assert f"'{tmp_path / 'hf_bert.py'}'" in cli.assert_one_error_line("gen-skillset", err)
+    assert cli.files_under(tmp_path) == []

@@ -2,6 +2,7 @@
 records out. Bad input (an unknown model type, backend, task or family) is exit 2 before
 any file is written; a model type that cannot be tested yet is a note and exit 1."""
 import ast
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,59 @@ def test_gen_tests_list_families_names_each_family_and_its_template(cli):
     rows = dict(line.split("\t", 1) for line in out.splitlines())
     assert rows["text-encoder"].endswith("\ttemplate")
     assert rows["vision-detection"].endswith("\tno template yet")
+
+
+# -- writing: digests, edits, all or nothing ------------------------------------------------
+
+def test_gen_tests_test_header_holds_the_digest_of_the_rest(cli, tmp_path):
+    assert gen_tests(cli, tmp_path, "-q", "bert")[0] == 0
+    first, rest = (tmp_path / "tests" / "test_hf_bert.py").read_bytes().split(b"\n", 1)
+    assert first == b"# @generated sha256:" + hashlib.sha256(rest).hexdigest().encode()
+
+
+def test_gen_tests_refuses_to_overwrite_an_edited_test_and_writes_nothing(cli, tmp_path):
+    assert gen_tests(cli, tmp_path, "-q", "bert", "gpt2")[0] == 0
+    edited = cli.edit(tmp_path / "tests" / "test_hf_bert.py")
+    (tmp_path / "tests" / "test_hf_gpt2.py").unlink()
+    rc, out, err = gen_tests(cli, tmp_path, "-q", "bert", "gpt2")
+    assert rc == 1 and out == ""
+    assert f"'{tmp_path / 'tests' / 'test_hf_bert.py'}'" in cli.assert_one_error_line("gen-tests", err)
+    assert (tmp_path / "tests" / "test_hf_bert.py").read_bytes() == edited
+    assert cli.files_under(tmp_path) == ["tests/test_hf_bert.py"]
+
+
+def test_gen_tests_force_overwrites_an_edited_test(cli, tmp_path):
+    assert gen_tests(cli, tmp_path, "-q", "bert")[0] == 0
+    before = (tmp_path / "tests" / "test_hf_bert.py").read_bytes()
+    cli.edit(tmp_path / "tests" / "test_hf_bert.py")
+    rc, out, err = gen_tests(cli, tmp_path, "-q", "--force", "bert")
+    assert rc == 0, err
+    assert [p["model_type"] for p in cli.records(out)] == ["bert"]
+    assert (tmp_path / "tests" / "test_hf_bert.py").read_bytes() == before
+
+
+def test_gen_tests_regenerated_test_replaces_one_it_wrote_before(cli, tmp_path):
+    assert gen_tests(cli, tmp_path, "-q", "bert")[0] == 0
+    rc, out, err = gen_tests(cli, tmp_path, "-q", "--backends", "cpu", "bert")
+    assert rc == 0, err
+    assert plan_of(tmp_path / "tests" / "test_hf_bert.py")["backends"] == ["cpu"]
+
+
+TEN = ("bert", "gpt2", "t5", "vit", "whisper", "clip", "roberta", "albert", "distilbert", "electra")
+
+
+def test_gen_tests_tenth_file_that_cannot_be_written_leaves_none_written(cli, tmp_path):
+    # DESIGN: a run writes every file or none, and prints records only once all are written.
+    (tmp_path / "tests" / "test_hf_electra.py").mkdir(parents=True)
+    rc, out, err = gen_tests(cli, tmp_path, "-q", *TEN)
+    assert rc == 2 and out == ""
+    assert "test_hf_electra.py" in cli.assert_one_error_line("gen-tests", err)
+    assert cli.files_under(tmp_path) == []
+
+
+def test_gen_tests_all_with_a_task_plans_that_task_for_every_test(cli, tmp_path):
+    rc, out, err = gen_tests(cli, tmp_path, "-q", "--all", "--task", "text2text-generation")
+    assert rc == 0, err
+    plans = cli.records(out)
+    assert "t5" in {p["model_type"] for p in plans}
+    assert {p["task"] for p in plans} == {"text2text-generation"}

@@ -26,7 +26,7 @@ HOSTILE = {
     "backslashes": f'bert\\"""\\\n{PAYLOAD}"""\\',
     "line-separators": 'bert\u2028import os\u2028os.system("touch PWNED")\u2029\x85\x0b\x0c\r\x1c#',
     "nul": f'bert\x00"""\n{PAYLOAD}"""',
-    "mustache": "bert{{ident}}{{{model_type_literal}}}{{> _head}}{{=<% %>=}}<%ident%>",
+    "mustache": "bert{{ident}}{{{model_type_quoted}}}{{> _head}}{{=<% %>=}}<%ident%>",
     "escape-lookalikes": 'bert\\N{BULLET}\\x41\\u0041\\\U0001F600 \u00e9"',
     "f-string-braces": 'bert{__import__("os").system("touch PWNED")}',
 }
@@ -41,7 +41,7 @@ IMPORT = textwrap.dedent("""\
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    print(json.dumps({"MODEL_TYPE": getattr(module, "MODEL_TYPE", None),
+    print(json.dumps({"doc": module.__doc__,
                       "PLAN": getattr(module, "PLAN", None),
                       "pwned": os.path.exists("PWNED")}))
 """)
@@ -105,9 +105,11 @@ def test_injection_importing_the_skillset_runs_no_injected_code(hostile_skillset
 
 @pytest.mark.parametrize("name,field", CASES)
 def test_injection_skillset_keeps_the_hostile_model_type_exactly(hostile_skillsets, name, field):
+    # The docstring names the model type as a string literal, which Python reads back.
     case = hostile_skillsets[(name, field)]
     assert case["imported"] is not None, case["err"]
-    assert case["imported"]["MODEL_TYPE"] == case["record"]["model_type"]
+    summary = f'Skillset for Hugging Face model type "{case["record"]["model_type"]}".\n'
+    assert case["imported"]["doc"].startswith(summary)
 
 
 @pytest.mark.parametrize("name,field", CASES)
@@ -124,6 +126,20 @@ def test_injection_manifest_carries_the_hostile_strings_exactly(cli, hostile_ski
     assert manifest["model_type"] == case["record"]["model_type"]
     assert manifest["requirements"] == case["record"]
     assert "\n" not in case["out"].rstrip("\n")  # one record, one line
+
+
+def ruff_over(cli, paths, cwd):
+    """The pinned ruff's check and format --check with its defaults, over `paths` at once."""
+    for args in (["check", "--output-format", "concise"], ["format", "--check"]):
+        done = subprocess.run([cli.python, "-m", "ruff", *args, "--isolated", "--no-cache", *map(str, paths)],
+                              cwd=cwd, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr
+
+
+def test_injection_skillsets_of_hostile_strings_pass_ruff(cli, hostile_skillsets, tmp_path):
+    # A literal's quotes are ruff's choice (single ones when they need fewer escapes), so
+    # ruff format leaves every hostile string as it was written.
+    ruff_over(cli, [case["work"] / "hf_bert.py" for case in hostile_skillsets.values()], tmp_path)
 
 
 def test_injection_hostile_transformers_version_does_not_reach_the_code(cli, tmp_path):
@@ -293,6 +309,10 @@ def test_injection_gen_tests_importing_the_test_runs_no_injected_code(hostile_te
     assert not (case["work"] / "PWNED").exists()
 
 
+def test_injection_tests_of_hostile_directories_pass_ruff(cli, hostile_tests, tmp_path):
+    ruff_over(cli, [case["plans"][0]["test_file"] for case in hostile_tests.values()], tmp_path)
+
+
 @pytest.mark.parametrize("name", list(HOSTILE_PATHS))
 def test_injection_gen_skillset_hostile_directory_spec_gives_a_safe_skillset(cli, tmp_path, name):
     model = tmp_path / HOSTILE_PATHS[name]
@@ -306,4 +326,5 @@ def test_injection_gen_skillset_hostile_directory_spec_gives_a_safe_skillset(cli
     compile(text, "hf_bert.py", "exec")
     assert_plain_lines(text)
     imported = import_by_path(cli, tmp_path / "s" / "hf_bert.py", "hf_bert", tmp_path)
-    assert imported["pwned"] is False and imported["MODEL_TYPE"] == "bert"
+    assert imported["pwned"] is False
+    assert imported["doc"].startswith('Skillset for Hugging Face model type "bert".\n')

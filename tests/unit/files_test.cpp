@@ -17,16 +17,32 @@ TEST_CASE("write_atomic creates parent directories and leaves no temporary file"
   CHECK(entries == 1);
 }
 
-TEST_CASE("write_if_changed leaves a file with the same content untouched") {
+TEST_CASE("stage leaves the file untouched until commit renames the staged copy onto it") {
   TempDir dir;
-  std::string path = dir.write("f.txt", "same"), err;
-  auto before = std::filesystem::last_write_time(path);
-  bool changed = true;
-  REQUIRE(files::write_if_changed(path, "same", &changed, &err));
-  CHECK_FALSE(changed);
-  CHECK(std::filesystem::last_write_time(path) == before);
-  REQUIRE(files::write_if_changed(path, "other", &changed, &err));
-  CHECK(changed);
+  std::string path = dir.write("f.txt", "old"), staged, err, back;
+  REQUIRE(files::stage(path, "new", &staged, &err));
+  REQUIRE(files::read(path, &back, &err));
+  CHECK(back == "old");
+  REQUIRE(files::commit(staged, path, &err));
+  REQUIRE(files::read(path, &back, &err));
+  CHECK(back == "new");
+  CHECK_FALSE(std::filesystem::exists(staged));
+}
+
+TEST_CASE("discard removes a staged file and leaves its target as it was") {
+  TempDir dir;
+  std::string path = dir.path() + "/f.txt", staged, err;
+  REQUIRE(files::stage(path, "new", &staged, &err));
+  files::discard(staged);
+  CHECK_FALSE(std::filesystem::exists(staged));
+  CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("stage fails, naming the directory, when a file stands where a directory should") {
+  TempDir dir;
+  std::string blocker = dir.write("blocker", "x"), staged, err;
+  CHECK_FALSE(files::stage(blocker + "/f.txt", "new", &staged, &err));
+  CHECK(err.find("'" + blocker + "'") != std::string::npos);
 }
 
 TEST_CASE("read names the file it cannot open") {

@@ -48,14 +48,18 @@ static int run(int argc, char** argv) {
       ("r,requirements", "a requirements file (repeatable; - for stdin)", cxxopts::value<std::vector<std::string>>())
       ("all", "every servable model type")
       ("family", "only model types of this family", cxxopts::value<std::string>()->default_value(""))
-      ("task", "only model types with this task", cxxopts::value<std::string>()->default_value(""))
+      ("task", "serve this task instead of the family's default (with --all or --family: only model "
+               "types that have it; one whose family's template serves another is unsupported-task)",
+       cxxopts::value<std::string>()->default_value(""))
       ("list-families", "list the families with their model-type counts and support")
       ("list-tasks", "list the tasks with their model-type counts")
       ("o,output-dir", "where skillsets go (default: each requirement's skillset_file, else ipfs_accelerate_py/worker/skillset)",
        cxxopts::value<std::string>()->default_value(""))
       ("test-dir", "where the matching tests live, for the manifest (specs only)",
        cxxopts::value<std::string>()->default_value("test/skills"))
-      ("force", "rewrite files even when unchanged")
+      ("force", "overwrite skillsets edited since they were generated (their digest no longer "
+                "matches), and rewrite unchanged ones; without it an edited file stops the run (exit 1) "
+                "before anything is written")
       ("trust-remote-code", "accept models whose config needs remote code (off: such code is never run)")
       ("registry", "the registry file (default: the project's data/registry.json)", cxxopts::value<std::string>()->default_value(""))
       ("specs", "", cxxopts::value<std::vector<std::string>>());
@@ -96,7 +100,7 @@ static int run(int argc, char** argv) {
     if ((all || !family.empty()) && !select_types(registry, family, task, &specs, &err))
       return driver::fail(kTool, err);
     PlanOptions options{template_dir, test_dir,
-                        output_dir.empty() ? "ipfs_accelerate_py/worker/skillset" : output_dir, "", {}};
+                        output_dir.empty() ? "ipfs_accelerate_py/worker/skillset" : output_dir, task, {}};
     std::vector<Target> targets;
     if (!resolve_targets(registry, specs, trust_remote_code, &targets, &err)) return driver::fail(kTool, err);
     for (const auto& target : targets) {
@@ -125,23 +129,20 @@ static int run(int argc, char** argv) {
   }
 
   // Render everything before writing anything: a bad record must leave no file behind.
-  std::vector<std::string> texts;
-  for (auto& r : requirements) {
-    r["skillset_file"] = files::absolute(r["skillset_file"].get<std::string>());
-    std::string text;
-    if (!render_skillset(template_dir, r, &text, &err)) return driver::fail(kTool, err);
-    texts.push_back(std::move(text));
-  }
-  size_t written = 0;
+  std::vector<Output> outputs(requirements.size());
   for (size_t i = 0; i < requirements.size(); ++i) {
-    const auto& r = requirements[i];
-    const std::string path = r["skillset_file"];
-    bool changed = true;
-    if (force ? !files::write_atomic(path, texts[i], &err) : !files::write_if_changed(path, texts[i], &changed, &err))
-      return driver::fail(kTool, err);
-    written += changed;
-    if (!driver::emit(manifest(r, changed ? "written" : "unchanged"))) return exit_code::kOk;
+    auto& r = requirements[i];
+    r["skillset_file"] = files::absolute(r["skillset_file"].get<std::string>());
+    if (!render_skillset(template_dir, r, &outputs[i], &err)) return driver::fail(kTool, err);
   }
+  std::vector<bool> changed;
+  if (Written result = write_outputs(outputs, force, &changed, &err); result != Written::kAll) {
+    driver::fail(kTool, err);
+    return result == Written::kEdited ? exit_code::kFindings : exit_code::kBadInput;
+  }
+  size_t written = std::count(changed.begin(), changed.end(), true);
+  for (size_t i = 0; i < requirements.size(); ++i)
+    if (!driver::emit(manifest(requirements[i], changed[i] ? "written" : "unchanged"))) return exit_code::kOk;
   for (const auto& record : unsupported)
     if (!driver::emit(record)) return exit_code::kOk;
   driver::note(kTool, std::to_string(requirements.size()) + " skillset(s), " + std::to_string(written) +

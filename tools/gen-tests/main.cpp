@@ -21,11 +21,14 @@ static int run(int argc, char** argv) {
       ("all", "every servable model type of a supported family")
       ("list-families", "list the families with their model-type counts and whether they have a template")
       ("family", "only model types of this family (with --all)", cxxopts::value<std::string>()->default_value(""))
-      ("task", "test this task instead of the family's default", cxxopts::value<std::string>()->default_value(""))
+      ("task", "test this task instead of the family's default (with --all: only model types that "
+               "have it)", cxxopts::value<std::string>()->default_value(""))
       ("o,output-dir", "where tests go", cxxopts::value<std::string>()->default_value("test/skills"))
       ("skillset-dir", "where the skillsets under test live",
        cxxopts::value<std::string>()->default_value("ipfs_accelerate_py/worker/skillset"))
       ("backends", "comma-separated backends to test (default: all eight)", cxxopts::value<std::vector<std::string>>())
+      ("force", "overwrite tests edited since they were generated (their digest no longer matches); "
+                "without it an edited file stops the run (exit 1) before anything is written")
       ("trust-remote-code", "accept models whose config needs remote code (off: such code is never run)")
       ("registry", "the registry file (default: the project's data/registry.json)", cxxopts::value<std::string>()->default_value(""))
       ("specs", "", cxxopts::value<std::vector<std::string>>());
@@ -34,20 +37,21 @@ static int run(int argc, char** argv) {
 
   std::vector<std::string> specs;
   PlanOptions options;
-  bool all = false, trust_remote_code = false, list_families = false;
+  bool all = false, force = false, trust_remote_code = false, list_families = false;
   std::string family, registry_path;
   if (auto rc = driver::parse(cli, kTool, argc, argv, [&](const cxxopts::ParseResult& args) {
       for (const char* key : {"specs", "model", "generate"})
         if (args.count(key))
           for (const auto& s : args[key].as<std::vector<std::string>>()) specs.push_back(s);
       all = args.count("all") > 0;
+      force = args.count("force") > 0;
       family = args["family"].as<std::string>();
       options.task = args["task"].as<std::string>();
       options.test_dir = args["output-dir"].as<std::string>();
       options.skillset_dir = args["skillset-dir"].as<std::string>();
       if (args.count("backends")) options.backends = args["backends"].as<std::vector<std::string>>();
       registry_path = args["registry"].as<std::string>();
-    list_families = args.count("list-families") > 0;
+      list_families = args.count("list-families") > 0;
       trust_remote_code = args.count("trust-remote-code") > 0;
       }))
     return *rc;
@@ -62,7 +66,7 @@ static int run(int argc, char** argv) {
   if (list_families) return driver::print_listing(registry, true);
   if (specs.empty() && !all) return driver::fail(kTool, "no model spec given (try --help)");
   options.template_dir = files::project_home() + "/templates";
-  if (all && !select_types(registry, family, "", &specs, &err)) return driver::fail(kTool, err);
+  if (all && !select_types(registry, family, options.task, &specs, &err)) return driver::fail(kTool, err);
 
   // Resolve and plan everything first: bad input must stop us before any file is written.
   std::vector<Target> targets;
@@ -80,10 +84,16 @@ static int run(int argc, char** argv) {
     }
     plans.push_back(std::move(plan));
   }
-  for (const auto& plan : plans) {
-    if (!write_test(options.template_dir, plan, &err)) return driver::fail(kTool, err);
-    if (!driver::emit(plan)) return exit_code::kOk;
+  std::vector<Output> outputs(plans.size());
+  for (size_t i = 0; i < plans.size(); ++i)
+    if (!render_test(options.template_dir, plans[i], &outputs[i], &err)) return driver::fail(kTool, err);
+  std::vector<bool> changed;
+  if (Written result = write_outputs(outputs, force, &changed, &err); result != Written::kAll) {
+    driver::fail(kTool, err);
+    return result == Written::kEdited ? exit_code::kFindings : exit_code::kBadInput;
   }
+  for (const auto& plan : plans)
+    if (!driver::emit(plan)) return exit_code::kOk;
   driver::note(kTool, std::to_string(plans.size()) + " test(s) written to '" + options.test_dir + "'" +
                           (unsupported_count ? ", " + std::to_string(unsupported_count) + " model type(s) not supported yet" : ""));
   return (unsupported_count && !all) ? exit_code::kFindings : exit_code::kOk;
