@@ -1,0 +1,95 @@
+"""Speech recognition with a CTC head (wav2vec2, hubert, wavlm, ...): each clip's transcript.
+
+The handler's contract is data/families.json's "audio-ctc" entry: a clip or a list of
+clips (float32 mono 16 kHz arrays, paths or bytes) in, `texts` out, one greedy CTC
+transcript per clip. The reference is transformers' automatic-speech-recognition
+pipeline, run on each clip alone.
+"""
+import json
+import os
+
+import transformers
+from transformers import pipeline
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+from .. import media, tiny
+from ..compare import Comparison, short
+from ..expected import Expected
+from . import Case
+
+# A character vocabulary as wav2vec2's English checkpoints have: specials, the word
+# delimiter "|", and letters. CTC's blank is the pad token.
+VOCABULARY = ("<pad>", "<s>", "</s>", "<unk>", "|", *"etaoinshrdlucmfwypvbgk'")
+
+# The feature encoder's seven convolutions and the positional convolution, at the
+# tiny model's width: real sizes (512 channels, a kernel of 128) would make a tiny
+# model larger than the rest of it together.
+CONV_CHANNELS = 32
+POSITION_KERNEL = 16
+POSITION_GROUPS = 2
+
+
+def _processor(out_dir):
+    vocabulary = os.path.join(out_dir, "vocab.json")
+    with open(vocabulary, "w", encoding="utf-8") as handle:
+        json.dump({token: index for index, token in enumerate(VOCABULARY)}, handle)
+    tokenizer = transformers.Wav2Vec2CTCTokenizer(vocabulary, word_delimiter_token="|")
+    # An attention mask and normalisation, as layer-norm checkpoints (wav2vec2-large and
+    # later) are configured: a skillset that skips either is caught.
+    extractor = transformers.Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=media.SAMPLE_RATE, padding_value=0.0, do_normalize=True,
+        return_attention_mask=True)
+    return transformers.Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer)
+
+
+def build_tiny(model_type, candidate, out_dir, seed):
+    tiny.seed_everything(seed)
+    processor = _processor(out_dir)
+    config = CONFIG_MAPPING[model_type]()
+    overrides = {"vocab_size": len(VOCABULARY), "pad_token_id": 0}
+    if getattr(config, "conv_dim", None):
+        overrides["conv_dim"] = (CONV_CHANNELS,) * len(config.conv_dim)
+    for name, value in (("num_conv_pos_embeddings", POSITION_KERNEL),
+                        ("num_conv_pos_embedding_groups", POSITION_GROUPS)):
+        if getattr(config, name, None) is not None:
+            overrides[name] = value
+    tiny.shrink(config, **overrides)
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    tiny.save_and_verify(model, processor, out_dir)
+
+
+def cases(plan):
+    clips = media.audio(3, plan.get("seed", 0))
+    return [
+        Case("one clip", clips[0]),
+        # Of different lengths: a skillset that pads one to the other's length changes
+        # what the shorter one transcribes.
+        Case("two clips of different lengths", [clips[1], clips[2]]),
+        Case("a WAV file and a clip", [media.wav_file(clips[2], "ctc.wav"), clips[0]]),
+    ]
+
+
+def reference(model_dir, candidate, case, plan):
+    model = getattr(transformers, candidate["model_class"]).from_pretrained(model_dir).eval()
+    processor = transformers.AutoProcessor.from_pretrained(model_dir)
+    recognizer = pipeline("automatic-speech-recognition", model=model, tokenizer=processor.tokenizer,
+                          feature_extractor=processor.feature_extractor, device="cpu")
+    items = case.input if isinstance(case.input, list) else [case.input]
+    expected = Expected({"texts": []})
+    for item in items:  # each alone
+        clip = media.load_clip(item)
+        expected["texts"].append(recognizer({"raw": clip, "sampling_rate": media.SAMPLE_RATE})["text"])
+    return expected
+
+
+def compare(expected, actual, plan):
+    """Transcripts equal, clip by clip: greedy CTC on the same logits has no tolerance."""
+    if "texts" not in actual:
+        return Comparison(False, None, f"output 'texts' expected, got {sorted(actual)}")
+    want, got = expected["texts"], actual["texts"]
+    if not isinstance(got, list) or len(got) != len(want):
+        return Comparison(False, None, f"texts: {len(want)} transcripts expected, got {short(got)}")
+    for index, (a, b) in enumerate(zip(want, got)):
+        if a != b:
+            return Comparison(False, None, f"texts[{index}]: expected {short(a)}, got {short(b)}")
+    return Comparison(True, None, "transcripts match")
