@@ -60,10 +60,34 @@ def _run_backend(instance, backend, family, plan, model_dir, cases, expected):
             if worst is not None:
                 result["max_abs_diff"] = worst
             return result
+    for case in cases:  # each case's options: clip's tasks take different ones
+        refused = _refuses_unknown_options(handler, case)
+        if refused:
+            return {"status": "fail", "message": f"case {case.name}: {refused}"}
     result = {"status": "pass"}
     if worst is not None:
         result["max_abs_diff"] = worst
     return result
+
+
+# An option no handler takes: every handler must refuse it (docs/DESIGN.md, "Handler
+# inputs and outputs"), since an option silently ignored is a result the caller did not ask for.
+UNKNOWN_OPTION = "skillkit_no_such_option"
+
+
+def _refuses_unknown_options(handler, case):
+    """None when the handler raises TypeError naming an option it does not know, else why not.
+
+    A handler checks its options before it reads the input, so this costs no inference."""
+    try:
+        handler(case.input, **case.options, **{UNKNOWN_OPTION: 1})
+    except TypeError as exc:
+        if UNKNOWN_OPTION in str(exc):
+            return None
+        return f"an unknown option raised TypeError without naming it: {one_line(exc)}"
+    except Exception as exc:
+        return f"an unknown option raised {type(exc).__name__}, not TypeError: {one_line(exc)}"
+    return f"the handler accepted the unknown option {UNKNOWN_OPTION!r}"
 
 
 def _run_backends(plan, family, path, backends, model_dir, cases, expected):

@@ -1,11 +1,13 @@
 """What the generated Python is, read as code: every file that `gen-skillset --all` and
 `gen-tests --all` write passes the pinned ruff's `check` and `format --check` with its
-default settings, and the handlers of the six reference skillsets behave alike where
-DESIGN says they do (an unknown option, a package missing while a backend starts).
+default settings, and a package missing while a backend starts is that backend's
+failure in every reference skillset.
 
-The handlers run for real, from `init_*` through the handler, with stand-ins for the
-modules the worker may hand a skillset in `resources` (its contract): no tiny model is
-needed to see how an option or a missing package is treated."""
+That check runs `init_*` for real with a stand-in torch handed in `resources` (the
+worker's contract), since only a stand-in can claim a CUDA, ROCm or MPS device on a
+machine without one; it tests where an error is attributed, never a result. How
+handlers treat an unknown option is checked on real models by the harness, in every
+backend run (skillkit.testrun)."""
 import json
 import subprocess
 import textwrap
@@ -50,10 +52,10 @@ def test_generated_code_passes_ruff_format_check(cli, generated_everything):
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr
 
 
-# -- handlers of the six reference types -------------------------------------------------
+# -- the six reference skillsets -------------------------------------------------
 
-# Stand-ins for transformers and torch: every attribute, call and item is the stand-in
-# again, so a skillset runs through its handler to wherever it first looks at an option.
+# A stand-in torch: every attribute, call and item is the stand-in again, so it answers
+# yes to every device check.
 STAND_IN = textwrap.dedent("""\
     import importlib.util, json, sys, types
 
@@ -62,14 +64,6 @@ STAND_IN = textwrap.dedent("""\
             return Anything()
         def __call__(self, *args, **kwargs):
             return Anything()
-        def __getitem__(self, key):
-            return Anything()
-        def __iter__(self):
-            return iter(())
-        def __enter__(self):
-            return self
-        def __exit__(self, *exc):
-            return False
 
     def load(path, ident):
         spec = importlib.util.spec_from_file_location("hf_" + ident, path)
@@ -86,26 +80,6 @@ STAND_IN = textwrap.dedent("""\
         return None
 """)
 
-UNKNOWN_OPTION = STAND_IN + textwrap.dedent("""\
-    INPUTS = {"text": "a prompt", "image": "/nonexistent/image.png", "audio": "/nonexistent/clip.wav"}
-    found = {}
-    for path, ident, kind, options in json.loads(sys.argv[1]):
-        module, cls = load(path, ident)
-        torch = types.SimpleNamespace(inference_mode=Anything())
-        skillset = cls(resources={"torch": torch, "transformers": Anything()})
-        handler = skillset.init_cpu("/nonexistent/model", "cpu", "cpu")[2]
-        found[ident + repr(options)] = raised(lambda: handler(INPUTS[kind], **options))
-    print(json.dumps(found))
-""")
-
-# The input kind each reference type's handler takes, and the options it needs anyway.
-HANDLERS = {
-    "bert": ("text", {}), "gpt2": ("text", {}), "t5": ("text", {}), "vit": ("image", {}),
-    "whisper": ("audio", {}), "clip": ("image", {"candidate_labels": ["a cat"]}),
-}
-# clip serves three tasks through its `task` option; each refuses an unknown option.
-CLIP_TASKS = ("zero-shot-image-classification", "image-embedding", "text-embedding")
-
 
 @pytest.fixture(scope="module")
 def six_skillsets(tmp_path_factory, cli):
@@ -113,38 +87,6 @@ def six_skillsets(tmp_path_factory, cli):
     rc, out, err = cli.run("gen-skillset", "-q", "-o", work, *SIX)
     assert rc == 0, err
     return {m["model_type"]: m for m in cli.records(out)}
-
-
-@pytest.fixture(scope="module")
-def unknown_option_raised(six_skillsets, cli):
-    calls = []
-    for model_type, (kind, options) in HANDLERS.items():
-        manifest = six_skillsets[model_type]
-        calls.append([manifest["skillset_file"], manifest["ident"], kind, dict(options, no_such_option=1)])
-    for task in CLIP_TASKS[1:]:
-        kind = "text" if task == "text-embedding" else "image"
-        calls.append([six_skillsets["clip"]["skillset_file"], "clip", kind,
-                      {"task": task, "no_such_option": 1}])
-    done = subprocess.run([cli.python, "-c", UNKNOWN_OPTION, json.dumps(calls)], capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return {key: value for key, value in json.loads(done.stdout).items()}
-
-
-@pytest.mark.parametrize("model_type", SIX)
-def test_generated_handler_refuses_an_unknown_option_with_type_error_naming_it(unknown_option_raised,
-                                                                              model_type):
-    kind, options = HANDLERS[model_type]
-    raised = unknown_option_raised[model_type + repr(dict(options, no_such_option=1))]
-    assert raised is not None, "the handler took an option it does not know"
-    assert raised["type"] == "TypeError" and "no_such_option" in raised["message"], raised
-
-
-@pytest.mark.parametrize("task", CLIP_TASKS[1:])
-def test_generated_clip_handler_refuses_an_unknown_option_for_every_task(unknown_option_raised, task):
-    raised = unknown_option_raised["clip" + repr({"task": task, "no_such_option": 1})]
-    assert raised is not None, "the handler took an option it does not know"
-    assert raised["type"] == "TypeError" and "no_such_option" in raised["message"], raised
 
 
 # A package missing while a backend starts is that backend's failure: the stand-in torch

@@ -50,12 +50,15 @@ MUTATIONS = {
     "wrong_pooling": ('            mask = batch["attention_mask"].unsqueeze(-1).float()\n'
                       '            embeddings = (hidden * mask).sum(dim=1) / mask.sum(dim=1)\n',
                       '            embeddings = hidden.mean(dim=1)\n'),
+    # The handler swallows options it does not know: right numbers, but a caller's
+    # misspelt option would be ignored without a word.
+    "ignores_options": ("        def handler(input):\n", "        def handler(input, **options):\n"),
 }
 
 
 @pytest.fixture(scope="session")
 def skillset(tmp_path_factory):
-    """The path of a bert skillset: "good" (fixtures/hf_bert_good.py), "mock" or "wrong_pooling"."""
+    """The path of a bert skillset: "good" (fixtures/hf_bert_good.py) or a MUTATIONS key."""
     good = FIXTURES / "hf_bert_good.py"
     directory = tmp_path_factory.mktemp("skillsets")
 

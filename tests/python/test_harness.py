@@ -45,6 +45,11 @@ def test_a_mock_is_never_a_pass(bert_plan, skillset):
     assert cpu["status"] == "fail" and "MOCK" in cpu["message"]
 
 
+def test_a_handler_that_ignores_an_unknown_option_fails(bert_plan, skillset):
+    cpu = harness.run(bert_plan, skillset_path=skillset("ignores_options"), backends=["cpu"])["backends"]["cpu"]
+    assert cpu["status"] == "fail" and "accepted the unknown option" in cpu["message"], cpu
+
+
 def test_a_missing_skillset_is_not_a_failure(bert_plan, tmp_path):
     result = harness.run(bert_plan, skillset_path=str(tmp_path / "hf_bert.py"))
     assert result["reference"]["status"] == "pass"
