@@ -70,8 +70,10 @@ test: tools venv
 	$(MAKE) --no-print-directory $(BUILD)/unit-tests
 	$(PYTHON) -m pytest -q tests
 
-# The main job: the whole loop over the built-in default model set (MODELS=... to change).
-MODELS ?= bert gpt2 t5 vit whisper clip
+# The main job: the whole loop over the reference type of every family with a template,
+# as data/families.json declares them (MODELS=... to change).
+REFERENCE_TYPES := $(shell sed -n 's/^ *"reference_type": "\([^"]*\)",*$$/\1/p' data/families.json)
+MODELS ?= $(REFERENCE_TYPES)
 pipeline: tools venv
 	bin/gen-tests $(MODELS) | bin/run-tests | bin/analyze | bin/gen-skillset | bin/verify
 
@@ -85,7 +87,7 @@ $(MODEL_TYPES):
 
 # Timings of the main jobs, printed (never asserted in a test).
 bench: tools venv
-	scripts/bench.sh
+	scripts/bench.sh $(REFERENCE_TYPES)
 
 # How many model types of the families with a template pass today (a report, not a test).
 survey: tools venv

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Prints wall times of the toolchain's main jobs. Figures, not assertions: compare runs
-# on the same machine. Usage: scripts/bench.sh (make bench).
+# on the same machine. Usage: scripts/bench.sh MODEL_TYPE... (make bench passes the
+# reference type of every family, from data/families.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ $# -gt 0 ] || { echo "usage: scripts/bench.sh MODEL_TYPE..." >&2; exit 2; }
+types=("$@")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export SKILLKIT_CACHE="$work/tiny"
@@ -17,13 +20,13 @@ seconds() {  # seconds LABEL COMMAND...: runs COMMAND, prints its wall time
 }
 
 pipeline() {
-  bin/gen-tests -q bert gpt2 t5 vit whisper clip -o "$work/tests" --skillset-dir "$work/sk" \
+  bin/gen-tests -q "${types[@]}" -o "$work/tests" --skillset-dir "$work/sk" \
     | bin/run-tests -q | bin/analyze -q | bin/gen-skillset -q | bin/verify -q
 }
 
 echo "machine: $(nproc) cores; transformers $(.venv/bin/python -c 'import transformers; print(transformers.__version__)')"
-seconds "pipeline, six model types, cold tiny-model cache" pipeline
-seconds "pipeline, six model types, warm cache" pipeline
+seconds "pipeline, ${#types[@]} model types, cold tiny-model cache" pipeline
+seconds "pipeline, ${#types[@]} model types, warm cache" pipeline
 seconds "gen-skillset --all (every model type of the registry)" bin/gen-skillset -q --all -o "$work/all"
 seconds "gen-skillset --all again (all unchanged)" bin/gen-skillset -q --all -o "$work/all"
 seconds "gen-tests --all" bin/gen-tests -q --all -o "$work/all-tests" --skillset-dir "$work/all"

@@ -522,7 +522,8 @@ def architecture_types(models, named_by_config, package_of):
 def registry_family(fam):
     """What data/registry.json carries of a family: what the tools read."""
     task = fam["default_task"]
-    return {"description": fam["description"], "tolerance": fam["tolerance"],
+    return {"description": fam["description"], "reference_type": fam.get("reference_type"),
+            "tolerance": fam["tolerance"],
             "default_task": task, "handler_tasks": list(fam["handler"]) or ([task] if task else []),
             "processors": fam["processors"], "generation": fam["generation"]}
 

@@ -143,17 +143,21 @@ def test_registry_carries_the_family_declarations(builder, registry, declared):
                                     for name, fam in declared.items()}
 
 
-def test_templates_skillkit_modules_and_declarations_agree(declared):
+def test_templates_skillkit_modules_and_declarations_agree(declared, models):
     """A family with a template has a skillkit module and vice versa, and both have a
-    declaration with a handler contract the template answers (every output key)."""
+    declaration with a handler contract the template answers (every output key) and a
+    reference type of the family, servable, for the pipeline and the tests to run."""
     templated = {p.name.removesuffix(".py.mustache") for p in TEMPLATES.glob("*.py.mustache")
                  if not p.name.startswith("_")}
     modules = {p.stem.replace("_", "-") for p in SKILLKIT_FAMILIES.glob("*.py")
                if not p.name.startswith("_")}
     assert templated == modules
     assert templated <= set(declared)
+    assert {name for name, fam in declared.items() if fam.get("reference_type")} == templated
     for family in templated:
         fam = declared[family]
+        reference = models.get(fam.get("reference_type"), {})
+        assert reference.get("family") == family and reference["servable"], family
         assert fam["default_task"] in fam["handler"], family
         assert fam["processors"] and fam["tolerance"].keys() == {"rtol", "atol"}, family
         source = (TEMPLATES / f"{family}.py.mustache").read_text(encoding="utf-8")
