@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +13,27 @@
 namespace fs = std::filesystem;
 
 namespace files {
+namespace {
+
+// The temporary file of the write_atomic in progress, for remove_temp_in_flight() in a
+// signal handler: a fixed buffer (no allocation there), valid while the flag is set.
+char g_temp[4096];
+volatile std::sig_atomic_t g_temp_set = 0;
+
+struct TempInFlight {
+  explicit TempInFlight(const std::string& path) {
+    if (path.size() >= sizeof g_temp) return;  // too long to track; such a path fails to open anyway
+    std::memcpy(g_temp, path.c_str(), path.size() + 1);
+    g_temp_set = 1;
+  }
+  ~TempInFlight() { g_temp_set = 0; }
+};
+
+}  // namespace
+
+void remove_temp_in_flight() {
+  if (g_temp_set) ::unlink(g_temp);
+}
 
 bool read(const std::string& path, std::string* out, std::string* err) {
   std::ifstream in(path, std::ios::binary);
@@ -40,6 +62,7 @@ bool write_atomic(const std::string& path, const std::string& content, std::stri
     }
   }
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  TempInFlight in_flight(tmp);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << content;

@@ -12,6 +12,10 @@ bool read(const std::string& path, std::string* out, std::string* err);
 /// rename, creating missing parent directories: readers never see half a file.
 bool write_atomic(const std::string& path, const std::string& content, std::string* err);
 
+/// Removes the temporary file of a write_atomic in progress, if any. Async-signal-safe:
+/// for a stop-signal handler, so that a killed tool leaves no `*.tmp.<pid>` behind.
+void remove_temp_in_flight();
+
 /// Like write_atomic, but leaves a file that already holds `content` untouched (its
 /// mtime too, for make); `*changed` tells which happened.
 bool write_if_changed(const std::string& path, const std::string& content, bool* changed,

@@ -31,9 +31,8 @@ bool write_test(const std::string& template_dir, const nlohmann::json& plan, std
 
 nlohmann::json requirements_from_plan(const nlohmann::json& plan) {
   nlohmann::json r = records::make("requirements");
-  for (const char* key : {"model_type", "ident", "model_id", "config_source", "family", "task", "tasks",
-                          "generation", "tolerance", "test_file", "skillset_file"})
-    r[key] = plan.value(key, nlohmann::json());
+  records::copy_identity(plan, &r);
+  for (const char* key : {"generation", "tolerance"}) r[key] = plan.value(key, nlohmann::json());
   const auto& candidate = plan["candidates"].empty() ? nlohmann::json::object() : plan["candidates"][0];
   for (const char* key : {"model_class", "auto_class", "processor_class"})
     r[key] = candidate.value(key, "");

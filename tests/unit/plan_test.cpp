@@ -82,3 +82,20 @@ TEST_CASE("select_types narrows --all by family and refuses unknown names") {
   CHECK_FALSE(select_types(f.registry, "no-family", "", &types, &err));
   CHECK(err == "unknown family 'no-family'");
 }
+
+TEST_CASE("listing counts servable types per family, saying which have a template") {
+  Fixture f;
+  CHECK(listing(f.registry, true, f.dir.path()) ==
+        std::vector<std::string>{"text-encoder\t1 model types\ttemplate", "vision-detection\t1 model types\tno template yet"});
+}
+
+TEST_CASE("listing counts servable types per task") {
+  Fixture f;
+  CHECK(listing(f.registry, false, f.dir.path()) ==
+        std::vector<std::string>{"feature-extraction\t1 model types", "fill-mask\t1 model types",
+                                 "object-detection\t1 model types"});
+}
+
+TEST_CASE("all_backends is the enum of schemas/backend.schema.json") {
+  CHECK(all_backends() == std::vector<std::string>{"cpu", "cuda", "rocm", "openvino", "apple", "qualcomm", "webnn", "webgpu"});
+}
