@@ -17,13 +17,14 @@ from types import SimpleNamespace
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = ROOT / "bin"
+# SKILLSET_BIN runs the same tests against another build of the tools (`make asan`).
+BIN = Path(os.environ.get("SKILLSET_BIN") or ROOT / "bin")
 SCHEMAS = ROOT / "schemas"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 TOOLS = ("gen-tests", "run-tests", "analyze", "gen-skillset", "verify")
 # The six families with a template, one model type each, as the pipeline runs them.
 SIX = ("bert", "gpt2", "t5", "vit", "whisper", "clip")
-BACKENDS = ("cpu", "cuda", "rocm", "openvino", "apple", "qualcomm", "webnn", "webgpu")
+BACKENDS = tuple(json.loads((SCHEMAS / "backend.schema.json").read_text())["enum"])
 TIMEOUT = 600
 
 
