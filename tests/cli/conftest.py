@@ -212,5 +212,5 @@ def cli():
     return SimpleNamespace(
         run=run_tool, records=records, jsonl=jsonl, assert_one_error_line=assert_one_error_line,
         files_under=files_under, bert_requirements=bert_requirements, bert_result=bert_result,
-        without_init=without_init, root=ROOT, python=str(PYTHON if PYTHON.exists() else sys.executable),
+        without_init=without_init, root=ROOT, bin=BIN, python=str(PYTHON if PYTHON.exists() else sys.executable),
         six=SIX, backends=BACKENDS, tools=TOOLS)
