@@ -1,8 +1,9 @@
 #include "common/schema.h"
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
-#include <set>
+#include <string_view>
 
 #include "common/files.h"
 #include "common/json_parse.h"
@@ -10,19 +11,29 @@
 namespace schema {
 namespace {
 
-const std::string kSuffix = ".schema.json";
+// Constants, not std::string or std::set globals: schemas may be loaded during another
+// unit's static initialisation (all_backends() at start-up), before those would exist.
+constexpr std::string_view kSuffix = ".schema.json";
 
 // Keywords that only annotate: read by people, never checked.
-const std::set<std::string> kAnnotations = {"$schema", "$id", "$defs", "$comment", "title", "description",
-                                            "default", "examples"};
+constexpr std::array<std::string_view, 8> kAnnotations = {"$schema", "$id",     "$defs",   "$comment",
+                                                          "title",   "description", "default", "examples"};
 // Keywords whose value is a schema, a list of schemas, or a map of schemas.
-const std::set<std::string> kOneSchema = {"additionalProperties", "propertyNames", "items", "if", "then", "else"};
-const std::set<std::string> kSchemaLists = {"allOf", "oneOf", "anyOf"};
-const std::set<std::string> kSchemaMaps = {"properties", "$defs"};
+constexpr std::array<std::string_view, 6> kOneSchema = {"additionalProperties", "propertyNames", "items", "if", "then", "else"};
+constexpr std::array<std::string_view, 3> kSchemaLists = {"allOf", "oneOf", "anyOf"};
+constexpr std::array<std::string_view, 2> kSchemaMaps = {"properties", "$defs"};
 // Keywords with a plain value.
-const std::set<std::string> kPlain = {"$ref",     "type",     "const",         "enum",          "required",
-                                      "pattern",  "minimum",  "minLength",     "minItems",      "minProperties",
-                                      "uniqueItems"};
+constexpr std::array<std::string_view, 11> kPlain = {"$ref",     "type",     "const",     "enum",     "required",     "pattern",
+                                                     "minimum",  "minLength", "minItems", "minProperties", "uniqueItems"};
+
+template <size_t N>
+bool in(const std::array<std::string_view, N>& list, const std::string& key) {
+  return std::find(list.begin(), list.end(), key) != list.end();
+}
+
+bool ends_with_suffix(const std::string& name) {
+  return name.size() > kSuffix.size() && name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
+}
 
 std::string join(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "/" + key;
@@ -53,8 +64,7 @@ bool Set::load(const std::string& dir, std::string* err) {
   std::vector<std::string> paths;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     std::string name = entry.path().filename().string();
-    if (name.size() > kSuffix.size() && name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0)
-      paths.push_back(entry.path().string());
+    if (ends_with_suffix(name)) paths.push_back(entry.path().string());
   }
   if (ec || paths.empty()) {
     *err = "cannot read the schemas in '" + dir + "'" + (ec ? ": " + ec.message() : "");
@@ -89,12 +99,12 @@ bool Set::walk(const nlohmann::json& node, const std::string& doc, std::string* 
   }
   for (const auto& [key, value] : node.items()) {
     bool ok = true;
-    if (kOneSchema.count(key)) {
+    if (in(kOneSchema, key)) {
       ok = walk(value, doc, err);
-    } else if (kSchemaLists.count(key)) {
+    } else if (in(kSchemaLists, key)) {
       if (!value.is_array()) ok = false;
       for (const auto& item : value) ok = ok && walk(item, doc, err);
-    } else if (kSchemaMaps.count(key)) {
+    } else if (in(kSchemaMaps, key)) {
       if (!value.is_object()) ok = false;
       for (const auto& [name, item] : value.items()) ok = ok && walk(item, doc, err);
     } else if (key == "$ref") {
@@ -103,7 +113,7 @@ bool Set::walk(const nlohmann::json& node, const std::string& doc, std::string* 
         *err = "unresolved $ref " + value.dump();
         return false;
       }
-    } else if (!kPlain.count(key) && !kAnnotations.count(key)) {
+    } else if (!in(kPlain, key) && !in(kAnnotations, key)) {
       *err = "unsupported keyword '" + key + "'";
       return false;
     }
@@ -122,8 +132,7 @@ const nlohmann::json* Set::resolve(const std::string& ref, const std::string& do
   std::string file = ref.substr(0, hash), pointer = hash == std::string::npos ? "" : ref.substr(hash + 1);
   std::string name = doc;
   if (!file.empty()) {
-    if (file.size() <= kSuffix.size() || file.compare(file.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
-      return nullptr;
+    if (!ends_with_suffix(file)) return nullptr;
     name = file.substr(0, file.size() - kSuffix.size());
   }
   auto it = docs_.find(name);
