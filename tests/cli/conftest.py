@@ -109,6 +109,15 @@ def bert_result(**overrides):
     return record
 
 
+def alive(pid):
+    """Whether process pid runs (a zombie does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
 def without_init(text, backend):
     """A skillset's source with its `def init_<backend>` method cut out."""
     cut = re.sub(rf"\n    def init_{backend}\(.*?(?=\n    def |\n\S|\Z)", "\n", text, flags=re.S)
@@ -212,5 +221,5 @@ def cli():
     return SimpleNamespace(
         run=run_tool, records=records, jsonl=jsonl, assert_one_error_line=assert_one_error_line,
         files_under=files_under, bert_requirements=bert_requirements, bert_result=bert_result,
-        without_init=without_init, root=ROOT, bin=BIN, python=str(PYTHON if PYTHON.exists() else sys.executable),
+        without_init=without_init, alive=alive, root=ROOT, bin=BIN, python=str(PYTHON if PYTHON.exists() else sys.executable),
         six=SIX, backends=BACKENDS, tools=TOOLS)

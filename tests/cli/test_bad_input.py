@@ -133,14 +133,6 @@ def children(pid):
     return found
 
 
-def alive(pid):
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
-
-
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
 def test_verify_stopped_by_a_signal_exits_128_plus_it_and_leaves_no_worker(cli, tmp_path, sig, code):
     # A test that never finishes: the worker hangs importing it.
@@ -166,9 +158,9 @@ def test_verify_stopped_by_a_signal_exits_128_plus_it_and_leaves_no_worker(cli, 
     assert proc.stdout.read() == ""
     assert "error" not in proc.stderr.read()
     deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(cli.alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(alive(pid) for pid in workers)
+    assert not any(cli.alive(pid) for pid in workers)
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])

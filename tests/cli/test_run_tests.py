@@ -247,15 +247,8 @@ def test_a_worker_that_dies_mid_test_is_a_reference_error(tmp_path, fake, valida
     assert record["reference"]["message"] == "worker crashed: exited with status 3: dying now"
 
 
-def alive(pid):
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
-
-
-def test_ctrl_c_exits_130_and_kills_the_workers(tmp_path, fake):
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_signal_exits_128_plus_it_and_kills_the_workers(tmp_path, fake, cli, sig, code):
     proc = subprocess.Popen([str(RUN_TESTS), "-j", "2"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=fake.env)
     proc.stdin.write(lines(plan(tmp_path, "hang", "a"), plan(tmp_path, "hang", "b")))
@@ -265,14 +258,14 @@ def test_ctrl_c_exits_130_and_kills_the_workers(tmp_path, fake):
         time.sleep(0.05)
     workers = fake.pids()
     assert len(workers) == 2
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 130
+    proc.send_signal(sig)
+    assert proc.wait(timeout=30) == code
     assert proc.stdout.read() == ""
     assert "error" not in proc.stderr.read()
-    assert not any(alive(pid) for pid in workers)
+    assert not any(cli.alive(pid) for pid in workers)
 
 
-def test_a_closed_stdout_ends_the_run_quietly(tmp_path, fake):
+def test_a_closed_stdout_ends_the_run_quietly(tmp_path, fake, cli):
     proc = subprocess.Popen([str(RUN_TESTS), "-j", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=fake.env)
     proc.stdout.close()  # before the first result: like `run-tests | head -0`
@@ -282,7 +275,7 @@ def test_a_closed_stdout_ends_the_run_quietly(tmp_path, fake):
     assert proc.wait(timeout=60) == 0
     assert "error" not in err
     assert "[2/4]" not in err  # it stopped at the first result it could not write
-    assert not any(alive(pid) for pid in fake.pids())
+    assert not any(cli.alive(pid) for pid in fake.pids())
 
 
 @pytest.mark.skipif(not GEN_TESTS.exists(), reason="needs bin/gen-tests (make)")
