@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
+#include <map>
+#include <regex>
 #include <string_view>
 
 #include "common/files.h"
@@ -48,6 +50,15 @@ bool has_type(const nlohmann::json& value, const std::string& type) {
   if (type == "boolean") return value.is_boolean();
   if (type == "null") return value.is_null();
   return false;
+}
+
+// Whether `pattern` (ECMAScript, as JSON Schema's) finds a match in `text`; each pattern
+// is compiled once.
+bool matches(const std::string& pattern, const std::string& text) {
+  static std::map<std::string, std::regex> compiled;
+  auto it = compiled.find(pattern);
+  if (it == compiled.end()) it = compiled.emplace(pattern, std::regex(pattern)).first;
+  return std::regex_search(text, it->second);
 }
 
 // Code points of a UTF-8 string: bytes that do not continue a sequence.
@@ -183,11 +194,7 @@ bool Set::valid(const nlohmann::json& node, const nlohmann::json& value, const W
   if (value.is_string()) {
     const std::string& text = value.get_ref<const std::string&>();
     if (auto n = node.find("minLength"); n != node.end() && code_points(text) < n->get<size_t>()) return malformed();
-    if (auto p = node.find("pattern"); p != node.end()) {
-      auto compiled = patterns_.find(*p);
-      if (compiled == patterns_.end()) compiled = patterns_.emplace(*p, std::regex(p->get<std::string>())).first;
-      if (!std::regex_search(text, compiled->second)) return malformed();
-    }
+    if (auto p = node.find("pattern"); p != node.end() && !matches(*p, text)) return malformed();
   }
   if (value.is_number())
     if (auto m = node.find("minimum"); m != node.end() && value.get<double>() < m->get<double>()) return malformed();

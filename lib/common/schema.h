@@ -5,7 +5,6 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -43,7 +42,6 @@ class Set {
   bool walk(const nlohmann::json& node, const std::string& doc, std::string* err) const;
 
   std::map<std::string, nlohmann::json> docs_;
-  mutable std::map<std::string, std::regex> patterns_;
 };
 
 /// The project's schemas (files::project_home()/schemas), loaded once; nullptr with
