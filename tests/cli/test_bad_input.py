@@ -179,3 +179,13 @@ def test_a_writer_killed_mid_write_leaves_no_temporary_file(cli, tmp_path, tool,
     rc = proc.wait(timeout=30)
     assert list(out_dir.iterdir()) == []  # the FIFO is no regular file: files_under() would miss it
     assert rc == code
+
+
+# --- the schemas themselves -----------------------------------------------------------
+
+@pytest.mark.parametrize("tool", ["gen-tests", "run-tests", "analyze", "gen-skillset", "verify"])
+def test_a_tool_without_its_schemas_stops_with_one_error_line(cli, tmp_path, tool):
+    rc, out, err = cli.run(tool, "bert", env={"SKILLSET_HOME": str(tmp_path)})
+    assert rc == 2 and out == ""
+    assert cli.assert_one_error_line(tool, err).startswith(
+        f"{tool}: error: cannot read the schemas in '{tmp_path}/schemas'")
