@@ -8,13 +8,19 @@ MAKEFLAGS += --jobs=$(shell nproc 2>/dev/null || echo 2)
 .DEFAULT_GOAL := all
 
 CXX      ?= g++
+# CXXFLAGS is the user's (optimisation, debugging, sanitizers: `make tools CXXFLAGS=...`);
+# what the build needs stays in BUILD_CXXFLAGS, which a command line does not replace.
 CXXFLAGS ?= -O2 -g
-CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -MMD -MP -Ilib -Itools
+# maybe-uninitialized stays a warning: GCC 12 reports it inside libstdc++'s <regex> under
+# -fsanitize and some -O levels (false positives in code that is not ours).
+BUILD_CXXFLAGS := -std=c++20 -Wall -Wextra -Werror -Wno-error=maybe-uninitialized -MMD -MP -Ilib -Itools
 LDLIBS   += -lcurl -lpthread
 
-BUILD := build
+# Where objects and tools go; `make asan` points them elsewhere.
+BUILD ?= build
+BIN   ?= bin
 TOOLS := gen-tests run-tests analyze gen-skillset verify
-BINS  := $(addprefix bin/,$(TOOLS))
+BINS  := $(addprefix $(BIN)/,$(TOOLS))
 
 LIB_SRCS  := $(wildcard lib/common/*.cpp)
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/%.o)
@@ -26,7 +32,7 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .SECONDARY:
-.PHONY: all deps tools venv test bench survey clean registry pipeline
+.PHONY: all deps tools venv test bench survey clean registry pipeline asan
 
 all: tools venv
 
@@ -39,18 +45,18 @@ tools: deps
 
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS) -c $< -o $@
+	$(CXX) $(BUILD_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
 
 $(BUILD)/libcommon.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-bin/%: $(BUILD)/tools/%/main.o $(BUILD)/libcommon.a
-	@mkdir -p bin
-	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+$(BIN)/%: $(BUILD)/tools/%/main.o $(BUILD)/libcommon.a
+	@mkdir -p $(BIN)
+	$(CXX) $(BUILD_CXXFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libcommon.a
-	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+	$(CXX) $(BUILD_CXXFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
 # The venv: every package pinned (python/constraints.txt); torch is the CPU build.
 venv: $(STAMP)
@@ -69,6 +75,17 @@ $(STAMP): python/requirements.txt python/constraints.txt python/pyproject.toml
 test: tools venv
 	$(MAKE) --no-print-directory $(BUILD)/unit-tests
 	$(PYTHON) -m pytest -q tests
+
+# The unit and CLI tests under AddressSanitizer and UndefinedBehaviorSanitizer, built
+# apart (build-asan/, bin-asan/) so the normal build is left alone; the CLI tests find
+# the tools through SKILLSET_BIN. Any report fails the run. Uses the venv as it is.
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+ASAN_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+asan: deps
+	$(MAKE) --no-print-directory BUILD=build-asan BIN=bin-asan CXXFLAGS="$(ASAN_FLAGS)" \
+	  $(addprefix bin-asan/,$(TOOLS)) build-asan/unit-tests
+	$(ASAN_ENV) build-asan/unit-tests
+	$(ASAN_ENV) SKILLSET_BIN=$(CURDIR)/bin-asan $(PYTHON) -m pytest -q tests/cli
 
 # The main job: the whole loop over the reference type of every family with a template,
 # as data/families.json declares them (MODELS=... to change).
@@ -98,6 +115,6 @@ registry: venv
 	mv data/registry.json.tmp data/registry.json
 
 clean:
-	rm -rf $(BUILD) bin
+	rm -rf build bin build-asan bin-asan
 
--include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BINS:bin/%=$(BUILD)/tools/%/main.d)
+-include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(TOOLS:%=$(BUILD)/tools/%/main.d)

@@ -1,18 +1,17 @@
 // What every tool's main shares: the one error line, stdout writes that notice a closed
-// pipe, progress on stderr, and reading record operands. Only drivers print.
+// pipe or a write error, progress on stderr, the stop signals. Only drivers print.
 #pragma once
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <cxxopts.hpp>
 #include <functional>
-#include <map>
-#include <optional>
-#include <cstdio>
-#include <fstream>
-#include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +20,7 @@
 #include "common/records.h"
 #include "common/plan.h"
 #include "common/registry.h"
+#include "common/schema.h"
 #include "common/version.h"
 
 namespace driver {
@@ -62,6 +62,9 @@ inline std::optional<int> parse(cxxopts::Options& cli, const char* tool, int arg
     }
     read(args);
     quiet = args.count("quiet") > 0;
+    // Every tool reads or writes records: without their schemas it cannot start.
+    std::string err;
+    if (!schema::project(&err)) return fail(tool, err);
   } catch (const cxxopts::exceptions::exception& e) {
     return fail(tool, plain_message(e.what()));
   }
@@ -115,40 +118,59 @@ inline void note(const char* tool, const std::string& message) {
   if (!quiet) std::fprintf(stderr, "%s: %s\n", tool, one_line(message).c_str());
 }
 
-/// Writes a record to stdout and flushes it, so a pipeline's next stage starts at once.
-/// Returns false once stdout is gone (a closed pipe ends the tool quietly).
-inline bool emit(const nlohmann::json& record) {
-  std::string line = records::line(record);
-  return std::fwrite(line.data(), 1, line.size(), stdout) == line.size() && std::fflush(stdout) == 0;
+/// Why the last write to stdout failed (an errno), for output_failed().
+inline int write_errno = 0;
+
+/// Writes `text` to stdout and flushes it, so a pipeline's next stage starts at once.
+/// Returns false once stdout is gone or full; end the tool with output_failed() then.
+inline bool out(const std::string& text) {
+  if (std::fwrite(text.data(), 1, text.size(), stdout) == text.size() && std::fflush(stdout) == 0) return true;
+  write_errno = errno;
+  return false;
 }
 
-/// A closed pipe must end the tool through emit()'s result, not by a signal.
+/// out() of a record as one canonical line.
+inline bool emit(const nlohmann::json& record) { return out(records::line(record)); }
+
+/// The exit code after a failed write to stdout: a closed pipe (EPIPE: the reader has
+/// all it wants, as `| head` does) ends the tool quietly; any other error (a full disk,
+/// /dev/full) is an error line and exit 2, never a silent success.
+inline int output_failed(const char* tool) {
+  if (write_errno == EPIPE) return exit_code::kOk;
+  return fail(tool, std::string("cannot write to stdout: ") + std::strerror(write_errno));
+}
+
+/// A closed pipe must end the tool through out()'s result, not by a signal.
 inline void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
 
-/// Reads the records of `operands` (files, or stdin for none or "-").
-inline bool read_records(const std::vector<std::string>& operands,
-                         const std::vector<std::string>& schemas,
-                         const std::vector<std::string>& required, std::vector<nlohmann::json>* out,
-                         std::string* err) {
-  std::vector<std::string> sources = operands.empty() ? std::vector<std::string>{"-"} : operands;
-  for (const auto& source : sources) {
-    if (source == "-") {
-      // Records come from a pipe or a file; nobody types JSON Lines at a terminal.
-      if (::isatty(STDIN_FILENO)) {
-        *err = "no input: pipe records in or name record files (try --help)";
-        return false;
-      }
-      if (!records::read(std::cin, "<stdin>", schemas, required, out, err)) return false;
-      continue;
-    }
-    std::ifstream in(source);
-    if (!in) {
-      *err = "cannot open '" + source + "'";
-      return false;
-    }
-    if (!records::read(in, source, schemas, required, out, err)) return false;
-  }
-  return true;
+/// The stop signal (SIGINT or SIGTERM) that came, or 0.
+inline volatile std::sig_atomic_t stop_signal = 0;
+/// Set by a stop signal, or by the tool itself (a closed stdout): workers' loops end.
+inline volatile std::sig_atomic_t stop_requested = 0;
+inline volatile std::sig_atomic_t stop_at_once = 0;
+
+/// The exit code after a stop signal: 128 + its number, the shell's convention (130 for
+/// SIGINT, 143 for SIGTERM).
+inline int stopped_exit_code() { return stop_signal == SIGTERM ? exit_code::kTerminated : exit_code::kInterrupted; }
+
+/// The one stop-signal installer (SIGINT, SIGTERM). Files staged and not yet renamed
+/// are removed first (files::remove_temp_in_flight), so a killed tool never leaves
+/// `*.tmp.<pid>` behind. With `at_once` (tools that only write files) the tool then
+/// ends with stopped_exit_code();
+/// otherwise stop_requested is set and the worker loop (RunnerOptions::stop) kills its
+/// workers and returns, and the tool ends with stopped_exit_code(). No SA_RESTART:
+/// poll() wakes up at once.
+inline void install_stop_handler(bool at_once) {
+  stop_at_once = at_once;
+  struct sigaction action = {};
+  action.sa_handler = [](int signal_number) {
+    files::remove_temp_in_flight();
+    stop_signal = signal_number;
+    stop_requested = 1;
+    if (stop_at_once) ::_exit(stopped_exit_code());
+  };
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
 }
 
 /// Loads the registry from `path`, or from the project's data/ when `path` is empty.
@@ -156,26 +178,10 @@ inline bool load_registry(const std::string& path, Registry* registry, std::stri
   return registry->load(path.empty() ? files::project_home() + "/data/registry.json" : path, err);
 }
 
-/// `--list-families` / `--list-tasks`: servable model types counted per family (with
-/// whether the family has a template) or per task, one line each.
-inline int print_listing(const Registry& registry, bool families) {
-  std::map<std::string, int> counts;
-  for (const auto& type : registry.model_types()) {
-    const auto& entry = *registry.find(type);
-    if (!entry.value("servable", false)) continue;
-    if (families) {
-      ++counts[entry.value("family", "other")];
-    } else {
-      const nlohmann::json tasks = entry.value("tasks", nlohmann::json::object());
-      for (const auto& [task, model_class] : tasks.items()) ++counts[task];
-    }
-  }
-  std::string template_dir = files::project_home() + "/templates";
-  for (const auto& [name, count] : counts) {
-    std::string support =
-        families ? (files::exists(::skillset_template_path(template_dir, name)) ? "\ttemplate" : "\tno template yet") : "";
-    std::printf("%s\t%d model types%s\n", name.c_str(), count, support.c_str());
-  }
+/// Prints plan.h's listing() for `--list-families` (families) or `--list-tasks`.
+inline int print_listing(const char* tool, const Registry& registry, bool families) {
+  for (const auto& line : listing(registry, families, files::project_home() + "/templates"))
+    if (!out(line + "\n")) return output_failed(tool);
   return exit_code::kOk;
 }
 

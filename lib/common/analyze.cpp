@@ -22,9 +22,7 @@ Analysis analyze(const std::vector<nlohmann::json>& results) {
       continue;
     }
     nlohmann::json r = records::make("requirements");
-    for (const char* key : {"model_type", "ident", "model_id", "config_source", "family", "task", "tasks",
-                            "test_file", "skillset_file"})
-      if (result->contains(key)) r[key] = (*result)[key];
+    records::copy_identity(*result, &r);
     const auto candidate = reference.value("candidate", nlohmann::json::object());
     if (!candidate.is_object() || !candidate.value("model_class", nlohmann::json()).is_string() ||
         !candidate.value("auto_class", nlohmann::json()).is_string() ||

@@ -2,16 +2,45 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace fs = std::filesystem;
 
 namespace files {
+namespace {
+
+// The temporary files staged and not yet committed or discarded, for
+// remove_temp_in_flight() in a signal handler. Changed only with the stop signals held,
+// so a handler never sees it half changed.
+std::vector<std::string> g_in_flight;
+
+void forget(const std::string& staged) {
+  HeldSignals held;
+  auto at = std::find(g_in_flight.begin(), g_in_flight.end(), staged);
+  if (at != g_in_flight.end()) g_in_flight.erase(at);
+}
+
+}  // namespace
+
+HeldSignals::HeldSignals() {
+  sigset_t held;
+  sigemptyset(&held);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&held, signal);
+  sigprocmask(SIG_BLOCK, &held, &previous_);
+}
+
+HeldSignals::~HeldSignals() { sigprocmask(SIG_SETMASK, &previous_, nullptr); }
+
+void remove_temp_in_flight() {
+  for (const auto& path : g_in_flight) ::unlink(path.c_str());
+}
 
 bool read(const std::string& path, std::string* out, std::string* err) {
   std::ifstream in(path, std::ios::binary);
@@ -40,6 +69,12 @@ bool stage(const std::string& path, const std::string& content, std::string* sta
     }
   }
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    HeldSignals held;
+    g_in_flight.push_back(tmp);
+  }
+  // Written with the stop signals let through: a write can block (a full pipe, a FIFO),
+  // and the handler then removes this file.
   std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
   out << content;
   out.close();
@@ -53,6 +88,7 @@ bool stage(const std::string& path, const std::string& content, std::string* sta
 }
 
 bool commit(const std::string& staged, const std::string& path, std::string* err) {
+  HeldSignals held;  // renamed and forgotten together
   std::error_code ec;
   fs::rename(staged, path, ec);
   if (ec) {
@@ -60,12 +96,14 @@ bool commit(const std::string& staged, const std::string& path, std::string* err
     *err = "cannot write '" + path + "': " + ec.message();
     return false;
   }
+  forget(staged);
   return true;
 }
 
 void discard(const std::string& staged) {
   std::error_code ignored;
   fs::remove(staged, ignored);
+  forget(staged);
 }
 
 bool write_atomic(const std::string& path, const std::string& content, std::string* err) {

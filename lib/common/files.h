@@ -1,6 +1,7 @@
 // File system helpers: atomic writes, whole-file reads, locating the project.
 #pragma once
 
+#include <csignal>
 #include <string>
 
 namespace files {
@@ -22,6 +23,23 @@ bool commit(const std::string& staged, const std::string& path, std::string* err
 
 /// Removes a staged file that is not to be committed.
 void discard(const std::string& staged);
+
+/// Removes every file staged and not yet committed or discarded. Async-signal-safe: for
+/// a stop-signal handler, so that a killed tool leaves no `*.tmp.<pid>` behind.
+void remove_temp_in_flight();
+
+/// Holds back the signals that stop a tool (SIGINT, SIGTERM, SIGHUP) while it lives, so
+/// that a stop lands before or after what it guards, never in the middle.
+class HeldSignals {
+ public:
+  HeldSignals();
+  ~HeldSignals();
+  HeldSignals(const HeldSignals&) = delete;
+  HeldSignals& operator=(const HeldSignals&) = delete;
+
+ private:
+  sigset_t previous_;
+};
 
 /// True when `path` names an existing regular file.
 bool exists(const std::string& path);

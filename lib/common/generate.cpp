@@ -1,6 +1,5 @@
 #include "common/generate.h"
 
-#include <signal.h>
 
 #include <filesystem>
 #include <map>
@@ -35,22 +34,6 @@ bool matches_own_digest(const std::string& text) {
   return newline != std::string::npos && with_digest(text.substr(newline + 1)) == text;
 }
 
-// Holds back the signals that stop a tool while it lives, so that a stop lands after
-// the files are all renamed or all discarded.
-class HeldSignals {
- public:
-  HeldSignals() {
-    sigset_t held;
-    sigemptyset(&held);
-    for (int signal : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&held, signal);
-    sigprocmask(SIG_BLOCK, &held, &previous_);
-  }
-  ~HeldSignals() { sigprocmask(SIG_SETMASK, &previous_, nullptr); }
-
- private:
-  sigset_t previous_;
-};
-
 }  // namespace
 
 bool render_test(const std::string& template_dir, const nlohmann::json& plan, Output* out, std::string* err) {
@@ -70,9 +53,8 @@ bool render_test(const std::string& template_dir, const nlohmann::json& plan, Ou
 
 nlohmann::json requirements_from_plan(const nlohmann::json& plan) {
   nlohmann::json r = records::make("requirements");
-  for (const char* key : {"model_type", "ident", "model_id", "config_source", "family", "task", "tasks",
-                          "generation", "tolerance", "test_file", "skillset_file"})
-    r[key] = plan.value(key, nlohmann::json());
+  records::copy_identity(plan, &r);
+  for (const char* key : {"generation", "tolerance"}) r[key] = plan.value(key, nlohmann::json());
   const auto& candidate = plan["candidates"].empty() ? nlohmann::json::object() : plan["candidates"][0];
   for (const char* key : {"model_class", "auto_class", "processor_class"})
     r[key] = candidate.value(key, "");
@@ -163,7 +145,8 @@ Written write_outputs(const std::vector<Output>& outputs, bool force, std::vecto
   }
   for (size_t i = 0; i < outputs.size(); ++i)
     if (repeated[i]) (*changed)[i] = (*changed)[first_of[outputs[i].path]];
-  HeldSignals held;
+  // A stop while staging removes the staged files (files::remove_temp_in_flight); the
+  // renames are held together, so a stop lands before all of them or after.
   std::vector<std::string> staged(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {
     if ((*changed)[i] && !repeated[i] && !files::stage(outputs[i].path, outputs[i].text, &staged[i], err)) {
@@ -172,6 +155,7 @@ Written write_outputs(const std::vector<Output>& outputs, bool force, std::vecto
       return Written::kFailed;
     }
   }
+  files::HeldSignals held;
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (staged[i].empty()) continue;
     if (!files::commit(staged[i], outputs[i].path, err)) {

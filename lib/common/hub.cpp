@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "common/files.h"
+#include "common/json_parse.h"
 
 namespace fs = std::filesystem;
 
@@ -497,15 +498,9 @@ std::vector<Result> resolve_configs(const std::vector<RepoRef>& refs, const Opti
 
 bool parse_config(const std::string& text, const std::string& where, nlohmann::json* out,
                   Error* err) {
-  try {
-    *out = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    // nlohmann says "[json.exception.parse_error.101] parse error at line 3, column 5: ...".
-    std::string what = e.what();
-    size_t at = what.find("at line ");
-    *err = make_error(ErrorKind::kMalformedConfig,
-                      "malformed config.json '" + where + "' " +
-                          (at == std::string::npos ? what : what.substr(at)));
+  std::string why;
+  if (!parse_json(text, out, &why)) {
+    *err = make_error(ErrorKind::kMalformedConfig, "malformed config.json '" + where + "' " + why);
     return false;
   }
   if (!out->is_object()) {

@@ -1,11 +1,13 @@
 #include "common/plan.h"
 
 #include <algorithm>
+#include <map>
 
 #include "common/files.h"
 #include "common/hub.h"
 #include "common/model_spec.h"
 #include "common/records.h"
+#include "common/schema.h"
 
 namespace {
 
@@ -34,8 +36,11 @@ bool has_kind(const nlohmann::json& entry, const std::string& kind) {
 }  // namespace
 
 const std::vector<std::string>& all_backends() {
-  static const std::vector<std::string> backends = {"cpu",   "cuda",     "rocm",  "openvino",
-                                                    "apple", "qualcomm", "webnn", "webgpu"};
+  static const std::vector<std::string> backends = [] {
+    std::string ignored;  // the tools refuse to start without their schemas (driver::parse)
+    const schema::Set* formats = schema::project(&ignored);
+    return formats ? formats->enum_of("backend") : std::vector<std::string>{};
+  }();
   return backends;
 }
 
@@ -169,4 +174,25 @@ bool resolve_targets(const Registry& registry, const std::vector<std::string>& s
                               std::string(model_spec::source_name(r.model.config_source))});
   }
   return true;
+}
+
+std::vector<std::string> listing(const Registry& registry, bool families, const std::string& template_dir) {
+  std::map<std::string, int> counts;
+  for (const auto& type : registry.model_types()) {
+    const auto& entry = *registry.find(type);
+    if (!entry.value("servable", false)) continue;
+    if (families) {
+      ++counts[entry.value("family", "other")];
+    } else {
+      const nlohmann::json tasks = entry.value("tasks", nlohmann::json::object());
+      for (const auto& [task, model_class] : tasks.items()) ++counts[task];
+    }
+  }
+  std::vector<std::string> lines;
+  for (const auto& [name, count] : counts) {
+    std::string support =
+        !families ? "" : files::exists(skillset_template_path(template_dir, name)) ? "\ttemplate" : "\tno template yet";
+    lines.push_back(name + "\t" + std::to_string(count) + " model types" + support);
+  }
+  return lines;
 }

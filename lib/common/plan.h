@@ -23,7 +23,8 @@ struct PlanOptions {
   std::vector<std::string> backends;
 };
 
-/// Every backend a skillset serves, in the worker's order.
+/// Every backend a skillset serves, in the worker's order: schemas/backend.schema.json's
+/// "enum" (empty when the schemas cannot be read).
 const std::vector<std::string>& all_backends();
 
 /// Why a model type gets no test or skillset: it is fine input, just not supported.
@@ -46,6 +47,11 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
 
 /// The path of the skillset template of `family`; it exists exactly when the family is supported.
 std::string skillset_template_path(const std::string& template_dir, const std::string& family);
+
+/// `--list-families` / `--list-tasks`: servable model types counted per family (with
+/// whether the family has a template in `template_dir`) or per task, one line each
+/// ("text-encoder\t12 model types\ttemplate"), sorted by name.
+std::vector<std::string> listing(const Registry& registry, bool families, const std::string& template_dir);
 
 /// The model types `--all` selects (servable ones), narrowed by `family` and `task` when
 /// not empty. Fails on a family or task the registry does not know.

@@ -1,36 +1,34 @@
 #include "common/records.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <fstream>
+#include <iostream>
+
+#include "common/json_parse.h"
+#include "common/schema.h"
 
 namespace records {
-namespace {
-
-// The type a required field must have: the few structured ones by name, strings else.
-bool has_expected_type(const std::string& field, const nlohmann::json& value) {
-  if (field == "reference" || field == "requirements") return value.is_object();
-  if (field == "backends") return value.is_array() || value.is_object();
-  if (field == "candidates" || field == "tasks") return value.is_array();
-  return value.is_string() && !value.get_ref<const std::string&>().empty();
-}
-
-}  // namespace
 
 nlohmann::json make(const std::string& schema) {
   return nlohmann::json{{"schema", schema}, {"version", kVersion}};
 }
 
 bool read(std::istream& in, const std::string& source, const std::vector<std::string>& schemas,
-          const std::vector<std::string>& required, std::vector<nlohmann::json>* out,
-          std::string* err) {
+          std::vector<nlohmann::json>* out, std::string* err) {
+  const schema::Set* formats = schema::project(err);
+  if (!formats) return false;
   std::string text;
   size_t number = 0;
   while (std::getline(in, text)) {
     ++number;
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    std::string where = source + ":" + std::to_string(number);
-    nlohmann::json record = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (record.is_discarded() || !record.is_object()) {
-      *err = "malformed JSON record at '" + where + "'";
+    std::string where = source + ":" + std::to_string(number), why;
+    nlohmann::json record;
+    if (!parse_json(text, &record, &why) || !record.is_object()) {
+      bool deep = why.rfind("nested", 0) == 0;
+      *err = "malformed JSON record at '" + where + "'" + (deep ? " (" + why + ")" : "");
       return false;
     }
     auto schema = record.find("schema");
@@ -46,16 +44,9 @@ bool read(std::istream& in, const std::string& source, const std::vector<std::st
       *err = "unsupported record version at '" + where + "'";
       return false;
     }
-    for (const auto& field : required) {
-      auto value = record.find(field);
-      if (value == record.end()) {
-        *err = "record without '" + field + "' at '" + where + "'";
-        return false;
-      }
-      if (!has_expected_type(field, *value)) {
-        *err = "record with a malformed '" + field + "' at '" + where + "'";
-        return false;
-      }
+    if (!formats->check(*schema, record, &why)) {
+      *err = "record " + why + " at '" + where + "'";
+      return false;
     }
     out->push_back(std::move(record));
   }
@@ -64,6 +55,37 @@ bool read(std::istream& in, const std::string& source, const std::vector<std::st
     return false;
   }
   return true;
+}
+
+bool read_operands(const std::vector<std::string>& operands, const std::vector<std::string>& schemas,
+                   std::vector<nlohmann::json>* out, std::string* err) {
+  for (const auto& source : operands.empty() ? std::vector<std::string>{"-"} : operands) {
+    if (source == "-") {
+      if (::isatty(STDIN_FILENO)) {
+        *err = "no input: pipe records in or name record files (try --help)";
+        return false;
+      }
+      if (!read(std::cin, "<stdin>", schemas, out, err)) return false;
+      continue;
+    }
+    std::ifstream in(source);
+    if (!in) {
+      *err = "cannot open '" + source + "'";
+      return false;
+    }
+    if (!read(in, source, schemas, out, err)) return false;
+  }
+  return true;
+}
+
+void copy_identity(const nlohmann::json& from, nlohmann::json* to) {
+  static const std::vector<std::string> fields = [] {
+    std::string ignored;
+    const schema::Set* formats = schema::project(&ignored);
+    return formats ? formats->properties_of("identity") : std::vector<std::string>{};
+  }();
+  for (const auto& key : fields)
+    if (auto it = from.find(key); it != from.end()) (*to)[key] = *it;
 }
 
 std::string line(const nlohmann::json& record) {

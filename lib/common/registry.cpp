@@ -3,12 +3,13 @@
 #include <algorithm>
 
 #include "common/files.h"
+#include "common/json_parse.h"
 
 bool Registry::load(const std::string& path, std::string* err) {
   std::string text;
   if (!files::read(path, &text, err)) return false;
-  doc_ = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc_.is_discarded() || !doc_.is_object() || doc_.value("schema", "") != "registry" ||
+  std::string why;
+  if (!parse_json(text, &doc_, &why) || !doc_.is_object() || doc_.value("schema", "") != "registry" ||
       !doc_.contains("models") || !doc_["models"].is_object() || !doc_.contains("families") ||
       !doc_.contains("tasks") || !doc_.contains("transformers_version")) {
     *err = "malformed registry '" + path + "'";

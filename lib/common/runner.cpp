@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/files.h"
+#include "common/json_parse.h"
 #include "common/plan.h"
 #include "common/records.h"
 
@@ -356,9 +357,9 @@ bool run_all(const std::vector<TestJob>& jobs, const RunnerOptions& options,
         std::string text = w->answer.substr(0, newline);
         w->answer.erase(0, newline + 1);
         if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-        nlohmann::json answer = nlohmann::json::parse(text, nullptr, false);
+        nlohmann::json answer;
         std::string problem;
-        if (answer.is_discarded() || !answer.is_object())
+        if (!parse_json(text, &answer, &problem) || !answer.is_object())
           problem = "an answer that is not a JSON object";
         else if (w->job < 0)
           problem = "an answer to no request";
@@ -468,9 +469,7 @@ nlohmann::json result_record(const nlohmann::json& plan, const TestOutcome& outc
   if (!record.contains("backends")) record["backends"] = nlohmann::json::object();
   if (!record.contains("elapsed_s")) record["elapsed_s"] = outcome.elapsed_s;
   record.update(records::make("test-result"));
-  for (const char* key : {"model_type", "ident", "model_id", "config_source", "family", "task", "tasks",
-                          "test_file", "skillset_file"})
-    if (plan.contains(key)) record[key] = plan[key];
+  records::copy_identity(plan, &record);
   return record;
 }
 

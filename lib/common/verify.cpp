@@ -11,7 +11,7 @@ namespace {
 nlohmann::json discrepancy(const nlohmann::json& manifest, const std::string& kind,
                            const std::string& detail, const std::string& backend = "") {
   nlohmann::json d = records::make("discrepancy");
-  for (const char* key : {"model_type", "ident", "skillset_file"}) d[key] = manifest.value(key, "");
+  records::copy_identity(manifest, &d);
   d["kind"] = kind;
   d["detail"] = detail;
   if (!backend.empty()) d["backend"] = backend;

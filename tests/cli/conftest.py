@@ -17,13 +17,14 @@ from types import SimpleNamespace
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = ROOT / "bin"
+# SKILLSET_BIN runs the same tests against another build of the tools (`make asan`).
+BIN = Path(os.environ.get("SKILLSET_BIN") or ROOT / "bin")
 SCHEMAS = ROOT / "schemas"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 TOOLS = ("gen-tests", "run-tests", "analyze", "gen-skillset", "verify")
 # The six families with a template, one model type each, as the pipeline runs them.
 SIX = ("bert", "gpt2", "t5", "vit", "whisper", "clip")
-BACKENDS = ("cpu", "cuda", "rocm", "openvino", "apple", "qualcomm", "webnn", "webgpu")
+BACKENDS = tuple(json.loads((SCHEMAS / "backend.schema.json").read_text())["enum"])
 TIMEOUT = 600
 
 
@@ -116,6 +117,15 @@ def bert_result(**overrides):
     }
     record.update(overrides)
     return record
+
+
+def alive(pid):
+    """Whether process pid runs (a zombie does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
 
 
 def without_init(text, backend):
@@ -221,5 +231,6 @@ def cli():
     return SimpleNamespace(
         run=run_tool, records=records, jsonl=jsonl, assert_one_error_line=assert_one_error_line,
         files_under=files_under, edit=edit, bert_requirements=bert_requirements, bert_result=bert_result,
-        without_init=without_init, root=ROOT, python=str(PYTHON if PYTHON.exists() else sys.executable),
+        without_init=without_init, alive=alive, root=ROOT, bin=BIN,
+        python=str(PYTHON if PYTHON.exists() else sys.executable),
         six=SIX, backends=BACKENDS, tools=TOOLS)

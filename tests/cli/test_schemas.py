@@ -11,6 +11,8 @@ from jsonschema import Draft202012Validator
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 NAMES = sorted(p.name[: -len(".schema.json")] for p in SCHEMAS.glob("*.schema.json"))
 RECORDS = ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy", "verify-summary")
+# Parts the record schemas refer to ($ref), not documents of their own.
+SHARED = ("backend", "identity")
 
 
 def test_schemas_every_record_format_has_a_schema():
@@ -30,12 +32,31 @@ def test_schemas_schema_is_named_after_its_file(name):
     assert schema["$id"] == f"{name}.schema.json" and schema["title"] == name
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(set(NAMES) - set(SHARED)))
 def test_schemas_schema_pins_its_name_and_version_1(name):
     schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
     assert schema["properties"]["schema"] == {"const": name}
     assert schema["properties"]["version"] == {"const": 1}
     assert {"schema", "version"} <= set(schema["required"])
+
+
+def test_schemas_the_backend_list_is_written_once_and_referred_to():
+    backends = json.loads((SCHEMAS / "backend.schema.json").read_text())["enum"]
+    for path in SCHEMAS.glob("*.schema.json"):
+        if path.name != "backend.schema.json":
+            assert f'"{backends[-1]}"' not in path.read_text(), path.name
+
+
+def test_schemas_a_reference_to_another_file_resolves(validators, cli):
+    assert validators["test-result"].is_valid(cli.bert_result())
+    assert not validators["test-result"].is_valid(cli.bert_result(backends={"tpu": {"status": "pass"}}))
+    assert not validators["test-result"].is_valid(cli.bert_result(ident=["bert"]))
+
+
+@pytest.mark.parametrize("name", ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy"))
+def test_schemas_record_of_one_model_type_refers_to_the_identity_fields(name):
+    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+    assert {"$ref": "identity.schema.json"} in schema["allOf"]
 
 
 @pytest.mark.parametrize("name", RECORDS)

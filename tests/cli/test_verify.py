@@ -47,7 +47,7 @@ def test_verify_written_manifest_without_files_is_exit_2(cli):
     record = dict(unsupported("bert", "written", family="text-encoder"))
     rc, out, err = cli.run("verify", input=cli.jsonl(record))
     assert rc == 2 and out == ""
-    assert "'bert'" in cli.assert_one_error_line("verify", err)
+    assert "without 'skillset_file' at '<stdin>:1'" in cli.assert_one_error_line("verify", err)
 
 
 def test_verify_missing_file_is_exit_2(cli, tmp_path):

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "common/files.h"
+#include "common/json_parse.h"
 #include "temp_dir.h"
 
 namespace {
@@ -81,4 +83,26 @@ TEST_CASE("select_types narrows --all by family and refuses unknown names") {
   CHECK(types == std::vector<std::string>{"detr"});
   CHECK_FALSE(select_types(f.registry, "no-family", "", &types, &err));
   CHECK(err == "unknown family 'no-family'");
+}
+
+TEST_CASE("listing counts servable types per family, saying which have a template") {
+  Fixture f;
+  CHECK(listing(f.registry, true, f.dir.path()) ==
+        std::vector<std::string>{"text-encoder\t1 model types\ttemplate", "vision-detection\t1 model types\tno template yet"});
+}
+
+TEST_CASE("listing counts servable types per task") {
+  Fixture f;
+  CHECK(listing(f.registry, false, f.dir.path()) ==
+        std::vector<std::string>{"feature-extraction\t1 model types", "fill-mask\t1 model types",
+                                 "object-detection\t1 model types"});
+}
+
+TEST_CASE("all_backends is the enum of schemas/backend.schema.json, in its order") {
+  std::string text, err;
+  nlohmann::json schema;
+  REQUIRE(files::read(files::project_home() + "/schemas/backend.schema.json", &text, &err));
+  REQUIRE(parse_json(text, &schema, &err));
+  CHECK(all_backends() == schema["enum"].get<std::vector<std::string>>());
+  CHECK(all_backends().front() == "cpu");
 }

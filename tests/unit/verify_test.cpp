@@ -2,25 +2,27 @@
 
 #include <doctest/doctest.h>
 
+#include "common/plan.h"
 #include "temp_dir.h"
 
 namespace {
-const char* kSkillset = R"(class hf_bert:
+// A skillset that keeps the contract: an init of the worker's signature per backend.
+std::string skillset() {
+  std::string text = R"(class hf_bert:
     def __init__(self, resources=None, metadata=None):
         pass
 
     def init_cpu(self, model_name, device="cpu", label="cpu"):
         def handler(input, **options):
             return transformers.AutoModel.from_pretrained(model_name), transformers.AutoTokenizer.from_pretrained(model_name)
-    def init_cuda(self, model_name, device="cuda:0", label="cuda:0"): pass
-    def init_rocm(self, model_name, device="rocm:0", label="rocm:0"): pass
-    def init_openvino(self, model_name, model_type, device="openvino:0", openvino_label="openvino:0", *helpers): pass
-    def init_apple(self, model_name, device="apple:0", label="apple:0"): pass
-    def init_qualcomm(self, model_name, device="qualcomm:0", label="qualcomm:0"): pass
-    def init_webnn(self, model_name, device="webnn:0", label="webnn:0"): pass
-    def init_webgpu(self, model_name, device="webgpu:0", label="webgpu:0"): pass
 )";
-
+  for (const auto& b : all_backends())
+    if (b == "openvino")
+      text += "    def init_openvino(self, model_name, model_type, device=\"openvino:0\", openvino_label=\"openvino:0\", *helpers): pass\n";
+    else if (b != "cpu")
+      text += "    def init_" + b + "(self, model_name, device=\"" + b + ":0\", label=\"" + b + ":0\"): pass\n";
+  return text;
+}
 nlohmann::json manifest(const std::string& path) {
   return {{"model_type", "bert"}, {"ident", "bert"}, {"skillset_file", path},
           {"requirements", {{"auto_class", "AutoModel"}, {"processor_class", "AutoTokenizer"}}}};
@@ -29,12 +31,12 @@ nlohmann::json manifest(const std::string& path) {
 
 TEST_CASE("check_static finds nothing in a skillset that keeps the contract") {
   TempDir dir;
-  CHECK(check_static(manifest(dir.write("hf_bert.py", kSkillset))).empty());
+  CHECK(check_static(manifest(dir.write("hf_bert.py", skillset()))).empty());
 }
 
 TEST_CASE("check_static names a missing init and the wrong auto class") {
   TempDir dir;
-  std::string text = kSkillset;
+  std::string text = skillset();
   text.replace(text.find("def init_webgpu"), 15, "def nit_webgpu_");
   text.replace(text.find("AutoModel."), 10, "AutoModelForMaskedLM.");
   auto found = check_static(manifest(dir.write("hf_bert.py", text)));

@@ -25,13 +25,13 @@ static int run(int argc, char** argv) {
 
   std::vector<nlohmann::json> results;
   std::string err;
-  if (!driver::read_records(operands, {"test-result"}, {"model_type", "reference"}, &results, &err))
+  if (!records::read_operands(operands, {"test-result"}, &results, &err))
     return driver::fail(kTool, err);
   if (results.empty()) return driver::fail(kTool, "no test results on input");
 
   Analysis analysis = analyze(results);
   for (const auto& r : analysis.requirements)
-    if (!driver::emit(r)) return exit_code::kOk;
+    if (!driver::emit(r)) return driver::output_failed(kTool);
   for (const auto& why : analysis.failed) driver::note(kTool, why);
   return analysis.failed.empty() ? exit_code::kOk : exit_code::kFindings;
 }

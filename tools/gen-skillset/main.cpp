@@ -12,8 +12,7 @@ namespace {
 
 nlohmann::json manifest(const nlohmann::json& requirements, const std::string& status) {
   nlohmann::json m = records::make("skillset-manifest");
-  for (const char* key : {"model_type", "ident", "model_id", "config_source", "family", "task", "test_file", "skillset_file"})
-    if (requirements.contains(key)) m[key] = requirements[key];
+  records::copy_identity(requirements, &m);
   m["status"] = status;
   m["requirements"] = requirements;
   return m;
@@ -35,6 +34,7 @@ nlohmann::json unsupported_record(const Target& target, const nlohmann::json& en
 
 static int run(int argc, char** argv) {
   driver::ignore_sigpipe();
+  driver::install_stop_handler(/*at_once=*/true);
   cxxopts::Options cli(kTool,
                        "Write hf_<ident>.py skillsets and print a skillset-manifest record per model "
                        "type (JSON Lines) on stdout.\n\nWith SPECs, --all or --family, the "
@@ -90,7 +90,7 @@ static int run(int argc, char** argv) {
   std::string err;
   Registry registry;
   if (!driver::load_registry(registry_path, &registry, &err)) return driver::fail(kTool, err);
-  if (list_families || list_tasks) return driver::print_listing(registry, list_families);
+  if (list_families || list_tasks) return driver::print_listing(kTool, registry, list_families);
   const std::string template_dir = files::project_home() + "/templates";
 
   // Gather every requirement (or unsupported record) before writing anything.
@@ -113,10 +113,7 @@ static int run(int argc, char** argv) {
         requirements.push_back(requirements_from_plan(plan));
     }
   } else {
-    if (!driver::read_records(requirement_files, {"requirements"},
-                              {"model_type", "ident", "family", "task", "model_class", "auto_class",
-                               "processor_class", "skillset_file"},
-                              &requirements, &err))
+    if (!records::read_operands(requirement_files, {"requirements"}, &requirements, &err))
       return driver::fail(kTool, err);
     if (requirements.empty()) return driver::fail(kTool, "no requirements on input");
     if (!output_dir.empty())
@@ -142,9 +139,9 @@ static int run(int argc, char** argv) {
   }
   size_t written = std::count(changed.begin(), changed.end(), true);
   for (size_t i = 0; i < requirements.size(); ++i)
-    if (!driver::emit(manifest(requirements[i], changed[i] ? "written" : "unchanged"))) return exit_code::kOk;
+    if (!driver::emit(manifest(requirements[i], changed[i] ? "written" : "unchanged"))) return driver::output_failed(kTool);
   for (const auto& record : unsupported)
-    if (!driver::emit(record)) return exit_code::kOk;
+    if (!driver::emit(record)) return driver::output_failed(kTool);
   driver::note(kTool, std::to_string(requirements.size()) + " skillset(s), " + std::to_string(written) +
                           " written, " + std::to_string(unsupported.size()) + " model type(s) unsupported");
   // Asking for one model type by name that cannot be generated is a finding; --all

@@ -9,6 +9,7 @@ static const char* kTool = "gen-tests";
 
 static int run(int argc, char** argv) {
   driver::ignore_sigpipe();
+  driver::install_stop_handler(/*at_once=*/true);
   cxxopts::Options cli(kTool,
                        "Write a pytest/standalone test per model type and print its test-plan "
                        "record (JSON Lines) on stdout.\n\nSPEC is a model type (bert), a Hub repo id with an "
@@ -63,7 +64,7 @@ static int run(int argc, char** argv) {
   std::string err;
   Registry registry;
   if (!driver::load_registry(registry_path, &registry, &err)) return driver::fail(kTool, err);
-  if (list_families) return driver::print_listing(registry, true);
+  if (list_families) return driver::print_listing(kTool, registry, true);
   if (specs.empty() && !all) return driver::fail(kTool, "no model spec given (try --help)");
   options.template_dir = files::project_home() + "/templates";
   if (all && !select_types(registry, family, options.task, &specs, &err)) return driver::fail(kTool, err);
@@ -93,7 +94,7 @@ static int run(int argc, char** argv) {
     return result == Written::kEdited ? exit_code::kFindings : exit_code::kBadInput;
   }
   for (const auto& plan : plans)
-    if (!driver::emit(plan)) return exit_code::kOk;
+    if (!driver::emit(plan)) return driver::output_failed(kTool);
   driver::note(kTool, std::to_string(plans.size()) + " test(s) written to '" + options.test_dir + "'" +
                           (unsupported_count ? ", " + std::to_string(unsupported_count) + " model type(s) not supported yet" : ""));
   return (unsupported_count && !all) ? exit_code::kFindings : exit_code::kOk;

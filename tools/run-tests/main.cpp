@@ -7,13 +7,6 @@
 #include "driver.h"
 
 static const char* kTool = "run-tests";
-static volatile std::sig_atomic_t g_stop = 0;       // set by SIGINT/SIGTERM, or a closed stdout
-static volatile std::sig_atomic_t g_signalled = 0;  // only by the signals
-
-static void on_signal(int) {
-  g_signalled = 1;
-  g_stop = 1;
-}
 
 static std::string seconds(double s) {
   char buf[32];
@@ -23,10 +16,7 @@ static std::string seconds(double s) {
 
 static int run(int argc, char** argv) {
   driver::ignore_sigpipe();
-  struct sigaction action = {};
-  action.sa_handler = on_signal;  // no SA_RESTART: poll() wakes up at once
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  driver::install_stop_handler(/*at_once=*/false);
 
   cxxopts::Options cli(kTool,
                        "Run the test of each test-plan record (files, or stdin for none or -) "
@@ -64,11 +54,8 @@ static int run(int argc, char** argv) {
   // All input is read and checked before any test starts.
   std::vector<nlohmann::json> plans;
   std::string err;
-  if (!driver::read_records(operands, {"test-plan"},
-                            {"model_type", "ident", "family", "task", "backends", "test_file", "skillset_file"},
-                            &plans, &err))
-    return driver::fail(kTool, err);
-  if (g_signalled) return exit_code::kInterrupted;  // Ctrl-C while the plans were being read
+  if (!records::read_operands(operands, {"test-plan"}, &plans, &err)) return driver::fail(kTool, err);
+  if (driver::stop_signal) return driver::stopped_exit_code();  // stopped while the plans were being read
   if (plans.empty()) return driver::fail(kTool, "no test plans on input");
   std::vector<TestJob> test_jobs(plans.size());
   for (size_t i = 0; i < plans.size(); ++i)
@@ -76,7 +63,7 @@ static int run(int argc, char** argv) {
 
   RunnerOptions options = worker_options(jobs, timeout);
   options.pass_output = verbose;
-  options.stop = &g_stop;
+  options.stop = &driver::stop_requested;
   bool failures = false, stdout_closed = false;
   auto start = std::chrono::steady_clock::now();
   auto on_done = [&](const TestOutcome& outcome, size_t done, size_t total) {
@@ -85,7 +72,7 @@ static int run(int argc, char** argv) {
     failures = failures || has_failure(result);
     if (!driver::emit(result)) {
       stdout_closed = true;
-      g_stop = 1;
+      driver::stop_requested = 1;
       return;
     }
     std::string line = "[" + std::to_string(done) + "/" + std::to_string(total) + "] " +
@@ -105,8 +92,8 @@ static int run(int argc, char** argv) {
     driver::note(kTool, line);
   };
   if (!run_all(test_jobs, options, on_done, &err)) {
-    if (g_signalled) return exit_code::kInterrupted;
-    if (stdout_closed) return exit_code::kOk;  // a closed pipe ends the tool quietly
+    if (driver::stop_signal) return driver::stopped_exit_code();
+    if (stdout_closed) return driver::output_failed(kTool);
     return driver::fail(kTool, err);
   }
   return failures ? exit_code::kFindings : exit_code::kOk;

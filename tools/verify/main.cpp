@@ -9,11 +9,10 @@
 #include "driver.h"
 
 static const char* kTool = "verify";
-static volatile std::sig_atomic_t g_stop = 0;
 
 static int run(int argc, char** argv) {
   driver::ignore_sigpipe();
-  std::signal(SIGINT, [](int) { g_stop = 1; });
+  driver::install_stop_handler(/*at_once=*/false);
   cxxopts::Options cli(kTool,
                        "Verify skillsets named by skillset-manifest records (files, or stdin for "
                        "none or -): static checks against the contract and the requirements, "
@@ -44,9 +43,7 @@ static int run(int argc, char** argv) {
 
   std::vector<nlohmann::json> manifests;
   std::string err;
-  if (!driver::read_records(operands, {"skillset-manifest"}, {"model_type", "ident", "status"},
-                            &manifests, &err))
-    return driver::fail(kTool, err);
+  if (!records::read_operands(operands, {"skillset-manifest"}, &manifests, &err)) return driver::fail(kTool, err);
   if (manifests.empty()) return driver::fail(kTool, "no skillset manifests on input");
 
   VerifyTally tally;
@@ -59,39 +56,35 @@ static int run(int argc, char** argv) {
       ++tally.unsupported;
       continue;
     }
-    TestJob job{std::to_string(checked.size()), m.value("test_file", ""), m.value("skillset_file", ""), {}};
-    if (job.test_file.empty() || job.skillset_file.empty())
-      return driver::fail(kTool, "manifest of '" + m.value("model_type", "") + "' names no test or skillset file");
-    test_jobs.push_back(job);
+    // The schema requires both files of a written or unchanged skillset.
+    test_jobs.push_back(TestJob{std::to_string(checked.size()), m["test_file"], m["skillset_file"], {}});
     checked.push_back(m);
     static_findings.push_back(check_static(m));
   }
 
   RunnerOptions options = worker_options(std::min<int>(jobs, std::max<size_t>(1, test_jobs.size())), timeout);
   options.pass_output = verbose;
-  options.stop = &g_stop;
+  options.stop = &driver::stop_requested;
   bool stdout_open = true;
   auto on_done = [&](const TestOutcome& outcome, size_t done, size_t total) {
     const size_t index = std::stoul(outcome.id);
     const nlohmann::json& m = checked[index];
-    nlohmann::json result = outcome.ok ? outcome.result
-                                       : nlohmann::json{{"reference", {{"status", "error"}, {"message", outcome.error}}},
-                                                        {"backends", nlohmann::json::object()}};
+    nlohmann::json result = result_record(m, outcome);
     std::vector<nlohmann::json> found = static_findings[index];
     for (auto& d : check_result(m, result)) found.push_back(std::move(d));
     tally.add(result, found.size());
     for (const auto& d : found) stdout_open = stdout_open && driver::emit(d);
-    if (!stdout_open) g_stop = 1;  // nobody reads the findings any more
+    if (!stdout_open) driver::stop_requested = 1;  // nobody reads the findings any more
     driver::note(kTool, "[" + std::to_string(done) + "/" + std::to_string(total) + "] " +
                             m.value("model_type", "") + ": " + (found.empty() ? "ok" : std::to_string(found.size()) + " discrepancies") +
                             " (" + summarize(result) + ")");
   };
   if (!run_all(test_jobs, options, on_done, &err)) {
-    if (!stdout_open) return exit_code::kOk;
-    if (g_stop) return exit_code::kInterrupted;
+    if (driver::stop_signal) return driver::stopped_exit_code();
+    if (!stdout_open) return driver::output_failed(kTool);
     return driver::fail(kTool, err);
   }
-  if (stdout_open) driver::emit(tally.summary());
+  if (!stdout_open || !driver::emit(tally.summary())) return driver::output_failed(kTool);
   driver::note(kTool, std::to_string(tally.passed) + "/" + std::to_string(tally.skillsets) + " skillsets passed, " +
                           std::to_string(tally.discrepancies) + " discrepancies, " +
                           std::to_string(tally.unsupported) + " unsupported");
