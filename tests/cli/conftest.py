@@ -16,14 +16,14 @@ from types import SimpleNamespace
 
 import pytest
 
+from reference_types import REFERENCE_TYPES
+
 ROOT = Path(__file__).resolve().parents[2]
 # SKILLSET_BIN runs the same tests against another build of the tools (`make asan`).
 BIN = Path(os.environ.get("SKILLSET_BIN") or ROOT / "bin")
 SCHEMAS = ROOT / "schemas"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 TOOLS = ("gen-tests", "run-tests", "analyze", "gen-skillset", "verify")
-# The six families with a template, one model type each, as the pipeline runs them.
-SIX = ("bert", "gpt2", "t5", "vit", "whisper", "clip")
 BACKENDS = tuple(json.loads((SCHEMAS / "backend.schema.json").read_text())["enum"])
 TIMEOUT = 600
 
@@ -233,4 +233,4 @@ def cli():
         files_under=files_under, edit=edit, bert_requirements=bert_requirements, bert_result=bert_result,
         without_init=without_init, alive=alive, root=ROOT, bin=BIN,
         python=str(PYTHON if PYTHON.exists() else sys.executable),
-        six=SIX, backends=BACKENDS, tools=TOOLS)
+        reference_types=REFERENCE_TYPES, backends=BACKENDS, tools=TOOLS)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-SIX = ("bert", "gpt2", "t5", "vit", "whisper", "clip")
+from reference_types import REFERENCE_TYPES
+
 EIGHT = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "backend.schema.json").read_text())["enum"]
 
 
@@ -169,24 +170,24 @@ def test_gen_tests_all_with_family_writes_a_test_per_model_type_of_it(cli, tmp_p
 
 
 @pytest.fixture(scope="module")
-def six_tests(tmp_path_factory, cli):
+def reference_tests(tmp_path_factory, cli):
     """gen-tests of one model type per supported family, written once."""
-    work = tmp_path_factory.mktemp("six-tests")
+    work = tmp_path_factory.mktemp("reference-tests")
     rc, out, err = cli.run("gen-tests", "-q", "-o", work / "tests", "--skillset-dir", work / "skillsets",
-                           *SIX, cwd=work)
+                           *REFERENCE_TYPES, cwd=work)
     assert rc == 0, err
     return {plan["model_type"]: plan for plan in cli.records(out)}
 
 
-@pytest.mark.parametrize("model_type", SIX)
-def test_gen_tests_generated_test_compiles(six_tests, model_type):
-    path = six_tests[model_type]["test_file"]
+@pytest.mark.parametrize("model_type", REFERENCE_TYPES)
+def test_gen_tests_generated_test_compiles(reference_tests, model_type):
+    path = reference_tests[model_type]["test_file"]
     compile(Path(path).read_text(), path, "exec")
 
 
-@pytest.mark.parametrize("model_type", SIX)
-def test_gen_tests_test_file_plan_matches_the_printed_record(six_tests, model_type):
-    record = six_tests[model_type]
+@pytest.mark.parametrize("model_type", REFERENCE_TYPES)
+def test_gen_tests_test_file_plan_matches_the_printed_record(reference_tests, model_type):
+    record = reference_tests[model_type]
     plan = plan_of(record["test_file"])
     assert plan, "empty PLAN"
     for key, value in plan.items():
@@ -198,18 +199,18 @@ def test_gen_tests_test_file_plan_matches_the_printed_record(six_tests, model_ty
 
 
 def test_gen_tests_second_run_is_byte_identical(cli, tmp_path):
-    first = gen_tests(cli, tmp_path, "-q", *SIX)
+    first = gen_tests(cli, tmp_path, "-q", *REFERENCE_TYPES)
     files = {name: (tmp_path / name).read_bytes() for name in cli.files_under(tmp_path)}
-    second = gen_tests(cli, tmp_path, "-q", *SIX)
+    second = gen_tests(cli, tmp_path, "-q", *REFERENCE_TYPES)
     assert first[0] == 0 and first == second
     assert {name: (tmp_path / name).read_bytes() for name in cli.files_under(tmp_path)} == files
 
 
-def test_gen_tests_stdout_is_json_lines_only(six_tests):
-    # six_tests parsed every stdout line as JSON; each is a test-plan of version 1.
-    assert {p["schema"] for p in six_tests.values()} == {"test-plan"}
-    assert {p["version"] for p in six_tests.values()} == {1}
-    assert sorted(six_tests) == sorted(SIX)
+def test_gen_tests_stdout_is_json_lines_only(reference_tests):
+    # reference_tests parsed every stdout line as JSON; each is a test-plan of version 1.
+    assert {p["schema"] for p in reference_tests.values()} == {"test-plan"}
+    assert {p["version"] for p in reference_tests.values()} == {1}
+    assert sorted(reference_tests) == sorted(REFERENCE_TYPES)
 
 
 def test_gen_tests_list_families_names_each_family_and_its_template(cli):

@@ -14,7 +14,8 @@ import textwrap
 
 import pytest
 
-SIX = ("bert", "gpt2", "t5", "vit", "whisper", "clip")
+from reference_types import REFERENCE_TYPES
+
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def test_generated_code_covers_every_family_and_both_kinds(cli, generated_everyt
     skillsets = list((generated_everything / "skillsets").glob("hf_*.py"))
     tests = list((generated_everything / "tests").glob("test_hf_*.py"))
     assert len(skillsets) > 100 and len(tests) > 100
-    assert {f"hf_{t}.py" for t in SIX} <= {p.name for p in skillsets}
+    assert {f"hf_{t}.py" for t in REFERENCE_TYPES} <= {p.name for p in skillsets}
 
 
 def test_generated_code_passes_ruff_check(cli, generated_everything):
@@ -52,7 +53,7 @@ def test_generated_code_passes_ruff_format_check(cli, generated_everything):
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr
 
 
-# -- the six reference skillsets -------------------------------------------------
+# -- the reference skillsets -------------------------------------------------
 
 # A stand-in torch: every attribute, call and item is the stand-in again, so it answers
 # yes to every device check.
@@ -82,9 +83,9 @@ STAND_IN = textwrap.dedent("""\
 
 
 @pytest.fixture(scope="module")
-def six_skillsets(tmp_path_factory, cli):
-    work = tmp_path_factory.mktemp("six")
-    rc, out, err = cli.run("gen-skillset", "-q", "-o", work, *SIX)
+def reference_skillsets(tmp_path_factory, cli):
+    work = tmp_path_factory.mktemp("reference")
+    rc, out, err = cli.run("gen-skillset", "-q", "-o", work, *REFERENCE_TYPES)
     assert rc == 0, err
     return {m["model_type"]: m for m in cli.records(out)}
 
@@ -109,15 +110,15 @@ MISSING_PACKAGE = STAND_IN + textwrap.dedent("""\
 
 
 @pytest.fixture(scope="module")
-def missing_package_raised(six_skillsets, cli):
-    calls = [[m["skillset_file"], m["ident"]] for m in six_skillsets.values()]
+def missing_package_raised(reference_skillsets, cli):
+    calls = [[m["skillset_file"], m["ident"]] for m in reference_skillsets.values()]
     done = subprocess.run([cli.python, "-c", MISSING_PACKAGE, json.dumps(calls)], capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
-@pytest.mark.parametrize("model_type", SIX)
+@pytest.mark.parametrize("model_type", REFERENCE_TYPES)
 @pytest.mark.parametrize("backend", ["cpu", "cuda", "rocm", "apple"])
 def test_generated_package_missing_names_the_backend_being_initialised(missing_package_raised, model_type,
                                                                        backend):

@@ -1,4 +1,4 @@
-"""The whole loop, for real, on the six supported families (issue 2's acceptance run).
+"""The whole loop, for real, on the reference type of every family with a template.
 
 gen-tests | run-tests | analyze | gen-skillset | verify, with real tiny models built
 offline, and then the loop again: the second run must change nothing.
@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from reference_types import REFERENCE_TYPES
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("SKILLSET_BIN") or ROOT / "bin")  # make asan: another build
-SIX = ["bert", "gpt2", "t5", "vit", "whisper", "clip"]
 
 
 def _stage(tool, args, stdin_text, cwd):
@@ -25,7 +26,7 @@ def _loop(workdir):
     outputs = {}
     text = None
     stages = [
-        ("gen-tests", [*SIX, "-o", "tests", "--skillset-dir", "skillsets"]),
+        ("gen-tests", [*REFERENCE_TYPES, "-o", "tests", "--skillset-dir", "skillsets"]),
         ("run-tests", []),
         ("analyze", []),
         ("gen-skillset", []),
@@ -48,10 +49,10 @@ def loops(tmp_path_factory):
     return workdir, first, second, skillsets
 
 
-def test_pipeline_runs_every_stage_with_exit_0_for_the_six(loops):
+def test_pipeline_runs_every_stage_with_exit_0_for_every_reference_type(loops):
     _, first, _, _ = loops
-    assert sorted(r["model_type"] for r in first["gen-tests"]) == sorted(SIX)
-    assert sorted(r["model_type"] for r in first["gen-skillset"]) == sorted(SIX)
+    assert sorted(r["model_type"] for r in first["gen-tests"]) == sorted(REFERENCE_TYPES)
+    assert sorted(r["model_type"] for r in first["gen-skillset"]) == sorted(REFERENCE_TYPES)
 
 
 def test_run_tests_before_skillsets_exist_reports_no_skillset_not_failure(loops):
@@ -66,15 +67,16 @@ def test_every_skillset_passes_real_cpu_parity_in_verify(loops):
     *discrepancies, summary = first["verify"]
     assert discrepancies == []
     assert summary["schema"] == "verify-summary"
-    assert summary["skillsets"] == 6 and summary["passed"] == 6
-    assert summary["backend_statuses"]["pass"] == 6  # cpu, one per skillset
+    n = len(REFERENCE_TYPES)
+    assert summary["skillsets"] == n and summary["passed"] == n
+    assert summary["backend_statuses"]["pass"] == n  # cpu, one per skillset
 
 
 def test_backends_without_a_device_or_implementation_are_never_passes(loops):
     _, first, _, _ = loops
     statuses = first["verify"][-1]["backend_statuses"]
-    assert statuses.get("skip", 0) + statuses.get("unimplemented", 0) == 6 * 7
-    assert first["verify"][-1]["unimplemented_backends"] == {b: 6 for b in ("openvino", "qualcomm", "webgpu", "webnn")}
+    assert statuses.get("skip", 0) + statuses.get("unimplemented", 0) == len(REFERENCE_TYPES) * 7
+    assert first["verify"][-1]["unimplemented_backends"] == {b: len(REFERENCE_TYPES) for b in ("openvino", "qualcomm", "webgpu", "webnn")}
 
 
 def test_second_loop_changes_nothing(loops):

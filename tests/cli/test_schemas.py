@@ -76,10 +76,10 @@ def test_schemas_gen_tests_plan_of_a_real_run_validates(bert_loop, validate):
 
 def test_schemas_gen_tests_plans_of_every_supported_family_validate(cli, tmp_path, validate):
     rc, out, err = cli.run("gen-tests", "-q", "-o", tmp_path / "t", "--skillset-dir", tmp_path / "s",
-                           *cli.six)
+                           *cli.reference_types)
     assert rc == 0, err
     plans = cli.records(out)
-    assert len(plans) == len(cli.six)
+    assert len(plans) == len(cli.reference_types)
     for plan in plans:
         validate(plan, "test-plan")
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-SIX = ["bert", "gpt2", "t5", "vit", "whisper", "clip"]
+from reference_types import REFERENCE_TYPES
 
 QUEUE_STAND_IN = '''
 class AnyioQueue:
@@ -49,13 +49,13 @@ def package(tmp_path_factory, run_tool):
     for directory in (root / "ipfs_accelerate_py", worker, skillsets):
         (directory / "__init__.py").write_text("")
     (worker / "anyio_queue.py").write_text(QUEUE_STAND_IN)
-    rc, _, err = run_tool("gen-skillset", *SIX, "-o", str(skillsets), "-q")
+    rc, _, err = run_tool("gen-skillset", *REFERENCE_TYPES, "-o", str(skillsets), "-q")
     assert rc == 0, err
     return root
 
 
 @pytest.mark.parametrize("mode", ["package", "path"])
-@pytest.mark.parametrize("model_type", SIX)
+@pytest.mark.parametrize("model_type", REFERENCE_TYPES)
 def test_skillset_imports_as_package_module_and_by_path(package, model_type, mode):
     path = package / "ipfs_accelerate_py" / "worker" / "skillset" / f"hf_{model_type}.py"
     probe = subprocess.run([sys.executable, "-c", PROBE, mode, model_type, str(path)],
