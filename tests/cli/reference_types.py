@@ -4,9 +4,21 @@ it is declared. A module of its own because test modules cannot import conftest.
 import json
 from pathlib import Path
 
-_FAMILIES = Path(__file__).resolve().parents[2] / "data" / "families.json"
+_ROOT = Path(__file__).resolve().parents[2]
+_FAMILIES = json.loads((_ROOT / "data" / "families.json").read_text(encoding="utf-8"))["families"]
 
 REFERENCE_TYPES = tuple(sorted(
-    family["reference_type"]
-    for family in json.loads(_FAMILIES.read_text(encoding="utf-8"))["families"].values()
-    if family.get("reference_type")))
+    family["reference_type"] for family in _FAMILIES.values() if family.get("reference_type")))
+
+
+def _serves_openvino(name):
+    """Whether the family's template serves init_openvino for real (its openvino partial)."""
+    template = _ROOT / "templates" / "skillset" / f"{name}.py.mustache"
+    return "{{> openvino}}" in template.read_text(encoding="utf-8")
+
+
+# The reference types whose init_openvino runs the model on OpenVINO; the others' raises
+# unimplemented.
+OPENVINO_TYPES = tuple(sorted(
+    family["reference_type"] for name, family in _FAMILIES.items()
+    if family.get("reference_type") and _serves_openvino(name)))

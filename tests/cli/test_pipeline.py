@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reference_types import REFERENCE_TYPES
+from reference_types import OPENVINO_TYPES, REFERENCE_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("SKILLSET_BIN") or ROOT / "bin")  # make asan: another build
@@ -69,14 +69,26 @@ def test_every_skillset_passes_real_cpu_parity_in_verify(loops):
     assert summary["schema"] == "verify-summary"
     n = len(REFERENCE_TYPES)
     assert summary["skillsets"] == n and summary["passed"] == n
-    assert summary["backend_statuses"]["pass"] == n  # cpu, one per skillset
+    # cpu, one per skillset, and openvino where the family's template serves it
+    assert summary["backend_statuses"]["pass"] == n + len(OPENVINO_TYPES)
 
 
 def test_backends_without_a_device_or_implementation_are_never_passes(loops):
     _, first, _, _ = loops
+    n = len(REFERENCE_TYPES)
     statuses = first["verify"][-1]["backend_statuses"]
-    assert statuses.get("skip", 0) + statuses.get("unimplemented", 0) == len(REFERENCE_TYPES) * 7
-    assert first["verify"][-1]["unimplemented_backends"] == {b: len(REFERENCE_TYPES) for b in ("openvino", "qualcomm", "webgpu", "webnn")}
+    assert statuses.get("skip", 0) + statuses.get("unimplemented", 0) == n * 7 - len(OPENVINO_TYPES)
+    unimplemented = {b: n for b in ("qualcomm", "webgpu", "webnn")}
+    if n > len(OPENVINO_TYPES):
+        unimplemented["openvino"] = n - len(OPENVINO_TYPES)
+    assert first["verify"][-1]["unimplemented_backends"] == unimplemented
+
+
+def test_openvino_passes_parity_exactly_where_the_family_serves_it(loops):
+    _, _, second, _ = loops
+    openvino = {r["model_type"]: r["backends"]["openvino"]["status"] for r in second["run-tests"]}
+    assert OPENVINO_TYPES and set(OPENVINO_TYPES) <= set(REFERENCE_TYPES)
+    assert openvino == {t: "pass" if t in OPENVINO_TYPES else "unimplemented" for t in REFERENCE_TYPES}
 
 
 def test_second_loop_changes_nothing(loops):
