@@ -645,6 +645,28 @@ def test_gen_skillset_other_unimplemented_backends_raise_with_reason_unimplement
     assert raised["reason"] == "unimplemented" and raised["message"]
 
 
+COPY_OPENVINO_ENDPOINT = textwrap.dedent("""\
+    import copy, importlib.util, sys, types
+    spec = importlib.util.spec_from_file_location("hf_bert", sys.argv[1])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    openvino = types.SimpleNamespace(Core=lambda: "core")
+    model = types.SimpleNamespace(config="the config")
+    endpoint = module._OpenVINOModel(openvino, None, model, "source", "/cache")
+    for twin in (copy.copy(endpoint), copy.deepcopy(endpoint)):
+        assert twin.config == "the config", twin.config
+    print("ok")
+""")
+
+
+def test_gen_skillset_openvino_endpoint_reads_the_models_attributes_and_can_be_copied(cli, tmp_path):
+    rc, out, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "bert")
+    assert rc == 0, err
+    done = subprocess.run([cli.python, "-c", COPY_OPENVINO_ENDPOINT, str(tmp_path / "hf_bert.py")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr[-2000:]
+
+
 def test_gen_skillset_one_model_type_named_twice_is_one_file_and_two_manifests(cli, tmp_path):
     rc, out, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "bert", "bert")
     assert rc == 0, err
