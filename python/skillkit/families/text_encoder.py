@@ -1,9 +1,18 @@
-"""Text encoders (bert and its kin): sentence embeddings for feature-extraction.
+"""Text encoders (bert and its kin): sentence embeddings, text and token classification.
 
-The reference goes through transformers' own feature-extraction pipeline, one sentence
-at a time, and averages the token states; a sentence alone has no padding, so that
-plain mean is what the handler's attention-mask-weighted mean over a padded batch must
-reproduce. A pooling that counts padding, or drops the mask, fails the batch case.
+The task is the plan's (the skillset serves one, fixed when it is generated):
+- feature-extraction: the reference goes through transformers' own feature-extraction
+  pipeline, one sentence at a time, and averages the token states; a sentence alone has
+  no padding, so that plain mean is what the handler's attention-mask-weighted mean over
+  a padded batch must reproduce. A pooling that counts padding, or drops the mask,
+  fails the batch case.
+- text-classification: the text-classification pipeline on each text alone, with the
+  case's top_k, and the model's logits for the text alone.
+- token-classification: the token-classification pipeline (aggregation_strategy
+  "none") on each text alone; the skillset must give each token the index, word and
+  character span it has in its own text, however the batch was padded.
+The head models get a few labels and weights large enough that texts differ in their
+labels, so a handler that mixes up rows or labels shows.
 """
 import functools
 
@@ -11,7 +20,7 @@ import torch
 import transformers
 
 from .. import tokenizers
-from ..compare import Comparison, allclose
+from ..compare import Comparison, allclose, ranked_predictions
 from ..expected import Expected
 from ..tiny import save_and_verify, seed_everything, shrink
 from . import Case
@@ -23,6 +32,13 @@ SENTENCES = (
     "Hello world.",
     "A much longer second sentence, so that the batch needs padding to a common length!",
 )
+# The labels of each head's tiny model.
+LABELS = {
+    "AutoModelForSequenceClassification": ("negative", "neutral", "positive"),
+    "AutoModelForTokenClassification": ("O", "B-PER", "I-PER", "B-LOC", "I-LOC"),
+}
+# Large enough that the head's scores differ per text, small enough for every architecture.
+HEAD_INITIALIZER_RANGE = 0.2
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
@@ -38,34 +54,104 @@ def build_tiny(model_type, candidate, out_dir, seed):
         token_id = getattr(tokenizer, f"{role}_token_id", None)
         if token_id is not None and hasattr(config, f"{role}_token_id"):
             setattr(config, f"{role}_token_id", token_id)
+    labels = LABELS.get(candidate["auto_class"])
+    if labels:
+        config.id2label = dict(enumerate(labels))
+        config.label2id = {label: index for index, label in enumerate(labels)}
+        config.initializer_range = HEAD_INITIALIZER_RANGE
     model = getattr(transformers, candidate["model_class"])(config).eval()
     save_and_verify(model, tokenizer, out_dir)
 
 
 def cases(plan):
-    return [Case("one", SENTENCES[0]), Case("batch", list(SENTENCES[1:]))]
+    one, batch = Case("one", SENTENCES[0]), Case("batch", list(SENTENCES[1:]))
+    if plan["task"] != "text-classification":
+        return [one, batch]
+    return [one, batch, Case("batch, every label", list(SENTENCES[1:]), {"top_k": None}),
+            Case("batch, top 2", list(SENTENCES), {"top_k": 2})]
 
 
 @functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
-def _extractor(model_dir, auto_class, processor_class):
+def _pipeline(task, model_dir, auto_class, processor_class):
     tokenizer = getattr(transformers, processor_class).from_pretrained(model_dir)
     model = getattr(transformers, auto_class).from_pretrained(model_dir).eval()
-    return transformers.pipeline("feature-extraction", model=model, tokenizer=tokenizer)
+    return transformers.pipeline(task, model=model, tokenizer=tokenizer, device="cpu")
 
 
 def reference(model_dir, candidate, case, plan):
-    extractor = _extractor(model_dir, candidate["auto_class"], candidate["processor_class"])
+    task = plan["task"]
+    pipe = _pipeline(task, model_dir, candidate["auto_class"], candidate["processor_class"])
     texts = [case.input] if isinstance(case.input, str) else case.input
+    if task == "text-classification":
+        return _classify_texts(pipe, texts, case.options.get("top_k", 1))
+    if task == "token-classification":
+        return _classify_tokens(pipe, texts)
+    if task != "feature-extraction":
+        raise ValueError(f"unknown task {task!r}")
     embeddings = []
     with torch.inference_mode():
         for text in texts:
-            hidden = extractor(text, return_tensors=True)[0]  # (tokens, hidden), no padding
+            hidden = pipe(text, return_tensors=True)[0]  # (tokens, hidden), no padding
             embeddings.append(hidden.float().mean(dim=0).tolist())
     return Expected({"embeddings": embeddings})
 
 
+def _classify_texts(classifier, texts, top_k):
+    expected = Expected({"logits": [], "predictions": []})
+    for text in texts:
+        with torch.inference_mode():
+            logits = classifier.model(**classifier.tokenizer(text, truncation=True, return_tensors="pt")).logits
+        # top_k given, the pipeline returns a list for the text, best first.
+        predictions = classifier(text, top_k=top_k)
+        expected["logits"].append(logits[0].float().tolist())
+        expected["predictions"].append([{"label": p["label"], "score": float(p["score"])} for p in predictions])
+    return expected
+
+
+def _classify_tokens(tagger, texts):
+    entities = []
+    for text in texts:
+        found = tagger(text, aggregation_strategy="none")
+        entities.append([{"entity": e["entity"], "score": float(e["score"]), "index": int(e["index"]),
+                          "word": e["word"], "start": e["start"], "end": e["end"]} for e in found])
+    return Expected({"entities": entities})
+
+
 def compare(expected, actual, plan):
-    if "embeddings" not in actual:
-        return Comparison(False, None, f"no 'embeddings' in the output (keys: {sorted(actual)})")
-    tolerance = plan["tolerance"]
-    return allclose(expected["embeddings"], actual["embeddings"], tolerance["rtol"], tolerance["atol"])
+    """Embeddings or logits allclose within the plan's tolerance; predictions with the
+    labels of each rank equal unless their scores tie (compare.ranked_predictions);
+    entities equal but for their scores, which are allclose."""
+    missing = [key for key in expected if key not in actual]
+    if missing:
+        return Comparison(False, None, f"outputs {missing} expected, got {sorted(actual)}")
+    rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    if "entities" in expected:
+        return _compare_entities(expected["entities"], actual["entities"], rtol, atol)
+    key = "embeddings" if "embeddings" in expected else "logits"
+    values = allclose(expected[key], actual[key], rtol, atol)
+    if key == "embeddings":
+        return values
+    if not values.ok:
+        return Comparison(False, values.max_abs_diff, f"logits: {values.message}")
+    predictions, ties = ranked_predictions(expected["predictions"], actual["predictions"], rtol, atol)
+    if not predictions.ok:
+        return predictions
+    worst = max(values.max_abs_diff, predictions.max_abs_diff)
+    return Comparison(True, worst, "; ".join(ties) if ties else "logits and predictions match")
+
+
+def _compare_entities(expected, actual, rtol, atol):
+    if not isinstance(actual, list) or len(actual) != len(expected):
+        return Comparison(False, None, f"entities: {len(actual) if isinstance(actual, list) else actual!r} "
+                                       f"entries, expected {len(expected)}")
+    worst = 0.0
+    for row, (want, got) in enumerate(zip(expected, actual)):
+        fields = ("entity", "index", "word", "start", "end")
+        if not isinstance(got, list) or len(got) != len(want) or not all(
+                isinstance(g, dict) and all(g.get(f) == w[f] for f in fields) for w, g in zip(want, got)):
+            return Comparison(False, None, f"entities[{row}]: expected {want}, got {got}")
+        scores = allclose([w["score"] for w in want], [g["score"] for g in got], rtol, atol)
+        if not scores.ok:
+            return Comparison(False, scores.max_abs_diff, f"entities[{row}] scores: {scores.message}")
+        worst = max(worst, scores.max_abs_diff)
+    return Comparison(True, worst, "entities match")
