@@ -20,7 +20,7 @@ import torch
 import transformers
 
 from .. import tokenizers
-from ..compare import Comparison, allclose, ranked_predictions
+from ..compare import Comparison, allclose, ranked_predictions, short
 from ..expected import Expected
 from ..tiny import save_and_verify, seed_everything, shrink
 from . import Case
@@ -141,15 +141,21 @@ def compare(expected, actual, plan):
 
 
 def _compare_entities(expected, actual, rtol, atol):
+    """Per text the same entities (label, index, word, span) in the same order, their
+    scores allclose. A label is never excused as a tie: the pipeline reports no
+    runner-up score to tell one by."""
     if not isinstance(actual, list) or len(actual) != len(expected):
-        return Comparison(False, None, f"entities: {len(actual) if isinstance(actual, list) else actual!r} "
-                                       f"entries, expected {len(expected)}")
+        return Comparison(False, None, f"entities: expected {len(expected)} lists, got {short(actual)}")
     worst = 0.0
+    fields = ("entity", "index", "word", "start", "end")
     for row, (want, got) in enumerate(zip(expected, actual)):
-        fields = ("entity", "index", "word", "start", "end")
-        if not isinstance(got, list) or len(got) != len(want) or not all(
-                isinstance(g, dict) and all(g.get(f) == w[f] for f in fields) for w, g in zip(want, got)):
-            return Comparison(False, None, f"entities[{row}]: expected {want}, got {got}")
+        if not isinstance(got, list):
+            return Comparison(False, None, f"entities[{row}]: expected a list, got {short(got)}")
+        for index, (w, g) in enumerate(zip(want, got)):
+            if not isinstance(g, dict) or any(g.get(f) != w[f] for f in fields):
+                return Comparison(False, None, f"entities[{row}][{index}]: expected {short(w)}, got {short(g)}")
+        if len(got) != len(want):
+            return Comparison(False, None, f"entities[{row}]: {len(got)} entities, expected {len(want)}")
         scores = allclose([w["score"] for w in want], [g["score"] for g in got], rtol, atol)
         if not scores.ok:
             return Comparison(False, scores.max_abs_diff, f"entities[{row}] scores: {scores.message}")
