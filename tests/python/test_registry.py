@@ -259,7 +259,7 @@ def test_six_family_defaults(registry):
     assert families["other"]["default_task"] is None
     assert families["other"]["handler_tasks"] == []
     assert families["text-encoder"]["handler_tasks"] == [
-        "feature-extraction", "text-classification", "token-classification"]
+        "feature-extraction", "text-classification", "token-classification", "fill-mask"]
     assert families["vision-text-dual-encoder"]["handler_tasks"] == [
         "zero-shot-image-classification", "image-embedding", "text-embedding"]
 

@@ -67,3 +67,20 @@ def test_token_classification_entities_must_match_but_for_score_jitter(bert_plan
         assert not text_encoder.compare(expected, {"entities": [[dict(entity, **wrong)], []]}, plan).ok, wrong
     assert not text_encoder.compare(expected, {"entities": [[entity], [entity]]}, plan).ok
     assert not text_encoder.compare(expected, {"entities": [[entity]]}, plan).ok
+
+
+def test_fill_mask_tokens_rank_as_predictions_and_keep_their_sequences(bert_plan):
+    plan = dict(bert_plan, task="fill-mask")
+
+    def token(token_id, score, sequence):
+        return {"score": score, "token": token_id, "token_str": str(token_id), "sequence": sequence}
+
+    expected = {"predictions": [[[token(7, 0.5, "a 7"), token(9, 0.3, "a 9"), token(4, 0.299999, "a 4")]]]}
+    assert text_encoder.compare(expected, expected, plan).ok
+    tied = [[[token(7, 0.5, "a 7"), token(4, 0.299999, "a 4"), token(9, 0.3, "a 9")]]]
+    assert text_encoder.compare(expected, {"predictions": tied}, plan).ok
+    for wrong in ([[[token(9, 0.5, "a 9"), token(7, 0.3, "a 7"), token(4, 0.299999, "a 4")]]],
+                  [[[token(7, 0.5, "[CLS] a 7"), token(9, 0.3, "a 9"), token(4, 0.299999, "a 4")]]],
+                  [[[token(7, 0.5, "a 7"), token(9, 0.3, "a 9")]]],
+                  [[token(7, 0.5, "a 7")]], {"7": 0.5}):
+        assert not text_encoder.compare(expected, {"predictions": wrong}, plan).ok, wrong

@@ -11,6 +11,8 @@ The task is the plan's (the skillset serves one, fixed when it is generated):
 - token-classification: the token-classification pipeline (aggregation_strategy
   "none") on each text alone; the skillset must give each token the index, word and
   character span it has in its own text, however the batch was padded.
+- fill-mask: the fill-mask pipeline on each text alone, with the case's top_k; one
+  text holds two masks, where the pipeline keeps special tokens in its sequences.
 The head models get a few labels and weights large enough that texts differ in their
 labels, so a handler that mixes up rows or labels shows.
 """
@@ -37,8 +39,10 @@ LABELS = {
     "AutoModelForSequenceClassification": ("negative", "neutral", "positive"),
     "AutoModelForTokenClassification": ("O", "B-PER", "I-PER", "B-LOC", "I-LOC"),
 }
-# Large enough that the head's scores differ per text, small enough for every architecture.
+# Large enough that the head's scores differ per text (and a masked LM's top tokens by
+# more than the tolerance), small enough for every architecture.
 HEAD_INITIALIZER_RANGE = 0.2
+HEADS = ("AutoModelForSequenceClassification", "AutoModelForTokenClassification", "AutoModelForMaskedLM")
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
@@ -58,12 +62,27 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if labels:
         config.id2label = dict(enumerate(labels))
         config.label2id = {label: index for index, label in enumerate(labels)}
+    if candidate["auto_class"] in HEADS:
         config.initializer_range = HEAD_INITIALIZER_RANGE
     model = getattr(transformers, candidate["model_class"])(config).eval()
     save_and_verify(model, tokenizer, out_dir)
 
 
+@functools.lru_cache(maxsize=1)
+def _mask_token(model_type, checkpoint):
+    """The mask token of the checkpoint's tokenizer, else of the tiny one build_tiny makes."""
+    if checkpoint:
+        return transformers.AutoTokenizer.from_pretrained(checkpoint).mask_token
+    return tokenizers.for_model_type(model_type, VOCAB_SIZE, tokenizers.ROLES).mask_token
+
+
 def cases(plan):
+    if plan["task"] == "fill-mask":
+        mask = _mask_token(plan["model_type"], plan.get("checkpoint"))
+        one = f"The quick brown {mask} jumps over the lazy dog."
+        batch = [f"Hello {mask}.", f"A much longer second {mask}, so that the batch needs padding to a {mask} length!"]
+        return [Case("one", one), Case("batch, one text with two masks", batch),
+                Case("batch, top 2", batch, {"top_k": 2})]
     one, batch = Case("one", SENTENCES[0]), Case("batch", list(SENTENCES[1:]))
     if plan["task"] != "text-classification":
         return [one, batch]
@@ -86,6 +105,8 @@ def reference(model_dir, candidate, case, plan):
         return _classify_texts(pipe, texts, case.options.get("top_k", 1))
     if task == "token-classification":
         return _classify_tokens(pipe, texts)
+    if task == "fill-mask":
+        return _fill_masks(pipe, texts, case.options.get("top_k", 5))
     if task != "feature-extraction":
         raise ValueError(f"unknown task {task!r}")
     embeddings = []
@@ -117,20 +138,32 @@ def _classify_tokens(tagger, texts):
     return Expected({"entities": entities})
 
 
+def _fill_masks(filler, texts, top_k):
+    predictions = []
+    for text in texts:
+        found = filler(text, top_k=top_k)
+        per_mask = found if isinstance(found[0], list) else [found]  # one mask: a flat list
+        predictions.append([[{"score": float(p["score"]), "token": int(p["token"]), "token_str": p["token_str"],
+                              "sequence": p["sequence"]} for p in ranked] for ranked in per_mask])
+    return Expected({"predictions": predictions})
+
+
 def compare(expected, actual, plan):
     """Embeddings or logits allclose within the plan's tolerance; predictions with the
     labels of each rank equal unless their scores tie (compare.ranked_predictions);
-    entities equal but for their scores, which are allclose."""
+    entities equal but for their scores, which are allclose; a mask's tokens ranked as
+    predictions are, each token's token_str and sequence equal."""
     missing = [key for key in expected if key not in actual]
     if missing:
         return Comparison(False, None, f"outputs {missing} expected, got {sorted(actual)}")
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    if "embeddings" in expected:
+        return allclose(expected["embeddings"], actual["embeddings"], rtol, atol)
     if "entities" in expected:
         return _compare_entities(expected["entities"], actual["entities"], rtol, atol)
-    key = "embeddings" if "embeddings" in expected else "logits"
-    values = allclose(expected[key], actual[key], rtol, atol)
-    if key == "embeddings":
-        return values
+    if "logits" not in expected:
+        return _compare_masks(expected["predictions"], actual["predictions"], rtol, atol)
+    values = allclose(expected["logits"], actual["logits"], rtol, atol)
     if not values.ok:
         return Comparison(False, values.max_abs_diff, f"logits: {values.message}")
     predictions, ties = ranked_predictions(expected["predictions"], actual["predictions"], rtol, atol)
@@ -161,3 +194,28 @@ def _compare_entities(expected, actual, rtol, atol):
             return Comparison(False, scores.max_abs_diff, f"entities[{row}] scores: {scores.message}")
         worst = max(worst, scores.max_abs_diff)
     return Comparison(True, worst, "entities match")
+
+
+def _compare_masks(expected, actual, rtol, atol):
+    """Each mask's tokens as ranked predictions whose labels are the token ids; where a
+    rank holds the expected token, its token_str and sequence equal too."""
+    shaped = isinstance(actual, list) and len(actual) == len(expected) and all(
+        isinstance(per_mask, list) and len(per_mask) == len(masks) and all(
+            isinstance(ranked, list) and all(isinstance(p, dict) and {"token", "score"} <= p.keys() for p in ranked)
+            for ranked in per_mask)
+        for per_mask, masks in zip(actual, expected))
+    if not shaped:
+        return Comparison(False, None, f"predictions: expected per text a list per mask of {{'score', 'token', "
+                                       f"'token_str', 'sequence'}} lists, got {short(actual)}")
+    want = [ranked for per_mask in expected for ranked in per_mask]
+    got = [ranked for per_mask in actual for ranked in per_mask]
+    ranking, ties = ranked_predictions([[{"label": p["token"], "score": p["score"]} for p in ranked] for ranked in want],
+                                       [[{"label": p["token"], "score": p["score"]} for p in ranked] for ranked in got],
+                                       rtol, atol)
+    if not ranking.ok:
+        return ranking
+    for mask, (w_ranked, g_ranked) in enumerate(zip(want, got)):
+        for w, g in zip(w_ranked, g_ranked):
+            if w["token"] == g["token"] and (w["token_str"], w["sequence"]) != (g.get("token_str"), g.get("sequence")):
+                return Comparison(False, None, f"mask {mask}, token {w['token']}: expected {short(w)}, got {short(g)}")
+    return Comparison(True, ranking.max_abs_diff, "; ".join(ties) if ties else "predictions match")
