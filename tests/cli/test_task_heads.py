@@ -83,3 +83,23 @@ def test_a_skillset_with_a_head_bug_fails_real_cpu_parity(head_loop, cli):
     [result] = cli.records(out)
     assert rc == 1, err
     assert result["reference"]["status"] == "pass" and result["backends"]["cpu"]["status"] == "fail", result
+
+
+@pytest.mark.parametrize(("architectures", "task"), [
+    (["BertForSequenceClassification"], "text-classification"),
+    (["BertForTokenClassification"], "token-classification"),
+    (["BertForMaskedLM"], "feature-extraction"),  # a pretraining head keeps the family's default
+    (["BertForQuestionAnswering"], "feature-extraction"),  # a head the template does not serve yet
+    ([], "feature-extraction"),
+])
+def test_a_local_checkpoint_is_served_as_the_task_of_its_head(cli, tmp_path, architectures, task):
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": architectures}))
+    rc, out, err = cli.run("gen-tests", checkpoint, "-o", tmp_path / "t", "--skillset-dir", tmp_path / "s", "-q")
+    assert rc == 0, err
+    [plan] = cli.records(out)
+    assert plan["task"] == task
+    rc, out, err = cli.run("gen-skillset", checkpoint, "-o", tmp_path / "s", "-q")
+    assert rc == 0, err
+    assert f'TASK = "{task}"' in (tmp_path / "s" / "hf_bert.py").read_text()
