@@ -58,6 +58,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
         token_id = getattr(tokenizer, f"{role}_token_id", None)
         if token_id is not None and hasattr(config, f"{role}_token_id"):
             setattr(config, f"{role}_token_id", token_id)
+    for name in list(vars(config)):
+        if name.endswith("_groups"):  # grouped layers (squeezebert's) must divide the tiny widths
+            setattr(config, name, 1)
+    if getattr(config, "languages", None) and getattr(config, "default_language", "") is None:
+        config.default_language = config.languages[0]  # xmod runs one language's adapters
     labels = LABELS.get(candidate["auto_class"])
     if labels:
         config.id2label = dict(enumerate(labels))
