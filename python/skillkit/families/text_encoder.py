@@ -22,7 +22,7 @@ import torch
 import transformers
 
 from .. import tokenizers
-from ..compare import Comparison, allclose, ranked_predictions, short
+from ..compare import Comparison, allclose, ranked_predictions, scores_and_predictions, short
 from ..expected import Expected
 from ..tiny import save_and_verify, seed_everything, shrink
 from . import Case
@@ -168,14 +168,7 @@ def compare(expected, actual, plan):
         return _compare_entities(expected["entities"], actual["entities"], rtol, atol)
     if "logits" not in expected:
         return _compare_masks(expected["predictions"], actual["predictions"], rtol, atol)
-    values = allclose(expected["logits"], actual["logits"], rtol, atol)
-    if not values.ok:
-        return Comparison(False, values.max_abs_diff, f"logits: {values.message}")
-    predictions, ties = ranked_predictions(expected["predictions"], actual["predictions"], rtol, atol)
-    if not predictions.ok:
-        return predictions
-    worst = max(values.max_abs_diff, predictions.max_abs_diff)
-    return Comparison(True, worst, "; ".join(ties) if ties else "logits and predictions match")
+    return scores_and_predictions(expected, actual, "logits", rtol, atol)
 
 
 def _compare_entities(expected, actual, rtol, atol):
