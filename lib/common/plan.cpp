@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "common/files.h"
 #include "common/hub.h"
@@ -31,6 +32,23 @@ bool has_kind(const nlohmann::json& entry, const std::string& kind) {
   const auto& processors = entry.value("processors", nlohmann::json::object());
   auto it = processors.find(kind);
   return it != processors.end() && it->is_array() && !it->empty();
+}
+
+// Heads a checkpoint is pretrained with rather than fine-tuned for: such a checkpoint
+// (bert-base-uncased is a BertForMaskedLM) keeps its family's default task.
+const std::set<std::string> kPretrainingTasks = {"fill-mask", "pretraining"};
+
+// The task a checkpoint's head was trained for: the first of its architectures that is
+// the model class of one of `tasks` the family's template serves; "" when none is.
+std::string head_task(const std::vector<std::string>& architectures, const nlohmann::json& tasks,
+                      const nlohmann::json& handler_tasks) {
+  for (const auto& architecture : architectures) {
+    for (const auto& task : handler_tasks) {
+      if (!task.is_string() || kPretrainingTasks.count(task.get<std::string>())) continue;
+      if (text_at(tasks, task.get<std::string>().c_str()) == architecture) return task.get<std::string>();
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -72,9 +90,11 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
   const auto& tasks = entry->value("tasks", nlohmann::json::object());
   const auto& families = registry.families();
   const auto& family_info = families.contains(family) ? families[family] : nlohmann::json::object();
-  // The task asked for; else the family's when the model has it, since that is what the
-  // family's template serves; else the model's own.
+  const auto handler_tasks = family_info.value("handler_tasks", nlohmann::json::array());
+  // The task asked for; else the checkpoint's head's; else the family's when the model
+  // has it, since that is what the family's template serves; else the model's own.
   std::string task = options.task;
+  if (task.empty()) task = head_task(target.architectures, tasks, handler_tasks);
   if (task.empty()) {
     task = text_at(family_info, "default_task");
     if (!tasks.contains(task)) task = text_at(*entry, "default_task");
@@ -91,7 +111,6 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
     *unsupported = Unsupported::kFamily;
     return true;
   }
-  const auto handler_tasks = family_info.value("handler_tasks", nlohmann::json::array());
   if (task.empty() || !tasks.contains(task) || !registry.tasks().contains(task) ||
       text_at(registry.tasks()[task], "auto_class").empty() ||
       std::find(handler_tasks.begin(), handler_tasks.end(), task) == handler_tasks.end()) {
@@ -170,8 +189,14 @@ bool resolve_targets(const Registry& registry, const std::vector<std::string>& s
       *err = r.error.message;
       return false;
     }
+    std::vector<std::string> architectures;
+    const auto named = r.model.config.is_object() ? r.model.config.value("architectures", nlohmann::json())
+                                                  : nlohmann::json();
+    if (named.is_array())
+      for (const auto& name : named)
+        if (name.is_string()) architectures.push_back(name.get<std::string>());
     targets->push_back(Target{r.model.model_type, r.model.model_id,
-                              std::string(model_spec::source_name(r.model.config_source))});
+                              std::string(model_spec::source_name(r.model.config_source)), architectures});
   }
   return true;
 }

@@ -13,6 +13,8 @@ struct Target {
   std::string model_type;
   std::string model_id;       ///< the spec as the user gave it
   std::string config_source;  ///< registry, cache, hub or local
+  /// config.json's `architectures`: the checkpoint's head classes (none for registry specs)
+  std::vector<std::string> architectures = {};
 };
 
 struct PlanOptions {
@@ -39,7 +41,11 @@ std::string describe(Unsupported why);
 bool resolve_targets(const Registry& registry, const std::vector<std::string>& specs,
                      bool trust_remote_code, std::vector<Target>* targets, std::string* err);
 
-/// Builds the test-plan record of `target` (see schemas/test-plan.schema.json). Returns
+/// Builds the test-plan record of `target` (see schemas/test-plan.schema.json). The task
+/// is options.task; else the one the checkpoint's head was trained for (the first of its
+/// `architectures` that is the model class of a task the family's template serves, a
+/// pretraining head aside); else the family's default when the type has it; else the
+/// type's own. Returns
 /// false with `*err` for bad input (unknown type, unknown task); sets `*unsupported`
 /// (and still returns true, with an empty plan) when the type cannot be served yet.
 bool make_plan(const Registry& registry, const Target& target, const PlanOptions& options,

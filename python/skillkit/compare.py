@@ -97,6 +97,19 @@ def ranked_predictions(expected, actual, rtol, atol):
     return Comparison(True, worst, ""), ties
 
 
+def scores_and_predictions(expected, actual, key, rtol, atol):
+    """A classifier's output: its raw scores at `key` (logits) allclose, then its
+    "predictions" as ranked_predictions, ties accepted and named."""
+    values = allclose(expected[key], actual[key], rtol, atol)
+    if not values.ok:
+        return Comparison(False, values.max_abs_diff, f"{key}: {values.message}")
+    predictions, ties = ranked_predictions(expected["predictions"], actual["predictions"], rtol, atol)
+    if not predictions.ok:
+        return predictions
+    worst = max(values.max_abs_diff, predictions.max_abs_diff)
+    return Comparison(True, worst, "; ".join(ties) if ties else f"{key} and predictions match")
+
+
 def short(value, limit=120):
     """repr(value), cut to `limit` characters for a message."""
     text = repr(value)

@@ -31,7 +31,8 @@ LORA_RANK = 16
 # are architecture specific and left to the family). Position, image, patch, frame and
 # mel sizes are never listed: they are tied to what the processor produces, and
 # shrinking one without the processor breaks the model.
-_WIDTHS = ("hidden_size", "d_model", "n_embd", "embedding_size", "projection_dim")
+_WIDTHS = ("hidden_size", "d_model", "n_embd", "embedding_size", "projection_dim",
+           "pooler_hidden_size")  # deberta's classification heads pool at this width
 _LAYERS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "encoder_layers",
            "decoder_layers", "num_decoder_layers")
 _HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads", "encoder_attention_heads",

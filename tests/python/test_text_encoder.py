@@ -34,3 +34,53 @@ def test_build_tiny_writes_a_consistent_model(tmp_path, bert_plan):
     assert all(math.isfinite(x) for vector in expected["embeddings"] for x in vector)
     assert text_encoder.compare(expected, expected, bert_plan).ok
     assert not text_encoder.compare(expected, {"texts": []}, bert_plan).ok
+
+
+def _head_plan(bert_plan, task, model_class, auto_class):
+    plan = dict(bert_plan, task=task)
+    plan["candidates"] = [{"model_class": model_class, "auto_class": auto_class, "processor_class": "AutoTokenizer"}]
+    return plan
+
+
+def test_a_text_classification_model_has_labels_and_its_texts_differ_in_label(tmp_path, bert_plan):
+    plan = _head_plan(bert_plan, "text-classification", "BertForSequenceClassification",
+                      "AutoModelForSequenceClassification")
+    text_encoder.build_tiny("bert", plan["candidates"][0], str(tmp_path), seed=0)
+    assert transformers.AutoConfig.from_pretrained(tmp_path).id2label == {0: "negative", 1: "neutral", 2: "positive"}
+    every_label = [case for case in text_encoder.cases(plan) if case.options == {"top_k": None}]
+    top_two = [case for case in text_encoder.cases(plan) if case.options == {"top_k": 2}]
+    assert every_label and top_two
+    expected = text_encoder.reference(str(tmp_path), plan["candidates"][0], top_two[0], plan)
+    assert [len(ranked) for ranked in expected["predictions"]] == [2, 2, 2]
+    assert len({ranked[0]["label"] for ranked in expected["predictions"]}) > 1
+    assert text_encoder.compare(expected, dict(expected), plan).ok
+    swapped = [list(reversed(ranked)) for ranked in expected["predictions"]]
+    assert not text_encoder.compare(expected, dict(expected, predictions=swapped), plan).ok
+
+
+def test_token_classification_entities_must_match_but_for_score_jitter(bert_plan):
+    plan = dict(bert_plan, task="token-classification")
+    entity = {"entity": "B-PER", "score": 0.5, "index": 1, "word": "he", "start": 0, "end": 2}
+    expected = {"entities": [[entity], []]}
+    assert text_encoder.compare(expected, {"entities": [[dict(entity, score=0.500001)], []]}, plan).ok
+    for wrong in ({"entity": "I-PER"}, {"index": 2}, {"word": "##he"}, {"start": 1}, {"score": 0.6}):
+        assert not text_encoder.compare(expected, {"entities": [[dict(entity, **wrong)], []]}, plan).ok, wrong
+    assert not text_encoder.compare(expected, {"entities": [[entity], [entity]]}, plan).ok
+    assert not text_encoder.compare(expected, {"entities": [[entity]]}, plan).ok
+
+
+def test_fill_mask_tokens_rank_as_predictions_and_keep_their_sequences(bert_plan):
+    plan = dict(bert_plan, task="fill-mask")
+
+    def token(token_id, score, sequence):
+        return {"score": score, "token": token_id, "token_str": str(token_id), "sequence": sequence}
+
+    expected = {"predictions": [[[token(7, 0.5, "a 7"), token(9, 0.3, "a 9"), token(4, 0.299999, "a 4")]]]}
+    assert text_encoder.compare(expected, expected, plan).ok
+    tied = [[[token(7, 0.5, "a 7"), token(4, 0.299999, "a 4"), token(9, 0.3, "a 9")]]]
+    assert text_encoder.compare(expected, {"predictions": tied}, plan).ok
+    for wrong in ([[[token(9, 0.5, "a 9"), token(7, 0.3, "a 7"), token(4, 0.299999, "a 4")]]],
+                  [[[token(7, 0.5, "[CLS] a 7"), token(9, 0.3, "a 9"), token(4, 0.299999, "a 4")]]],
+                  [[[token(7, 0.5, "a 7"), token(9, 0.3, "a 9")]]],
+                  [[token(7, 0.5, "a 7")]], {"7": 0.5}):
+        assert not text_encoder.compare(expected, {"predictions": wrong}, plan).ok, wrong

@@ -72,6 +72,41 @@ TEST_CASE("make_plan reports types it cannot serve without failing") {
   CHECK(why == Unsupported::kTask);
 }
 
+TEST_CASE("make_plan takes the task of the checkpoint's head when its family serves it") {
+  Fixture f;
+  std::string err;
+  f.dir.write("heads.json", R"({"schema": "registry", "version": 1, "transformers_version": "5.23.0",
+ "families": {"text-encoder": {"default_task": "feature-extraction", "processors": ["AutoTokenizer"],
+   "handler_tasks": ["feature-extraction", "text-classification", "fill-mask"]}},
+ "tasks": {"feature-extraction": {"auto_class": "AutoModel"}, "fill-mask": {"auto_class": "AutoModelForMaskedLM"},
+           "text-classification": {"auto_class": "AutoModelForSequenceClassification"},
+           "question-answering": {"auto_class": "AutoModelForQuestionAnswering"}},
+ "models": {"bert": {"family": "text-encoder", "servable": true, "default_task": "fill-mask",
+   "tasks": {"feature-extraction": "BertModel", "fill-mask": "BertForMaskedLM",
+             "text-classification": "BertForSequenceClassification", "question-answering": "BertForQuestionAnswering"},
+   "processors": {"tokenizer": ["BertTokenizer"]}}}})");
+  Registry registry;
+  REQUIRE(registry.load(f.dir.path() + "/heads.json", &err));
+  auto task_of = [&](std::vector<std::string> architectures, const std::string& asked = "") {
+    nlohmann::json plan;
+    Unsupported why;
+    PlanOptions options = f.options;
+    options.task = asked;
+    REQUIRE(make_plan(registry, Target{"bert", "/ckpt", "local", architectures}, options, &plan, &why, &err));
+    REQUIRE(why == Unsupported::kNone);
+    return std::make_pair(plan["task"].get<std::string>(), plan["candidates"][0]["model_class"].get<std::string>());
+  };
+  CHECK(task_of({"BertForSequenceClassification"}) ==
+        std::make_pair(std::string("text-classification"), std::string("BertForSequenceClassification")));
+  // A pretraining head, a head the template does not serve, none named: the family's default.
+  CHECK(task_of({"BertForMaskedLM"}).first == "feature-extraction");
+  CHECK(task_of({"BertForQuestionAnswering"}).first == "feature-extraction");
+  CHECK(task_of({}).first == "feature-extraction");
+  CHECK(task_of({"SomethingElse", "BertForSequenceClassification"}).first == "text-classification");
+  // --task wins over the head.
+  CHECK(task_of({"BertForSequenceClassification"}, "fill-mask").first == "fill-mask");
+}
+
 TEST_CASE("select_types narrows --all by family and refuses unknown names") {
   Fixture f;
   std::vector<std::string> types;

@@ -1,9 +1,20 @@
-"""Text encoders (bert and its kin): sentence embeddings for feature-extraction.
+"""Text encoders (bert and its kin): sentence embeddings, text and token classification.
 
-The reference goes through transformers' own feature-extraction pipeline, one sentence
-at a time, and averages the token states; a sentence alone has no padding, so that
-plain mean is what the handler's attention-mask-weighted mean over a padded batch must
-reproduce. A pooling that counts padding, or drops the mask, fails the batch case.
+The task is the plan's (the skillset serves one, fixed when it is generated):
+- feature-extraction: the reference goes through transformers' own feature-extraction
+  pipeline, one sentence at a time, and averages the token states; a sentence alone has
+  no padding, so that plain mean is what the handler's attention-mask-weighted mean over
+  a padded batch must reproduce. A pooling that counts padding, or drops the mask,
+  fails the batch case.
+- text-classification: the text-classification pipeline on each text alone, with the
+  case's top_k, and the model's logits for the text alone.
+- token-classification: the token-classification pipeline (aggregation_strategy
+  "none") on each text alone; the skillset must give each token the index, word and
+  character span it has in its own text, however the batch was padded.
+- fill-mask: the fill-mask pipeline on each text alone, with the case's top_k; one
+  text holds two masks, where the pipeline keeps special tokens in its sequences.
+The head models get a few labels and weights large enough that texts differ in their
+labels, so a handler that mixes up rows or labels shows.
 """
 import functools
 
@@ -11,7 +22,7 @@ import torch
 import transformers
 
 from .. import tokenizers
-from ..compare import Comparison, allclose
+from ..compare import Comparison, allclose, ranked_predictions, scores_and_predictions, short
 from ..expected import Expected
 from ..tiny import save_and_verify, seed_everything, shrink
 from . import Case
@@ -23,6 +34,15 @@ SENTENCES = (
     "Hello world.",
     "A much longer second sentence, so that the batch needs padding to a common length!",
 )
+# The labels of each head's tiny model.
+LABELS = {
+    "AutoModelForSequenceClassification": ("negative", "neutral", "positive"),
+    "AutoModelForTokenClassification": ("O", "B-PER", "I-PER", "B-LOC", "I-LOC"),
+}
+# Large enough that the head's scores differ per text (and a masked LM's top tokens by
+# more than the tolerance), small enough for every architecture.
+HEAD_INITIALIZER_RANGE = 0.2
+HEADS = ("AutoModelForSequenceClassification", "AutoModelForTokenClassification", "AutoModelForMaskedLM")
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
@@ -38,34 +58,162 @@ def build_tiny(model_type, candidate, out_dir, seed):
         token_id = getattr(tokenizer, f"{role}_token_id", None)
         if token_id is not None and hasattr(config, f"{role}_token_id"):
             setattr(config, f"{role}_token_id", token_id)
+    for name in list(vars(config)):
+        if name.endswith("_groups"):  # grouped layers (squeezebert's) must divide the tiny widths
+            setattr(config, name, 1)
+    if getattr(config, "languages", None) and getattr(config, "default_language", "") is None:
+        config.default_language = config.languages[0]  # xmod runs one language's adapters
+    labels = LABELS.get(candidate["auto_class"])
+    if labels:
+        config.id2label = dict(enumerate(labels))
+        config.label2id = {label: index for index, label in enumerate(labels)}
+    if candidate["auto_class"] in HEADS:
+        config.initializer_range = HEAD_INITIALIZER_RANGE
     model = getattr(transformers, candidate["model_class"])(config).eval()
     save_and_verify(model, tokenizer, out_dir)
 
 
+@functools.lru_cache(maxsize=1)
+def _mask_token(model_type, checkpoint):
+    """The mask token of the checkpoint's tokenizer, else of the tiny one build_tiny makes."""
+    if checkpoint:
+        return transformers.AutoTokenizer.from_pretrained(checkpoint).mask_token
+    return tokenizers.for_model_type(model_type, VOCAB_SIZE, tokenizers.ROLES).mask_token
+
+
 def cases(plan):
-    return [Case("one", SENTENCES[0]), Case("batch", list(SENTENCES[1:]))]
+    if plan["task"] == "fill-mask":
+        mask = _mask_token(plan["model_type"], plan.get("checkpoint"))
+        one = f"The quick brown {mask} jumps over the lazy dog."
+        batch = [f"Hello {mask}.", f"A much longer second {mask}, so that the batch needs padding to a {mask} length!"]
+        return [Case("one", one), Case("batch, one text with two masks", batch),
+                Case("batch, top 2", batch, {"top_k": 2})]
+    one, batch = Case("one", SENTENCES[0]), Case("batch", list(SENTENCES[1:]))
+    if plan["task"] != "text-classification":
+        return [one, batch]
+    return [one, batch, Case("batch, every label", list(SENTENCES[1:]), {"top_k": None}),
+            Case("batch, top 2", list(SENTENCES), {"top_k": 2})]
 
 
 @functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
-def _extractor(model_dir, auto_class, processor_class):
+def _pipeline(task, model_dir, auto_class, processor_class):
     tokenizer = getattr(transformers, processor_class).from_pretrained(model_dir)
     model = getattr(transformers, auto_class).from_pretrained(model_dir).eval()
-    return transformers.pipeline("feature-extraction", model=model, tokenizer=tokenizer)
+    return transformers.pipeline(task, model=model, tokenizer=tokenizer, device="cpu")
 
 
 def reference(model_dir, candidate, case, plan):
-    extractor = _extractor(model_dir, candidate["auto_class"], candidate["processor_class"])
+    task = plan["task"]
+    pipe = _pipeline(task, model_dir, candidate["auto_class"], candidate["processor_class"])
     texts = [case.input] if isinstance(case.input, str) else case.input
+    if task == "text-classification":
+        return _classify_texts(pipe, texts, case.options.get("top_k", 1))
+    if task == "token-classification":
+        return _classify_tokens(pipe, texts)
+    if task == "fill-mask":
+        return _fill_masks(pipe, texts, case.options.get("top_k", 5))
+    if task != "feature-extraction":
+        raise ValueError(f"unknown task {task!r}")
     embeddings = []
     with torch.inference_mode():
         for text in texts:
-            hidden = extractor(text, return_tensors=True)[0]  # (tokens, hidden), no padding
+            hidden = pipe(text, return_tensors=True)[0]  # (tokens, hidden), no padding
             embeddings.append(hidden.float().mean(dim=0).tolist())
     return Expected({"embeddings": embeddings})
 
 
+def _classify_texts(classifier, texts, top_k):
+    expected = Expected({"logits": [], "predictions": []})
+    for text in texts:
+        with torch.inference_mode():
+            logits = classifier.model(**classifier.tokenizer(text, truncation=True, return_tensors="pt")).logits
+        # top_k given, the pipeline returns a list for the text, best first.
+        predictions = classifier(text, top_k=top_k)
+        expected["logits"].append(logits[0].float().tolist())
+        expected["predictions"].append([{"label": p["label"], "score": float(p["score"])} for p in predictions])
+    return expected
+
+
+def _classify_tokens(tagger, texts):
+    entities = []
+    for text in texts:
+        found = tagger(text, aggregation_strategy="none")
+        entities.append([{"entity": e["entity"], "score": float(e["score"]), "index": int(e["index"]),
+                          "word": e["word"], "start": e["start"], "end": e["end"]} for e in found])
+    return Expected({"entities": entities})
+
+
+def _fill_masks(filler, texts, top_k):
+    predictions = []
+    for text in texts:
+        found = filler(text, top_k=top_k)
+        per_mask = found if isinstance(found[0], list) else [found]  # one mask: a flat list
+        predictions.append([[{"score": float(p["score"]), "token": int(p["token"]), "token_str": p["token_str"],
+                              "sequence": p["sequence"]} for p in ranked] for ranked in per_mask])
+    return Expected({"predictions": predictions})
+
+
 def compare(expected, actual, plan):
-    if "embeddings" not in actual:
-        return Comparison(False, None, f"no 'embeddings' in the output (keys: {sorted(actual)})")
-    tolerance = plan["tolerance"]
-    return allclose(expected["embeddings"], actual["embeddings"], tolerance["rtol"], tolerance["atol"])
+    """Embeddings or logits allclose within the plan's tolerance; predictions with the
+    labels of each rank equal unless their scores tie (compare.ranked_predictions);
+    entities equal but for their scores, which are allclose; a mask's tokens ranked as
+    predictions are, each token's token_str and sequence equal."""
+    missing = [key for key in expected if key not in actual]
+    if missing:
+        return Comparison(False, None, f"outputs {missing} expected, got {sorted(actual)}")
+    rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    if "embeddings" in expected:
+        return allclose(expected["embeddings"], actual["embeddings"], rtol, atol)
+    if "entities" in expected:
+        return _compare_entities(expected["entities"], actual["entities"], rtol, atol)
+    if "logits" not in expected:
+        return _compare_masks(expected["predictions"], actual["predictions"], rtol, atol)
+    return scores_and_predictions(expected, actual, "logits", rtol, atol)
+
+
+def _compare_entities(expected, actual, rtol, atol):
+    """Per text the same entities (label, index, word, span) in the same order, their
+    scores allclose. A label is never excused as a tie: the pipeline reports no
+    runner-up score to tell one by."""
+    if not isinstance(actual, list) or len(actual) != len(expected):
+        return Comparison(False, None, f"entities: expected {len(expected)} lists, got {short(actual)}")
+    worst = 0.0
+    fields = ("entity", "index", "word", "start", "end")
+    for row, (want, got) in enumerate(zip(expected, actual)):
+        if not isinstance(got, list):
+            return Comparison(False, None, f"entities[{row}]: expected a list, got {short(got)}")
+        for index, (w, g) in enumerate(zip(want, got)):
+            if not isinstance(g, dict) or any(g.get(f) != w[f] for f in fields):
+                return Comparison(False, None, f"entities[{row}][{index}]: expected {short(w)}, got {short(g)}")
+        if len(got) != len(want):
+            return Comparison(False, None, f"entities[{row}]: {len(got)} entities, expected {len(want)}")
+        scores = allclose([w["score"] for w in want], [g["score"] for g in got], rtol, atol)
+        if not scores.ok:
+            return Comparison(False, scores.max_abs_diff, f"entities[{row}] scores: {scores.message}")
+        worst = max(worst, scores.max_abs_diff)
+    return Comparison(True, worst, "entities match")
+
+
+def _compare_masks(expected, actual, rtol, atol):
+    """Each mask's tokens as ranked predictions whose labels are the token ids; where a
+    rank holds the expected token, its token_str and sequence equal too."""
+    shaped = isinstance(actual, list) and len(actual) == len(expected) and all(
+        isinstance(per_mask, list) and len(per_mask) == len(masks) and all(
+            isinstance(ranked, list) and all(isinstance(p, dict) and {"token", "score"} <= p.keys() for p in ranked)
+            for ranked in per_mask)
+        for per_mask, masks in zip(actual, expected))
+    if not shaped:
+        return Comparison(False, None, f"predictions: expected per text a list per mask of {{'score', 'token', "
+                                       f"'token_str', 'sequence'}} lists, got {short(actual)}")
+    want = [ranked for per_mask in expected for ranked in per_mask]
+    got = [ranked for per_mask in actual for ranked in per_mask]
+    ranking, ties = ranked_predictions([[{"label": p["token"], "score": p["score"]} for p in ranked] for ranked in want],
+                                       [[{"label": p["token"], "score": p["score"]} for p in ranked] for ranked in got],
+                                       rtol, atol)
+    if not ranking.ok:
+        return ranking
+    for mask, (w_ranked, g_ranked) in enumerate(zip(want, got)):
+        for w, g in zip(w_ranked, g_ranked):
+            if w["token"] == g["token"] and (w["token_str"], w["sequence"]) != (g.get("token_str"), g.get("sequence")):
+                return Comparison(False, None, f"mask {mask}, token {w['token']}: expected {short(w)}, got {short(g)}")
+    return Comparison(True, ranking.max_abs_diff, "; ".join(ties) if ties else "predictions match")

@@ -14,7 +14,7 @@ from transformers import AutoImageProcessor, pipeline
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from .. import media, tiny
-from ..compare import Comparison, allclose, ranked_predictions
+from ..compare import Comparison, scores_and_predictions
 from ..expected import Expected
 from . import Case
 
@@ -84,11 +84,4 @@ def compare(expected, actual, plan):
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
     if "logits" not in actual or "predictions" not in actual:
         return Comparison(False, None, f"outputs 'logits' and 'predictions' expected, got {sorted(actual)}")
-    logits = allclose(expected["logits"], actual["logits"], rtol, atol)
-    if not logits.ok:
-        return Comparison(False, logits.max_abs_diff, f"logits: {logits.message}")
-    predictions, ties = ranked_predictions(expected["predictions"], actual["predictions"], rtol, atol)
-    if not predictions.ok:
-        return predictions
-    worst = max(logits.max_abs_diff, predictions.max_abs_diff)
-    return Comparison(True, worst, "; ".join(ties) if ties else "logits and predictions match")
+    return scores_and_predictions(expected, actual, "logits", rtol, atol)
