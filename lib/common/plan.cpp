@@ -62,6 +62,12 @@ const std::vector<std::string>& all_backends() {
   return backends;
 }
 
+std::string init_method(const std::string& backend) {
+  std::string name = "init_" + backend;
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
 std::string describe(Unsupported why) {
   switch (why) {
     case Unsupported::kNotServable: return "not servable on its own";

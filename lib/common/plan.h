@@ -28,6 +28,8 @@ struct PlanOptions {
 /// Every backend a skillset serves, in the worker's order: schemas/backend.schema.json's
 /// "enum" (empty when the schemas cannot be read).
 const std::vector<std::string>& all_backends();
+// The skillset method that serves `backend`: init_<backend>, a hyphen written as '_'.
+std::string init_method(const std::string& backend);
 
 /// Why a model type gets no test or skillset: it is fine input, just not supported.
 enum class Unsupported { kNone, kNotServable, kFamily, kTask };

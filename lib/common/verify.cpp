@@ -40,9 +40,9 @@ std::vector<nlohmann::json> check_static(const nlohmann::json& manifest) {
     std::string signature = backend == "openvino"
                                 ? R"(\(self, model_name, model_type, device\b[^)]*, openvino_label\b[^)]*, \*helpers\))"
                                 : R"(\(self, model_name, device\b[^)]*, label\b[^)]*\))";
-    if (!has(text, "^    def init_" + backend + signature))
+    if (!has(text, "^    def " + init_method(backend) + signature))
       found.push_back(discrepancy(manifest, "missing-init",
-                                  "no init_" + backend + " with the worker's signature", backend));
+                                  "no " + init_method(backend) + " with the worker's signature", backend));
   }
   if (!has(text, R"(def handler\(input, \*\*options\):)"))
     found.push_back(discrepancy(manifest, "missing-handler", "no handler(input, **options)"));

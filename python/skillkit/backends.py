@@ -19,9 +19,14 @@ def device(backend):
     return "cpu" if backend == "cpu" else f"{backend}:0"
 
 
+def method(backend):
+    """The skillset method serving `backend`: init_<backend>, a hyphen written as '_'."""
+    return "init_" + backend.replace("-", "_")
+
+
 def init(instance, backend, model_dir, task):
     """Call the skillset's init_<backend> with the worker's arguments; its result."""
     where = device(backend)
     if backend == "openvino":
         return instance.init_openvino(model_dir, task, where, where, *worker_helpers.openvino(task))
-    return getattr(instance, f"init_{backend}")(model_dir, where, where)
+    return getattr(instance, method(backend))(model_dir, where, where)

@@ -41,9 +41,9 @@ def _run_backend(instance, backend, family, plan, model_dir, cases, expected):
             return {"status": "skip", "reason": reason, "message": " ".join(str(exc).split())}
         if reason == UNIMPLEMENTED:
             return {"status": "unimplemented", "message": " ".join(str(exc).split())}
-        return {"status": "error", "message": f"init_{backend}: {one_line(exc)}"}
+        return {"status": "error", "message": f"{backend_list.method(backend)}: {one_line(exc)}"}
     if not isinstance(endpoint, tuple) or len(endpoint) != 5 or not callable(endpoint[2]):
-        return {"status": "fail", "message": f"init_{backend} did not return "
+        return {"status": "fail", "message": f"{backend_list.method(backend)} did not return "
                 "(endpoint, processor, handler, queue, batch_size) with a callable handler"}
     handler = endpoint[2]
     worst = None

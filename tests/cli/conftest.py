@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from reference_types import REFERENCE_TYPES
+from reference_types import BACKENDS, REFERENCE_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 # SKILLSET_BIN runs the same tests against another build of the tools (`make asan`).
@@ -24,7 +24,6 @@ BIN = Path(os.environ.get("SKILLSET_BIN") or ROOT / "bin")
 SCHEMAS = ROOT / "schemas"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 TOOLS = ("gen-tests", "run-tests", "analyze", "gen-skillset", "verify")
-BACKENDS = tuple(json.loads((SCHEMAS / "backend.schema.json").read_text())["enum"])
 TIMEOUT = 600
 
 

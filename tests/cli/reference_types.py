@@ -7,6 +7,9 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parents[2]
 _FAMILIES = json.loads((_ROOT / "data" / "families.json").read_text(encoding="utf-8"))["families"]
 
+# Every backend column, in order: the one list, schemas/backend.schema.json.
+BACKENDS = tuple(json.loads((_ROOT / "schemas" / "backend.schema.json").read_text(encoding="utf-8"))["enum"])
+
 REFERENCE_TYPES = tuple(sorted(
     family["reference_type"] for family in _FAMILIES.values() if family.get("reference_type")))
 

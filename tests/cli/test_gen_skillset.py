@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from reference_types import OPENVINO_TYPES, REFERENCE_TYPES
+from reference_types import BACKENDS, OPENVINO_TYPES, REFERENCE_TYPES
 
-EIGHT = tuple(json.loads((Path(__file__).resolve().parents[2] / "schemas" / "backend.schema.json").read_text())["enum"])
 # The backends whose init_<backend> raises for every reference type here: openvino
 # because the introspection hides the openvino package (package-missing where the family
 # serves it, else unimplemented), the rest because they are not generated yet.
-UNSERVED = ("openvino", "qualcomm", "webnn", "webgpu")
+UNSERVED = ("openvino", "qualcomm", "webnn", "webgpu", "onnx", "transformersjs-node")
 OLD = 1_000_000_000  # an mtime (2001) no run of the tool can produce
 
 
@@ -522,7 +521,7 @@ INTROSPECT = textwrap.dedent("""\
     cls = getattr(module, "hf_" + ident, None)
     facts["class"] = inspect.isclass(cls)
     signatures = {}
-    for name in ["__init__"] + ["init_" + b for b in %(eight)r]:
+    for name in ["__init__"] + ["init_" + b.replace("-", "_") for b in %(backends)r]:
         method = getattr(cls, name, None)
         signatures[name] = None if method is None else [
             [p.name, p.kind.name, None if p.default is p.empty else repr(p.default)]
@@ -536,7 +535,7 @@ INTROSPECT = textwrap.dedent("""\
         if backend == "openvino":
             args.insert(1, "feature-extraction")
         try:
-            getattr(instance, "init_" + backend)(*args)
+            getattr(instance, "init_" + backend.replace("-", "_"))(*args)
             raised[backend] = None
         except Exception as exc:
             raised[backend] = {
@@ -545,7 +544,7 @@ INTROSPECT = textwrap.dedent("""\
                 "reason": getattr(exc, "reason", None), "message": str(exc)}
     facts["raised"] = raised
     print(json.dumps(facts))
-""") % {"eight": list(EIGHT), "raising": list(UNSERVED)}
+""") % {"backends": list(BACKENDS), "raising": list(UNSERVED)}
 
 
 @pytest.fixture(scope="module")
@@ -601,9 +600,9 @@ def test_gen_skillset_skillset_has_the_class_and_constructor_of_the_contract(ref
 
 
 @pytest.mark.parametrize("model_type", REFERENCE_TYPES)
-@pytest.mark.parametrize("backend", EIGHT)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_gen_skillset_skillset_has_every_init_with_the_contract_signature(reference_skillsets, model_type, backend):
-    signature = reference_skillsets[model_type]["facts"]["signatures"][f"init_{backend}"]
+    signature = reference_skillsets[model_type]["facts"]["signatures"]["init_" + backend.replace("-", "_")]
     assert signature is not None, f"no init_{backend}"
     names = [(name, kind) for name, kind, _ in signature]
     if backend == "openvino":
@@ -636,7 +635,7 @@ def test_gen_skillset_init_openvino_without_openvino_raises_package_missing_wher
 
 
 @pytest.mark.parametrize("model_type", REFERENCE_TYPES)
-@pytest.mark.parametrize("backend", ["qualcomm", "webgpu"])
+@pytest.mark.parametrize("backend", ["qualcomm", "webgpu", "onnx", "transformersjs-node"])
 def test_gen_skillset_other_unimplemented_backends_raise_with_reason_unimplemented(reference_skillsets, model_type,
                                                                                    backend):
     raised = reference_skillsets[model_type]["facts"]["raised"][backend]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reference_types import OPENVINO_TYPES, REFERENCE_TYPES
+from reference_types import BACKENDS, OPENVINO_TYPES, REFERENCE_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("SKILLSET_BIN") or ROOT / "bin")  # make asan: another build
@@ -77,8 +77,8 @@ def test_backends_without_a_device_or_implementation_are_never_passes(loops):
     _, first, _, _ = loops
     n = len(REFERENCE_TYPES)
     statuses = first["verify"][-1]["backend_statuses"]
-    assert statuses.get("skip", 0) + statuses.get("unimplemented", 0) == n * 7 - len(OPENVINO_TYPES)
-    unimplemented = {b: n for b in ("qualcomm", "webgpu", "webnn")}
+    assert statuses.get("skip", 0) + statuses.get("unimplemented", 0) == n * (len(BACKENDS) - 1) - len(OPENVINO_TYPES)
+    unimplemented = {b: n for b in ("qualcomm", "webgpu", "webnn", "onnx", "transformersjs-node")}
     if n > len(OPENVINO_TYPES):
         unimplemented["openvino"] = n - len(OPENVINO_TYPES)
     assert first["verify"][-1]["unimplemented_backends"] == unimplemented

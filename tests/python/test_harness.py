@@ -7,7 +7,7 @@ import torch
 
 from skillkit import cli, harness
 
-UNIMPLEMENTED = ("openvino", "qualcomm", "webnn", "webgpu")
+UNIMPLEMENTED = ("openvino", "qualcomm", "webnn", "webgpu", "onnx", "transformersjs-node")
 
 
 def test_a_correct_skillset_passes_on_cpu_and_the_rest_is_skipped_or_unimplemented(bert_plan):

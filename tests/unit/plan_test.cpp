@@ -46,7 +46,7 @@ TEST_CASE("make_plan prefers the family's task and lists the candidates the regi
                                   R"([{"auto_class": "AutoModel", "model_class": "BertModel", "processor_class": "AutoTokenizer"}])"));
   CHECK(plan["test_file"] == "/t/test_hf_bert.py");
   CHECK(plan["skillset_file"] == "/s/hf_bert.py");
-  CHECK(plan["backends"].size() == 8);
+  CHECK(plan["backends"].size() == all_backends().size());
 }
 
 TEST_CASE("make_plan suggests a name for an unknown model type") {
@@ -140,4 +140,9 @@ TEST_CASE("all_backends is the enum of schemas/backend.schema.json, in its order
   REQUIRE(parse_json(text, &schema, &err));
   CHECK(all_backends() == schema["enum"].get<std::vector<std::string>>());
   CHECK(all_backends().front() == "cpu");
+}
+
+TEST_CASE("init_method writes a backend's hyphen as an underscore") {
+  CHECK(init_method("cpu") == "init_cpu");
+  CHECK(init_method("transformersjs-node") == "init_transformersjs_node");
 }

@@ -100,7 +100,7 @@ TEST_CASE("the project's schemas load and hold the backend list and the identity
   std::string err;
   const schema::Set* set = schema::project(&err);
   REQUIRE_MESSAGE(set, err);
-  CHECK(set->enum_of("backend").size() == 8);
+  CHECK(set->enum_of("backend").front() == "cpu");
   for (const char* name : {"test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy", "verify-summary"})
     CHECK(set->has(name));
   CHECK(set->properties_of("identity") ==

@@ -20,7 +20,7 @@ std::string skillset() {
     if (b == "openvino")
       text += "    def init_openvino(self, model_name, model_type, device=\"openvino:0\", openvino_label=\"openvino:0\", *helpers): pass\n";
     else if (b != "cpu")
-      text += "    def init_" + b + "(self, model_name, device=\"" + b + ":0\", label=\"" + b + ":0\"): pass\n";
+      text += "    def " + init_method(b) + "(self, model_name, device=\"" + b + ":0\", label=\"" + b + ":0\"): pass\n";
   return text;
 }
 nlohmann::json manifest(const std::string& path) {
