@@ -400,13 +400,17 @@ def processor_tables(auto_dir):
     return out
 
 
+def _declarations(path):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RegistryError(f"unreadable family declarations '{path}': {exc}") from None
+
+
 def load_families(path=FAMILIES_FILE):
     """data/families.json's families, each checked for the fields the script and the
     tools read, with its claims sorted by rank (first match wins)."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RegistryError(f"unreadable family declarations '{path}': {exc}") from None
+    doc = _declarations(path)
     families = doc.get("families") if isinstance(doc, dict) else None
     if doc.get("schema") != "families" or not isinstance(families, dict) or not families:
         raise RegistryError(f"malformed family declarations '{path}'")
@@ -419,6 +423,23 @@ def load_families(path=FAMILIES_FILE):
             if unknown or not isinstance(claim.get("rank"), int):
                 raise RegistryError(f"family '{name}' has a malformed claim {claim} in '{path}'")
     return families
+
+
+PRECISION_SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "precision.schema.json"
+
+
+def load_precisions(path=FAMILIES_FILE):
+    """data/families.json's tolerance per precision: one for each precision of
+    schemas/precision.schema.json but fp32, which is each family's own."""
+    doc = _declarations(path)
+    declared = {k: v for k, v in (doc.get("precisions") or {}).items() if not k.startswith("$")}
+    wanted = set(json.loads(PRECISION_SCHEMA.read_text(encoding="utf-8"))["enum"]) - {"fp32"}
+    if set(declared) != wanted:
+        raise RegistryError(f"'precisions' must state {sorted(wanted)}, not {sorted(declared)} in '{path}'")
+    for name, tolerance in declared.items():
+        if not isinstance(tolerance, dict) or set(tolerance) != {"rtol", "atol"}:
+            raise RegistryError(f"precision '{name}' needs exactly rtol and atol in '{path}'")
+    return declared
 
 
 def claims_in_order(families):
@@ -605,6 +626,7 @@ def build():
         "transformers_version": transformers.__version__,
         "architectures": architecture_types(models, named_by_config, package_of),
         "families": {name: registry_family(fam) for name, fam in families.items()},
+        "precisions": load_precisions(),
         "tasks": {task: {"mapping": table, "auto_class": auto, "order": i,
                          "modalities": TASK_MODALITIES.get(task, [])}
                   for i, (task, table, _, auto) in enumerate(tables)},

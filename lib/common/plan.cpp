@@ -51,6 +51,14 @@ std::string head_task(const std::vector<std::string>& architectures, const nlohm
   return "";
 }
 
+// A family's tolerance at a reduced precision: each bound the looser of the family's and
+// the precision's, since the reference it is compared with runs in fp32.
+nlohmann::json tolerance_at(nlohmann::json family, const nlohmann::json& precision) {
+  for (const char* key : {"rtol", "atol"})
+    if (precision.contains(key) && precision[key].get<double>() > family.value(key, 0.0)) family[key] = precision[key];
+  return family;
+}
+
 }  // namespace
 
 const std::vector<std::string>& all_backends() {
@@ -60,6 +68,15 @@ const std::vector<std::string>& all_backends() {
     return formats ? formats->enum_of("backend") : std::vector<std::string>{};
   }();
   return backends;
+}
+
+const std::vector<std::string>& all_precisions() {
+  static const std::vector<std::string> precisions = [] {
+    std::string ignored;
+    const schema::Set* formats = schema::project(&ignored);
+    return formats ? formats->enum_of("precision") : std::vector<std::string>{};
+  }();
+  return precisions;
 }
 
 std::string init_method(const std::string& backend) {
@@ -151,7 +168,9 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
   p["tasks"] = handler_tasks;
   p["candidates"] = candidates;
   p["backends"] = options.backends.empty() ? all_backends() : options.backends;
-  p["tolerance"] = family_info.value("tolerance", nlohmann::json{{"rtol", 1e-4}, {"atol", 1e-5}});
+  p["precision"] = options.precision;
+  p["tolerance"] = tolerance_at(family_info.value("tolerance", nlohmann::json{{"rtol", 1e-4}, {"atol", 1e-5}}),
+                                registry.precisions().value(options.precision, nlohmann::json::object()));
   p["generation"] = family_info.value("generation", nlohmann::json());
   p["seed"] = 0;
   p["transformers_version"] = registry.transformers_version();

@@ -23,11 +23,15 @@ struct PlanOptions {
   std::string skillset_dir;   ///< where hf_<ident>.py goes
   std::string task;           ///< a task to test instead of the family's default; "" for default
   std::vector<std::string> backends;
+  std::string precision = "fp32";  ///< one of all_precisions()
 };
 
 /// Every backend a skillset serves, in the worker's order: schemas/backend.schema.json's
 /// "enum" (empty when the schemas cannot be read).
 const std::vector<std::string>& all_backends();
+/// Every precision a skillset can be asked for, fp32 first: schemas/precision.schema.json's
+/// "enum" (empty when the schemas cannot be read).
+const std::vector<std::string>& all_precisions();
 // The skillset method that serves `backend`: init_<backend>, a hyphen written as '_'.
 std::string init_method(const std::string& backend);
 

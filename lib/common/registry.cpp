@@ -11,7 +11,8 @@ bool Registry::load(const std::string& path, std::string* err) {
   std::string why;
   if (!parse_json(text, &doc_, &why) || !doc_.is_object() || doc_.value("schema", "") != "registry" ||
       !doc_.contains("models") || !doc_["models"].is_object() || !doc_.contains("families") ||
-      !doc_.contains("tasks") || !doc_.contains("transformers_version")) {
+      !doc_.contains("tasks") || !doc_.contains("transformers_version") || !doc_.contains("precisions") ||
+      !doc_["precisions"].is_object()) {
     *err = "malformed registry '" + path + "'";
     return false;
   }

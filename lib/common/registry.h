@@ -26,6 +26,8 @@ class Registry {
 
   const nlohmann::json& families() const { return doc_["families"]; }
   const nlohmann::json& tasks() const { return doc_["tasks"]; }
+  /// The tolerance of each precision but fp32 (data/families.json's "precisions").
+  const nlohmann::json& precisions() const { return doc_["precisions"]; }
   std::string transformers_version() const { return doc_["transformers_version"]; }
 
  private:

@@ -29,8 +29,9 @@ def load_skillset(path, ident):
     return getattr(module, f"hf_{ident}")
 
 
-def instantiate(path, ident):
+def instantiate(path, ident, precision="fp32"):
     """The skillset's class instantiated as the worker does: one instance per model,
-    handed the modules the worker already has."""
+    handed the modules the worker already has, asked for `precision`."""
     cls = load_skillset(path, ident)
-    return cls(resources={"torch": torch, "transformers": transformers, "numpy": np}, metadata={})
+    return cls(resources={"torch": torch, "transformers": transformers, "numpy": np},
+               metadata={"precision": precision})

@@ -14,7 +14,9 @@ from .output_check import check_output
 from .skillset import instantiate, skillset_file
 from .tiny import seed_everything
 
-SKIP_REASONS = ("no-device", "package-missing")
+# Why a backend may not serve here without that being a failure: no device, its
+# package not installed, or its runtime cannot run this model type (or precision).
+SKIP_REASONS = ("no-device", "package-missing", "unsupported-by-runtime")
 UNIMPLEMENTED = "unimplemented"
 
 # A test's own output is its summary, or the worker's protocol: no progress bars.
@@ -98,7 +100,7 @@ def _run_backends(plan, family, path, backends, model_dir, cases, expected):
                     "message": "the reference failed, so there is nothing to compare with"}
                 for b in backends}
     try:
-        instance = instantiate(path, plan["ident"])
+        instance = instantiate(path, plan["ident"], plan.get("precision", "fp32"))
     except Exception as exc:
         message = f"loading {path}: {one_line(exc)}"
         return {b: {"status": "error", "message": message} for b in backends}

@@ -15,6 +15,7 @@ struct Fixture {
   Fixture() {
     std::string err;
     dir.write("registry.json", R"({"schema": "registry", "version": 1, "transformers_version": "5.23.0",
+ "precisions": {"fp16": {"rtol": 0.01, "atol": 0.001}},
  "families": {"text-encoder": {"default_task": "feature-extraction", "handler_tasks": ["feature-extraction"],
    "processors": ["AutoTokenizer"], "tolerance": {"rtol": 0.0001, "atol": 1e-05}, "generation": null},
    "vision-detection": {"default_task": "object-detection", "handler_tasks": ["object-detection"], "processors": []}},
@@ -29,7 +30,7 @@ struct Fixture {
   "bert_text_model": {"family": "other", "servable": false, "default_task": null, "tasks": {}}}})");
     registry.load(dir.path() + "/registry.json", &err);
     dir.write("skillset/text-encoder.py.mustache", "x\n");
-    options = PlanOptions{dir.path(), "/t", "/s", "", {}};
+    options = PlanOptions{dir.path(), "/t", "/s", "", {}, "fp32"};
   }
 };
 }  // namespace
@@ -72,10 +73,26 @@ TEST_CASE("make_plan reports types it cannot serve without failing") {
   CHECK(why == Unsupported::kTask);
 }
 
+TEST_CASE("make_plan at a reduced precision takes each tolerance bound the looser of the family's and the precision's") {
+  Fixture f;
+  nlohmann::json plan;
+  Unsupported why;
+  std::string err;
+  f.options.precision = "fp16";
+  REQUIRE(make_plan(f.registry, Target{"bert", "bert", "registry"}, f.options, &plan, &why, &err));
+  CHECK(plan["precision"] == "fp16");
+  CHECK(plan["tolerance"]["rtol"] == 0.01);   // the precision's: looser than 1e-4
+  CHECK(plan["tolerance"]["atol"] == 0.001);  // the precision's: looser than 1e-5
+  f.options.precision = "fp32";
+  REQUIRE(make_plan(f.registry, Target{"bert", "bert", "registry"}, f.options, &plan, &why, &err));
+  CHECK(plan["tolerance"] == nlohmann::json{{"rtol", 0.0001}, {"atol", 1e-05}});
+}
+
 TEST_CASE("make_plan takes the task of the checkpoint's head when its family serves it") {
   Fixture f;
   std::string err;
   f.dir.write("heads.json", R"({"schema": "registry", "version": 1, "transformers_version": "5.23.0",
+ "precisions": {"fp16": {"rtol": 0.01, "atol": 0.001}},
  "families": {"text-encoder": {"default_task": "feature-extraction", "processors": ["AutoTokenizer"],
    "handler_tasks": ["feature-extraction", "text-classification", "fill-mask"]}},
  "tasks": {"feature-extraction": {"auto_class": "AutoModel"}, "fill-mask": {"auto_class": "AutoModelForMaskedLM"},

@@ -6,6 +6,7 @@
 
 namespace {
 const char* kRegistry = R"({"schema": "registry", "version": 1, "transformers_version": "5.23.0",
+ "precisions": {"fp16": {"rtol": 0.01, "atol": 0.001}},
  "families": {"text-encoder": {"default_task": "feature-extraction", "handler_tasks": ["feature-extraction"],
    "processors": ["AutoTokenizer"], "tolerance": {"rtol": 0.0001, "atol": 1e-05}, "generation": null}},
  "architectures": {"BertModel": "bert", "XLMRobertaModel": "xlm-roberta", "GPT2LMHeadModel": "gpt2"},

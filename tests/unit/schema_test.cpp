@@ -104,6 +104,6 @@ TEST_CASE("the project's schemas load and hold the backend list and the identity
   for (const char* name : {"test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy", "verify-summary"})
     CHECK(set->has(name));
   CHECK(set->properties_of("identity") ==
-        std::vector<std::string>{"config_source", "family", "ident", "model_id", "model_type", "skillset_file", "task",
-                                 "tasks", "test_file"});
+        std::vector<std::string>{"config_source", "family", "ident", "model_id", "model_type", "precision",
+                                 "skillset_file", "task", "tasks", "test_file"});
 }

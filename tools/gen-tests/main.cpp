@@ -27,7 +27,10 @@ static int run(int argc, char** argv) {
       ("o,output-dir", "where tests go", cxxopts::value<std::string>()->default_value("test/skills"))
       ("skillset-dir", "where the skillsets under test live",
        cxxopts::value<std::string>()->default_value("ipfs_accelerate_py/worker/skillset"))
-      ("backends", "comma-separated backends to test (default: all eight)", cxxopts::value<std::vector<std::string>>())
+      ("backends", "comma-separated backends to test (default: every one)", cxxopts::value<std::vector<std::string>>())
+      ("precision", "the precision every backend is asked for (fp32, fp16, bf16, int8); the tolerance "
+                    "widens to data/families.json's for it",
+       cxxopts::value<std::string>()->default_value("fp32"))
       ("force", "overwrite tests edited since they were generated (their digest no longer matches); "
                 "without it an edited file stops the run (exit 1) before anything is written")
       ("trust-remote-code", "accept models whose config needs remote code (off: such code is never run)")
@@ -51,6 +54,7 @@ static int run(int argc, char** argv) {
       options.test_dir = args["output-dir"].as<std::string>();
       options.skillset_dir = args["skillset-dir"].as<std::string>();
       if (args.count("backends")) options.backends = args["backends"].as<std::vector<std::string>>();
+      options.precision = args["precision"].as<std::string>();
       registry_path = args["registry"].as<std::string>();
       list_families = args.count("list-families") > 0;
       trust_remote_code = args.count("trust-remote-code") > 0;
@@ -61,6 +65,9 @@ static int run(int argc, char** argv) {
     if (std::find(known.begin(), known.end(), backend) == known.end())
       return driver::fail(kTool, "unknown backend '" + backend + "'");
   }
+  const auto& precisions = all_precisions();
+  if (std::find(precisions.begin(), precisions.end(), options.precision) == precisions.end())
+    return driver::fail(kTool, "unknown precision '" + options.precision + "'");
   std::string err;
   Registry registry;
   if (!driver::load_registry(registry_path, &registry, &err)) return driver::fail(kTool, err);
