@@ -110,7 +110,9 @@ def _run_backends(plan, family, path, backends, model_dir, cases, expected):
             results[backend] = {"status": "error", "message": f"unknown backend '{backend}'"}
             continue
         seed_everything(plan.get("seed", 0))
+        started = time.monotonic()
         results[backend] = _run_backend(instance, backend, family, plan, model_dir, cases, expected)
+        results[backend]["elapsed_s"] = round(time.monotonic() - started, 3)
     return results
 
 
