@@ -36,8 +36,11 @@ OPENVINO_DEVICE = "openvino:0"
 
 
 def worker_namespace():
-    """A fresh namespace like worker.py's before it reads its skillsets."""
-    namespace = {"__name__": WORKER_MODULE, "__package__": WORKER_MODULE.rpartition(".")[0]}
+    """A fresh namespace like worker.py's before it reads its skillsets.
+
+    Its __doc__ (None: worker.py has no docstring) becomes the last skillset's."""
+    namespace = {"__name__": WORKER_MODULE, "__package__": WORKER_MODULE.rpartition(".")[0],
+                 "__doc__": None}
     for name in WORKER_NAMES:
         namespace[name] = object()  # a marker: the worker's own, not a skillset's
     return namespace
