@@ -13,10 +13,14 @@ def mock_in(value):
     return False
 
 
-def check_output(output, family, expected, plan):
-    """(message, max_abs_diff); message is None when the handler output is right."""
+def check_output(output, family, expected, plan, backend):
+    """(message, max_abs_diff); message is None when `backend`'s handler output is right."""
     if not isinstance(output, dict):
         return f"the handler returned {type(output).__name__}, not a dict", None
+    # A result served by another backend in this one's place (the CPU fallback) is
+    # never this backend's pass.
+    if output.get("backend") != backend:
+        return f"the result says backend {output.get('backend')!r} served it, not {backend!r}", None
     # "model" echoes the path the harness passed in, which is not the skillset's to label.
     if mock_in({key: value for key, value in output.items() if key != "model"}):
         return "the handler returned a MOCK result", None

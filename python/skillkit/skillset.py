@@ -31,7 +31,10 @@ def load_skillset(path, ident):
 
 def instantiate(path, ident, precision="fp32"):
     """The skillset's class instantiated as the worker does: one instance per model,
-    handed the modules the worker already has, asked for `precision`."""
+    handed the modules the worker already has, asked for `precision`.
+
+    With strict_backends: a backend that cannot serve here raises BackendUnavailable
+    instead of serving on the CPU, so a fallback is never counted as that backend's pass."""
     cls = load_skillset(path, ident)
     return cls(resources={"torch": torch, "transformers": transformers, "numpy": np},
-               metadata={"precision": precision})
+               metadata={"strict_backends": True, "precision": precision})

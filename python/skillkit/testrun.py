@@ -54,7 +54,7 @@ def _run_backend(instance, backend, family, plan, model_dir, cases, expected):
             output = handler(case.input, **case.options)
         except Exception as exc:
             return {"status": "error", "message": f"case {case.name}: {one_line(exc)}"}
-        message, diff = check_output(output, family, want, plan)
+        message, diff = check_output(output, family, want, plan, backend)
         if diff is not None and math.isfinite(diff):
             worst = diff if worst is None else max(worst, diff)
         if message:

@@ -99,7 +99,7 @@ MISSING_PACKAGE = STAND_IN + textwrap.dedent("""\
         module, cls = load(path, ident)
         torch = Anything()
         torch.version = types.SimpleNamespace(hip=None)
-        skillset = cls(resources={"torch": torch})
+        skillset = cls(resources={"torch": torch}, metadata={"strict_backends": True})
         for backend in ("cpu", "cuda", "apple"):
             init = getattr(skillset, "init_" + backend)
             found[ident + ":" + backend] = raised(lambda: init("/nonexistent/model", backend + ":0", backend))

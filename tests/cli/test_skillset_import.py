@@ -34,7 +34,7 @@ else:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     expected = asyncio.Queue
-print(json.dumps({"queue_ok": module._Queue is expected,
+print(json.dumps({"queue_ok": getattr(module, f"hf_{ident}")._Queue is expected,
                   "has_class": hasattr(module, f"hf_{ident}"),
                   "torch_imported": "torch" in sys.modules}))
 '''

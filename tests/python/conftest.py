@@ -53,6 +53,10 @@ MUTATIONS = {
     # The handler swallows options it does not know: right numbers, but a caller's
     # misspelt option would be ignored without a word.
     "ignores_options": ("        def handler(input):\n", "        def handler(input, **options):\n"),
+    # rocm, unavailable here, serves on the CPU instead, as a skillset does in the
+    # ipfs_accelerate_py worker: real numbers, but not rocm's.
+    "falls_back_to_cpu": ('        raise self.BackendUnavailable("rocm", "no-device", "no ROCm device")\n',
+                          '        return self._init(model_name, "cpu", "cpu")\n'),
 }
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from skillkit import cli, harness
+from skillkit.skillset import instantiate
 
 UNIMPLEMENTED = ("openvino", "qualcomm", "webnn", "webgpu", "onnx", "transformersjs-node")
 
@@ -52,6 +53,20 @@ def test_a_mock_is_never_a_pass(bert_plan, skillset):
 def test_a_handler_that_ignores_an_unknown_option_fails(bert_plan, skillset):
     cpu = harness.run(bert_plan, skillset_path=skillset("ignores_options"), backends=["cpu"])["backends"]["cpu"]
     assert cpu["status"] == "fail" and "accepted the unknown option" in cpu["message"], cpu
+
+
+def test_a_result_served_by_another_backend_is_never_a_pass(bert_plan, skillset):
+    rocm = harness.run(bert_plan, skillset_path=skillset("falls_back_to_cpu"), backends=["rocm"])["backends"]["rocm"]
+    assert rocm["status"] == "fail" and "backend 'cpu' served it, not 'rocm'" in rocm["message"], rocm
+
+
+def test_the_harness_asks_skillsets_for_strict_backends(tmp_path):
+    path = _write_skillset(tmp_path, """
+        class hf_bert:
+            def __init__(self, resources=None, metadata=None):
+                self.metadata = metadata
+    """)
+    assert instantiate(path, "bert").metadata == {"strict_backends": True}
 
 
 def test_a_missing_skillset_is_not_a_failure(bert_plan, tmp_path):
