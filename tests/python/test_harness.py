@@ -66,7 +66,7 @@ def test_the_harness_asks_skillsets_for_strict_backends(tmp_path):
             def __init__(self, resources=None, metadata=None):
                 self.metadata = metadata
     """)
-    assert instantiate(path, "bert").metadata == {"strict_backends": True}
+    assert instantiate(path, "bert").metadata == {"strict_backends": True, "precision": "fp32"}
 
 
 def test_a_missing_skillset_is_not_a_failure(bert_plan, tmp_path):
