@@ -10,6 +10,10 @@ import transformers
 
 _module_ids = itertools.count()
 
+# The npm packages the transformersjs-node and webgpu backends run on, as the checkout's
+# build installs them (make: npm ci in js/); a skillset finds them through its metadata.
+NODE_MODULES = Path(__file__).resolve().parents[2] / "js" / "node_modules"
+
 
 def skillset_file(plan, skillset_path=None):
     """The skillset under test: skillset_path, else $SKILLSET_FILE, else the plan's."""
@@ -31,6 +35,7 @@ def load_skillset(path, ident):
 
 def instantiate(path, ident):
     """The skillset's class instantiated as the worker does: one instance per model,
-    handed the modules the worker already has."""
+    handed the modules the worker already has and where the npm packages are."""
     cls = load_skillset(path, ident)
-    return cls(resources={"torch": torch, "transformers": transformers, "numpy": np}, metadata={})
+    resources = {"torch": torch, "transformers": transformers, "numpy": np}
+    return cls(resources=resources, metadata={"transformersjs_dir": str(NODE_MODULES)})

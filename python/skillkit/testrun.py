@@ -14,7 +14,7 @@ from .output_check import check_output
 from .skillset import instantiate, skillset_file
 from .tiny import seed_everything
 
-SKIP_REASONS = ("no-device", "package-missing")
+SKIP_REASONS = ("no-device", "package-missing", "unsupported-by-runtime")
 UNIMPLEMENTED = "unimplemented"
 
 # A test's own output is its summary, or the worker's protocol: no progress bars.
