@@ -14,14 +14,22 @@ REFERENCE_TYPES = tuple(sorted(
     family["reference_type"] for family in _FAMILIES.values() if family.get("reference_type")))
 
 
-def _serves_openvino(name):
-    """Whether the family's template serves init_openvino for real (its openvino partial)."""
+def _serves(name, partial):
+    """Whether the family's template includes the partial that serves a backend for real."""
     template = _ROOT / "templates" / "skillset" / f"{name}.py.mustache"
-    return "{{> openvino}}" in template.read_text(encoding="utf-8")
+    return "{{> %s}}" % partial in template.read_text(encoding="utf-8")
+
+
+def _types_serving(partial):
+    return tuple(sorted(
+        family["reference_type"] for name, family in _FAMILIES.items()
+        if family.get("reference_type") and _serves(name, partial)))
 
 
 # The reference types whose init_openvino runs the model on OpenVINO; the others' raises
 # unimplemented.
-OPENVINO_TYPES = tuple(sorted(
-    family["reference_type"] for name, family in _FAMILIES.items()
-    if family.get("reference_type") and _serves_openvino(name)))
+OPENVINO_TYPES = _types_serving("openvino")
+
+# The reference types whose init_transformersjs_node and init_webgpu run the model with
+# transformers.js; the others' raise unimplemented.
+TRANSFORMERSJS_TYPES = _types_serving("transformersjs")

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from reference_types import BACKENDS, OPENVINO_TYPES, REFERENCE_TYPES
+from reference_types import BACKENDS, OPENVINO_TYPES, REFERENCE_TYPES, TRANSFORMERSJS_TYPES
 
 # The backends whose init_<backend> raises for every reference type here: openvino
-# because the introspection hides the openvino package (package-missing where the family
-# serves it, else unimplemented), the rest because they are not generated yet.
+# because the introspection hides the openvino package, transformersjs-node and webgpu
+# because it names no npm packages (package-missing where the family serves them, else
+# unimplemented), the rest because they are not generated yet.
 UNSERVED = ("openvino", "qualcomm", "webnn", "webgpu", "onnx", "transformersjs-node")
 OLD = 1_000_000_000  # an mtime (2001) no run of the tool can produce
 
@@ -510,7 +511,7 @@ def test_gen_skillset_relative_skillset_file_never_reaches_a_manifest(cli, tmp_p
 # -- what every generated skillset is -------------------------------------------------
 
 INTROSPECT = textwrap.dedent("""\
-    import importlib.util, inspect, json, sys
+    import importlib.util, inspect, json, os, sys
     path, ident = sys.argv[1], sys.argv[2]
     spec = importlib.util.spec_from_file_location("hf_" + ident, path)
     module = importlib.util.module_from_spec(spec)
@@ -529,6 +530,7 @@ INTROSPECT = textwrap.dedent("""\
     facts["signatures"] = signatures
     raised = {}
     sys.modules["openvino"] = None  # as if not installed: its import raises ImportError
+    os.environ.pop("TRANSFORMERSJS_DIR", None)  # nor are transformers.js's npm packages
     instance = cls()
     for backend in %(raising)r:
         args = ["/nonexistent/model", backend + ":0", backend + ":0"]
@@ -635,7 +637,20 @@ def test_gen_skillset_init_openvino_without_openvino_raises_package_missing_wher
 
 
 @pytest.mark.parametrize("model_type", REFERENCE_TYPES)
-@pytest.mark.parametrize("backend", ["qualcomm", "webgpu", "onnx", "transformersjs-node"])
+@pytest.mark.parametrize("backend", ["transformersjs-node", "webgpu"])
+def test_gen_skillset_transformersjs_without_its_npm_packages_raises_package_missing_where_served(
+        reference_skillsets, model_type, backend):
+    raised = reference_skillsets[model_type]["facts"]["raised"][backend]
+    assert raised is not None, f"init_{backend} returned instead of raising"
+    assert raised["type"] == "BackendUnavailable" and raised["the_modules"] and raised["runtime_error"]
+    if model_type in TRANSFORMERSJS_TYPES:
+        assert raised["reason"] == "package-missing" and "'@huggingface/transformers'" in raised["message"]
+    else:
+        assert raised["reason"] == "unimplemented" and raised["message"]
+
+
+@pytest.mark.parametrize("model_type", REFERENCE_TYPES)
+@pytest.mark.parametrize("backend", ["qualcomm", "onnx"])
 def test_gen_skillset_other_unimplemented_backends_raise_with_reason_unimplemented(reference_skillsets, model_type,
                                                                                    backend):
     raised = reference_skillsets[model_type]["facts"]["raised"][backend]
