@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reference_types import BACKENDS, OPENVINO_TYPES, REFERENCE_TYPES
+from reference_types import BACKENDS, ONNX_TYPES, OPENVINO_TYPES, REFERENCE_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("SKILLSET_BIN") or ROOT / "bin")  # make asan: another build
@@ -69,19 +69,21 @@ def test_every_skillset_passes_real_cpu_parity_in_verify(loops):
     assert summary["schema"] == "verify-summary"
     n = len(REFERENCE_TYPES)
     assert summary["skillsets"] == n and summary["passed"] == n
-    # cpu, one per skillset, and openvino where the family's template serves it
-    assert summary["backend_statuses"]["pass"] == n + len(OPENVINO_TYPES)
+    # cpu, one per skillset, and openvino and onnx where the family's template serves them
+    assert summary["backend_statuses"]["pass"] == n + len(OPENVINO_TYPES) + len(ONNX_TYPES)
 
 
 def test_backends_without_a_device_or_implementation_are_never_passes(loops):
     _, first, _, _ = loops
     n = len(REFERENCE_TYPES)
     statuses = first["verify"][-1]["backend_statuses"]
-    assert statuses.get("skip", 0) + statuses.get("unimplemented", 0) == n * (len(BACKENDS) - 1) - len(OPENVINO_TYPES)
+    passes = len(OPENVINO_TYPES) + len(ONNX_TYPES)
+    assert statuses.get("skip", 0) + statuses.get("unimplemented", 0) == n * (len(BACKENDS) - 1) - passes
     unimplemented = {b: n for b in ("qualcomm", "webgpu", "webnn", "onnx", "transformersjs-node")}
-    if n > len(OPENVINO_TYPES):
-        unimplemented["openvino"] = n - len(OPENVINO_TYPES)
-    assert first["verify"][-1]["unimplemented_backends"] == unimplemented
+    unimplemented["openvino"] = n - len(OPENVINO_TYPES)
+    # Where the onnx partial serves, webnn is a skip: no WebNN device here.
+    unimplemented["onnx"] = unimplemented["webnn"] = n - len(ONNX_TYPES)
+    assert first["verify"][-1]["unimplemented_backends"] == {b: k for b, k in unimplemented.items() if k}
 
 
 def test_openvino_passes_parity_exactly_where_the_family_serves_it(loops):
@@ -89,6 +91,28 @@ def test_openvino_passes_parity_exactly_where_the_family_serves_it(loops):
     openvino = {r["model_type"]: r["backends"]["openvino"]["status"] for r in second["run-tests"]}
     assert OPENVINO_TYPES and set(OPENVINO_TYPES) <= set(REFERENCE_TYPES)
     assert openvino == {t: "pass" if t in OPENVINO_TYPES else "unimplemented" for t in REFERENCE_TYPES}
+
+
+def test_onnx_passes_parity_exactly_where_the_family_serves_it(loops):
+    _, _, second, _ = loops
+    onnx = {r["model_type"]: r["backends"]["onnx"]["status"] for r in second["run-tests"]}
+    assert ONNX_TYPES and set(ONNX_TYPES) <= set(REFERENCE_TYPES)
+    assert onnx == {t: "pass" if t in ONNX_TYPES else "unimplemented" for t in REFERENCE_TYPES}
+
+
+def test_webnn_is_a_skip_with_its_graphs_operator_coverage_where_onnx_serves(loops):
+    _, _, second, _ = loops
+    for result in second["run-tests"]:
+        webnn = result["backends"]["webnn"]
+        if result["model_type"] not in ONNX_TYPES:
+            assert webnn["status"] == "unimplemented", result["model_type"]
+            continue
+        # No WebNN device here: never a pass, and the graph WebNN would run is checked.
+        assert webnn["status"] == "skip" and webnn["reason"] == "no-device", webnn
+        assert "WebNN" in webnn["message"] and "operator types" in webnn["message"], webnn
+        assert isinstance(webnn["unsupported_ops"], list), webnn
+        assert webnn["input_shapes"] and all(
+            all(isinstance(d, int) and d > 0 for d in shape) for shape in webnn["input_shapes"].values()), webnn
 
 
 def test_second_loop_changes_nothing(loops):
