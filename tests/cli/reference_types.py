@@ -14,22 +14,26 @@ REFERENCE_TYPES = tuple(sorted(
     family["reference_type"] for family in _FAMILIES.values() if family.get("reference_type")))
 
 
-def _serves(name, partial):
-    """Whether the family's template includes the partial that serves a backend for real."""
+def _includes(name, partial):
+    """Whether the family's template includes the partial (`{{> partial}}`)."""
     template = _ROOT / "templates" / "skillset" / f"{name}.py.mustache"
     return "{{> %s}}" % partial in template.read_text(encoding="utf-8")
 
 
-def _types_serving(partial):
+def _reference_types_including(partial):
     return tuple(sorted(
         family["reference_type"] for name, family in _FAMILIES.items()
-        if family.get("reference_type") and _serves(name, partial)))
+        if family.get("reference_type") and _includes(name, partial)))
 
 
-# The reference types whose init_openvino runs the model on OpenVINO; the others' raises
-# unimplemented.
-OPENVINO_TYPES = _types_serving("openvino")
+# The reference types whose init_openvino runs the model on OpenVINO (the openvino
+# partial); the others' raises unimplemented.
+OPENVINO_TYPES = _reference_types_including("openvino")
+
+# The reference types whose init_onnx runs the model's ONNX export on onnxruntime and
+# whose init_webnn exports it for WebNN (the onnx partial); the others' raise unimplemented.
+ONNX_TYPES = _reference_types_including("onnx")
 
 # The reference types whose init_transformersjs_node and init_webgpu run the model with
-# transformers.js; the others' raise unimplemented.
-TRANSFORMERSJS_TYPES = _types_serving("transformersjs")
+# transformers.js (the transformersjs partial); the others' raise unimplemented.
+TRANSFORMERSJS_TYPES = _reference_types_including("transformersjs")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reference_types import BACKENDS, OPENVINO_TYPES, REFERENCE_TYPES, TRANSFORMERSJS_TYPES
+from reference_types import BACKENDS, ONNX_TYPES, OPENVINO_TYPES, REFERENCE_TYPES, TRANSFORMERSJS_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("SKILLSET_BIN") or ROOT / "bin")  # make asan: another build
@@ -76,22 +76,23 @@ def test_every_skillset_passes_real_cpu_parity_in_verify(loops):
     assert summary["schema"] == "verify-summary"
     n = len(REFERENCE_TYPES)
     assert summary["skillsets"] == n and summary["passed"] == n
-    # cpu, one per skillset, and openvino and transformersjs-node where the family's
+    # cpu, one per skillset, and openvino, onnx and transformersjs-node where the family's
     # template serves them
-    assert summary["backend_statuses"]["pass"] == n + len(OPENVINO_TYPES) + len(TRANSFORMERSJS_TYPES)
+    served = len(OPENVINO_TYPES) + len(ONNX_TYPES) + len(TRANSFORMERSJS_TYPES)
+    assert summary["backend_statuses"]["pass"] == n + served
 
 
 def test_backends_without_a_device_or_implementation_are_never_passes(loops):
     _, first, _, _ = loops
     n = len(REFERENCE_TYPES)
     statuses = first["verify"][-1]["backend_statuses"]
-    served = len(OPENVINO_TYPES) + len(TRANSFORMERSJS_TYPES)
-    assert statuses.get("skip", 0) + statuses.get("unimplemented", 0) == n * (len(LOOP_BACKENDS) - 1) - served
-    unimplemented = {b: n for b in ("qualcomm", "webnn", "onnx")}
-    for backend, types in (("openvino", OPENVINO_TYPES), ("transformersjs-node", TRANSFORMERSJS_TYPES)):
-        if n > len(types):
-            unimplemented[backend] = n - len(types)
-    assert first["verify"][-1]["unimplemented_backends"] == unimplemented
+    passes = len(OPENVINO_TYPES) + len(ONNX_TYPES) + len(TRANSFORMERSJS_TYPES)
+    assert statuses.get("skip", 0) + statuses.get("unimplemented", 0) == n * (len(LOOP_BACKENDS) - 1) - passes
+    unimplemented = {"qualcomm": n, "openvino": n - len(OPENVINO_TYPES)}
+    # Where the onnx partial serves, webnn is a skip: no WebNN device here.
+    unimplemented["onnx"] = unimplemented["webnn"] = n - len(ONNX_TYPES)
+    unimplemented["transformersjs-node"] = n - len(TRANSFORMERSJS_TYPES)
+    assert first["verify"][-1]["unimplemented_backends"] == {b: k for b, k in unimplemented.items() if k}
 
 
 def test_openvino_passes_parity_exactly_where_the_family_serves_it(loops):
@@ -99,6 +100,28 @@ def test_openvino_passes_parity_exactly_where_the_family_serves_it(loops):
     openvino = {r["model_type"]: r["backends"]["openvino"]["status"] for r in second["run-tests"]}
     assert OPENVINO_TYPES and set(OPENVINO_TYPES) <= set(REFERENCE_TYPES)
     assert openvino == {t: "pass" if t in OPENVINO_TYPES else "unimplemented" for t in REFERENCE_TYPES}
+
+
+def test_onnx_passes_parity_exactly_where_the_family_serves_it(loops):
+    _, _, second, _ = loops
+    onnx = {r["model_type"]: r["backends"]["onnx"]["status"] for r in second["run-tests"]}
+    assert ONNX_TYPES and set(ONNX_TYPES) <= set(REFERENCE_TYPES)
+    assert onnx == {t: "pass" if t in ONNX_TYPES else "unimplemented" for t in REFERENCE_TYPES}
+
+
+def test_webnn_is_a_skip_with_its_graphs_operator_coverage_where_onnx_serves(loops):
+    _, _, second, _ = loops
+    for result in second["run-tests"]:
+        webnn = result["backends"]["webnn"]
+        if result["model_type"] not in ONNX_TYPES:
+            assert webnn["status"] == "unimplemented", result["model_type"]
+            continue
+        # No WebNN device here: never a pass, and the graph WebNN would run is checked.
+        assert webnn["status"] == "skip" and webnn["reason"] == "no-device", webnn
+        assert "WebNN" in webnn["message"] and "operator types" in webnn["message"], webnn
+        assert isinstance(webnn["unsupported_ops"], list), webnn
+        assert webnn["input_shapes"] and all(
+            all(isinstance(d, int) and d > 0 for d in shape) for shape in webnn["input_shapes"].values()), webnn
 
 
 def test_transformersjs_node_passes_parity_exactly_where_the_family_serves_it(loops):

@@ -53,6 +53,13 @@ MUTATIONS = {
     # The handler swallows options it does not know: right numbers, but a caller's
     # misspelt option would be ignored without a word.
     "ignores_options": ("        def handler(input):\n", "        def handler(input, **options):\n"),
+    # init_webnn as the generated ones raise where the browser has no WebNN: with the
+    # operators and input shapes of the graph it exported.
+    "webnn_graph": ('        raise BackendUnavailable("webnn", "unimplemented", "not written")\n',
+                    '        error = BackendUnavailable("webnn", "no-device", "WebNN is not supported here")\n'
+                    '        error.operators = ["ai.onnx:IsNaN", "ai.onnx:MatMul", "com.example:Fused"]\n'
+                    '        error.input_shapes = {"input_ids": [1, 128]}\n'
+                    '        raise error\n'),
 }
 
 

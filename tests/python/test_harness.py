@@ -49,6 +49,16 @@ def test_a_runtime_that_does_not_run_the_model_type_is_a_skip_never_a_pass(bert_
     assert not cli.failed(result)
 
 
+def test_a_webnn_skip_carries_the_graphs_operators_missing_from_the_webnn_execution_provider(bert_plan, skillset):
+    result = harness.run(bert_plan, skillset_path=skillset("webnn_graph"), backends=["webnn"])
+    webnn = result["backends"]["webnn"]
+    assert webnn["status"] == "skip" and webnn["reason"] == "no-device"
+    assert webnn["unsupported_ops"] == ["ai.onnx:IsNaN", "com.example:Fused"]
+    assert webnn["input_shapes"] == {"input_ids": [1, 128]}
+    assert webnn["message"].startswith("webnn: WebNN is not supported here; 2 of 3 operator types")
+    assert not cli.failed(result)
+
+
 def test_pooling_over_padding_fails_on_the_batch(bert_plan, skillset):
     result = harness.run(bert_plan, skillset_path=skillset("wrong_pooling"), backends=["cpu"])
     cpu = result["backends"]["cpu"]
