@@ -617,40 +617,23 @@ def test_gen_skillset_skillset_has_every_init_with_the_contract_signature(refere
                          ("device", "POSITIONAL_OR_KEYWORD"), ("label", "POSITIONAL_OR_KEYWORD")]
 
 
+# Each backend the introspection leaves without its package, the reference types whose
+# family serves it, and the package its message names.
+WITHOUT_PACKAGE = [("openvino", OPENVINO_TYPES, "'openvino'"), ("onnx", ONNX_TYPES, "'onnxruntime'"),
+                   ("webnn", ONNX_TYPES, "'onnxruntime'"),
+                   ("transformersjs-node", TRANSFORMERSJS_TYPES, "'@huggingface/transformers'"),
+                   ("webgpu", TRANSFORMERSJS_TYPES, "'@huggingface/transformers'")]
+
+
 @pytest.mark.parametrize("model_type", REFERENCE_TYPES)
-@pytest.mark.parametrize("backend", ["onnx", "webnn"])
-def test_gen_skillset_init_onnx_and_webnn_without_onnxruntime_raise_package_missing_where_served(
-        reference_skillsets, model_type, backend):
+@pytest.mark.parametrize("backend, served, package", WITHOUT_PACKAGE)
+def test_gen_skillset_init_without_its_package_raises_package_missing_where_served(
+        reference_skillsets, model_type, backend, served, package):
     raised = reference_skillsets[model_type]["facts"]["raised"][backend]
     assert raised is not None, f"init_{backend} returned instead of raising"
     assert raised["type"] == "BackendUnavailable" and raised["the_modules"] and raised["runtime_error"]
-    if model_type in ONNX_TYPES:
-        assert raised["reason"] == "package-missing" and "'onnxruntime'" in raised["message"]
-    else:
-        assert raised["reason"] == "unimplemented" and raised["message"]
-
-
-@pytest.mark.parametrize("model_type", REFERENCE_TYPES)
-def test_gen_skillset_init_openvino_without_openvino_raises_package_missing_where_served(reference_skillsets,
-                                                                                          model_type):
-    raised = reference_skillsets[model_type]["facts"]["raised"]["openvino"]
-    assert raised is not None, "init_openvino returned instead of raising"
-    assert raised["type"] == "BackendUnavailable" and raised["the_modules"] and raised["runtime_error"]
-    if model_type in OPENVINO_TYPES:
-        assert raised["reason"] == "package-missing" and "'openvino'" in raised["message"]
-    else:
-        assert raised["reason"] == "unimplemented" and raised["message"]
-
-
-@pytest.mark.parametrize("model_type", REFERENCE_TYPES)
-@pytest.mark.parametrize("backend", ["transformersjs-node", "webgpu"])
-def test_gen_skillset_transformersjs_without_its_npm_packages_raises_package_missing_where_served(
-        reference_skillsets, model_type, backend):
-    raised = reference_skillsets[model_type]["facts"]["raised"][backend]
-    assert raised is not None, f"init_{backend} returned instead of raising"
-    assert raised["type"] == "BackendUnavailable" and raised["the_modules"] and raised["runtime_error"]
-    if model_type in TRANSFORMERSJS_TYPES:
-        assert raised["reason"] == "package-missing" and "'@huggingface/transformers'" in raised["message"]
+    if model_type in served:
+        assert raised["reason"] == "package-missing" and package in raised["message"]
     else:
         assert raised["reason"] == "unimplemented" and raised["message"]
 

@@ -95,18 +95,13 @@ def test_backends_without_a_device_or_implementation_are_never_passes(loops):
     assert first["verify"][-1]["unimplemented_backends"] == {b: k for b, k in unimplemented.items() if k}
 
 
-def test_openvino_passes_parity_exactly_where_the_family_serves_it(loops):
+@pytest.mark.parametrize("backend, types", [("openvino", OPENVINO_TYPES), ("onnx", ONNX_TYPES),
+                                            ("transformersjs-node", TRANSFORMERSJS_TYPES)])
+def test_backend_passes_parity_exactly_where_the_family_serves_it(loops, backend, types):
     _, _, second, _ = loops
-    openvino = {r["model_type"]: r["backends"]["openvino"]["status"] for r in second["run-tests"]}
-    assert OPENVINO_TYPES and set(OPENVINO_TYPES) <= set(REFERENCE_TYPES)
-    assert openvino == {t: "pass" if t in OPENVINO_TYPES else "unimplemented" for t in REFERENCE_TYPES}
-
-
-def test_onnx_passes_parity_exactly_where_the_family_serves_it(loops):
-    _, _, second, _ = loops
-    onnx = {r["model_type"]: r["backends"]["onnx"]["status"] for r in second["run-tests"]}
-    assert ONNX_TYPES and set(ONNX_TYPES) <= set(REFERENCE_TYPES)
-    assert onnx == {t: "pass" if t in ONNX_TYPES else "unimplemented" for t in REFERENCE_TYPES}
+    statuses = {r["model_type"]: r["backends"][backend]["status"] for r in second["run-tests"]}
+    assert types and set(types) <= set(REFERENCE_TYPES)
+    assert statuses == {t: "pass" if t in types else "unimplemented" for t in REFERENCE_TYPES}
 
 
 def test_webnn_is_a_skip_with_its_graphs_operator_coverage_where_onnx_serves(loops):
@@ -122,13 +117,6 @@ def test_webnn_is_a_skip_with_its_graphs_operator_coverage_where_onnx_serves(loo
         assert isinstance(webnn["unsupported_ops"], list), webnn
         assert webnn["input_shapes"] and all(
             all(isinstance(d, int) and d > 0 for d in shape) for shape in webnn["input_shapes"].values()), webnn
-
-
-def test_transformersjs_node_passes_parity_exactly_where_the_family_serves_it(loops):
-    _, _, second, _ = loops
-    node = {r["model_type"]: r["backends"]["transformersjs-node"]["status"] for r in second["run-tests"]}
-    assert TRANSFORMERSJS_TYPES and set(TRANSFORMERSJS_TYPES) <= set(REFERENCE_TYPES)
-    assert node == {t: "pass" if t in TRANSFORMERSJS_TYPES else "unimplemented" for t in REFERENCE_TYPES}
 
 
 def test_second_loop_changes_nothing(loops):

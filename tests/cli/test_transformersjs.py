@@ -59,7 +59,8 @@ LAY_OUT = textwrap.dedent("""\
     skillset = module.hf_bert(metadata=metadata)
     handler = skillset.init_transformersjs_node(str(model_dir), "cpu", "cpu")[2]
     output = handler(["a first text", "a second, longer text"])
-    [laid_out] = os.listdir(cache)
+    # Beside the exported graphs, the directory laid out for transformers.js.
+    [laid_out] = [entry for entry in os.listdir(cache) if os.path.isdir(os.path.join(cache, entry))]
     files = sorted(os.path.relpath(os.path.join(d, f), os.path.join(cache, laid_out))
                    for d, _, names in os.walk(os.path.join(cache, laid_out)) for f in names)
     print(json.dumps({"files": files, "device": output["device"], "rows": len(output["embeddings"])}))
