@@ -25,3 +25,8 @@ def _serves_openvino(name):
 OPENVINO_TYPES = tuple(sorted(
     family["reference_type"] for name, family in _FAMILIES.items()
     if family.get("reference_type") and _serves_openvino(name)))
+
+# The reference types of the families that generate (their `generation` settings).
+GENERATING_TYPES = tuple(sorted(
+    family["reference_type"] for family in _FAMILIES.values()
+    if family.get("reference_type") and family.get("generation")))
