@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reference_types import BACKENDS, ONNX_TYPES, OPENVINO_TYPES, REFERENCE_TYPES
+from reference_types import BACKENDS, ONNX_TYPES, OPENVINO_TYPES, REFERENCE_TYPES, WEBNN_TYPES
 
 # The backends whose init_<backend> raises for every reference type here: openvino, onnx
 # and webnn because the introspection hides the openvino and onnxruntime packages
@@ -623,7 +623,7 @@ def test_gen_skillset_init_onnx_and_webnn_without_onnxruntime_raise_package_miss
     raised = reference_skillsets[model_type]["facts"]["raised"][backend]
     assert raised is not None, f"init_{backend} returned instead of raising"
     assert raised["type"] == "BackendUnavailable" and raised["the_modules"] and raised["runtime_error"]
-    if model_type in ONNX_TYPES:
+    if model_type in {"onnx": ONNX_TYPES, "webnn": WEBNN_TYPES}[backend]:
         assert raised["reason"] == "package-missing" and "'onnxruntime'" in raised["message"]
     else:
         assert raised["reason"] == "unimplemented" and raised["message"]
