@@ -30,9 +30,18 @@ def _reference_types_including(partial):
 # partial); the others' raises unimplemented.
 OPENVINO_TYPES = _reference_types_including("openvino")
 
-# The reference types whose init_onnx runs the model's ONNX export on onnxruntime and
-# whose init_webnn exports it for WebNN (the onnx partial); the others' raise unimplemented.
+# The reference types whose init_onnx runs the model's ONNX export on onnxruntime (the
+# onnx partial); the others' raises unimplemented.
 ONNX_TYPES = _reference_types_including("onnx")
+
+# The reference types whose init_webnn exports the model with WebNN's fixed shapes and
+# asks the browser for WebNN (the webnn partial); the others' raises unimplemented.
+WEBNN_TYPES = _reference_types_including("webnn")
+
+# The reference types of the families that generate (their `generation` settings).
+GENERATING_TYPES = tuple(sorted(
+    family["reference_type"] for family in _FAMILIES.values()
+    if family.get("reference_type") and family.get("generation")))
 
 # The reference types whose init_transformersjs_node and init_webgpu run the model with
 # transformers.js (the transformersjs partial); the others' raise unimplemented.

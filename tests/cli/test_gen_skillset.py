@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reference_types import BACKENDS, ONNX_TYPES, OPENVINO_TYPES, REFERENCE_TYPES, TRANSFORMERSJS_TYPES
+from reference_types import (BACKENDS, ONNX_TYPES, OPENVINO_TYPES, REFERENCE_TYPES, TRANSFORMERSJS_TYPES,
+                             WEBNN_TYPES)
 
 # The backends whose init_<backend> raises for every reference type here: openvino, onnx
 # and webnn because the introspection hides the openvino and onnxruntime packages,
@@ -620,7 +621,7 @@ def test_gen_skillset_skillset_has_every_init_with_the_contract_signature(refere
 # Each backend the introspection leaves without its package, the reference types whose
 # family serves it, and the package its message names.
 WITHOUT_PACKAGE = [("openvino", OPENVINO_TYPES, "'openvino'"), ("onnx", ONNX_TYPES, "'onnxruntime'"),
-                   ("webnn", ONNX_TYPES, "'onnxruntime'"),
+                   ("webnn", WEBNN_TYPES, "'onnxruntime'"),
                    ("transformersjs-node", TRANSFORMERSJS_TYPES, "'@huggingface/transformers'"),
                    ("webgpu", TRANSFORMERSJS_TYPES, "'@huggingface/transformers'")]
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from reference_types import BACKENDS, ONNX_TYPES, OPENVINO_TYPES, REFERENCE_TYPES, TRANSFORMERSJS_TYPES
+from reference_types import (BACKENDS, ONNX_TYPES, OPENVINO_TYPES, REFERENCE_TYPES, TRANSFORMERSJS_TYPES,
+                             WEBNN_TYPES)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("SKILLSET_BIN") or ROOT / "bin")  # make asan: another build
@@ -88,9 +89,9 @@ def test_backends_without_a_device_or_implementation_are_never_passes(loops):
     statuses = first["verify"][-1]["backend_statuses"]
     passes = len(OPENVINO_TYPES) + len(ONNX_TYPES) + len(TRANSFORMERSJS_TYPES)
     assert statuses.get("skip", 0) + statuses.get("unimplemented", 0) == n * (len(LOOP_BACKENDS) - 1) - passes
-    unimplemented = {"qualcomm": n, "openvino": n - len(OPENVINO_TYPES)}
-    # Where the onnx partial serves, webnn is a skip: no WebNN device here.
-    unimplemented["onnx"] = unimplemented["webnn"] = n - len(ONNX_TYPES)
+    unimplemented = {"qualcomm": n, "openvino": n - len(OPENVINO_TYPES), "onnx": n - len(ONNX_TYPES)}
+    # Where the webnn partial serves, webnn is a skip: no WebNN device here.
+    unimplemented["webnn"] = n - len(WEBNN_TYPES)
     unimplemented["transformersjs-node"] = n - len(TRANSFORMERSJS_TYPES)
     assert first["verify"][-1]["unimplemented_backends"] == {b: k for b, k in unimplemented.items() if k}
 
@@ -104,11 +105,12 @@ def test_backend_passes_parity_exactly_where_the_family_serves_it(loops, backend
     assert statuses == {t: "pass" if t in types else "unimplemented" for t in REFERENCE_TYPES}
 
 
-def test_webnn_is_a_skip_with_its_graphs_operator_coverage_where_onnx_serves(loops):
+def test_webnn_is_a_skip_with_its_graphs_operator_coverage_where_the_family_serves_it(loops):
     _, _, second, _ = loops
+    assert WEBNN_TYPES and set(WEBNN_TYPES) <= set(ONNX_TYPES)
     for result in second["run-tests"]:
         webnn = result["backends"]["webnn"]
-        if result["model_type"] not in ONNX_TYPES:
+        if result["model_type"] not in WEBNN_TYPES:
             assert webnn["status"] == "unimplemented", result["model_type"]
             continue
         # No WebNN device here: never a pass, and the graph WebNN would run is checked.
