@@ -1,7 +1,8 @@
 """transformersjs-node and webgpu for real: a generated skillset's model exported to ONNX,
 laid out as transformers.js expects and run by it in Node and in headless Chromium with
 WebGPU (Debian's chromium on its software adapter), compared with PyTorch. webgpu runs
-on bert alone here (conftest.py's bert_loop), since a browser costs seconds per type."""
+on two types here, bert (conftest.py's bert_loop) and gpt2 (transformers.js's own
+generate() in the browser), since a browser costs seconds per type."""
 import json
 import os
 import subprocess
@@ -26,6 +27,18 @@ def test_bert_passes_parity_in_node_and_in_the_browser_with_webgpu(bert_loop, no
     outcome = result["backends"][backend]
     assert outcome["status"] == "pass", outcome
     assert outcome["max_abs_diff"] <= result["reference"]["tolerance"]["atol"]
+
+
+def test_gpt2_generates_on_webgpu_as_on_torch(cli, tmp_path, node_modules):
+    rc, plans, err = cli.run("gen-tests", "-q", "-o", tmp_path / "tests", "--skillset-dir", tmp_path / "skillsets",
+                             "--backends", "webgpu", "gpt2")
+    assert rc == 0, err
+    rc, _, err = cli.run("gen-skillset", "-q", "-o", tmp_path / "skillsets", "gpt2")
+    assert rc == 0, err
+    rc, out, err = cli.run("run-tests", "-q", "-j", "1", "--timeout", "300", input=plans)
+    assert rc == 0, err
+    [result] = cli.records(out)
+    assert result["backends"]["webgpu"]["status"] == "pass", result["backends"]["webgpu"]
 
 
 def test_a_model_type_transformersjs_has_no_class_for_is_a_skip_unsupported_by_runtime(cli, tmp_path,
