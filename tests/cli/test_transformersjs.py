@@ -29,29 +29,28 @@ def test_bert_passes_parity_in_node_and_in_the_browser_with_webgpu(bert_loop, no
     assert outcome["max_abs_diff"] <= result["reference"]["tolerance"]["atol"]
 
 
-def test_gpt2_generates_on_webgpu_as_on_torch(cli, tmp_path, node_modules):
+def _run_with_registry_skillset(cli, tmp_path, model_type, backends):
+    """The test-result of model_type's test on `backends`, against the registry's skillset."""
     rc, plans, err = cli.run("gen-tests", "-q", "-o", tmp_path / "tests", "--skillset-dir", tmp_path / "skillsets",
-                             "--backends", "webgpu", "gpt2")
+                             "--backends", backends, model_type)
     assert rc == 0, err
-    rc, _, err = cli.run("gen-skillset", "-q", "-o", tmp_path / "skillsets", "gpt2")
+    rc, _, err = cli.run("gen-skillset", "-q", "-o", tmp_path / "skillsets", model_type)
     assert rc == 0, err
     rc, out, err = cli.run("run-tests", "-q", "-j", "1", "--timeout", "300", input=plans)
     assert rc == 0, err
     [result] = cli.records(out)
-    assert result["backends"]["webgpu"]["status"] == "pass", result["backends"]["webgpu"]
+    return result
+
+
+def test_gpt2_generates_on_webgpu_as_on_torch(cli, tmp_path, node_modules):
+    webgpu = _run_with_registry_skillset(cli, tmp_path, "gpt2", "webgpu")["backends"]["webgpu"]
+    assert webgpu["status"] == "pass", webgpu
 
 
 def test_a_model_type_transformersjs_has_no_class_for_is_a_skip_unsupported_by_runtime(cli, tmp_path,
                                                                                         node_modules):
     # megatron-bert serves on cpu, but transformers.js has no MegatronBertModel.
-    rc, plans, err = cli.run("gen-tests", "-q", "-o", tmp_path / "tests", "--skillset-dir", tmp_path / "skillsets",
-                             "--backends", "cpu,transformersjs-node", "megatron-bert")
-    assert rc == 0, err
-    rc, _, err = cli.run("gen-skillset", "-q", "-o", tmp_path / "skillsets", "megatron-bert")
-    assert rc == 0, err
-    rc, out, err = cli.run("run-tests", "-q", "-j", "1", "--timeout", "300", input=plans)
-    assert rc == 0, err
-    [result] = cli.records(out)
+    result = _run_with_registry_skillset(cli, tmp_path, "megatron-bert", "cpu,transformersjs-node")
     assert result["backends"]["cpu"]["status"] == "pass"
     node = result["backends"]["transformersjs-node"]
     assert (node["status"], node["reason"]) == ("skip", "unsupported-by-runtime"), node
