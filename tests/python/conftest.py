@@ -57,6 +57,13 @@ MUTATIONS = {
     # ipfs_accelerate_py worker: real numbers, but not rocm's.
     "falls_back_to_cpu": ('        raise self.BackendUnavailable("rocm", "no-device", "no ROCm device")\n',
                           '        return self._init(model_name, "cpu", "cpu")\n'),
+    # init_webnn as the generated ones raise where the browser has no WebNN: with the
+    # operators and input shapes of the graph it exported.
+    "webnn_graph": ('        raise self.BackendUnavailable("webnn", "unimplemented", "not written")\n',
+                    '        error = self.BackendUnavailable("webnn", "no-device", "WebNN is not supported here")\n'
+                    '        error.operators = ["ai.onnx:IsNaN", "ai.onnx:MatMul", "com.example:Fused"]\n'
+                    '        error.input_shapes = {"input_ids": [1, 128]}\n'
+                    '        raise error\n'),
 }
 
 

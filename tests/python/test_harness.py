@@ -36,6 +36,34 @@ def test_a_correct_skillset_passes_on_cpu_and_the_rest_is_skipped_or_unimplement
     json.dumps(result, allow_nan=False)
 
 
+def test_a_runtime_that_does_not_run_the_model_type_is_a_skip_never_a_pass(bert_plan, tmp_path):
+    path = _write_skillset(tmp_path, """
+        class BackendUnavailable(RuntimeError):
+            reason = "unsupported-by-runtime"
+
+        class hf_bert:
+            def __init__(self, resources=None, metadata=None):
+                pass
+            def init_transformersjs_node(self, model_name, device, label):
+                raise BackendUnavailable("transformersjs-node: transformers.js has no BertModel")
+    """)
+    result = harness.run(bert_plan, skillset_path=path, backends=["transformersjs-node"])
+    assert result["backends"]["transformersjs-node"] == {
+        "status": "skip", "reason": "unsupported-by-runtime",
+        "message": "transformersjs-node: transformers.js has no BertModel"}
+    assert not cli.failed(result)
+
+
+def test_a_webnn_skip_carries_the_graphs_operators_missing_from_the_webnn_execution_provider(bert_plan, skillset):
+    result = harness.run(bert_plan, skillset_path=skillset("webnn_graph"), backends=["webnn"])
+    webnn = result["backends"]["webnn"]
+    assert webnn["status"] == "skip" and webnn["reason"] == "no-device"
+    assert webnn["unsupported_ops"] == ["ai.onnx:IsNaN", "com.example:Fused"]
+    assert webnn["input_shapes"] == {"input_ids": [1, 128]}
+    assert webnn["message"].startswith("webnn: WebNN is not supported here; 2 of 3 operator types")
+    assert not cli.failed(result)
+
+
 def test_pooling_over_padding_fails_on_the_batch(bert_plan, skillset):
     result = harness.run(bert_plan, skillset_path=skillset("wrong_pooling"), backends=["cpu"])
     cpu = result["backends"]["cpu"]
