@@ -21,14 +21,15 @@ model = str(tiny_cache.tiny_model_dir(families.load("text-encoder"), plan, candi
 texts = ["a short text", "a longer text than the short one"]
 found = {"cpu": module.hf_bert().init_cpu(model)[2](texts)["embeddings"], "runs": []}
 for precision in ("fp32", "int8", "fp32"):
-    skillset = module.hf_bert(metadata={"precision": precision, "onnx_cache_dir": cache})
+    metadata = {"precision": precision, "onnx_cache_dir": cache, "strict_backends": True}
+    skillset = module.hf_bert(metadata=metadata)
     output = skillset.init_onnx(model)[2](texts)
     found["runs"].append({"precision": precision, "embeddings": output["embeddings"],
                           "device": output["device"], "files": sorted(os.listdir(cache))})
 try:
-    module.hf_bert(metadata={"precision": "fp16"}).init_onnx(model)
+    module.hf_bert(metadata={"precision": "fp16", "strict_backends": True}).init_onnx(model)
     found["fp16"] = None
-except module.BackendUnavailable as exc:
+except module.hf_bert.BackendUnavailable as exc:
     found["fp16"] = {"backend": exc.backend, "reason": exc.reason, "message": str(exc)}
 print(json.dumps(found))
 """

@@ -47,13 +47,38 @@ def two_runs(request, tmp_path_factory, cli):
     return model_type, work, first, second
 
 
+def statuses(result):
+    """Each backend's status in a test result."""
+    return {backend: outcome["status"] for backend, outcome in result["backends"].items()}
+
+
 def test_openvino_generates_the_tokens_torch_generates_on_the_cpu(two_runs):
     _, _, first, _ = two_runs
     assert first["reference"]["status"] == "pass", first["reference"]
-    assert first["backends"] == {"cpu": {"status": "pass"}, "openvino": {"status": "pass"}}
+    assert statuses(first) == {"cpu": "pass", "openvino": "pass"}, first["backends"]
 
 
 def test_a_second_openvino_init_generates_from_the_cached_graphs_without_converting(two_runs):
     _, work, _, second = two_runs
-    assert second["backends"] == {"openvino": {"status": "pass"}}
+    assert statuses(second) == {"openvino": "pass"}, second["backends"]
     assert list((work / "cache" / "hf-skillsets" / "openvino").glob("*.xml"))
+
+
+# Model types whose graphs need care beyond the reference types': falcon cannot switch
+# its attention implementation after loading (it reads its config instead), and led's
+# decoder branches in Python on a sequence of one, which a trace on one token keeps.
+TRACE_CARE = ("falcon", "led")
+
+
+@pytest.mark.parametrize("model_type", TRACE_CARE)
+def test_openvino_generates_the_tokens_torch_generates_where_tracing_needs_care(cli, tmp_path,
+                                                                                 model_type):
+    rc, plans, err = cli.run("gen-tests", "-q", "-o", tmp_path / "tests", "--skillset-dir", tmp_path,
+                             "--backends", "cpu,openvino", model_type)
+    assert rc == 0, err
+    rc, _, err = cli.run("gen-skillset", "-q", "-o", tmp_path, model_type)
+    assert rc == 0, err
+    rc, out, err = cli.run("run-tests", "-q", "-j", "1", "--timeout", "300", input=plans,
+                           env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    [result] = cli.records(out)
+    assert statuses(result) == {"cpu": "pass", "openvino": "pass"}, result

@@ -67,7 +67,8 @@ LAY_OUT = textwrap.dedent("""\
     candidate = {"model_class": "BertModel", "auto_class": "AutoModel", "processor_class": "AutoTokenizer"}
     plan = {"model_type": "bert", "ident": "bert", "family": "text-encoder", "seed": 0}
     model_dir = tiny_cache.tiny_model_dir(families.load("text-encoder"), plan, candidate)
-    metadata = {"transformersjs_dir": node_modules, "transformersjs_cache_dir": cache}
+    metadata = {"transformersjs_dir": node_modules, "transformersjs_cache_dir": cache,
+                "strict_backends": True}
     skillset = module.hf_bert(metadata=metadata)
     handler = skillset.init_transformersjs_node(str(model_dir), "cpu", "cpu")[2]
     output = handler(["a first text", "a second, longer text"])
