@@ -2,7 +2,8 @@
 laid out as transformers.js expects and run by it in Node and in headless Chromium with
 WebGPU (Debian's chromium on its software adapter), compared with PyTorch. webgpu runs
 on two types here, bert (conftest.py's bert_loop) and gpt2 (transformers.js's own
-generate() in the browser), since a browser costs seconds per type."""
+generate() in the browser), since a browser costs seconds per type; t5 and whisper,
+transformers.js's encoder-decoder generate(), run in Node."""
 import json
 import os
 import subprocess
@@ -45,6 +46,17 @@ def _run_with_registry_skillset(cli, tmp_path, model_type, backends):
 def test_gpt2_generates_on_webgpu_as_on_torch(cli, tmp_path, node_modules):
     webgpu = _run_with_registry_skillset(cli, tmp_path, "gpt2", "webgpu")["backends"]["webgpu"]
     assert webgpu["status"] == "pass", webgpu
+
+
+@pytest.mark.parametrize("model_type", ["t5", "whisper"])
+def test_encoder_decoders_generate_on_transformersjs_node_as_on_torch(cli, tmp_path, node_modules, model_type):
+    # transformers.js's own generate() over the encoder and the decoder step the skillset
+    # exports (whisper's with torch's decoder prompt): the harness compares its greedy
+    # tokens with torch's, token for token.
+    result = _run_with_registry_skillset(cli, tmp_path, model_type, "cpu,transformersjs-node")
+    assert result["backends"]["cpu"]["status"] == "pass", result["backends"]["cpu"]
+    node = result["backends"]["transformersjs-node"]
+    assert node["status"] == "pass", node
 
 
 def test_a_model_type_transformersjs_has_no_class_for_is_a_skip_unsupported_by_runtime(cli, tmp_path,
