@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # How far the templates reach: generates a skillset from the registry alone for every
-# servable model type of a family that has a template, runs every test against it on the
-# backends $BACKENDS (default cpu,openvino), and prints per family how many references
-# and skillsets passed on each backend, the seconds each backend took in all, and the
-# commonest reasons a reference failed. Usage: [BACKENDS=b1,b2] scripts/survey.sh
-# [OUT_DIR] (make survey).
+# servable model type of a family that has a template (or for the model types $TYPES
+# names), runs every test against it on the backends $BACKENDS (default cpu,openvino),
+# and prints per family how many references and skillsets passed on each backend, the
+# seconds each backend took in all, and the commonest reasons a reference failed.
+# Usage: [TYPES="bert gpt2"] [BACKENDS=b1,b2] scripts/survey.sh [OUT_DIR] (make survey).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-$(mktemp -d)}
 mkdir -p "$out"
-bin/gen-skillset -q --all -o "$out/skillsets" --test-dir "$out/tests" > "$out/manifests.jsonl"
-bin/gen-tests -q --all --backends "${BACKENDS:-cpu,openvino}" -o "$out/tests" \
+read -r -a specs <<< "${TYPES:---all}"
+bin/gen-skillset -q "${specs[@]}" -o "$out/skillsets" --test-dir "$out/tests" > "$out/manifests.jsonl"
+bin/gen-tests -q "${specs[@]}" --backends "${BACKENDS:-cpu,openvino}" -o "$out/tests" \
   --skillset-dir "$out/skillsets" > "$out/plans.jsonl"
 # run-tests exits 1 when anything failed: that is the survey's subject, not an error.
-bin/run-tests --timeout 300 "$out/plans.jsonl" > "$out/results.jsonl" || [ $? -eq 1 ]
+bin/run-tests --timeout 600 "$out/plans.jsonl" > "$out/results.jsonl" || [ $? -eq 1 ]
 .venv/bin/python - "$out/results.jsonl" <<'PY'
 import collections, json, re, sys
 
