@@ -72,6 +72,8 @@ struct Worker {
   std::string answer;   // bytes of its stdout not yet ending in a newline
   std::string tail;     // the last kTailBytes of its output
   long job = -1;        // index of the job it is running, -1 when idle
+  std::string stage;       // the stage of that job it last said it entered
+  nlohmann::json partial;  // and the result so far it sent with it
   Clock::time_point started;
   bool closing = false;  // stdin closed: it is on its way out
 };
@@ -251,6 +253,11 @@ bool run_all(const std::vector<TestJob>& jobs, const RunnerOptions& options,
   auto finish = [&](Worker* w, TestOutcome outcome) {
     drain_output(w, pass);  // what the test printed comes out before whatever on_done prints
     outcome.id = jobs[w->job].id;
+    outcome.backends = jobs[w->job].backends;
+    outcome.stage = std::move(w->stage);
+    outcome.partial = std::move(w->partial);
+    w->stage.clear();
+    w->partial = nullptr;
     outcome.elapsed_s = seconds_since(w->started);
     w->job = -1;
     ++done;
@@ -305,6 +312,7 @@ bool run_all(const std::vector<TestJob>& jobs, const RunnerOptions& options,
       if (!send_all(w.request_fd, request.dump() + "\n")) {
         TestOutcome outcome;
         outcome.error = crashed(&w, kExitGrace);
+        outcome.error_class = "crash";
         finish(&w, outcome);
       }
     }
@@ -345,6 +353,7 @@ bool run_all(const std::vector<TestJob>& jobs, const RunnerOptions& options,
         if (w->job >= 0) {
           TestOutcome outcome;
           outcome.error = crashed(w, kExitGrace);
+          outcome.error_class = "crash";
           finish(w, outcome);
         } else {
           reap(w, pass, kExitGrace);
@@ -365,7 +374,10 @@ bool run_all(const std::vector<TestJob>& jobs, const RunnerOptions& options,
           problem = "an answer to no request";
         else if (answer.value("id", nlohmann::json()) != jobs[w->job].id)
           problem = "an answer with the wrong id";
-        else if (!(answer.contains("result") && answer["result"].is_object()) && !answer.contains("error"))
+        else if (answer.contains("stage") && !answer["stage"].is_string())
+          problem = "a stage that is not a name";
+        else if (!answer.contains("stage") && !(answer.contains("result") && answer["result"].is_object()) &&
+                 !answer.contains("error"))
           problem = "an answer with neither a result object nor an error";
         if (!problem.empty()) {
           // It no longer speaks the protocol: replace it.
@@ -374,9 +386,15 @@ bool run_all(const std::vector<TestJob>& jobs, const RunnerOptions& options,
             TestOutcome outcome;
             std::string snippet = text.size() > 200 ? text.substr(0, 200) + "..." : text;
             outcome.error = "worker protocol error: " + problem + ": " + snippet;
+            outcome.error_class = "other";
             finish(w, outcome);
           }
           break;
+        }
+        if (answer.contains("stage")) {  // a stage entered, not yet an answer
+          w->stage = answer["stage"].get<std::string>();
+          w->partial = answer.contains("partial") ? std::move(answer["partial"]) : nlohmann::json();
+          continue;
         }
         TestOutcome outcome;
         if (answer.contains("result") && answer["result"].is_object()) {
@@ -385,6 +403,7 @@ bool run_all(const std::vector<TestJob>& jobs, const RunnerOptions& options,
         } else {
           const auto& e = answer["error"];
           outcome.error = e.is_string() ? e.get<std::string>() : e.dump();
+          outcome.error_class = string_field(answer, "class", "other");
         }
         finish(w, outcome);
       }
@@ -397,6 +416,7 @@ bool run_all(const std::vector<TestJob>& jobs, const RunnerOptions& options,
       reap(&w, pass, Clock::duration::zero());
       TestOutcome outcome;
       outcome.error = "timeout after " + format_seconds(options.timeout_s) + " s";
+      outcome.error_class = "timeout";
       finish(&w, outcome);
     }
   }
@@ -454,18 +474,51 @@ bool job_from_plan(const nlohmann::json& plan, const std::string& id,
   return true;
 }
 
-nlohmann::json result_record(const nlohmann::json& plan, const TestOutcome& outcome) {
+namespace {
+
+// The record of a job that got no result: the failure blamed on the stage that was
+// running, what the stages before it gave kept (see result_record).
+nlohmann::json blamed_record(const TestOutcome& outcome) {
   nlohmann::json record = nlohmann::json::object();
-  if (outcome.ok && outcome.result.is_object()) {
-    record = outcome.result;
+  const nlohmann::json& partial = outcome.partial;
+  if (partial.is_object() && partial.contains("reference") && partial["reference"].is_object())
+    record["reference"] = partial["reference"];
+  nlohmann::json backends = partial.is_object() && partial.contains("backends") && partial["backends"].is_object()
+                                ? partial["backends"]
+                                : nlohmann::json::object();
+  const std::string klass = outcome.error_class.empty() ? "other" : outcome.error_class;
+  const nlohmann::json failed = {{"status", "error"}, {"class", klass}, {"message", outcome.error}};
+  const bool backend_stage =
+      std::find(outcome.backends.begin(), outcome.backends.end(), outcome.stage) != outcome.backends.end();
+  if (backend_stage) {
+    backends[outcome.stage] = failed;
+  } else if (outcome.stage == "skillset") {
+    for (const auto& name : outcome.backends)
+      if (!backends.contains(name)) backends[name] = failed;
   } else {
-    nlohmann::json reference = {{"status", "error"}, {"message", outcome.error}};
-    if (outcome.error.rfind("timeout", 0) == 0) reference["reason"] = "timeout";
-    if (outcome.error.rfind("worker crashed", 0) == 0) reference["reason"] = "worker-crashed";
+    nlohmann::json reference = record.value("reference", nlohmann::json::object());
+    if (!reference.is_object()) reference = nlohmann::json::object();
+    reference.update(failed);
     record["reference"] = reference;
   }
+  for (const auto& name : outcome.backends)
+    if (!backends.contains(name))
+      backends[name] = {{"status", "skip"},
+                        {"reason", "not-run"},
+                        {"message", "not run: the test ended " +
+                                        (outcome.stage.empty() ? "before its first stage" : "in '" + outcome.stage + "'") +
+                                        " (" + klass + ")"}};
+  record["backends"] = backends;
+  return record;
+}
+
+}  // namespace
+
+nlohmann::json result_record(const nlohmann::json& plan, const TestOutcome& outcome) {
+  nlohmann::json record =
+      outcome.ok && outcome.result.is_object() ? outcome.result : blamed_record(outcome);
   if (!record.contains("reference") || !record["reference"].is_object())
-    record["reference"] = {{"status", "error"}, {"message", "the worker's result has no reference"}};
+    record["reference"] = {{"status", "error"}, {"class", "other"}, {"message", "the worker's result has no reference"}};
   if (!record.contains("backends")) record["backends"] = nlohmann::json::object();
   if (!record.contains("elapsed_s")) record["elapsed_s"] = outcome.elapsed_s;
   record.update(records::make("test-result"));

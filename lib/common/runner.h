@@ -32,6 +32,10 @@ struct TestOutcome {
   bool ok = false;        ///< the worker answered with a result (whatever the tests said)
   nlohmann::json result;  ///< the worker's "result" (a test-result body) when ok
   std::string error;      ///< otherwise: the worker's "error", "timeout after N s" or "worker crashed: ..."
+  std::string error_class;  ///< and its failure class: the worker's, "timeout", "crash" or "other"
+  std::string stage;        ///< the stage the worker last said it entered ("" if none)
+  nlohmann::json partial;   ///< the result so far it sent with that stage (null if none)
+  std::vector<std::string> backends;  ///< the job's backends
   double elapsed_s = 0;   ///< from sending the request to the answer (or the kill)
 };
 
@@ -63,8 +67,10 @@ bool job_from_plan(const nlohmann::json& plan, const std::string& id,
                    const std::vector<std::string>& backends, TestJob* job, std::string* err);
 
 /// The test-result record of `plan`'s run: the worker's result, with the plan's identity
-/// fields; a worker error, timeout or crash becomes reference status "error" (reason
-/// "timeout" or "worker-crashed" where it is one of those) with no backends.
+/// fields. Without one, the failure (its class "timeout", "crash", or the worker's) is
+/// blamed on the stage that was running: the reference keeps what it had, the backend
+/// running gets status "error", a stage "skillset" (loading it) every backend; backends
+/// not yet run are skips with reason "not-run"; no stage means the reference's.
 nlohmann::json result_record(const nlohmann::json& plan, const TestOutcome& outcome);
 
 /// True when the reference or any backend of a test-result record is "fail" or "error".

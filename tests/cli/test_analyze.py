@@ -8,7 +8,7 @@ import pytest
 
 def failing(cli, model_type="gpt2", status="fail"):
     return cli.bert_result(model_type=model_type, ident=model_type,
-                           reference={"status": status, "message": "outputs differ"})
+                           reference={"status": status, "class": "parity", "message": "outputs differ"})
 
 
 @pytest.mark.parametrize("text", ["", "\n \n"], ids=["empty", "blank-lines"])

@@ -220,7 +220,7 @@ def test_a_failing_backend_is_exit_1(tmp_path, fake):
     assert len(results(run.stdout)) == 2
 
 
-def test_a_test_past_the_timeout_is_a_reference_error_and_the_run_goes_on(tmp_path, fake, validate):
+def test_a_test_past_the_timeout_before_any_stage_is_a_reference_error_and_the_run_goes_on(tmp_path, fake, validate):
     run = run_tests("-j", "1", "--timeout", "1", input=lines(plan(tmp_path, "hang"), plan(tmp_path, "pass")),
                     env=fake.env)
     assert run.returncode == 1
@@ -229,11 +229,12 @@ def test_a_test_past_the_timeout_is_a_reference_error_and_the_run_goes_on(tmp_pa
         validate(record, "test-result")
     hung, passed = records
     assert hung["model_type"] == "hang"
-    assert hung["reference"] == {"status": "error", "reason": "timeout", "message": "timeout after 1 s"}
-    assert hung["backends"] == {}
+    assert hung["reference"] == {"status": "error", "class": "timeout", "message": "timeout after 1 s"}
+    not_run = {"status": "skip", "reason": "not-run", "message": "not run: the test ended before its first stage (timeout)"}
+    assert hung["backends"] == {"cpu": not_run, "cuda": not_run}
     assert 1 <= hung["elapsed_s"] < 10
     assert passed["reference"]["status"] == "pass"
-    assert "[1/2] hang: reference error: timeout after 1 s" in run.stderr
+    assert "[1/2] hang: reference error, cpu skip, cuda skip: timeout after 1 s" in run.stderr
     assert len(fake.pids()) == 2  # the hung worker was replaced
 
 
@@ -243,7 +244,7 @@ def test_a_worker_that_dies_mid_test_is_a_reference_error(tmp_path, fake, valida
     [record] = results(run.stdout)
     validate(record, "test-result")
     assert record["reference"]["status"] == "error"
-    assert record["reference"]["reason"] == "worker-crashed"
+    assert record["reference"]["class"] == "crash"
     assert record["reference"]["message"] == "worker crashed: exited with status 3: dying now"
 
 
@@ -294,3 +295,57 @@ def test_a_real_generated_test_runs(tmp_path, validate):
     assert record["backends"] == {"cpu": {"status": "no-skillset",
                                           "message": f"no skillset at {tmp_path / 'skillsets' / 'hf_bert.py'}"}}
     assert set(record["versions"]) >= {"python", "torch", "transformers"}
+
+
+# A real bert skillset, one of whose backends is sabotaged: rocm (no device here, so
+# otherwise a skip) either kills its process in init or serves a handler that never ends.
+SABOTAGED_ROCM = {
+    "segv-in-init": """
+        def init_rocm(self, model_name, device, label):
+            os.kill(os.getpid(), signal.SIGSEGV)
+    """,
+    "sleep-in-handler": """
+        def init_rocm(self, model_name, device, label):
+            endpoint, processor, handler, queue, batch_size = self.init_cpu(model_name, "cpu", "cpu")
+
+            def sleeping(input, **options):
+                time.sleep(600)
+
+            return endpoint, processor, sleeping, queue, batch_size
+    """,
+}
+
+
+def test_a_crash_or_a_timeout_in_a_backend_blames_that_backend_and_keeps_the_rest(tmp_path, validate):
+    written = subprocess.run([str(BIN / "gen-skillset"), "-q", "bert", "-o", str(tmp_path / "skillsets"),
+                              "--test-dir", str(tmp_path / "tests")], capture_output=True, text=True, timeout=120)
+    assert written.returncode == 0, written.stderr
+    real = tmp_path / "skillsets" / "hf_bert.py"
+    planned = subprocess.run([str(GEN_TESTS), "bert", "-o", str(tmp_path / "tests"), "--skillset-dir",
+                              str(tmp_path / "skillsets")], capture_output=True, text=True, timeout=120)
+    assert planned.returncode == 0, planned.stderr
+    plans = []
+    for kind, method in SABOTAGED_ROCM.items():
+        sabotaged = tmp_path / kind / "hf_bert.py"
+        sabotaged.parent.mkdir()
+        sabotaged.write_text(real.read_text() + "\n\nimport os, signal, time\n_Real = hf_bert\n\n\n"
+                             "class hf_bert(_Real):" + textwrap.indent(textwrap.dedent(method), "    "))
+        plans.append({**json.loads(planned.stdout), "model_type": kind, "skillset_file": str(sabotaged)})
+    # Room for the worker's start, the reference and cpu on a busy machine; not for 600 s.
+    run = run_tests("-j", "2", "--timeout", "60", "--backends", "cpu,rocm,apple", input=lines(*plans),
+                    timeout=300)
+    assert run.returncode == 1, run.stderr
+    records = {record["model_type"]: record for record in results(run.stdout)}
+    for kind, klass in (("segv-in-init", "crash"), ("sleep-in-handler", "timeout")):
+        record = records[kind]
+        validate(record, "test-result")
+        assert record["reference"]["status"] == "pass", record["reference"]
+        assert record["reference"]["candidate"]["model_class"] == "BertModel"
+        backends = record["backends"]
+        assert backends["cpu"]["status"] == "pass", backends["cpu"]
+        assert (backends["rocm"]["status"], backends["rocm"]["class"]) == ("error", klass)
+        assert backends["apple"] == {"status": "skip", "reason": "not-run",
+                                     "message": f"not run: the test ended in 'rocm' ({klass})"}
+    assert records["segv-in-init"]["backends"]["rocm"]["message"].startswith(
+        "worker crashed: killed by signal 11")
+    assert records["sleep-in-handler"]["backends"]["rocm"]["message"] == "timeout after 60 s"

@@ -51,6 +51,17 @@ for line in sys.stdin:
         out.write("not json\n")
         out.flush()
         continue
+    elif what in ("segv-in-cpu", "sleep-in-cpu"):
+        # As skillkit.worker reports its stages: the reference passed, then cpu started.
+        for stage, partial in (("reference", {"reference": None, "backends": {}}),
+                               ("cpu", {"reference": {"status": "pass"}, "backends": {}})):
+            out.write(json.dumps({"id": req["id"], "stage": stage, "partial": partial}) + "\n")
+            out.flush()
+        if what == "segv-in-cpu":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        time.sleep(60)
+    elif what == "error-with-class":
+        answer.update(error="No module named 'timm'", **{"class": "missing-dependency:timm"})
     out.write(json.dumps(answer) + "\n")
     out.flush()
 )PY";
@@ -189,6 +200,34 @@ TEST_CASE("run_all reports a worker killed by a signal") {
   CHECK(outcomes["a"].error.rfind("worker crashed: killed by signal 11", 0) == 0);
 }
 
+TEST_CASE("run_all hands on the stage a worker crashed in and the result it had so far") {
+  Fixture f;
+  auto job = f.job("a", "segv-in-cpu");
+  job.backends = {"cpu", "openvino"};
+  auto outcomes = f.run({job});
+  const TestOutcome& o = outcomes["a"];
+  CHECK_FALSE(o.ok);
+  CHECK(o.error_class == "crash");
+  CHECK(o.stage == "cpu");
+  CHECK(o.partial["reference"]["status"] == "pass");
+  CHECK(o.backends == std::vector<std::string>{"cpu", "openvino"});
+}
+
+TEST_CASE("run_all hands on the stage a job timed out in") {
+  Fixture f;
+  f.options.timeout_s = 1.5;
+  auto outcomes = f.run({f.job("a", "sleep-in-cpu")});
+  CHECK(outcomes["a"].error_class == "timeout");
+  CHECK(outcomes["a"].stage == "cpu");
+}
+
+TEST_CASE("run_all passes a worker's error on with its failure class") {
+  Fixture f;
+  auto outcomes = f.run({f.job("a", "error-with-class"), f.job("b", "error")});
+  CHECK(outcomes["a"].error_class == "missing-dependency:timm");
+  CHECK(outcomes["b"].error_class == "other");
+}
+
 TEST_CASE("run_all replaces a worker that writes garbage as its answer") {
   Fixture f;
   f.options.jobs = 1;
@@ -301,17 +340,70 @@ TEST_CASE("result_record is the worker's result under the plan's identity") {
   CHECK(summarize(r) == "reference pass, cpu pass");
 }
 
-TEST_CASE("result_record makes a timeout a reference error") {
+namespace {
+TestOutcome died(const std::string& klass, const std::string& stage, const nlohmann::json& partial) {
   TestOutcome o;
-  o.error = "timeout after 900 s";
+  o.error = klass == "timeout" ? "timeout after 900 s" : "worker crashed: killed by signal 11 (Segmentation fault)";
+  o.error_class = klass;
+  o.stage = stage;
+  o.partial = partial;
+  o.backends = {"cpu", "openvino", "onnx"};
   o.elapsed_s = 900;
-  auto r = result_record(plan(), o);
-  CHECK(r["reference"]["status"] == "error");
-  CHECK(r["reference"]["reason"] == "timeout");
-  CHECK(r["reference"]["message"] == "timeout after 900 s");
-  CHECK(r["backends"] == nlohmann::json::object());
+  return o;
+}
+const nlohmann::json kPassed = {{"status", "pass"}, {"candidate", {{"model_class", "BertModel"}}}};
+}  // namespace
+
+TEST_CASE("result_record blames a timeout before any stage on the reference, nothing run") {
+  auto r = result_record(plan(), died("timeout", "", nullptr));
+  CHECK(r["reference"] == nlohmann::json({{"status", "error"}, {"class", "timeout"}, {"message", "timeout after 900 s"}}));
+  for (const char* name : {"cpu", "openvino", "onnx"}) {
+    CHECK(r["backends"][name]["status"] == "skip");
+    CHECK(r["backends"][name]["reason"] == "not-run");
+  }
+  CHECK(r["backends"]["cpu"]["message"] == "not run: the test ended before its first stage (timeout)");
   CHECK(r["elapsed_s"] == 900);
   CHECK(has_failure(r));
+}
+
+TEST_CASE("result_record blames a crash in the reference stage on the reference") {
+  auto r = result_record(plan(), died("crash", "reference", {{"reference", nullptr}, {"backends", nlohmann::json::object()}}));
+  CHECK(r["reference"]["status"] == "error");
+  CHECK(r["reference"]["class"] == "crash");
+  CHECK(r["backends"]["cpu"]["reason"] == "not-run");
+}
+
+TEST_CASE("result_record blames a crash in a backend on that backend and keeps what came before") {
+  nlohmann::json partial = {{"reference", kPassed}, {"backends", {{"cpu", {{"status", "pass"}}}}}};
+  auto r = result_record(plan(), died("crash", "openvino", partial));
+  CHECK(r["reference"] == kPassed);
+  CHECK(r["backends"]["cpu"] == nlohmann::json({{"status", "pass"}}));
+  CHECK(r["backends"]["openvino"]["status"] == "error");
+  CHECK(r["backends"]["openvino"]["class"] == "crash");
+  CHECK(r["backends"]["openvino"]["message"].get<std::string>().rfind("worker crashed: killed by signal 11", 0) == 0);
+  CHECK(r["backends"]["onnx"]["status"] == "skip");
+  CHECK(r["backends"]["onnx"]["reason"] == "not-run");
+  CHECK(r["backends"]["onnx"]["message"] == "not run: the test ended in 'openvino' (crash)");
+  CHECK(summarize(r) == "reference pass, cpu pass, openvino error, onnx skip");
+}
+
+TEST_CASE("result_record blames a timeout while loading the skillset on every backend") {
+  nlohmann::json partial = {{"reference", kPassed}, {"backends", nlohmann::json::object()}};
+  auto r = result_record(plan(), died("timeout", "skillset", partial));
+  CHECK(r["reference"]["status"] == "pass");
+  for (const char* name : {"cpu", "openvino", "onnx"}) {
+    CHECK(r["backends"][name]["status"] == "error");
+    CHECK(r["backends"][name]["class"] == "timeout");
+  }
+}
+
+TEST_CASE("result_record gives a worker's error its class") {
+  TestOutcome o;
+  o.error = "ModuleNotFoundError: No module named 'timm'";
+  o.error_class = "missing-dependency:timm";
+  auto r = result_record(plan(), o);
+  CHECK(r["reference"]["class"] == "missing-dependency:timm");
+  CHECK(r["reference"]["message"] == o.error);
 }
 
 TEST_CASE("has_failure sees a failed or erroring backend and not a skip") {

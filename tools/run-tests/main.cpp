@@ -77,10 +77,14 @@ static int run(int argc, char** argv) {
     }
     std::string line = "[" + std::to_string(done) + "/" + std::to_string(total) + "] " +
                        plan["model_type"].get<std::string>() + ": " + summarize(result);
-    const auto& reference = result["reference"];  // result_record makes it an object
-    auto message = reference.find("message");
-    if (reference.value("status", nlohmann::json()) != "pass" && message != reference.end() && message->is_string()) {
-      std::string text = *message;
+    // Why: the reference's message when it did not pass, else the first failing backend's.
+    const nlohmann::json* why = nullptr;
+    if (result["reference"].value("status", nlohmann::json()) != "pass") why = &result["reference"];
+    for (const auto& [name, outcome] : result["backends"].items())
+      if (!why && result["backends"].is_object() && outcome.is_object() && (outcome.value("status", "") == "fail" || outcome.value("status", "") == "error"))
+        why = &outcome;
+    if (why && why->contains("message") && (*why)["message"].is_string()) {
+      std::string text = (*why)["message"];
       line += ": " + (text.size() > 160 ? text.substr(0, 160) + "..." : text);
     }
     auto elapsed_s = result.find("elapsed_s");
