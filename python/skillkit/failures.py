@@ -54,12 +54,13 @@ _RUNTIME_MODULES = ("onnxruntime",)
 _RUNTIME_MESSAGES = ("Exception from src/inference", "Exception from src/plugins", "Exception from src/core",
                      "[ONNXRuntimeError]")
 
-_DEPENDENCY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_DEPENDENCY_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 def missing_dependency(package):
     """The class of a missing package: `missing-dependency:<package>`, named as pip installs it."""
-    package = _PACKAGE_OF_MODULE.get(package, package).lower()
+    # PyPI's normal form (PEP 503): lower case, every run of "-", "_", "." one "-".
+    package = re.sub(r"[-_.]+", "-", _PACKAGE_OF_MODULE.get(package, package)).lower()
     return f"missing-dependency:{package}" if _DEPENDENCY_NAME.match(package) else OTHER
 
 

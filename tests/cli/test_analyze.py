@@ -67,6 +67,13 @@ def test_analyze_failing_reference_is_exit_1_with_a_note_and_no_requirements(cli
     assert "gpt2" in err and "error:" not in err
 
 
+def test_analyze_refuses_a_failing_reference_without_its_failure_class(cli):
+    record = cli.bert_result(reference={"status": "error", "message": "boom"})
+    rc, out, err = cli.run("analyze", input=cli.jsonl(record))
+    assert rc == 2 and out == ""
+    assert "class" in cli.assert_one_error_line("analyze", err)
+
+
 @pytest.mark.parametrize("status", ["fail", "error"])
 def test_analyze_only_failing_references_are_exit_1_with_empty_stdout(cli, status):
     rc, out, err = cli.run("analyze", input=cli.jsonl(failing(cli, status=status)))

@@ -12,7 +12,7 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 NAMES = sorted(p.name[: -len(".schema.json")] for p in SCHEMAS.glob("*.schema.json"))
 RECORDS = ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy", "verify-summary")
 # Parts the record schemas refer to ($ref), not documents of their own.
-SHARED = ("backend", "identity", "precision")
+SHARED = ("backend", "failure-class", "identity", "precision")
 
 
 def test_schemas_every_record_format_has_a_schema():
@@ -51,6 +51,18 @@ def test_schemas_a_reference_to_another_file_resolves(validators, cli):
     assert validators["test-result"].is_valid(cli.bert_result())
     assert not validators["test-result"].is_valid(cli.bert_result(backends={"tpu": {"status": "pass"}}))
     assert not validators["test-result"].is_valid(cli.bert_result(ident=["bert"]))
+
+
+def test_schemas_every_failing_outcome_carries_a_known_failure_class(validators, cli):
+    valid = validators["test-result"].is_valid
+    failing = {"status": "error", "message": "x"}
+    assert not valid(cli.bert_result(reference={**failing}))
+    assert not valid(cli.bert_result(backends={"cpu": {**failing}}))
+    assert not valid(cli.bert_result(backends={"cpu": {**failing, "class": "bad luck"}}))
+    assert not valid(cli.bert_result(backends={"cpu": {**failing, "class": "missing-dependency:"}}))
+    for klass in ("crash", "missing-dependency:sentencepiece"):
+        assert valid(cli.bert_result(backends={"cpu": {**failing, "class": klass}}))
+    assert valid(cli.bert_result(reference={**failing, "class": "tiny-model"}))
 
 
 @pytest.mark.parametrize("name", ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy"))

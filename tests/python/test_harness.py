@@ -67,7 +67,7 @@ def test_a_webnn_skip_carries_the_graphs_operators_missing_from_the_webnn_execut
 def test_pooling_over_padding_fails_on_the_batch(bert_plan, skillset):
     result = harness.run(bert_plan, skillset_path=skillset("wrong_pooling"), backends=["cpu"])
     cpu = result["backends"]["cpu"]
-    assert cpu["status"] == "fail"
+    assert (cpu["status"], cpu["class"]) == ("fail", "parity")
     assert cpu["message"].startswith("case batch:")
     assert cpu["max_abs_diff"] > bert_plan["tolerance"]["atol"]
     assert cli.failed(result)
@@ -76,16 +76,19 @@ def test_pooling_over_padding_fails_on_the_batch(bert_plan, skillset):
 def test_a_mock_is_never_a_pass(bert_plan, skillset):
     cpu = harness.run(bert_plan, skillset_path=skillset("mock"), backends=["cpu"])["backends"]["cpu"]
     assert cpu["status"] == "fail" and "MOCK" in cpu["message"]
+    assert cpu["class"] == "contract"
 
 
 def test_a_handler_that_ignores_an_unknown_option_fails(bert_plan, skillset):
     cpu = harness.run(bert_plan, skillset_path=skillset("ignores_options"), backends=["cpu"])["backends"]["cpu"]
     assert cpu["status"] == "fail" and "accepted the unknown option" in cpu["message"], cpu
+    assert cpu["class"] == "contract"
 
 
 def test_a_result_served_by_another_backend_is_never_a_pass(bert_plan, skillset):
     rocm = harness.run(bert_plan, skillset_path=skillset("falls_back_to_cpu"), backends=["rocm"])["backends"]["rocm"]
     assert rocm["status"] == "fail" and "backend 'cpu' served it, not 'rocm'" in rocm["message"], rocm
+    assert rocm["class"] == "contract"
 
 
 def test_the_harness_asks_skillsets_for_strict_backends(tmp_path):
@@ -129,18 +132,23 @@ def test_exceptions_are_errors_and_bad_init_results_are_failures(bert_plan, tmp_
                 return None, None, None
             def init_rocm(self, model_name, device, label):
                 raise OSError("driver exploded")
+            def init_openvino(self, model_name, model_type, device, label, *helpers):
+                import no_such_package_of_a_skillset
     """)
-    backends = harness.run(bert_plan, skillset_path=path, backends=["cpu", "cuda", "rocm", "apple"])["backends"]
+    backends = harness.run(bert_plan, skillset_path=path,
+                           backends=["cpu", "cuda", "rocm", "apple", "openvino"])["backends"]
     assert (backends["cpu"]["status"], backends["cpu"]["message"]) == ("error", "case one: ValueError: handler broke")
     assert backends["cuda"]["status"] == "fail" and "batch_size" in backends["cuda"]["message"]
     assert (backends["rocm"]["status"], backends["rocm"]["message"]) == ("error", "init_rocm: OSError: driver exploded")
     assert backends["apple"]["status"] == "error" and "init_apple" in backends["apple"]["message"]
+    assert [backends[name]["class"] for name in ("cpu", "cuda", "rocm", "apple", "openvino")] == [
+        "skillset-error", "contract", "skillset-error", "skillset-error", "missing-dependency:no-such-package-of-a-skillset"]
 
 
 def test_a_skillset_that_does_not_import_is_an_error_on_every_backend(bert_plan, tmp_path):
     path = _write_skillset(tmp_path, "def hf_bert(:\n")
     backends = harness.run(bert_plan, skillset_path=path, backends=["cpu", "webnn"])["backends"]
-    assert {b["status"] for b in backends.values()} == {"error"}
+    assert {(b["status"], b["class"]) for b in backends.values()} == {("error", "skillset-error")}
     assert "SyntaxError" in backends["cpu"]["message"]
 
 
@@ -157,6 +165,7 @@ def test_without_a_working_candidate_the_reference_errs_and_nothing_is_compared(
     result = harness.run(bert_plan, backends=["cpu"])
     assert result["reference"]["status"] == "error"
     assert "NoSuchModel" in result["reference"]["message"]
+    assert result["reference"]["class"] == "tiny-model"
     assert result["backends"]["cpu"]["status"] == "skip"
     assert result["backends"]["cpu"]["reason"] == "no-reference"
     assert cli.failed(result)
@@ -166,12 +175,14 @@ def test_an_unknown_family_is_a_reference_error(bert_plan):
     bert_plan["family"] = "no-such-family"
     result = harness.run(bert_plan, backends=["cpu"])
     assert result["reference"]["status"] == "error" and "no-such-family" in result["reference"]["message"]
+    assert result["reference"]["class"] == "other"
 
 
 def test_a_plan_for_another_transformers_version_is_a_reference_error(bert_plan):
     bert_plan["transformers_version"] = "0.0.1"
     reference = harness.run(bert_plan, backends=["cpu"])["reference"]
     assert reference["status"] == "error" and "0.0.1" in reference["message"]
+    assert reference["class"] == "stale-plan"
 
 
 def test_pytest_checks_fail_skip_and_pass(bert_plan, skillset, monkeypatch):

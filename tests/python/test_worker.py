@@ -34,12 +34,21 @@ def test_worker_answers_each_request_on_its_own_line(tmp_path, skillset, bert_pl
     done = subprocess.run([sys.executable, "-m", "skillkit.worker"], input=stdin, capture_output=True,
                           text=True, timeout=600, env=dict(os.environ))
     assert done.returncode == 0, done.stderr
-    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    answers = [line for line in lines if "stage" not in line]
     assert [answer["id"] for answer in answers] == [1, None, "b", 3]
+    # Each stage announced before it runs, with the result so far, ahead of the answer.
+    stages = [line for line in lines if "stage" in line and line["id"] == 1]
+    assert [line["stage"] for line in stages] == ["reference", "skillset", "cpu", "webnn"]
+    assert stages[0]["partial"] == {"reference": None, "backends": {}}
+    assert stages[-1]["partial"]["reference"]["status"] == "pass"
+    assert stages[-1]["partial"]["backends"]["cpu"]["status"] == "pass"
+    assert lines.index(stages[-1]) < lines.index(answers[0])
 
     assert answers[0]["result"]["backends"]["cpu"]["status"] == "pass"
     assert answers[0]["result"]["backends"]["webnn"]["status"] == "unimplemented"
     assert answers[1]["error"].startswith("bad request")
     assert "missing.py" in answers[2]["error"] and "\n" not in answers[2]["error"]
+    assert answers[2]["class"] == "other"
     assert answers[3]["result"]["backends"]["cpu"]["status"] == "fail"
     assert "noise at import" in done.stderr and "noise in run" in done.stderr
