@@ -1,0 +1,133 @@
+"""The summary scripts/survey.sh prints from its records (usage: survey_report.py OUT_DIR
+[REGISTRY]): per family how many references and skillsets passed on each backend, the
+seconds each backend took, REAL CPU parity over the registry's servable model types and
+(type, task) pairs, and the failure class of every servable type that does not pass.
+
+REAL CPU parity: a test whose reference passed and whose cpu backend passed. Its
+denominators are the registry's (scripts/REGISTRY.md "Servable": 568 types, 1,821 pairs
+in transformers 5.23), whatever the survey ran, so a sample never looks better than the
+whole: a servable type it did not test counts as not passing, under a class that says
+why (no-template: its family has no template; unsupported-task: the template does not
+serve its task; not-surveyed: TYPES left it out).
+"""
+import collections
+import json
+import sys
+from pathlib import Path
+
+
+def _records(path):
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def cpu_parity(row):
+    return row["reference"]["status"] == "pass" and row["backends"].get("cpu", {}).get("status") == "pass"
+
+
+def failure_class(row):
+    """Why a tested type does not pass REAL CPU parity: the reference's class when it did
+    not pass, else cpu's (its class, or for a skip its reason)."""
+    reference = row["reference"]
+    if reference["status"] != "pass":
+        return reference.get("class", "other")
+    cpu = row["backends"].get("cpu")
+    if cpu is None:
+        return "cpu-not-run"
+    if cpu["status"] in ("fail", "error"):
+        return cpu.get("class", "other")
+    return cpu.get("reason") or cpu["status"]
+
+
+def type_classes(registry, manifests, rows):
+    """{model_type: "pass" or its failure class} for every servable type of the registry."""
+    servable = {name for name, entry in registry["models"].items() if entry["servable"]}
+    classes = {name: "not-surveyed" for name in servable}
+    untested = {"unsupported-family": "no-template", "unsupported-task": "unsupported-task"}
+    for manifest in manifests:
+        if manifest["model_type"] in servable and manifest["status"] in untested:
+            classes[manifest["model_type"]] = untested[manifest["status"]]
+    tests = collections.defaultdict(list)
+    for row in rows:
+        if row["model_type"] in servable:
+            tests[row["model_type"]].append(row)
+    for name, its in tests.items():
+        # A type tested on several tasks is judged on its default task's test.
+        default = registry["models"][name].get("default_task")
+        row = next((row for row in its if row["task"] == default), its[0])
+        classes[name] = "pass" if cpu_parity(row) else failure_class(row)
+    return classes
+
+
+def passing_pairs(registry, rows):
+    """(passing, servable): the registry's servable (type, task) pairs, and those a test
+    of that type with that task passed."""
+    pairs = {(name, task) for name, entry in registry["models"].items() if entry["servable"]
+             for task in entry["tasks"]}
+    passed = {(row["model_type"], row["task"]) for row in rows if cpu_parity(row)}
+    return len(passed & pairs), len(pairs)
+
+
+def share(n, m):
+    return f"{n} of {m} ({100 * n / m:.0f}%)" if m else f"{n} of 0"
+
+
+def report(out_dir, registry_path):
+    out_dir = Path(out_dir)
+    registry = json.loads(Path(registry_path).read_text())
+    rows = _records(out_dir / "results.jsonl")
+    manifests = _records(out_dir / "manifests.jsonl")
+    lines = []
+
+    backends = list(rows[0]["backends"]) if rows else []
+    by_family = collections.defaultdict(collections.Counter)
+    seconds = collections.Counter()
+    for row in rows:
+        counts = by_family[row["family"]]
+        counts["types"] += 1
+        counts["reference"] += row["reference"]["status"] == "pass"
+        for backend in backends:
+            outcome = row["backends"].get(backend, {})
+            counts[backend] += outcome.get("status") == "pass"
+            seconds[backend] += outcome.get("elapsed_s", 0)
+    columns = ["types", "reference", *backends]
+    lines.append(f"{'family':<26}" + "".join(f" {name:>{max(len(name), 5)}}" for name in columns))
+    total = sum(by_family.values(), collections.Counter())
+    for family, c in [*sorted(by_family.items()), ("all", total)]:
+        lines.append(f"{family:<26}" + "".join(f" {c[name]:>{max(len(name), 5)}}" for name in columns))
+    lines.append("")
+    for backend in backends:
+        lines.append(f"{backend} passes {share(total[backend], total['types'])} model types tested "
+                     f"in {seconds[backend]:.0f} s")
+
+    classes = type_classes(registry, manifests, rows)
+    family_of = {name: registry["models"][name]["family"] for name in classes}
+    failing = collections.defaultdict(collections.Counter)
+    for name, klass in classes.items():
+        if klass != "pass":
+            failing[klass][family_of[name]] += 1
+    lines.append("")
+    lines.append("failure classes of the servable model types that do not pass REAL CPU parity:")
+    for klass, families in sorted(failing.items(), key=lambda item: (-sum(item[1].values()), item[0])):
+        spread = ", ".join(f"{family} {n}" for family, n in sorted(families.items(), key=lambda f: (-f[1], f[0])))
+        lines.append(f"{sum(families.values()):>5}  {klass:<34} {spread}")
+    others = [(row["model_type"], row["reference"].get("message") or row["backends"].get("cpu", {}).get("message", ""))
+              for row in rows if classes.get(row["model_type"]) == "other"]
+    if others:
+        lines.append("")
+        lines.append("class other, with their messages:")
+        lines.extend(f"  {name}: {message[:160]}" for name, message in others[:20])
+
+    lines.append("")
+    if rows and "cpu" not in backends:
+        lines.append("REAL CPU parity: not measured (cpu is not among the backends)")
+    else:
+        lines.append(f"REAL CPU parity: {share(sum(k == 'pass' for k in classes.values()), len(classes))} model types")
+        lines.append(f"REAL CPU parity: {share(*passing_pairs(registry, rows))} (type, task) pairs")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    here = Path(__file__).resolve().parent
+    print(report(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else here.parent / "data" / "registry.json"))

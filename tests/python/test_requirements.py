@@ -1,0 +1,29 @@
+"""python/requirements.txt and constraints.txt: one list of what the venv installs, each
+package pinned the same in both, and nothing in them that brings a torch build of its own."""
+import re
+from pathlib import Path
+
+PYTHON = Path(__file__).resolve().parents[2] / "python"
+
+
+def pins(name):
+    found = {}
+    for line in (PYTHON / name).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            package, version = line.split("==")
+            found[re.sub(r"[-_.]+", "-", package).lower()] = version
+    return found
+
+
+def test_every_requirement_is_pinned_the_same_in_the_constraints():
+    required, constrained = pins("requirements.txt"), pins("constraints.txt")
+    assert {package: constrained.get(package) for package in required} == required
+
+
+def test_the_optional_packages_are_declared_and_torch_stays_the_cpu_build():
+    required = pins("requirements.txt")
+    assert {"sentencepiece", "protobuf", "scipy"} <= set(required)
+    assert required["torch"] == "2.13.0"
+    # Each is built for one torch build, from PyPI the CUDA one (requirements.txt says why).
+    assert not {"torchvision", "torchaudio", "timm"} & set(pins("constraints.txt"))
