@@ -48,6 +48,7 @@ _NO_AUTO_CLASS = ("for this kind of AutoModel", "Unrecognized configuration clas
 _CONVERTER_MODULES = ("openvino", "torch.onnx", "torch.export", "torch._export", "torch._dynamo",
                       "onnxscript")
 _CONVERSION_MESSAGES = ("OpConversionFailure", "FrontEnd API failed", "Couldn't have an op for",
+                        "Couldn't get TorchScript module",
                         "Failed to export", "torch.export", "Could not guard on data-dependent")
 # A converted graph that fails when its runtime compiles or runs it.
 _RUNTIME_MODULES = ("onnxruntime",)

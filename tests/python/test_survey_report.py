@@ -1,0 +1,47 @@
+"""scripts/survey_report.py: REAL CPU parity over the registry's servable model types and
+(type, task) pairs, and a class for every servable type that does not pass."""
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+REGISTRY = ROOT / "data" / "registry.json"
+spec = importlib.util.spec_from_file_location("survey_report", ROOT / "scripts" / "survey_report.py")
+survey_report = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(survey_report)
+
+
+def result(model_type, task, reference="pass", cpu="pass", **cpu_fields):
+    return {"model_type": model_type, "family": "text-encoder", "task": task,
+            "reference": {"status": reference, **({"class": "tiny-model"} if reference != "pass" else {})},
+            "backends": {"cpu": {"status": cpu, **cpu_fields}}}
+
+
+def write(out, manifests, results):
+    (out / "manifests.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifests))
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
+
+
+def test_the_denominators_are_the_registrys_whatever_was_surveyed(tmp_path):
+    registry = json.loads(REGISTRY.read_text())
+    servable = [name for name, entry in registry["models"].items() if entry["servable"]]
+    pairs = sum(len(registry["models"][name]["tasks"]) for name in servable)
+    write(tmp_path, [{"model_type": "detr", "status": "unsupported-family"}],
+          [result("bert", "feature-extraction"), result("bert", "text-classification"),
+           result("roberta", "feature-extraction", cpu="fail", **{"class": "parity"}),
+           result("gpt2", "text-generation", reference="error", cpu="skip", reason="no-reference")])
+    text = survey_report.report(tmp_path, REGISTRY)
+    assert f"REAL CPU parity: 1 of {len(servable)} ({100 / len(servable):.0f}%) model types" in text
+    assert f"REAL CPU parity: 2 of {pairs} ({100 * 2 / pairs:.0f}%) (type, task) pairs" in text
+
+
+def test_every_servable_type_gets_pass_or_a_class(tmp_path):
+    registry = json.loads(REGISTRY.read_text())
+    classes = survey_report.type_classes(
+        registry, [{"model_type": "detr", "status": "unsupported-family"}],
+        [result("bert", "feature-extraction"),
+         result("roberta", "feature-extraction", cpu="error", **{"class": "crash"}),
+         result("gpt2", "text-generation", reference="error", cpu="skip", reason="no-reference")])
+    assert set(classes) == {name for name, entry in registry["models"].items() if entry["servable"]}
+    assert (classes["bert"], classes["roberta"], classes["gpt2"], classes["detr"], classes["t5"]) == (
+        "pass", "crash", "tiny-model", "no-template", "not-surveyed")
