@@ -33,12 +33,13 @@ def failed(result):
 def summary(plan, result):
     reference = result["reference"]
     candidate = (reference.get("candidate") or {}).get("model_class", "-")
-    lines = [f"{plan['model_id']}: reference {reference['status']} ({candidate})"
+    klass = f" [{reference['class']}]" if "class" in reference else ""
+    lines = [f"{plan['model_id']}: reference {reference['status']}{klass} ({candidate})"
              + (f": {reference['message']}" if reference.get("message") else "")]
     for backend, outcome in result["backends"].items():
         line = f"  {backend:<9} {outcome['status']}"
-        if "reason" in outcome:
-            line += f" ({outcome['reason']})"
+        if "reason" in outcome or "class" in outcome:
+            line += f" ({outcome.get('reason') or outcome['class']})"
         if "max_abs_diff" in outcome:
             line += f" max_abs_diff={outcome['max_abs_diff']:.3g}"
         if outcome["status"] in ("fail", "error") and outcome.get("message"):

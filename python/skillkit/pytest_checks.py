@@ -20,7 +20,8 @@ def _cached_run(plan):
 def check_reference(plan):
     reference = _cached_run(plan)["reference"]
     if reference["status"] != "pass":
-        pytest.fail(f"reference {reference['status']}: {reference.get('message', '')}", pytrace=False)
+        pytest.fail(f"reference {reference['status']} ({reference.get('class')}): {reference.get('message', '')}",
+                    pytrace=False)
 
 
 def check_backend(plan, backend):
@@ -30,6 +31,6 @@ def check_backend(plan, backend):
         return
     detail = result.get("message", "")
     if status in ("fail", "error"):
-        pytest.fail(f"{backend} {status}: {detail}", pytrace=False)
+        pytest.fail(f"{backend} {status} ({result.get('class')}): {detail}", pytrace=False)
     reason = f" ({result['reason']})" if "reason" in result else ""
     pytest.skip(f"{backend} {status}{reason}: {detail}")

@@ -193,7 +193,7 @@ def test_pytest_checks_fail_skip_and_pass(bert_plan, skillset, monkeypatch):
     with pytest.raises(pytest.skip.Exception, match="unimplemented"):
         harness.check_backend(bert_plan, "webgpu")
     monkeypatch.setenv("SKILLSET_FILE", skillset("wrong_pooling"))
-    with pytest.raises(pytest.fail.Exception, match="cpu fail: case batch"):
+    with pytest.raises(pytest.fail.Exception, match=r"cpu fail \(parity\): case batch"):
         harness.check_backend(bert_plan, "cpu")
 
 
@@ -206,6 +206,7 @@ def test_main_writes_json_and_exits_by_outcome(bert_plan, skillset, tmp_path, ca
     summary = capsys.readouterr().err
     assert "reference pass (BertModel)" in summary and "webnn" in summary
     assert harness.main(bert_plan, ["--skillset", skillset("wrong_pooling"), "--backends", "cpu"]) == 1
+    assert "cpu       fail (parity) max_abs_diff=" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         harness.main(bert_plan, ["--backends", "cpu,tpu"])
     assert exit_info.value.code == 2
