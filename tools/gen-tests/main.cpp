@@ -23,7 +23,8 @@ static hub::ProgressFn show_download() {
       double rate = p.elapsed_s > 0 ? (p.bytes_done - p.bytes_resumed) / p.elapsed_s : 0;
       char elapsed[32];
       std::snprintf(elapsed, sizeof elapsed, "%.1f s", p.elapsed_s);
-      driver::note(kTool, std::to_string(p.files_done) + " file(s), " + hub::human_bytes(p.bytes_done) + " in " +
+      driver::note(kTool, std::to_string(p.files_done) + " of " + std::to_string(p.files_total) + " file(s), " +
+                              hub::human_bytes(p.bytes_done) + " in " +
                               elapsed + " (" + hub::human_bytes(static_cast<uint64_t>(rate)) + "/s" +
                               (p.bytes_resumed ? ", " + hub::human_bytes(p.bytes_resumed) + " resumed" : "") + ")");
     } else if (terminal) {
