@@ -187,7 +187,8 @@ def test_a_checkpoint_that_cannot_be_had_is_one_error_line_and_exit_2(hub, tmp_p
 
 def test_a_gated_checkpoint_whose_config_is_cached_is_still_gated(hub, tmp_path):
     env = environment(hub, tmp_path / "hf")
-    assert gen_tests({**env, "HF_TOKEN": GOOD_TOKEN}, tmp_path / "with-token", "meta-llama/Llama-3.2-1B").returncode == 0
+    with_token = gen_tests({**env, "HF_TOKEN": GOOD_TOKEN}, tmp_path / "with-token", "meta-llama/Llama-3.2-1B")
+    assert with_token.returncode == 0, with_token.stderr
     run = gen_tests(env, tmp_path, "meta-llama/Llama-3.2-1B", "--weights")
     assert run.returncode == 2
     assert run.stderr == ("gen-tests: error: gated repository 'meta-llama/Llama-3.2-1B' "
