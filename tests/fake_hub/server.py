@@ -356,8 +356,11 @@ class Handler(BaseHTTPRequestHandler):
             # As the Hub sends LFS files to its CDN: an absolute URL on another path.
             where = f"/_lfs/{urllib.parse.quote(repo_id, safe='')}/{urllib.parse.quote(filename, safe='')}"
             etag = '"%s"' % files.sha256[filename]
-            self.send(302, b"", {"Location": f"http://{self.headers['Host']}{where}", "X-Repo-Commit": commit,
-                                 "ETag": etag, "X-Linked-Etag": etag, "X-Linked-Size": str(len(body))}, send_body)
+            location = f"http://{self.headers['Host']}{where}"
+            # A body, as the Hub's redirects have: a client must not take it for the file's.
+            self.send(302, f"Found. Redirecting to {location}".encode(),
+                      {"Location": location, "X-Repo-Commit": commit, "ETag": etag, "X-Linked-Etag": etag,
+                       "X-Linked-Size": str(len(body))}, send_body)
             return
         headers = {
             "Content-Type": "text/plain; charset=utf-8",

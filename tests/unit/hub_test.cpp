@@ -751,5 +751,6 @@ TEST_CASE("transformers loads offline, by repo id, the single-file and the shard
       "expected = embed(str(package))\n"
       "for repo in ('sentence-transformers/all-MiniLM-L6-v2', 'fake-org/minilm-sharded'):\n"
       "    assert torch.equal(embed(repo), expected), repo\n";
-  CHECK(run_python("HF_HUB_OFFLINE=1 HF_ENDPOINT=http://127.0.0.1:9 HF_HUB_CACHE=" + cache.path(), script, scratch) == 0);
+  CHECK(run_python("TQDM_DISABLE=1 HF_HUB_OFFLINE=1 HF_ENDPOINT=http://127.0.0.1:9 HF_HUB_CACHE=" + cache.path(), script,
+                   scratch) == 0);
 }
