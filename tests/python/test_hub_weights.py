@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from hub_fixtures import GOOD_TOKEN, ROOT, running_fake_hub, stats
 
 BIN = ROOT / "bin"
@@ -44,7 +43,7 @@ def environment(hub, home, **extra):
 
 def tool(name, *args, env, input=None, **kwargs):
     return subprocess.run([str(BIN / name), *map(str, args)], env=env, input=input, capture_output=True, text=True,
-                          timeout=900, **kwargs)
+                          timeout=900, check=False, **kwargs)
 
 
 def gen_tests(env, out, *args):
@@ -122,7 +121,7 @@ def test_stderr_not_a_terminal_gets_a_line_per_file(loop):
 
 
 def test_a_complete_snapshot_in_the_cache_is_used_without_the_network(loop, tmp_path):
-    work, env, _, _, records = loop
+    _, env, _, _, records = loop
     again = gen_tests({**env, "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}"}, tmp_path, DROPPED, "--weights")
     assert again.returncode == 0, again.stderr
     [plan] = [json.loads(line) for line in again.stdout.splitlines()]
@@ -145,7 +144,7 @@ def test_a_terminal_gets_a_progress_bar_with_rate_and_eta(hub, tmp_path):
         run = subprocess.run([str(BIN / "gen-tests"), "-o", str(tmp_path / "t"), "--skillset-dir", str(tmp_path / "s"),
                               "--weights", "fake-org/minilm-sharded"],
                              env=environment(hub, tmp_path / "hf"), stdout=subprocess.PIPE, stderr=terminal,
-                             timeout=900)
+                             timeout=900, check=False)
     shown = b""
     while True:
         try:
@@ -168,14 +167,14 @@ def test_a_terminal_gets_a_progress_bar_with_rate_and_eta(hub, tmp_path):
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("meta-llama/Llama-3.2-1B", "gen-tests: error: gated repository 'meta-llama/Llama-3.2-1B' "
-                                "(accept its terms on the Hub, then set HF_TOKEN)"),
-    ("fake-org/does-not-exist", "gen-tests: error: repository not found 'fake-org/does-not-exist' "
-                                "(set HF_TOKEN if it is private or gated)"),
+    ("meta-llama/Llama-3.2-1B", ("gen-tests: error: gated repository 'meta-llama/Llama-3.2-1B' "
+                                 "(accept its terms on the Hub, then set HF_TOKEN)")),
+    ("fake-org/does-not-exist", ("gen-tests: error: repository not found 'fake-org/does-not-exist' "
+                                 "(set HF_TOKEN if it is private or gated)")),
     ("sentence-transformers/all-MiniLM-L6-v2@v9",
      "gen-tests: error: revision not found 'sentence-transformers/all-MiniLM-L6-v2@v9'"),
-    ("google-bert/bert-base-uncased", "gen-tests: error: no safetensors weights (model.safetensors or "
-                                      "model.safetensors.index.json) in 'google-bert/bert-base-uncased@main'"),
+    ("google-bert/bert-base-uncased", ("gen-tests: error: no safetensors weights (model.safetensors or "
+                                       "model.safetensors.index.json) in 'google-bert/bert-base-uncased@main'")),
 ])
 def test_a_checkpoint_that_cannot_be_had_is_one_error_line_and_exit_2(hub, tmp_path, spec, message):
     run = gen_tests(environment(hub, tmp_path / "hf"), tmp_path, spec, "--weights")
