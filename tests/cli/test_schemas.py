@@ -10,7 +10,8 @@ from jsonschema import Draft202012Validator
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 NAMES = sorted(p.name[: -len(".schema.json")] for p in SCHEMAS.glob("*.schema.json"))
-RECORDS = ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy", "verify-summary")
+RECORDS = ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy", "verify-summary",
+           "regression")
 # Parts the record schemas refer to ($ref), not documents of their own.
 SHARED = ("backend", "identity", "precision")
 
@@ -53,7 +54,8 @@ def test_schemas_a_reference_to_another_file_resolves(validators, cli):
     assert not validators["test-result"].is_valid(cli.bert_result(ident=["bert"]))
 
 
-@pytest.mark.parametrize("name", ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy"))
+@pytest.mark.parametrize("name", ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy",
+                                  "regression"))
 def test_schemas_record_of_one_model_type_refers_to_the_identity_fields(name):
     schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
     assert {"$ref": "identity.schema.json"} in schema["allOf"]
