@@ -177,12 +177,16 @@ def test_history_regressions_of_a_missing_database_is_exit_2_and_creates_nothing
     assert not db.exists()
 
 
-@pytest.mark.parametrize("args", [("record",), ("regressions",), ("replay", "--db", "x"), ()],
-                         ids=["record-without-db", "regressions-without-db", "unknown-command", "no-command"])
-def test_history_usage_error_is_exit_2(cli, args):
-    rc, out, err = cli.run("history", *args, input="")
+@pytest.mark.parametrize("args", [("record",), ("regressions",), ("replay", "--db", "x"), (),
+                                  ("regressions", "--db", "x", "--run", "0"), ("regressions", "--db", "x", "y.jsonl"),
+                                  ("record", "--db", "x", "--baseline", "1")],
+                         ids=["record-without-db", "regressions-without-db", "unknown-command", "no-command",
+                              "run-0", "regressions-with-a-file", "record-with-a-run-flag"])
+def test_history_usage_error_is_exit_2(cli, args, tmp_path):
+    rc, out, err = cli.run("history", *args, input="", cwd=tmp_path)
     assert rc == 2 and out == ""
     cli.assert_one_error_line("history", err)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_history_empty_input_is_exit_2(cli, tmp_path):
