@@ -87,6 +87,7 @@ class Statement {
     return std::string(bytes, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
   }
   std::string error() const { return sqlite3_errmsg(db_); }
+  bool not_a_database() const { return sqlite3_errcode(db_) == SQLITE_NOTADB; }
 
  private:
   sqlite3* db_;
@@ -217,6 +218,8 @@ std::string now_utc() {
 Database::~Database() { sqlite3_close(db_); }
 
 bool Database::open(const std::string& path, Mode mode, std::string* err) {
+  sqlite3_close(db_);
+  db_ = nullptr;
   path_ = path;
   std::error_code ec;
   if (mode == Mode::kExisting && !std::filesystem::is_regular_file(path, ec)) {
@@ -240,7 +243,8 @@ bool Database::open(const std::string& path, Mode mode, std::string* err) {
   sqlite3_busy_timeout(db_, 30000);
   Statement version(db_, "PRAGMA user_version");
   if (!version.row()) {
-    *err = "not a SQLite database '" + path + "' (" + version.error() + ")";
+    *err = version.not_a_database() ? "not a SQLite database '" + path + "'"
+                                    : "cannot read '" + path + "': " + version.error();
     return false;
   }
   int64_t found = version.integer(0);
