@@ -1,4 +1,4 @@
-# One top-level build. `make` builds the five tools into bin/, the Python venv and the
+# One top-level build. `make` builds the six tools into bin/, the Python venv and the
 # npm packages of the transformers.js backends (js/node_modules);
 # `make test` runs every test; `make bench` prints timings; `make <model_type>` runs
 # the whole loop for one model type.
@@ -15,12 +15,12 @@ CXXFLAGS ?= -O2 -g
 # maybe-uninitialized stays a warning: GCC 12 reports it inside libstdc++'s <regex> under
 # -fsanitize and some -O levels (false positives in code that is not ours).
 BUILD_CXXFLAGS := -std=c++20 -Wall -Wextra -Werror -Wno-error=maybe-uninitialized -MMD -MP -Ilib -Itools
-LDLIBS   += -lcurl -lpthread
+LDLIBS   += -lcurl -lsqlite3 -lpthread
 
 # Where objects and tools go; `make asan` points them elsewhere.
 BUILD ?= build
 BIN   ?= bin
-TOOLS := gen-tests run-tests analyze gen-skillset verify
+TOOLS := gen-tests run-tests analyze gen-skillset verify history
 BINS  := $(addprefix $(BIN)/,$(TOOLS))
 
 LIB_SRCS  := $(wildcard lib/common/*.cpp)
