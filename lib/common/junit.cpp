@@ -23,8 +23,9 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 Case named(const nlohmann::json& record, const std::string& part) {
   Case c;
   c.classname = text_field(record, "family") + "." + text_field(record, "model_type");
-  std::string precision = text_field(record, "precision");
-  c.name = part + "[" + text_field(record, "task") + (precision.empty() || precision == "fp32" ? "" : "," + precision) + "]";
+  std::string task = text_field(record, "task"), precision = text_field(record, "precision");
+  if (!precision.empty() && precision != "fp32") task += "," + precision;
+  c.name = task.empty() ? part : part + "[" + task + "]";
   return c;
 }
 

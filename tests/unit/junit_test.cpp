@@ -141,4 +141,6 @@ TEST_CASE("unsupported_case is skipped with the manifest's status as the reason"
   CHECK(c.outcome == "skipped");
   CHECK(c.message == "unsupported-family");
   CHECK(c.classname == "video.x");
+  CHECK(c.name == "skillset[t]");
+  CHECK(junit::unsupported_case({{"model_type", "x"}, {"family", "video"}, {"status", "not-servable"}}).name == "skillset");
 }
