@@ -33,7 +33,7 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .SECONDARY:
-.PHONY: all deps tools venv npm test bench survey clean registry pipeline asan install uninstall
+.PHONY: all deps tools venv npm test bench survey clean registry pipeline asan
 
 all: tools venv npm
 
@@ -131,10 +131,11 @@ registry: venv
 # report inlines. The tests run on the python3 on PATH, or $(SKILLSET_PYTHON).
 PREFIX ?= /usr/local
 SHARE_DIR = $(DESTDIR)$(PREFIX)/share/hf-skillsets
+.PHONY: install uninstall
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE_DIR)/python $(SHARE_DIR)/js
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	rm -rf $(addprefix $(SHARE_DIR)/,data schemas templates python/skillkit js/node_modules)
+	rm -rf $(addprefix $(SHARE_DIR)/,data schemas templates python/skillkit js/node_modules/chart.js)
 	cp -R data schemas templates $(SHARE_DIR)/
 	tar -C python --exclude=__pycache__ -cf - skillkit | tar -C $(SHARE_DIR)/python -xf -
 	install -m 644 python/requirements.txt python/constraints.txt $(SHARE_DIR)/python/
