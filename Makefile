@@ -124,6 +124,28 @@ registry: venv
 	$(PYTHON) scripts/build_registry.py > data/registry.json.tmp
 	mv data/registry.json.tmp data/registry.json
 
+# `make install PREFIX=... [DESTDIR=...]`: the tools in $(PREFIX)/bin, what they read in
+# $(PREFIX)/share/hf-skillsets (they find it from bin/: files::home_of), skillkit in its
+# python/ (the workers' PYTHONPATH) with the pins of the packages it needs, js/'s
+# package files (`npm ci` there for the transformers.js backends) and chart.js, which
+# report inlines. The tests run on the python3 on PATH, or $(SKILLSET_PYTHON).
+PREFIX ?= /usr/local
+SHARE_DIR = $(DESTDIR)$(PREFIX)/share/hf-skillsets
+.PHONY: install uninstall
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE_DIR)/python $(SHARE_DIR)/js
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	rm -rf $(addprefix $(SHARE_DIR)/,data schemas templates python/skillkit js/node_modules/chart.js)
+	cp -R data schemas templates $(SHARE_DIR)/
+	tar -C python --exclude=__pycache__ -cf - skillkit | tar -C $(SHARE_DIR)/python -xf -
+	install -m 644 python/requirements.txt python/constraints.txt $(SHARE_DIR)/python/
+	install -m 644 js/package.json js/package-lock.json $(SHARE_DIR)/js/
+	if [ -d js/node_modules/chart.js ]; then install -d $(SHARE_DIR)/js/node_modules && cp -R js/node_modules/chart.js $(SHARE_DIR)/js/node_modules/; fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(TOOLS))
+	rm -rf $(SHARE_DIR)
+
 clean:
 	rm -rf build bin build-asan bin-asan
 
