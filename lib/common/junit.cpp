@@ -29,7 +29,8 @@ Case named(const nlohmann::json& record, const std::string& part) {
   return c;
 }
 
-// A reference or backend part of a test-result ({"status", "reason"?, "message"?, ...}).
+// A reference or backend part of a test-result ({"status", "reason"?, "class"?, "message"?,
+// ...}): a skip says why with its reason, a failure with its failure class.
 Case part_case(const nlohmann::json& record, const std::string& part, const nlohmann::json& outcome) {
   Case c = named(record, part);
   std::string status = outcome.is_object() ? text_field(outcome, "status") : "";
@@ -46,7 +47,8 @@ Case part_case(const nlohmann::json& record, const std::string& part, const nloh
     // only fail and error, the rest is an error here too, never a pass.
     c.outcome = status == "fail" ? "failure" : "error";
     std::string why = status.empty() ? "no status" : status;
-    if (!reason.empty()) why += " (" + reason + ")";
+    std::string failure_class = outcome.is_object() ? text_field(outcome, "class") : "";
+    if (!failure_class.empty()) why += " (" + failure_class + ")";
     c.message = message.empty() ? why : first_line(message);
     c.text = why + (message.empty() ? "" : ": " + message);
     if (outcome.is_object() && outcome.contains("max_abs_diff") && outcome["max_abs_diff"].is_number())

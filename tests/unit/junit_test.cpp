@@ -13,8 +13,9 @@ nlohmann::json result() {
           {"backends",
            {{"cpu", {{"status", "pass"}, {"elapsed_s", 0.5}}},
             {"cuda", {{"status", "skip"}, {"reason", "no-device"}, {"message", "no CUDA device"}}},
-            {"onnx", {{"status", "fail"}, {"message", "max abs diff 0.3\nat case two"}, {"max_abs_diff", 0.3}}},
-            {"openvino", {{"status", "error"}, {"message", "convert failed"}, {"elapsed_s", 1.0}}},
+            {"onnx",
+             {{"status", "fail"}, {"class", "parity"}, {"message", "max abs diff 0.3\nat case two"}, {"max_abs_diff", 0.3}}},
+            {"openvino", {{"status", "error"}, {"class", "conversion"}, {"message", "convert failed"}, {"elapsed_s", 1.0}}},
             {"webnn", {{"status", "unimplemented"}, {"reason", "unimplemented"}}},
             {"webgpu", {{"status", "no-skillset"}}}}},
           {"elapsed_s", 4.0}};
@@ -63,8 +64,9 @@ TEST_CASE("result_cases gives the reference and each backend, with the outcome e
   CHECK(by_name["cuda[feature-extraction]"].message == "skip (no-device): no CUDA device");
   CHECK(by_name["onnx[feature-extraction]"].outcome == "failure");
   CHECK(by_name["onnx[feature-extraction]"].message == "max abs diff 0.3");
-  CHECK(by_name["onnx[feature-extraction]"].text == "fail: max abs diff 0.3\nat case two\nmax_abs_diff: 0.3");
+  CHECK(by_name["onnx[feature-extraction]"].text == "fail (parity): max abs diff 0.3\nat case two\nmax_abs_diff: 0.3");
   CHECK(by_name["openvino[feature-extraction]"].outcome == "error");
+  CHECK(by_name["openvino[feature-extraction]"].text == "error (conversion): convert failed");
   CHECK(by_name["webnn[feature-extraction]"].outcome == "skipped");
   CHECK(by_name["webnn[feature-extraction]"].message == "unimplemented");
   CHECK(by_name["webgpu[feature-extraction]"].outcome == "skipped");
