@@ -1,4 +1,4 @@
-# One top-level build. `make` builds the five tools into bin/, the Python venv and the
+# One top-level build. `make` builds the six tools into bin/, the Python venv and the
 # npm packages of the transformers.js backends (js/node_modules);
 # `make test` runs every test; `make bench` prints timings; `make <model_type>` runs
 # the whole loop for one model type.
@@ -20,7 +20,7 @@ LDLIBS   += -lcurl -lpthread
 # Where objects and tools go; `make asan` points them elsewhere.
 BUILD ?= build
 BIN   ?= bin
-TOOLS := gen-tests run-tests analyze gen-skillset verify
+TOOLS := gen-tests run-tests analyze gen-skillset verify report
 BINS  := $(addprefix $(BIN)/,$(TOOLS))
 
 LIB_SRCS  := $(wildcard lib/common/*.cpp)
