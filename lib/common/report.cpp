@@ -113,8 +113,9 @@ std::string rule(size_t columns) {
 
 std::string md_summary(const json& report) {
   const json& summary = report["summary"];
-  std::string out = "Rows (model type, task, precision): " + std::to_string(summary["rows"].get<int>()) +
-                    "; the reference passes on " + std::to_string(summary["reference_pass"].get<int>()) + ".\n\n";
+  std::string out = std::to_string(summary["rows"].get<int>()) +
+                    " model types tested (a row per model type, task and precision); the reference passes on " +
+                    std::to_string(summary["reference_pass"].get<int>()) + ".\n\n";
   out += table_row({"backend", "pass", "tested", "seconds"}) + rule(4);
   for (const auto& backend : report["backends"]) {
     const json& t = summary["backends"][backend.get<std::string>()];
