@@ -188,6 +188,29 @@ def test_report_page_draws_the_benchmark_charts(page):
     assert page["benchmark_rows"] == 1 + 6
 
 
+def test_report_page_shows_a_cells_history(records, cli, tmp_path):
+    # The history lib/common/history will hand report::build, put into the page's data
+    # as build puts it (tests/unit/report_test.cpp checks build itself).
+    rc, _, err = cli.run("report", "-q", "--html", tmp_path / "report.html", input=cli.jsonl(*records))
+    assert rc == 0, err
+    text = (tmp_path / "report.html").read_text()
+    start = text.index(">", text.index('<script type="application/json"')) + 1
+    end = text.index("</script>", start)
+    doc = json.loads(text[start:end])
+    gpt2 = next(row for row in doc["rows"] if row["model_type"] == "gpt2")
+    gpt2["cells"]["cpu"]["history"] = [
+        {"run": 1, "recorded_at": "2026-11-30T01:00:00Z", "status": "pass", "reason": None,
+         "versions": {"transformers": "5.22.0"}},
+        {"run": 2, "recorded_at": "2026-12-01T01:00:00Z", "status": "fail", "reason": HOSTILE, "versions": {}}]
+    data = json.dumps(doc).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    (tmp_path / "report.html").write_text(text[:start] + data + text[end:])
+    seen = _open(cli, tmp_path / "report.html")
+    assert seen["errors"] == [] and seen["injected"] is None
+    assert seen["history_items"] == ["run 1, 2026-11-30T01:00:00Z: pass [transformers 5.22.0]",
+                                     f"run 2, 2026-12-01T01:00:00Z: fail ({HOSTILE})"]
+    assert "history: run 1, 2026-11-30T01:00:00Z: pass [transformers 5.22.0]" in seen["detail"]
+
+
 def test_report_page_without_chart_js_shows_the_tables_and_says_how_to_get_the_charts(records, cli, tmp_path):
     home = tmp_path / "home"  # the project without js/node_modules
     home.mkdir()
