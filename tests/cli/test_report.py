@@ -222,3 +222,12 @@ def test_report_page_without_chart_js_shows_the_tables_and_says_how_to_get_the_c
     seen = _open(cli, tmp_path / "report.html")
     assert seen["errors"] == [] and seen["charts"] is None and seen["charts_missing_note"]
     assert seen["benchmark_rows"] == 1 + 6 and seen["rows"] == 2
+
+
+def test_make_pipeline_ends_by_writing_the_report_of_what_verify_ran(cli, tmp_path):
+    dry = subprocess.run(["make", "-n", "pipeline", "MODELS=bert", f"REPORT_DIR={tmp_path}"], capture_output=True,
+                         text=True, cwd=cli.root, check=False)
+    assert dry.returncode == 0, dry.stderr
+    loop = dry.stdout[dry.stdout.index("bin/gen-tests bert"):]
+    assert f"bin/verify --results {tmp_path}/results.jsonl" in loop
+    assert loop.rstrip().endswith(f"bin/report {tmp_path}/results.jsonl -o {tmp_path}; exit $status")
