@@ -1,4 +1,4 @@
-# One top-level build. `make` builds the six tools into bin/, the Python venv and the
+# One top-level build. `make` builds the seven tools into bin/, the Python venv and the
 # npm packages of the transformers.js backends (js/node_modules);
 # `make test` runs every test; `make bench` prints timings; `make <model_type>` runs
 # the whole loop for one model type.
@@ -20,7 +20,7 @@ LDLIBS   += -lcurl -lsqlite3 -lpthread
 # Where objects and tools go; `make asan` points them elsewhere.
 BUILD ?= build
 BIN   ?= bin
-TOOLS := gen-tests run-tests analyze gen-skillset verify history
+TOOLS := gen-tests run-tests analyze gen-skillset verify report history
 BINS  := $(addprefix $(BIN)/,$(TOOLS))
 
 LIB_SRCS  := $(wildcard lib/common/*.cpp)
@@ -98,11 +98,18 @@ asan: deps
 	$(ASAN_ENV) SKILLSET_BIN=$(CURDIR)/bin-asan $(PYTHON) -m pytest -q tests/cli
 
 # The main job: the whole loop over the reference type of every family with a template,
-# as data/families.json declares them (MODELS=... to change).
+# as data/families.json declares them (MODELS=... to change). It ends by writing the
+# report of the tests verify ran on the skillsets it made (REPORT_DIR: report.html,
+# report.md, report.json, and the results.jsonl they come from), failures or not;
+# its exit status stays the loop's.
 REFERENCE_TYPES := $(shell sed -n 's/^ *"reference_type": "\([^"]*\)",*$$/\1/p' data/families.json)
 MODELS ?= $(REFERENCE_TYPES)
+REPORT_DIR ?= out/report
 pipeline: tools venv npm
-	bin/gen-tests $(MODELS) | bin/run-tests | bin/analyze | bin/gen-skillset | bin/verify
+	@rm -f $(REPORT_DIR)/results.jsonl
+	status=0; bin/gen-tests $(MODELS) | bin/run-tests | bin/analyze | bin/gen-skillset \
+	  | bin/verify --results $(REPORT_DIR)/results.jsonl || status=$$?; \
+	bin/report $(REPORT_DIR)/results.jsonl -o $(REPORT_DIR); exit $$status
 
 # `make <model_type>` runs the same loop for one model type: one target per model type
 # of the registry, read from it at parse time (an explicit list, not a catch-all rule,

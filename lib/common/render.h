@@ -1,4 +1,5 @@
-// Renders the mustache templates of generated code (templates/<kind>/*.py.mustache).
+// Renders the mustache templates of generated code (templates/<kind>/*.py.mustache) and
+// of report's page (templates/report/*.html.mustache).
 #pragma once
 
 #include <map>
@@ -20,5 +21,10 @@ using Values = std::map<std::string, nlohmann::json>;
 /// template cannot silently render as nothing; so is a value pyliteral::code refuses.
 bool file(const std::string& dir, const std::string& name, const Vars& vars, const Values& values,
           std::string* out, std::string* err);
+
+/// Renders `<dir>/<name>.html.mustache` with `vars`: `{{x}}` HTML-escaped, `{{{x}}}`
+/// verbatim (for text made safe for its place by the caller). `{{> part}}` includes
+/// `<dir>/_part.html.mustache`; an undefined variable or partial is an error, as in file().
+bool html(const std::string& dir, const std::string& name, const Vars& vars, std::string* out, std::string* err);
 
 }  // namespace render

@@ -105,7 +105,7 @@ TEST_CASE("document totals tests, failures, errors, skipped and time on the suit
   CHECK(count(xml, "<testsuite " + totals + ">") == 1);
   CHECK(count(xml, "<testcase ") == 7);
   CHECK(count(xml, "<skipped message=\"skip (no-device): no CUDA device\"/>") == 1);
-  CHECK(count(xml, "<failure message=\"max abs diff 0.3\">fail: max abs diff 0.3\nat case two\nmax_abs_diff: 0.3</failure>") == 1);
+  CHECK(count(xml, "<failure message=\"max abs diff 0.3\">fail (parity): max abs diff 0.3\nat case two\nmax_abs_diff: 0.3</failure>") == 1);
   CHECK(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", 0) == 0);
 }
 

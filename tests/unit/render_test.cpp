@@ -57,3 +57,19 @@ TEST_CASE("file refuses a value nested too deep for code") {
   CHECK_FALSE(render::file(dir.path(), "main", {}, {{"value", value}}, &out, &err));
   CHECK(err.find("nested deeper") != std::string::npos);
 }
+
+TEST_CASE("html escapes {{x}} for HTML and leaves {{{x}}} verbatim") {
+  TempDir dir;
+  dir.write("page.html.mustache", "<p title=\"{{text}}\">{{text}}</p>{{{raw}}}\n");
+  std::string out, err;
+  REQUIRE(render::html(dir.path(), "page", {{"text", "<a href='x'>\"&"}, {"raw", "<b>"}}, &out, &err));
+  CHECK(out == "<p title=\"&lt;a href=&apos;x&apos;&gt;&quot;&amp;\">&lt;a href=&apos;x&apos;&gt;&quot;&amp;</p><b>\n");
+}
+
+TEST_CASE("html refuses a template that names an undefined variable") {
+  TempDir dir;
+  dir.write("page.html.mustache", "{{tpyo}}\n");
+  std::string out, err;
+  CHECK_FALSE(render::html(dir.path(), "page", {{"typo", "1"}}, &out, &err));
+  CHECK(err.find("undefined variable 'tpyo'") != std::string::npos);
+}
