@@ -12,7 +12,7 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 NAMES = sorted(p.name[: -len(".schema.json")] for p in SCHEMAS.glob("*.schema.json"))
 RECORDS = ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy", "verify-summary")
 # Parts the record schemas refer to ($ref), not documents of their own.
-SHARED = ("backend", "identity", "precision")
+SHARED = ("backend", "batch-policy", "identity", "precision")
 
 
 def test_schemas_every_record_format_has_a_schema():
