@@ -104,7 +104,7 @@ bool render_skillset(const std::string& template_dir, const nlohmann::json& requ
   };
   // How the handler runs a list of inputs (schemas/batch-policy.schema.json). "batched"
   // is what every template does of itself; another policy is code a template writes
-  // only when asked, through _in_batches and the policy's _batches.
+  // only when asked, through _per_batch and the policy's _batches.
   const std::string policy = requirements.value("batch_policy", "batched");
   render::Flags flags = {{"in_batches", policy != "batched"},
                          {"batch_single", policy == "single"},
@@ -114,7 +114,7 @@ bool render_skillset(const std::string& template_dir, const nlohmann::json& requ
     *err = "requirements of '" + requirements.value("model_type", "?") + "': " + *err;
     return false;
   }
-  if (policy != "batched" && (text.find("    def _in_batches(") == std::string::npos ||
+  if (policy != "batched" && (text.find("    def _per_batch(") == std::string::npos ||
                               text.find("    def _batches(") == std::string::npos)) {
     *err = "requirements of '" + requirements.value("model_type", "?") + "' ask for batch policy '" + policy +
            "', which the template of family '" + requirements.value("family", "") + "' does not write";

@@ -1,10 +1,12 @@
 """The reference loop: the family's hand-written reference for every case, on the first
-candidate model class that works."""
+candidate model class that works, and on that model the first batch policy of the plan
+that keeps each input's outputs (skillkit.batching)."""
 import math
 from pathlib import Path
 
 import transformers
 
+from .batching import choose as choose_batching
 from .messages import one_line
 from .signature import signature
 from .tiny import seed_everything
@@ -52,6 +54,9 @@ def compute(family, plan, cases):
             result.update(status="fail", message="the reference output holds NaN or infinity")
             return result, None, None
         result["status"] = "pass"
+        batching = choose_batching(family, str(model_dir), candidate, plan, cases)
+        if batching is not None:
+            result["batching"] = batching
         return result, model_dir, expected
     result["message"] = "no candidate worked: " + "; ".join(failures)
     return result, None, None
