@@ -14,13 +14,14 @@ mkdir -p "$out"
 read -r -a specs <<< "${TYPES:---all}"
 jobs=()
 [ -n "${JOBS:-}" ] && jobs=(-j "$JOBS")
-# run-tests, analyze and verify exit 1 when something failed: the loop's subject, not
-# an error; any other status stops it.
+# gen-tests and gen-skillset exit 1 when a type named is not supported yet, run-tests,
+# analyze and verify when something failed: the loop's subject, not an error; any other status
+# stops it.
 findings() { "$@" || [ $? -eq 1 ]; }
 
-"$bin"/gen-tests -q "${specs[@]}" --backends "${BACKENDS:-cpu}" -o "$out/tests" \
+findings "$bin"/gen-tests -q "${specs[@]}" --backends "${BACKENDS:-cpu}" -o "$out/tests" \
   --skillset-dir "$out/skillsets" > "$out/plans.jsonl"
-"$bin"/gen-skillset -q "${specs[@]}" -o "$out/skillsets" --test-dir "$out/tests" > "$out/registry-manifests.jsonl"
+findings "$bin"/gen-skillset -q "${specs[@]}" -o "$out/skillsets" --test-dir "$out/tests" > "$out/registry-manifests.jsonl"
 round=1
 findings "$bin"/run-tests -q "${jobs[@]}" --timeout 600 "$out/plans.jsonl" > "$out/results-1.jsonl"
 while :; do
