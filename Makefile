@@ -116,7 +116,8 @@ $(MODEL_TYPES):
 # verify passes or nothing changes, from the skillsets of the registry alone; reports how
 # many model types pass only because of it. `make loop MODEL=canine` for one type,
 # `make loop MODELS="canine bert"` for a list, `make loop` for every servable type of the
-# families with a template (MODELS's default, the reference types, does not apply here).
+# families with a template (MODELS's default, the reference types, does not apply here);
+# LOOP_DIR=<dir> keeps the records there (else a new temporary directory, named at the end).
 LOOP_TYPES = $(or $(MODEL),$(if $(filter file,$(origin MODELS)),,$(MODELS)))
 loop: tools venv
 	TYPES="$(LOOP_TYPES)" scripts/loop.sh $(LOOP_DIR)
