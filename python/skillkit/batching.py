@@ -58,17 +58,23 @@ def _probes(family, model_dir, candidate, plan, cases):
 
 def _measure(family, model_dir, candidate, plan, probes, policy):
     """The tried-record of `policy`: pass when every input's outputs in its batch are
-    allclose to its outputs alone, with the largest difference seen."""
+    allclose to its outputs alone, with the largest difference seen; fail at the first
+    that is not, or at a batch the model refuses."""
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
     worst = 0.0
     for items, alone, lengths in probes:
         for batch in batches(policy, lengths):
-            outputs, _ = family.run_batch(model_dir, candidate, plan, [items[i] for i in batch])
+            try:
+                outputs, _ = family.run_batch(model_dir, candidate, plan, [items[i] for i in batch])
+            except Exception as exc:  # a batch the model cannot take at all (images of two sizes)
+                return {"policy": policy, "status": "fail", "max_abs_diff": None,
+                        "message": f"inputs {batch} of {len(items)}: {one_line(exc)}"}
             for index, output in zip(batch, outputs):
                 comparison = allclose(alone[index].tolist(), output.tolist(), rtol, atol)
                 if comparison.max_abs_diff is not None:
                     worst = max(worst, comparison.max_abs_diff)
-                if not comparison.ok:
+                if not comparison.ok:  # None where no numbers compared (shapes differ)
+                    worst = None if comparison.max_abs_diff is None else worst
                     return {"policy": policy, "status": "fail", "max_abs_diff": worst,
                             "message": f"input {index} of {len(items)}: {comparison.message}"}
     return {"policy": policy, "status": "pass", "max_abs_diff": worst}

@@ -4,8 +4,9 @@ the batch policy its test found, and a type that needs nothing keeps the default
 skillset byte-identical to the one written from the registry alone.
 
 nystromformer is the cheapest of the six types whose padded batch differs from each input
-run alone (its landmark attention averages over padding); bert needs nothing. One real
-loop over both, on cpu, runs once for the module (~30 s with a warm tiny-model cache)."""
+run alone (its landmark attention averages over padding); fnet's tokenizer gives no
+attention mask, so padding is part of what it mixes; bert needs nothing. One real loop
+over the three, on cpu, runs once for the module (~40 s with a warm tiny-model cache)."""
 import json
 import os
 import subprocess
@@ -13,13 +14,13 @@ from types import SimpleNamespace
 
 import pytest
 
-LEARNING, DEFAULT = "nystromformer", "bert"
+LEARNING, DEFAULT, MASKLESS = "nystromformer", "bert", "fnet"
 
 
 @pytest.fixture(scope="module")
 def loop(cli, tmp_path_factory):
     out = tmp_path_factory.mktemp("loop")
-    env = dict(os.environ, TYPES=f"{LEARNING} {DEFAULT}", JOBS="1", HF_HUB_OFFLINE="1",
+    env = dict(os.environ, TYPES=f"{LEARNING} {DEFAULT} {MASKLESS}", JOBS="1", HF_HUB_OFFLINE="1",
                SKILLSET_BIN=str(cli.bin))
     done = subprocess.run([str(cli.root / "scripts" / "loop.sh"), str(out)], env=env, capture_output=True,
                           text=True, timeout=900)
@@ -42,10 +43,17 @@ def test_loop_turns_a_padding_sensitive_type_from_fail_to_pass(loop):
     assert cpu["status"] == "fail" and cpu["message"].startswith("case batch:"), cpu
     assert report_row(loop.report, LEARNING)[:3] == [LEARNING, "fail", "pass"]
     assert report_row(loop.report, DEFAULT)[:4] == [DEFAULT, "pass", "pass", "-"]
-    assert f"loop: 1 pass only because of the loop: {LEARNING}\n" in loop.report
+    assert f"loop: 2 pass only because of the loop: {MASKLESS} {LEARNING}\n" in loop.report
     # verify passed in the first round, so the loop stopped there.
     assert not (loop.out / "results-2.jsonl").exists()
     assert json.loads((loop.out / "verify-1.jsonl").read_text().splitlines()[-1])["failed"] == 0
+
+
+def test_loop_turns_a_type_without_attention_mask_from_fail_to_pass(loop):
+    # The embedding's mean runs over every position where the tokenizer gives no mask.
+    cpu = loop.baseline[MASKLESS]["backends"]["cpu"]
+    assert cpu["status"] == "fail" and cpu["message"].startswith("case batch:"), cpu
+    assert report_row(loop.report, MASKLESS) == [MASKLESS, "fail", "pass", "batch", "policy", "equal-length"]
 
 
 def test_loop_test_result_records_each_batch_policy_it_tried(loop, validate):
