@@ -109,3 +109,12 @@ def test_gen_skillset_refuses_a_batch_policy_its_family_does_not_write(cli, tmp_
     line = cli.assert_one_error_line("gen-skillset", err)
     assert f"batch policy '{policy}'" in line and f"family '{family}'" in line
     assert cli.files_under(tmp_path) == []
+
+
+@pytest.mark.parametrize("args, types", [(["MODEL=canine"], "canine"), (["MODELS=canine bert"], "canine bert"),
+                                         ([], "")])
+def test_make_loop_runs_the_loop_for_one_type_a_list_or_every_one(cli, args, types):
+    # No MODEL or MODELS: every servable type (loop.sh's --all), not the pipeline's MODELS.
+    dry = subprocess.run(["make", "-n", "loop", *args], capture_output=True, text=True, cwd=cli.root)
+    assert dry.returncode == 0, dry.stderr
+    assert f'TYPES="{types}" scripts/loop.sh' in dry.stdout
