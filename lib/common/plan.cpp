@@ -167,6 +167,9 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
   p["task"] = task;
   p["tasks"] = handler_tasks;
   p["candidates"] = candidates;
+  // The ways of batching the family's skillset knows, its default first: the test tries
+  // them in order, so the default stays unless a measurement moves it.
+  if (family_info.contains("batch_policies")) p["batch_policies"] = family_info["batch_policies"];
   p["backends"] = options.backends.empty() ? all_backends() : options.backends;
   p["precision"] = options.precision;
   p["tolerance"] = tolerance_at(family_info.value("tolerance", nlohmann::json{{"rtol", 1e-4}, {"atol", 1e-5}}),

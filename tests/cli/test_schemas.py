@@ -13,7 +13,7 @@ NAMES = sorted(p.name[: -len(".schema.json")] for p in SCHEMAS.glob("*.schema.js
 RECORDS = ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy", "verify-summary",
            "regression")
 # Parts the record schemas refer to ($ref), not documents of their own.
-SHARED = ("backend", "failure-class", "identity", "precision")
+SHARED = ("backend", "batch-policy", "failure-class", "identity", "precision")
 
 
 def test_schemas_every_record_format_has_a_schema():

@@ -73,3 +73,21 @@ TEST_CASE("html refuses a template that names an undefined variable") {
   CHECK_FALSE(render::html(dir.path(), "page", {{"typo", "1"}}, &out, &err));
   CHECK(err.find("undefined variable 'tpyo'") != std::string::npos);
 }
+
+TEST_CASE("file writes a section only when its flag is set, its tag lines leaving no line behind") {
+  TempDir dir;
+  dir.write("main.py.mustache", "a\n{{#on}}\nyes\n{{/on}}\n{{^on}}\nno\n{{/on}}\nb\n");
+  std::string out, err;
+  REQUIRE(render::file(dir.path(), "main", {}, {}, &out, &err, {{"on", true}}));
+  CHECK(out == "a\nyes\nb\n");
+  REQUIRE(render::file(dir.path(), "main", {}, {}, &out, &err, {{"on", false}}));
+  CHECK(out == "a\nno\nb\n");
+}
+
+TEST_CASE("file refuses a section whose flag it was not given") {
+  TempDir dir;
+  dir.write("main.py.mustache", "{{#tpyo}}\nx\n{{/tpyo}}\n");
+  std::string out, err;
+  CHECK_FALSE(render::file(dir.path(), "main", {}, {}, &out, &err, {{"typo", true}}));
+  CHECK(err.find("undefined variable 'tpyo'") != std::string::npos);
+}
