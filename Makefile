@@ -1,6 +1,7 @@
 # One top-level build. `make` builds the seven tools into bin/, the Python venv and the
 # npm packages of the transformers.js backends (js/node_modules);
-# `make test` runs every test; `make bench` prints timings; `make <model_type>` runs
+# `make test` runs every test; `make bench` prints timings, `make bench-models` the
+# skillsets' latency beside direct transformers calls; `make <model_type>` runs
 # the whole loop for one model type.
 SHELL := /bin/bash
 # Build in parallel by default: the C++ units compile slowly one at a time.
@@ -33,7 +34,7 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .SECONDARY:
-.PHONY: all deps tools venv npm test bench survey clean registry pipeline asan loop
+.PHONY: all deps tools venv npm test bench bench-models survey clean registry pipeline asan loop
 
 all: tools venv npm
 
@@ -132,6 +133,17 @@ loop: tools venv
 # Timings of the main jobs, printed (never asserted in a test).
 bench: tools venv
 	scripts/bench.sh $(REFERENCE_TYPES)
+
+# Model benchmarks (python/skillkit/bench.py): every family's reference type on a tiny
+# model and the real all-MiniLM-L6-v2 checkpoint (or BENCH_MODELS=...), each skillset's
+# handler timed beside the same work done by calling transformers directly, per backend
+# and batch size. Records in BENCH_OUT, the table printed. BACKENDS, BATCH_SIZES and
+# REPEATS (comma-separated lists, a count) override the defaults.
+BENCH_OUT ?= $(BUILD)/bench-models.jsonl
+bench-models: tools venv
+	PYTHONPATH=$(CURDIR)/python $(PYTHON) -m skillkit.bench $(BENCH_MODELS) -o $(BENCH_OUT) \
+	  $(if $(BACKENDS),--backends $(BACKENDS)) $(if $(BATCH_SIZES),--batch-sizes $(BATCH_SIZES)) \
+	  $(if $(REPEATS),--repeats $(REPEATS))
 
 # How many model types of the families with a template pass today (a report, not a test).
 survey: tools venv
