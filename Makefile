@@ -101,8 +101,9 @@ asan: deps
 # The main job: the whole loop over the reference type of every family with a template,
 # as data/families.json declares them (MODELS=... to change). It ends by writing the
 # report of the tests verify ran on the skillsets it made (REPORT_DIR: report.html,
-# report.md, report.json, and the results.jsonl they come from), failures or not;
-# its exit status stays the loop's.
+# report.md, report.json, and the results.jsonl they come from), failures or not, after
+# recording them as one run in REPORT_DIR/history.sqlite, so the page shows each cell's
+# history; its exit status stays the loop's.
 REFERENCE_TYPES := $(shell sed -n 's/^ *"reference_type": "\([^"]*\)",*$$/\1/p' data/families.json)
 MODELS ?= $(REFERENCE_TYPES)
 REPORT_DIR ?= out/report
@@ -110,7 +111,8 @@ pipeline: tools venv npm
 	@rm -f $(REPORT_DIR)/results.jsonl
 	status=0; bin/gen-tests $(MODELS) | bin/run-tests | bin/analyze | bin/gen-skillset \
 	  | bin/verify --results $(REPORT_DIR)/results.jsonl || status=$$?; \
-	bin/report $(REPORT_DIR)/results.jsonl -o $(REPORT_DIR); exit $$status
+	bin/history record -q --db $(REPORT_DIR)/history.sqlite $(REPORT_DIR)/results.jsonl; \
+	bin/report $(REPORT_DIR)/results.jsonl --db $(REPORT_DIR)/history.sqlite -o $(REPORT_DIR); exit $$status
 
 # `make <model_type>` runs the same loop for one model type: one target per model type
 # of the registry, read from it at parse time (an explicit list, not a catch-all rule,

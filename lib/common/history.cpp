@@ -398,15 +398,14 @@ bool Database::regressions(int64_t run, int64_t baseline, Comparison* out, std::
   return true;
 }
 
-bool Database::cell_history(const std::string& precision, size_t last_runs, nlohmann::json* out, std::string* err) {
+bool Database::cell_history(size_t last_runs, nlohmann::json* out, std::string* err) {
   // The oldest run wanted: the last_runs-th from the end (LIMIT -1 is no limit).
   std::map<int64_t, std::map<Key, Cell>> cells;
   Statement select(db_, (std::string(kCellColumns) +
-                         "WHERE r.precision = ?1 AND r.run >= (SELECT coalesce(min(id), 0) FROM "
-                         "(SELECT id FROM runs ORDER BY id DESC LIMIT ?2)) ORDER BY r.id")
+                         "WHERE r.run >= (SELECT coalesce(min(id), 0) FROM "
+                         "(SELECT id FROM runs ORDER BY id DESC LIMIT ?1)) ORDER BY r.id")
                             .c_str());
-  select.bind(1, precision);
-  select.bind(2, last_runs == 0 ? int64_t{-1} : static_cast<int64_t>(last_runs));
+  select.bind(1, last_runs == 0 ? int64_t{-1} : static_cast<int64_t>(last_runs));
   if (!read_cells(select, &cells, err)) {
     *err = "cannot read '" + path_ + "': " + *err;
     return false;
@@ -414,7 +413,7 @@ bool Database::cell_history(const std::string& precision, size_t last_runs, nloh
   *out = nlohmann::json::object();
   for (const auto& [run, of_run] : cells)  // runs ascending: each array comes out oldest first
     for (const auto& [key, cell] : of_run)
-      (*out)[cell.model_type + "|" + cell.task + "|" + cell.backend].push_back(
+      (*out)[cell.model_type + "|" + cell.task + "|" + cell.precision + "|" + cell.backend].push_back(
           {{"run", run}, {"recorded_at", cell.recorded_at}, {"status", cell.status},
            {"reason", cell.reason ? nlohmann::json(*cell.reason) : nlohmann::json()},
            {"versions", cell.versions}});

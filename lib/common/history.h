@@ -77,11 +77,11 @@ class Database {
   /// most: error, fail, pass, unimplemented, skip, no-skillset in that order.
   bool regressions(int64_t run, int64_t baseline, Comparison* out, std::string* err);
 
-  /// Each cell's history at `precision` (fp32 where a record names none), over the last
-  /// `last_runs` runs (0: all): an object keyed "model_type|task|backend", each an array,
-  /// oldest first, of {"run", "recorded_at", "status", "reason" (null when none),
-  /// "versions"}; a run without the cell has no entry.
-  bool cell_history(const std::string& precision, size_t last_runs, nlohmann::json* out, std::string* err);
+  /// Each cell's history over the last `last_runs` runs (0: all): an object keyed
+  /// "model_type|task|precision|backend" (precision fp32 where a record names none), each
+  /// an array, oldest first, of {"run", "recorded_at", "status", "reason" (null when
+  /// none), "versions"}; a run without the cell has no entry.
+  bool cell_history(size_t last_runs, nlohmann::json* out, std::string* err);
 
  private:
   sqlite3* db_ = nullptr;

@@ -209,7 +209,7 @@ std::string script_for_page(std::string text) {
 
 bool build(const std::vector<json>& records, const json& history, json* out, std::string* err) {
   if (!history.is_null() && !history.is_object()) {
-    *err = "history is not an object keyed 'model_type|task|backend'";
+    *err = "history is not an object keyed 'model_type|task|precision|backend'";
     return false;
   }
   const schema::Set* formats = schema::project(err);
@@ -252,7 +252,7 @@ bool build(const std::vector<json>& records, const json& history, json* out, std
       if (cell.is_null()) cell = {{"status", "absent"}};
       if (history.is_object()) {
         std::string history_key = row["model_type"].get<std::string>() + "|" + row["task"].get<std::string>() + "|" +
-                                  backend.get<std::string>();
+                                  row["precision"].get<std::string>() + "|" + backend.get<std::string>();
         if (auto it = history.find(history_key); it != history.end()) cell["history"] = *it;
       }
     }

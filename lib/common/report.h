@@ -17,9 +17,9 @@ constexpr const char* kChartJs = "js/node_modules/chart.js/dist/chart.umd.min.js
 /// cell of the same model type, task, precision and backend (and the row's reference);
 /// a later benchmark an earlier one of the same model type, task, precision, backend,
 /// checkpoint and batch size. `history` is null (no history) or an object keyed
-/// "model_type|task|backend", each an array of past runs {"run", "recorded_at",
-/// "status", "reason", "versions"}, oldest first: every cell of that key carries its
-/// array as `history`. Fails when the document breaks its schema (a malformed history).
+/// "model_type|task|precision|backend" (what history::Database::cell_history gives),
+/// each an array of past runs {"run", "recorded_at", "status", "reason", "versions"},
+/// oldest first: the cell of that key carries its array as `history`. Fails when the document breaks its schema (a malformed history).
 bool build(const std::vector<nlohmann::json>& records, const nlohmann::json& history, nlohmann::json* out,
            std::string* err);
 

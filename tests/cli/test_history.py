@@ -68,7 +68,7 @@ def test_history_regression_of_hand_written_results_names_the_versions_that_chan
     db = tmp_path / "history.sqlite"
     record(cli, db, cli.bert_result())
     newer = {"python": "3.11.7", "torch": "2.13.0+cpu", "transformers": "5.24.0"}
-    record(cli, db, cli.bert_result(versions=newer, backends={"cpu": {"status": "error", "message": "boom"}}))
+    record(cli, db, cli.bert_result(versions=newer, backends={"cpu": {"status": "error", "class": "skillset-error", "message": "boom"}}))
     rc, found, err = regressions(cli, db)
     assert rc == 1
     assert cells(found) == [("bert", "feature-extraction", "fp32", "cpu")]
@@ -79,7 +79,7 @@ def test_history_regression_of_hand_written_results_names_the_versions_that_chan
 
 def test_history_failure_already_known_is_exit_0(cli, tmp_path):
     db = tmp_path / "history.sqlite"
-    failing = cli.bert_result(backends={"cpu": {"status": "fail"}})
+    failing = cli.bert_result(backends={"cpu": {"status": "fail", "class": "parity"}})
     record(cli, db, failing)
     record(cli, db, failing)
     rc, found, err = regressions(cli, db)
@@ -100,7 +100,7 @@ def test_history_reference_that_passed_and_now_fails_is_a_regression(cli, tmp_pa
     db = tmp_path / "history.sqlite"
     record(cli, db, cli.bert_result())
     broken = cli.bert_result(backends={"cpu": {"status": "skip", "reason": "no-reference"}})
-    broken["reference"] = {"status": "fail", "message": "no candidate loaded"}
+    broken["reference"] = {"status": "fail", "class": "reference-error", "message": "no candidate loaded"}
     record(cli, db, broken)
     rc, found, _ = regressions(cli, db)
     assert rc == 1 and cells(found) == [("bert", "feature-extraction", "fp32", "reference")]
@@ -109,7 +109,7 @@ def test_history_reference_that_passed_and_now_fails_is_a_regression(cli, tmp_pa
 
 def test_history_first_run_has_nothing_to_compare_and_exits_0(cli, tmp_path):
     db = tmp_path / "history.sqlite"
-    record(cli, db, cli.bert_result(backends={"cpu": {"status": "fail"}}))
+    record(cli, db, cli.bert_result(backends={"cpu": {"status": "fail", "class": "parity"}}))
     rc, found, err = regressions(cli, db)
     assert rc == 0 and found == []
     assert err == "history: run 1 is the first: nothing to compare\n"
@@ -118,8 +118,8 @@ def test_history_first_run_has_nothing_to_compare_and_exits_0(cli, tmp_path):
 def test_history_regressions_of_the_runs_named(cli, tmp_path):
     db = tmp_path / "history.sqlite"
     record(cli, db, cli.bert_result())
-    record(cli, db, cli.bert_result(backends={"cpu": {"status": "fail"}}))
-    record(cli, db, cli.bert_result(backends={"cpu": {"status": "fail"}}))
+    record(cli, db, cli.bert_result(backends={"cpu": {"status": "fail", "class": "parity"}}))
+    record(cli, db, cli.bert_result(backends={"cpu": {"status": "fail", "class": "parity"}}))
     assert regressions(cli, db)[0] == 0  # run 3 against run 2: already failing
     rc, found, _ = regressions(cli, db, "--run", "3", "--baseline", "1")
     assert rc == 1 and found[0]["run"] == 3 and found[0]["previous"]["run"] == 1
@@ -131,7 +131,7 @@ def test_history_model_type_with_quotes_and_sql_is_harmless(cli, tmp_path):
     db = tmp_path / "history.sqlite"
     hostile = "bert'); DROP TABLE runs; --\"x"
     record(cli, db, cli.bert_result(model_type=hostile))
-    record(cli, db, cli.bert_result(model_type=hostile, backends={"cpu": {"status": "fail"}}))
+    record(cli, db, cli.bert_result(model_type=hostile, backends={"cpu": {"status": "fail", "class": "parity"}}))
     rc, found, _ = regressions(cli, db)
     assert rc == 1 and found[0]["model_type"] == hostile
     assert runs_in(db) == 2

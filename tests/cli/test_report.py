@@ -31,7 +31,7 @@ def benchmark(backend, batch_size, median, overhead):
 @pytest.fixture(scope="module")
 def records(bert_loop, cli):
     """The real bert result, a gpt2 result with a hostile message, and benchmarks."""
-    hostile = gpt2_result(cli, cpu={"status": "fail", "message": HOSTILE, "class": "mismatch"},
+    hostile = gpt2_result(cli, cpu={"status": "fail", "message": HOSTILE, "class": "parity"},
                           onnx={"status": "pass", "max_abs_diff": 0.0})
     figures = [benchmark(backend, size, median, overhead)
                for backend, base, overhead in (("cpu", 2.0, 1.5), ("onnx", 1.5, 4.0))
@@ -57,8 +57,8 @@ def test_report_prints_the_markdown_matrix_of_real_results(bert_loop, cli):
 def test_report_markdown_lists_what_did_not_pass_as_text(records, cli):
     rc, out, err = cli.run("report", input=cli.jsonl(*records))
     assert rc == 0, err
-    assert "| text-decoder | gpt2 | text-generation | pass | fail (mismatch) |" in out
-    assert "- gpt2, text-generation, cpu: fail (mismatch): &lt;script&gt;window.injected = 1&lt;/script&gt;" in out
+    assert "| text-decoder | gpt2 | text-generation | pass | fail (parity) |" in out
+    assert "- gpt2, text-generation, cpu: fail (parity): &lt;script&gt;window.injected = 1&lt;/script&gt;" in out
     assert "<script>" not in out
     assert "| bert | tiny | onnx | 8 | 6.00 | 7.20 |" in out
     assert "| absent |" in out  # gpt2 has no result on most of bert's backends
@@ -89,7 +89,7 @@ def test_report_merging_two_files_equals_one_file_and_cat(records, cli, tmp_path
 
 
 def test_report_the_later_record_of_a_cell_wins(cli, tmp_path):
-    early = gpt2_result(cli, cpu={"status": "fail", "message": "early"}, onnx={"status": "pass"})
+    early = gpt2_result(cli, cpu={"status": "fail", "class": "parity", "message": "early"}, onnx={"status": "pass"})
     later = gpt2_result(cli, cpu={"status": "pass"})
     rc, _, err = cli.run("report", "--json", tmp_path / "r.json", input=cli.jsonl(early, later))
     assert rc == 0, err
@@ -179,7 +179,7 @@ def test_report_page_filters_narrow_the_rows(page):
 def test_report_page_shows_a_hostile_message_as_text_and_never_runs_it(page):
     assert page["injected"] is None
     assert any(HOSTILE in title for title in page["titles"])
-    assert "fail (mismatch)" in page["texts"]
+    assert "fail (parity)" in page["texts"]
     assert HOSTILE in page["detail"]  # the first cell clicked: gpt2's cpu
 
 
@@ -211,6 +211,31 @@ def test_report_page_shows_a_cells_history(records, cli, tmp_path):
     assert "history: run 1, 2026-11-30T01:00:00Z: pass [transformers 5.22.0]" in seen["detail"]
 
 
+def test_report_db_gives_each_cell_its_recorded_history(cli, tmp_path):
+    db = tmp_path / "history.sqlite"
+    passed = gpt2_result(cli, cpu={"status": "pass"})
+    failed = gpt2_result(cli, cpu={"status": "fail", "message": "off", "class": "parity"})
+    for run in (passed, failed):
+        rc, _, err = cli.run("history", "record", "-q", "--db", db, input=cli.jsonl(run))
+        assert rc == 0, err
+    rc, _, err = cli.run("report", "-q", "--db", db, "--json", tmp_path / "report.json", input=cli.jsonl(failed))
+    assert rc == 0, err
+    [row] = json.loads((tmp_path / "report.json").read_text())["rows"]
+    assert [(h["run"], h["status"]) for h in row["cells"]["cpu"]["history"]] == [(1, "pass"), (2, "fail")]
+    rc, _, err = cli.run("report", "-q", "--db", db, "--history-runs", "1", "--json", tmp_path / "last.json",
+                         input=cli.jsonl(failed))
+    assert rc == 0, err
+    [row] = json.loads((tmp_path / "last.json").read_text())["rows"]
+    assert [h["run"] for h in row["cells"]["cpu"]["history"]] == [2]
+
+
+def test_report_db_that_does_not_exist_is_exit_2_and_nothing_written(cli, tmp_path):
+    rc, _, err = cli.run("report", "--db", tmp_path / "none.sqlite", "-o", tmp_path / "out",
+                         input=cli.jsonl(gpt2_result(cli, cpu={"status": "pass"})))
+    assert rc == 2 and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
 def test_report_page_without_chart_js_shows_the_tables_and_says_how_to_get_the_charts(records, cli, tmp_path):
     home = tmp_path / "home"  # the project without js/node_modules
     home.mkdir()
@@ -230,4 +255,6 @@ def test_make_pipeline_ends_by_writing_the_report_of_what_verify_ran(cli, tmp_pa
     assert dry.returncode == 0, dry.stderr
     loop = dry.stdout[dry.stdout.index("bin/gen-tests bert"):]
     assert f"bin/verify --results {tmp_path}/results.jsonl" in loop
-    assert loop.rstrip().endswith(f"bin/report {tmp_path}/results.jsonl -o {tmp_path}; exit $status")
+    assert f"bin/history record -q --db {tmp_path}/history.sqlite {tmp_path}/results.jsonl" in loop
+    assert loop.rstrip().endswith(
+        f"bin/report {tmp_path}/results.jsonl --db {tmp_path}/history.sqlite -o {tmp_path}; exit $status")

@@ -212,15 +212,15 @@ TEST_CASE("open makes a new database and its missing directories") {
   CHECK_MESSAGE(again.open(path, history::Database::Mode::kExisting, &err), err);
 }
 
-TEST_CASE("cell_history gives each cell's statuses oldest first, keyed model_type|task|backend") {
+TEST_CASE("cell_history gives each cell's statuses oldest first, keyed model_type|task|precision|backend") {
   auto half = result("bert", "fail");
   half["precision"] = "fp16";
   Recorded h({Results{result("bert", "pass")}, Results{result("bert", "fail", "5.24.0"), half}, Results{result("vit", "pass")}});
   nlohmann::json cells;
   std::string err;
-  REQUIRE_MESSAGE(h.db.cell_history("fp32", 0, &cells, &err), err);
-  REQUIRE(cells.contains("bert|feature-extraction|cpu"));
-  const auto& cpu = cells["bert|feature-extraction|cpu"];
+  REQUIRE_MESSAGE(h.db.cell_history(0, &cells, &err), err);
+  REQUIRE(cells.contains("bert|feature-extraction|fp32|cpu"));
+  const auto& cpu = cells["bert|feature-extraction|fp32|cpu"];
   REQUIRE(cpu.size() == 2);
   CHECK(cpu[0] == nlohmann::json({{"run", 1}, {"recorded_at", "2026-12-01T03:00:00Z"}, {"status", "pass"},
                                   {"reason", nullptr},
@@ -228,16 +228,15 @@ TEST_CASE("cell_history gives each cell's statuses oldest first, keyed model_typ
   CHECK(cpu[1]["run"] == 2);
   CHECK(cpu[1]["status"] == "fail");
   CHECK(cpu[1]["versions"]["transformers"] == "5.24.0");
-  CHECK(cells["bert|feature-extraction|cuda"][0]["reason"] == "no-device");
-  CHECK(cells["bert|feature-extraction|reference"].size() == 2);
-  CHECK(cells["vit|feature-extraction|cpu"].size() == 1);
+  CHECK(cells["bert|feature-extraction|fp32|cuda"][0]["reason"] == "no-device");
+  CHECK(cells["bert|feature-extraction|fp32|reference"].size() == 2);
+  CHECK(cells["vit|feature-extraction|fp32|cpu"].size() == 1);
 
-  REQUIRE(h.db.cell_history("fp32", 2, &cells, &err));  // the last two runs only
-  CHECK(cells["bert|feature-extraction|cpu"].size() == 1);
-  CHECK(cells["bert|feature-extraction|cpu"][0]["run"] == 2);
+  REQUIRE(h.db.cell_history(2, &cells, &err));  // the last two runs only
+  CHECK(cells["bert|feature-extraction|fp32|cpu"].size() == 1);
+  CHECK(cells["bert|feature-extraction|fp32|cpu"][0]["run"] == 2);
 
-  REQUIRE(h.db.cell_history("fp16", 0, &cells, &err));
-  CHECK(cells.size() == 3);
-  CHECK(cells["bert|feature-extraction|cpu"] .size() == 1);
-  CHECK(cells["bert|feature-extraction|cpu"][0]["status"] == "fail");
+  REQUIRE(h.db.cell_history(0, &cells, &err));
+  CHECK(cells["bert|feature-extraction|fp16|cpu"].size() == 1);
+  CHECK(cells["bert|feature-extraction|fp16|cpu"][0]["status"] == "fail");
 }

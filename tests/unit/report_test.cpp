@@ -81,8 +81,8 @@ TEST_CASE("build keeps a failure class beside the reason when a result carries o
   CHECK(report::markdown(doc).find("| fail (mismatch) |") != std::string::npos);
 }
 
-TEST_CASE("build gives each cell the history of its model type, task and backend") {
-  json history = {{"bert|feature-extraction|cpu",
+TEST_CASE("build gives each cell the history of its model type, task, precision and backend") {
+  json history = {{"bert|feature-extraction|fp32|cpu",
                    {{{"run", 1}, {"recorded_at", "2026-11-30T01:00:00Z"}, {"status", "pass"}, {"reason", nullptr},
                      {"versions", {{"transformers", "5.22.0"}}}},
                     {{"run", 2}, {"recorded_at", "2026-12-01T01:00:00Z"}, {"status", "fail"}, {"reason", nullptr},
@@ -103,7 +103,7 @@ TEST_CASE("build refuses a history of another shape") {
   std::vector<json> records = {result("bert", "text-encoder", {{"cpu", {{"status", "pass"}}}})};
   CHECK_FALSE(report::build(records, json::array(), &doc, &err));
   CHECK(err.find("history") != std::string::npos);
-  CHECK_FALSE(report::build(records, {{"bert|feature-extraction|cpu", {{{"run", 1}}}}}, &doc, &err));
+  CHECK_FALSE(report::build(records, {{"bert|feature-extraction|fp32|cpu", {{{"run", 1}}}}}, &doc, &err));
   CHECK(err.find("recorded_at") != std::string::npos);
 }
 

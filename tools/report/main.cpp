@@ -3,6 +3,7 @@
 #include <cxxopts.hpp>
 #include <map>
 
+#include "common/history.h"
 #include "common/report.h"
 #include "driver.h"
 
@@ -25,17 +26,24 @@ static int run(int argc, char** argv) {
       ("json", "write the matrix as JSON (schemas/report.schema.json) to FILE", cxxopts::value<std::string>(), "FILE")
       ("markdown", "write the Markdown to FILE", cxxopts::value<std::string>(), "FILE")
       ("html", "write the HTML page to FILE", cxxopts::value<std::string>(), "FILE")
+      ("db", "show each cell's history from the database `history record` keeps in FILE",
+       cxxopts::value<std::string>(), "FILE")
+      ("history-runs", "with --db, the last N runs (0: all)", cxxopts::value<size_t>()->default_value("20"), "N")
       ("files", "", cxxopts::value<std::vector<std::string>>());
   driver::add_standard_options(cli);
   cli.parse_positional({"files"});
   std::vector<std::string> operands;
   std::map<std::string, std::string> targets;  // "json", "markdown", "html" -> file
+  std::string db;
+  size_t history_runs = 20;
   if (auto rc = driver::parse(cli, kTool, argc, argv, [&](const cxxopts::ParseResult& args) {
       if (args.count("files")) operands = args["files"].as<std::vector<std::string>>();
       if (args.count("output-dir")) {
         std::string dir = args["output-dir"].as<std::string>();
         targets = {{"json", dir + "/report.json"}, {"markdown", dir + "/report.md"}, {"html", dir + "/report.html"}};
       }
+      if (args.count("db")) db = args["db"].as<std::string>();
+      history_runs = args["history-runs"].as<size_t>();
       for (const char* kind : {"json", "markdown", "html"})
         if (args.count(kind)) targets[kind] = args[kind].as<std::string>();
       }))
@@ -45,8 +53,15 @@ static int run(int argc, char** argv) {
   std::string err;
   if (!records::read_operands(operands, {"test-result", "benchmark"}, &input, &err)) return driver::fail(kTool, err);
   if (input.empty()) return driver::fail(kTool, "no test-result or benchmark records on input");
+  nlohmann::json past;  // null: no history
+  if (!db.empty()) {
+    history::Database database;
+    if (!database.open(db, history::Database::Mode::kExisting, &err) ||
+        !database.cell_history(history_runs, &past, &err))
+      return driver::fail(kTool, err);
+  }
   nlohmann::json doc;
-  if (!report::build(input, nullptr, &doc, &err)) return driver::fail(kTool, err);
+  if (!report::build(input, past, &doc, &err)) return driver::fail(kTool, err);
 
   if (targets.empty()) return driver::out(report::markdown(doc)) ? exit_code::kOk : driver::output_failed(kTool);
   std::map<std::string, std::string> texts = {{"json", doc.dump(2) + "\n"}, {"markdown", report::markdown(doc)}};
