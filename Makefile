@@ -139,13 +139,16 @@ bench: tools venv
 # Model benchmarks (python/skillkit/bench.py): every family's reference type on a tiny
 # model and the real all-MiniLM-L6-v2 checkpoint (or BENCH_MODELS=...), each skillset's
 # handler timed beside the same work done by calling transformers directly, per backend
-# and batch size. Records in BENCH_OUT, the table printed. BACKENDS, BATCH_SIZES and
-# REPEATS (comma-separated lists, a count) override the defaults.
+# and batch size. Records in BENCH_OUT, the table printed, and report's page of them,
+# with its charts, in BENCH_REPORT_DIR. BACKENDS, BATCH_SIZES and REPEATS
+# (comma-separated lists, a count) override the defaults.
 BENCH_OUT ?= $(BUILD)/bench-models.jsonl
+BENCH_REPORT_DIR ?= $(BUILD)/bench-report
 bench-models: tools venv
-	PYTHONPATH=$(CURDIR)/python $(PYTHON) -m skillkit.bench $(BENCH_MODELS) -o $(BENCH_OUT) \
+	status=0; PYTHONPATH=$(CURDIR)/python $(PYTHON) -m skillkit.bench $(BENCH_MODELS) -o $(BENCH_OUT) \
 	  $(if $(BACKENDS),--backends $(BACKENDS)) $(if $(BATCH_SIZES),--batch-sizes $(BATCH_SIZES)) \
-	  $(if $(REPEATS),--repeats $(REPEATS))
+	  $(if $(REPEATS),--repeats $(REPEATS)) || status=$$?; \
+	bin/report $(BENCH_OUT) -o $(BENCH_REPORT_DIR); exit $$status
 
 # How many model types of the families with a template pass today (a report, not a test).
 survey: tools venv
