@@ -6,6 +6,7 @@ tests run anywhere. What matters is that the tiny model is a faithful instance o
 architecture (every code path of the real one) and that what is saved is exactly what
 loads back.
 """
+import dataclasses
 import os
 import random
 
@@ -46,6 +47,21 @@ _EXPERT_COUNTS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_n
 # Leading dense layers before the first mixture-of-experts one: at most one of the tiny
 # model's layers, so that it still runs its experts.
 _DENSE_PREFIXES = ("first_k_dense_replace", "num_dense_layers")
+# State-space mixers (mamba2, and the mamba layers of hybrids): (expand factor, heads,
+# head width, groups) by their spellings. The heads span the expanded width, and the
+# groups divide the heads.
+_SSM = (("expand", "num_heads", "head_dim", "n_groups"),
+        ("mamba_expand", "mamba_n_heads", "mamba_d_head", "mamba_n_groups"))
+SSM_GROUPS = 2
+# The first stage's width of a hierarchical model (swin, convnext, ...); each later
+# stage doubles it.
+STAGE_WIDTH = 16
+# Per-layer kind lists by their spellings: layer_types and its kin (mlp_layer_types,
+# ...), zamba's layers_block_type, recurrent_gemma's repeating block_types.
+_KIND_LISTS = ("layer_types", "layers_block_type", "block_types")
+# Kinds of layer that hold no attention; a hybrid's tiny model keeps an attention layer
+# (generate's cache measures the sequence on one).
+_NOT_ATTENTION = ("linear_attention", "mamba", "recurrent")
 
 
 def seed_everything(seed):
@@ -73,6 +89,11 @@ def _set(config, name, value):
         pass
 
 
+def is_hierarchical(config):
+    """Whether the model lists its depth per stage (swin, convnext, pvt, ...)."""
+    return isinstance(getattr(config, "depths", None), (list, tuple))
+
+
 def shrink(config, **overrides):
     """Set the config's size attributes to tiny values, in place, and return it.
 
@@ -85,7 +106,25 @@ def shrink(config, **overrides):
         if isinstance(value, PreTrainedConfig):
             shrink(value)
 
-    old_layers = next((getattr(config, n) for n in _LAYERS if _present(config, n)), None)
+    # Sizes the config's __post_init__ derives from others: fields the class leaves None
+    # (rwkv's attention_hidden_size, xlstm's embedding_dim) and attributes it sets
+    # without declaring them (swin's stage count num_layers and its last width
+    # hidden_size). Derived again from the tiny sizes below unless shrink sets them; the
+    # undeclared ones shrink never sets.
+    fields = {field.name: field.default for field in dataclasses.fields(config)} \
+        if dataclasses.is_dataclass(config) else None
+    derived = {name: value for name, value in vars(config).items()
+               if fields is not None and _is_int(value) and not name.startswith("_")
+               and fields.get(name) is None}
+    undeclared = {name for name in derived if name not in fields}
+    # A heterogeneous config (gemma4's wider heads on its full-attention layers) keeps
+    # per-layer overrides of its sizes: set aside while the global sizes shrink, then
+    # scaled the same way and laid out on the tiny model's layers.
+    spec = vars(config).get("_heterogeneity_spec")
+    if spec is not None:
+        config.per_layer_config = None
+        old_globals = {name: getattr(config, name, None) for name in spec.per_layer_attributes}
+
     old_heads = next((getattr(config, n) for n in _HEADS if _present(config, n)), None)
     old_kv_heads = getattr(config, "num_key_value_heads", None)
 
@@ -96,9 +135,25 @@ def shrink(config, **overrides):
                 _set(config, name, EXPERTS)
     experts = any(_present(config, n) and getattr(config, n) > 0 for n in _EXPERT_COUNTS)
     intermediate = EXPERT_INTERMEDIATE if experts else INTERMEDIATE
+    # A hierarchical model (swin, convnext, pvt) lists its sizes per stage: every stage
+    # is kept (its layer count is the stage count), one block deep, its widths tiny and
+    # doubling from stage to stage, at most two heads each.
+    hierarchical = is_hierarchical(config)
+    if hierarchical:
+        stages = len(config.depths)
+        _set(config, "depths", [1] * stages)
+        if _present(config, "embed_dim"):
+            _set(config, "embed_dim", STAGE_WIDTH)
+        for name, value in vars(config).items():
+            if name == "hidden_sizes" and isinstance(value, (list, tuple)):
+                _set(config, name, [STAGE_WIDTH << stage for stage in range(len(value))])
+            elif name in _HEADS and isinstance(value, (list, tuple)):
+                _set(config, name, [min(heads, 2) for heads in value])
     for names, tiny in ((_WIDTHS, HIDDEN), (_LAYERS, LAYERS), (_INTERMEDIATES, intermediate)):
+        if hierarchical and names is _LAYERS:
+            continue
         for name in names:
-            if _present(config, name):
+            if _present(config, name) and config.attribute_map.get(name, name) not in undeclared:
                 _set(config, name, tiny)
     for name in _HEADS:
         # Only where it divides the width the config will have (32 unless overridden).
@@ -119,11 +174,44 @@ def shrink(config, **overrides):
     for name, value in overrides.items():
         setattr(config, name, value)
 
-    _derive(config, old_layers, old_heads, old_kv_heads, overrides)
+    sources = _derive(config, old_heads, old_kv_heads, overrides)
+    # A backbone of one stage per layer (beit, dinov2) names its stages for the real
+    # depth, and its outputs the last one ('stage12'): the tiny model's stages, its
+    # outputs the last.
+    layers = next((getattr(config, n) for n in _LAYERS if _present(config, n)), None)
+    if not hierarchical and layers and len(getattr(config, "stage_names", None) or ()) > layers + 1 \
+            and hasattr(config, "set_output_features_output_indices"):
+        config.stage_names = config.stage_names[:layers + 1]
+        config.set_output_features_output_indices(out_features=None, out_indices=None)
+    changed = [name for name, value in derived.items()
+               if name not in overrides and getattr(config, name) == value]
+    if changed:
+        for name in changed:
+            setattr(config, name, None)
+        config.__post_init__()
+    if spec is not None:
+        config.per_layer_config = None  # what __post_init__ may have laid out for the real depth
+        config.per_layer_config = _per_layer_overrides(config, spec, old_globals, sources)
     return config
 
 
-def _derive(config, old_layers, old_heads, old_kv_heads, overrides):
+def _per_layer_overrides(config, spec, old_globals, sources):
+    """The tiny model's per-layer overrides: each tiny layer takes those of the layer it
+    was cut from, a size scaled as its global value was (512 over 256 stays twice)."""
+    tiny_overrides = {}
+    for layer, source in enumerate(sources):
+        values = {}
+        for name, value in spec.per_layer_overrides.get(source, {}).items():
+            old, new = old_globals.get(name), getattr(config, name, None)
+            if _is_int(value) and _is_int(old) and _is_int(new) and old:
+                value = max(1, value * new // old)
+            values[name] = value
+        if values:
+            tiny_overrides[layer] = values
+    return tiny_overrides
+
+
+def _derive(config, old_heads, old_kv_heads, overrides):
     """Keep the attributes computed from sizes consistent with the new sizes."""
     width = next((getattr(config, n) for n in _WIDTHS[:3] if _present(config, n)), None)
     heads = next((getattr(config, n) for n in _HEADS if _present(config, n)), None)
@@ -148,6 +236,13 @@ def _derive(config, old_layers, old_heads, old_kv_heads, overrides):
         if "rotary_dim" not in overrides and _present(config, "rotary_dim"):
             _set(config, "rotary_dim", min(config.rotary_dim, head_dim))
 
+    for expand, ssm_heads, ssm_head_dim, groups in _SSM:
+        if width and _present(config, expand) and _present(config, ssm_heads) and ssm_head_dim not in overrides:
+            _set(config, ssm_heads, HEADS)
+            _set(config, ssm_head_dim, getattr(config, expand) * width // HEADS)
+            if _present(config, groups):
+                _set(config, groups, min(getattr(config, groups), SSM_GROUPS))
+
     if "num_key_value_heads" not in overrides and old_kv_heads is None and heads \
             and hasattr(config, "num_key_value_heads"):
         _set(config, "num_key_value_heads", heads)  # None: as many as heads, written out
@@ -159,17 +254,45 @@ def _derive(config, old_layers, old_heads, old_kv_heads, overrides):
         elif old_kv_heads > 1:
             _set(config, "num_key_value_heads", 2 if heads % 2 == 0 else 1)
 
+    if not layers:
+        return []
+    # Hybrids place attention among state-space or recurrent layers by a period and an
+    # offset (jamba, zamba) or by a list of indices (bamba): the tiny model's last layer
+    # attends.
+    for name in vars(config):
+        if name.endswith("_layer_period") and _present(config, name) and config.__dict__[name] > layers:
+            _set(config, name, layers)
+            offset = name.replace("_period", "_offset")
+            if _present(config, offset):
+                _set(config, offset, layers - 1)
+    if "attn_layer_indices" in vars(config) and not any(
+            index < layers for index in config.attn_layer_indices or ()):
+        _set(config, "attn_layer_indices", [layers - 1])
+
     # Per-layer kinds (sliding/full attention, ...) were computed for the old depth.
     # Keep one layer of every kind first, so that the tiny model still runs each path
-    # (gemma3's first five layers are all sliding), then the original order.
-    # So with every per-layer list (layer_types, mlp_layer_types, ...): one whose length
-    # was the old depth.
+    # (gemma3's first five layers are all sliding), then the original order; and an
+    # attention layer, the last, in a hybrid that had none by default
+    # (granitemoehybrid's). So with every per-layer list longer than the new depth (a
+    # repeating pattern such as recurrent_gemma's block_types too). Which old layer each
+    # tiny one stands for is returned, for the per-layer overrides.
+    sources = list(range(layers))
     for name, value in list(vars(config).items()):
-        if name in overrides or not name.endswith("layer_types") or not isinstance(value, list) \
-                or not layers or not old_layers or len(value) != old_layers:
+        if name in overrides or not name.endswith(_KIND_LISTS) or not isinstance(value, list) \
+                or len(value) <= layers:
             continue
         kinds = list(dict.fromkeys(value))
-        _set(config, name, (kinds + value[len(kinds):])[:layers])
+        cut = (kinds + value[len(kinds):])[:layers]
+        if all(kind in _NOT_ATTENTION for kind in cut) and _present(config, "num_attention_heads"):
+            cut[-1] = "full_attention"
+        _set(config, name, cut)
+        if name in _KIND_LISTS:
+            sources = ([value.index(kind) for kind in kinds] + list(range(len(kinds), len(value))))[:layers]
+    # A list of the layers of one kind derived from the kinds (zamba2's hybrid layers).
+    if isinstance(getattr(config, "hybrid_layer_ids", None), list):
+        _set(config, "hybrid_layer_ids", [index for index, kind in enumerate(config.layer_types)
+                                          if kind == "hybrid"])
+    return sources
 
 
 def image_processor(model_type, image_size):
