@@ -44,9 +44,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     overrides = {"image_size": IMAGE_SIZE, "id2label": dict(enumerate(LABELS)),
                  "label2id": {label: index for index, label in enumerate(LABELS)}}
     hierarchical = tiny.is_hierarchical(config)
-    if isinstance(getattr(config, "patch_size", None), int):
-        # Never larger than its own (mobilevit unfolds its 2-pixel patches from a small grid).
-        overrides["patch_size"] = STAGE_PATCH_SIZE if hierarchical else min(config.patch_size, PATCH_SIZE)
+    overrides["patch_size"] = STAGE_PATCH_SIZE if hierarchical else PATCH_SIZE
     if hierarchical and isinstance(getattr(config, "window_size", None), int):
         overrides["window_size"] = WINDOW_SIZE
     for name, value in (("encoder_stride", PATCH_SIZE), ("pooler_output_size", tiny.HIDDEN),
