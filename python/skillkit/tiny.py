@@ -33,7 +33,8 @@ LORA_RANK = 16
 # mel sizes are never listed: they are tied to what the processor produces, and
 # shrinking one without the processor breaks the model.
 _WIDTHS = ("hidden_size", "d_model", "n_embd", "embedding_size", "projection_dim",
-           "pooler_hidden_size")  # deberta's classification heads pool at this width
+           "pooler_hidden_size",  # deberta's classification heads pool at this width
+           "encoder_hidden_size")  # what cross-attention reads (blip's text model: the image's)
 _LAYERS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "encoder_layers",
            "decoder_layers", "num_decoder_layers")
 _HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads", "encoder_attention_heads",
@@ -126,6 +127,7 @@ def shrink(config, **overrides):
         old_globals = {name: getattr(config, name, None) for name in spec.per_layer_attributes}
 
     old_heads = next((getattr(config, n) for n in _HEADS if _present(config, n)), None)
+    old_sizes = {name: value for name, value in vars(config).items() if _is_int(value)}
     old_kv_heads = getattr(config, "num_key_value_heads", None)
 
     if _present(config, "moe_intermediate_size"):
@@ -165,8 +167,9 @@ def shrink(config, **overrides):
             ("topk_group", 1), ("moe_num_shared_experts", 1)] + [(n, 1) for n in _DENSE_PREFIXES]):
         if _present(config, name):
             _set(config, name, min(getattr(config, name), tiny))
-    if experts and hasattr(config, "num_experts_per_tok") and config.num_experts_per_tok is None:
-        _set(config, "num_experts_per_tok", EXPERTS_PER_TOKEN)  # real checkpoints name it
+    for name, tiny in (("num_experts_per_tok", EXPERTS_PER_TOKEN), ("n_shared_experts", 1)):
+        if experts and hasattr(config, name) and getattr(config, name) is None:
+            _set(config, name, tiny)  # real checkpoints name it
     for name in ("kv_lora_rank", "q_lora_rank"):
         if _present(config, name):
             _set(config, name, LORA_RANK)
@@ -175,6 +178,14 @@ def shrink(config, **overrides):
         setattr(config, name, value)
 
     sources = _derive(config, old_heads, old_kv_heads, overrides)
+    # Sizes listed per layer (laguna's num_attention_heads_per_layer): those of the
+    # layers the tiny ones stand for, scaled as the global size was.
+    for name, value in list(vars(config).items()):
+        base = name.removesuffix("_per_layer")
+        if base != name and isinstance(value, list) and len(value) > len(sources) \
+                and _is_int(old_sizes.get(base)) and _present(config, base):
+            _set(config, name, [max(1, value[source] * getattr(config, base) // old_sizes[base])
+                                for source in sources])
     # A backbone of one stage per layer (beit, dinov2) names its stages for the real
     # depth, and its outputs the last one ('stage12'): the tiny model's stages, its
     # outputs the last.
