@@ -1,10 +1,9 @@
 """Tiny-model recipes: each shrink rule builds and runs a real tiny model of a type it covers."""
 import torch
 import transformers
-from transformers import AutoConfig
-
 from skillkit.families import audio_ctc, vision
 from skillkit.tiny import seed_everything, shrink
+from transformers import AutoConfig
 
 
 def _tiny(model_type, model_class, **overrides):
