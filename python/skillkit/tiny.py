@@ -110,14 +110,16 @@ def shrink(config, **overrides):
     # Sizes the config's __post_init__ derives from others: fields the class leaves None
     # (rwkv's attention_hidden_size, xlstm's embedding_dim) and attributes it sets
     # without declaring them (swin's stage count num_layers and its last width
-    # hidden_size). Derived again from the tiny sizes below unless shrink sets them; the
+    # hidden_size, by the names of the sizes below). Derived again from the tiny sizes below (see `stale`); the
     # undeclared ones shrink never sets.
     fields = {field.name: field.default for field in dataclasses.fields(config)} \
         if dataclasses.is_dataclass(config) else None
     derived = {name: value for name, value in vars(config).items()
                if fields is not None and _is_int(value) and not name.startswith("_")
                and fields.get(name) is None}
-    undeclared = {name for name in derived if name not in fields}
+    sizes = _WIDTHS + _LAYERS + _HEADS + _INTERMEDIATES
+    undeclared = {name for name in derived if name not in fields} & \
+        {config.attribute_map.get(name, name) for name in sizes}
     # A heterogeneous config (gemma4's wider heads on its full-attention layers) keeps
     # per-layer overrides of its sizes: set aside while the global sizes shrink, then
     # scaled the same way and laid out on the tiny model's layers.
@@ -194,14 +196,27 @@ def shrink(config, **overrides):
             and hasattr(config, "set_output_features_output_indices"):
         config.stage_names = config.stage_names[:layers + 1]
         config.set_output_features_output_indices(out_features=None, out_indices=None)
-    changed = [name for name, value in derived.items()
-               if name not in overrides and getattr(config, name) == value]
-    if changed:
-        for name in changed:
-            setattr(config, name, None)
+    # A derived field still at the old value of a width, depth, head count or inner
+    # width that shrink changed was derived from it (rwkv's attention_hidden_size is the
+    # width); one at any other value (switch_transformers' sparse step, from the depth
+    # and the count of sparse layers) is left as it is, and so is one __post_init__
+    # does not derive again.
+    shrunk = {value for name, value in old_sizes.items() if name in sizes and getattr(config, name) != value}
+    stale = [name for name, value in derived.items()
+             if name not in overrides and getattr(config, name) == value and (value in shrunk or name in undeclared)]
+    if stale:
+        # __post_init__ derives them; everything else it touches is put back as it was.
+        kept = dict(vars(config))
+        for name in stale:
+            if name not in undeclared:
+                setattr(config, name, None)
         config.__post_init__()
+        derived_again = {name: getattr(config, name) for name in stale}
+        vars(config).clear()
+        vars(config).update(kept)
+        for name, value in derived_again.items():
+            setattr(config, name, derived[name] if value is None else value)
     if spec is not None:
-        config.per_layer_config = None  # what __post_init__ may have laid out for the real depth
         config.per_layer_config = _per_layer_overrides(config, spec, old_globals, sources)
     return config
 
