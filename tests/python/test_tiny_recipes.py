@@ -103,3 +103,8 @@ def test_ctc_model_of_spectrogram_features_gets_its_own_feature_extractor(tmp_pa
     model = transformers.ParakeetForCTC.from_pretrained(tmp_path).eval()
     with torch.no_grad():
         assert model(**features).logits.shape[-1] == len(audio_ctc.VOCABULARY)
+
+
+def test_a_declared_label_count_follows_the_labels(tmp_path):
+    config, classifies = _classifies("pvt", "PvtForImageClassification", tmp_path)
+    assert classifies and config.num_labels == len(vision.LABELS)

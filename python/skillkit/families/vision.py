@@ -43,6 +43,8 @@ def build_tiny(model_type, candidate, out_dir, seed):
     config = CONFIG_MAPPING[model_type]()
     overrides = {"image_size": IMAGE_SIZE, "id2label": dict(enumerate(LABELS)),
                  "label2id": {label: index for index, label in enumerate(LABELS)}}
+    if "num_labels" in vars(config):  # declared by the config (pvt's 1000), not derived from id2label
+        overrides["num_labels"] = len(LABELS)
     hierarchical = tiny.is_hierarchical(config)
     overrides["patch_size"] = STAGE_PATCH_SIZE if hierarchical else PATCH_SIZE
     if hierarchical and isinstance(getattr(config, "window_size", None), int):
