@@ -49,13 +49,13 @@ _EXPERT_COUNTS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_n
 # model's layers, so that it still runs its experts.
 _DENSE_PREFIXES = ("first_k_dense_replace", "num_dense_layers")
 # State-space mixers (mamba2, and the mamba layers of hybrids): (expand factor, heads,
-# head width, groups) by their spellings. The heads span the expanded width, and the
-# groups divide the heads.
-_SSM = (("expand", "num_heads", "head_dim", "n_groups"),
-        ("mamba_expand", "mamba_n_heads", "mamba_d_head", "mamba_n_groups"))
+# head width, groups, inner width) by their spellings. The heads span the inner width,
+# the expanded one (falcon_h1 names it), and the groups divide the heads.
+_SSM = (("expand", "num_heads", "head_dim", "n_groups", "d_ssm"),
+        ("mamba_expand", "mamba_n_heads", "mamba_d_head", "mamba_n_groups", "mamba_d_ssm"))
 SSM_GROUPS = 2
-# The first stage's width of a hierarchical model (swin, convnext, ...); each later
-# stage doubles it.
+# The first stage's width of a hierarchical model that derives the others from it
+# (swin's embed_dim); each later stage doubles it.
 STAGE_WIDTH = 16
 # Per-layer kind lists by their spellings: layer_types and its kin (mlp_layer_types,
 # ...), zamba's layers_block_type, recurrent_gemma's repeating block_types.
@@ -140,8 +140,10 @@ def shrink(config, **overrides):
     experts = any(_present(config, n) and getattr(config, n) > 0 for n in _EXPERT_COUNTS)
     intermediate = EXPERT_INTERMEDIATE if experts else INTERMEDIATE
     # A hierarchical model (swin, convnext, pvt) lists its sizes per stage: every stage
-    # is kept (its layer count is the stage count), one block deep, its widths tiny and
-    # doubling from stage to stage, at most two heads each.
+    # is kept (its layer count is the stage count), one block deep, at most two heads
+    # each. Its first width (swin's embed_dim) is tiny and doubles from stage to stage;
+    # widths listed per stage (hidden_sizes) stay, as group norms (bit's 32 groups) and
+    # stems (textnet's) are sized for them.
     hierarchical = is_hierarchical(config)
     if hierarchical:
         stages = len(config.depths)
@@ -149,9 +151,7 @@ def shrink(config, **overrides):
         if _present(config, "embed_dim"):
             _set(config, "embed_dim", STAGE_WIDTH)
         for name, value in vars(config).items():
-            if name == "hidden_sizes" and isinstance(value, (list, tuple)):
-                _set(config, name, [STAGE_WIDTH << stage for stage in range(len(value))])
-            elif name in _HEADS and isinstance(value, (list, tuple)):
+            if name in _HEADS and isinstance(value, (list, tuple)):
                 _set(config, name, [min(heads, 2) for heads in value])
     for names, tiny in ((_WIDTHS, HIDDEN), (_LAYERS, LAYERS), (_INTERMEDIATES, intermediate)):
         if hierarchical and names is _LAYERS:
@@ -262,12 +262,14 @@ def _derive(config, old_heads, old_kv_heads, overrides):
         if "rotary_dim" not in overrides and _present(config, "rotary_dim"):
             _set(config, "rotary_dim", min(config.rotary_dim, head_dim))
 
-    for expand, ssm_heads, ssm_head_dim, groups in _SSM:
+    for expand, ssm_heads, ssm_head_dim, groups, inner in _SSM:
         if width and _present(config, expand) and _present(config, ssm_heads) and ssm_head_dim not in overrides:
             _set(config, ssm_heads, HEADS)
             _set(config, ssm_head_dim, getattr(config, expand) * width // HEADS)
             if _present(config, groups):
                 _set(config, groups, min(getattr(config, groups), SSM_GROUPS))
+            if _present(config, inner):
+                _set(config, inner, getattr(config, expand) * width)
 
     if "num_key_value_heads" not in overrides and old_kv_heads is None and heads \
             and hasattr(config, "num_key_value_heads"):

@@ -36,6 +36,10 @@ def test_state_space_heads_span_the_expanded_width():
     assert config.num_heads * config.head_dim == config.expand * config.hidden_size
     assert config.num_heads % config.n_groups == 0
     assert _generates(model)
+    # falcon_h1 names the inner width, which must follow.
+    config, model = _tiny("falcon_h1", "FalconH1ForCausalLM", vocab_size=64)
+    assert config.mamba_n_heads * config.mamba_d_head == config.mamba_d_ssm == config.mamba_expand * 32
+    assert _generates(model)
 
 
 def test_sizes_the_config_derives_follow_the_tiny_width():
@@ -87,7 +91,7 @@ def test_hierarchical_models_keep_their_stages_and_windows(tmp_path):
     assert classifies and config.depths == [1, 1, 1, 1] and config.num_layers == 4
     assert config.hidden_size == config.embed_dim * 8  # the last stage's width, derived
     config, classifies = _classifies("convnext", "ConvNextForImageClassification", tmp_path / "convnext")
-    assert classifies and config.num_stages == 4 and config.hidden_sizes == [16, 32, 64, 128]
+    assert classifies and config.num_stages == 4 and config.depths == [1, 1, 1, 1]
 
 
 def test_backbone_stages_follow_the_tiny_depth(tmp_path):
