@@ -60,6 +60,8 @@ STAGE_WIDTH = 16
 # Per-layer kind lists by their spellings: layer_types and its kin (mlp_layer_types,
 # ...), zamba's layers_block_type, recurrent_gemma's repeating block_types.
 _KIND_LISTS = ("layer_types", "layers_block_type", "block_types")
+# Words in the names of sizes a config may derive without declaring them.
+_SIZE_WORDS = ("size", "dim", "channels", "heads", "groups", "layers")
 # Kinds of layer that hold no attention; a hybrid's tiny model keeps an attention layer
 # (generate's cache measures the sequence on one).
 _NOT_ATTENTION = ("linear_attention", "mamba", "recurrent")
@@ -109,17 +111,15 @@ def shrink(config, **overrides):
 
     # Sizes the config's __post_init__ derives from others: fields the class leaves None
     # (rwkv's attention_hidden_size, xlstm's embedding_dim) and attributes it sets
-    # without declaring them (swin's stage count num_layers and its last width
-    # hidden_size, by the names of the sizes below). Derived again from the tiny sizes below (see `stale`); the
+    # without declaring them, under a size's name (swin's stage count num_layers and its
+    # last width hidden_size, zamba2's attention_hidden_size). Derived again from the tiny sizes below (see `stale`); the
     # undeclared ones shrink never sets.
     fields = {field.name: field.default for field in dataclasses.fields(config)} \
         if dataclasses.is_dataclass(config) else None
     derived = {name: value for name, value in vars(config).items()
                if fields is not None and _is_int(value) and not name.startswith("_")
                and fields.get(name) is None}
-    sizes = _WIDTHS + _LAYERS + _HEADS + _INTERMEDIATES
-    undeclared = {name for name in derived if name not in fields} & \
-        {config.attribute_map.get(name, name) for name in sizes}
+    undeclared = {name for name in derived if name not in fields and any(word in name for word in _SIZE_WORDS)}
     # A heterogeneous config (gemma4's wider heads on its full-attention layers) keeps
     # per-layer overrides of its sizes: set aside while the global sizes shrink, then
     # scaled the same way and laid out on the tiny model's layers.
@@ -196,26 +196,22 @@ def shrink(config, **overrides):
             and hasattr(config, "set_output_features_output_indices"):
         config.stage_names = config.stage_names[:layers + 1]
         config.set_output_features_output_indices(out_features=None, out_indices=None)
-    # A derived field still at the old value of a width, depth, head count or inner
-    # width that shrink changed was derived from it (rwkv's attention_hidden_size is the
-    # width); one at any other value (switch_transformers' sparse step, from the depth
-    # and the count of sparse layers) is left as it is, and so is one __post_init__
-    # does not derive again.
-    shrunk = {value for name, value in old_sizes.items() if name in sizes and getattr(config, name) != value}
-    stale = [name for name, value in derived.items()
-             if name not in overrides and getattr(config, name) == value and (value in shrunk or name in undeclared)]
+    # A derived field shrink left alone is derived again, by __post_init__; an
+    # undeclared attribute only under a size's name (switch_transformers' sparse step,
+    # undeclared and computed from the depth and the number of sparse layers, stays),
+    # and a field __post_init__ does not derive again keeps its value.
+    stale = [name for name, value in derived.items() if name not in overrides and getattr(config, name) == value
+             and (name in fields or name in undeclared)]
     if stale:
-        # __post_init__ derives them; everything else it touches is put back as it was.
-        kept = dict(vars(config))
+        kept = {name: value for name, value in vars(config).items() if name not in fields and name not in stale}
         for name in stale:
             if name not in undeclared:
                 setattr(config, name, None)
         config.__post_init__()
-        derived_again = {name: getattr(config, name) for name in stale}
-        vars(config).clear()
-        vars(config).update(kept)
-        for name, value in derived_again.items():
-            setattr(config, name, derived[name] if value is None else value)
+        vars(config).update(kept)  # undeclared attributes of other names stay as they were
+        for name in stale:
+            if getattr(config, name) is None:
+                setattr(config, name, derived[name])
     if spec is not None:
         config.per_layer_config = _per_layer_overrides(config, spec, old_globals, sources)
     return config
