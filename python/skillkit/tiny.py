@@ -112,8 +112,8 @@ def shrink(config, **overrides):
     # Sizes the config's __post_init__ derives from others: fields the class leaves None
     # (rwkv's attention_hidden_size, xlstm's embedding_dim) and attributes it sets
     # without declaring them, under a size's name (swin's stage count num_layers and its
-    # last width hidden_size, zamba2's attention_hidden_size). Derived again from the tiny sizes below (see `stale`); the
-    # undeclared ones shrink never sets.
+    # last width hidden_size, zamba2's attention_hidden_size). Derived again from the
+    # tiny sizes below (see `stale`); the undeclared ones shrink never sets.
     fields = {field.name: field.default for field in dataclasses.fields(config)} \
         if dataclasses.is_dataclass(config) else None
     derived = {name: value for name, value in vars(config).items()
@@ -146,8 +146,7 @@ def shrink(config, **overrides):
     # stems (textnet's) are sized for them.
     hierarchical = is_hierarchical(config)
     if hierarchical:
-        stages = len(config.depths)
-        _set(config, "depths", [1] * stages)
+        _set(config, "depths", [1] * len(config.depths))
         if _present(config, "embed_dim"):
             _set(config, "embed_dim", STAGE_WIDTH)
         for name, value in vars(config).items():
@@ -213,6 +212,7 @@ def shrink(config, **overrides):
             if getattr(config, name) is None:
                 setattr(config, name, derived[name])
     if spec is not None:
+        config.per_layer_config = None  # what __post_init__ may have laid out for the real depth
         config.per_layer_config = _per_layer_overrides(config, spec, old_globals, sources)
     return config
 
