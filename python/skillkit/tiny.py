@@ -34,7 +34,9 @@ LORA_RANK = 16
 # shrinking one without the processor breaks the model.
 _WIDTHS = ("hidden_size", "d_model", "n_embd", "embedding_size", "projection_dim",
            "pooler_hidden_size",  # deberta's classification heads pool at this width
-           "encoder_hidden_size")  # what cross-attention reads (blip's text model: the image's)
+           # What cross-attention reads: the encoder's width (blip's text model reads the
+           # image's, t5gemma's decoder the encoder's).
+           "encoder_hidden_size", "cross_attention_hidden_size")
 _LAYERS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "encoder_layers",
            "decoder_layers", "num_decoder_layers")
 _HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads", "encoder_attention_heads",
@@ -113,7 +115,7 @@ def shrink(config, **overrides):
     # (rwkv's attention_hidden_size, xlstm's embedding_dim) and attributes it sets
     # without declaring them, under a size's name (swin's stage count num_layers and its
     # last width hidden_size, zamba2's attention_hidden_size). Derived again from the
-    # tiny sizes below (see `stale`); the undeclared ones shrink never sets.
+    # tiny sizes below (see `stale`).
     fields = {field.name: field.default for field in dataclasses.fields(config)} \
         if dataclasses.is_dataclass(config) else None
     derived = {name: value for name, value in vars(config).items()
@@ -156,7 +158,7 @@ def shrink(config, **overrides):
         if hierarchical and names is _LAYERS:
             continue
         for name in names:
-            if _present(config, name) and config.attribute_map.get(name, name) not in undeclared:
+            if _present(config, name):
                 _set(config, name, tiny)
     for name in _HEADS:
         # Only where it divides the width the config will have (32 unless overridden).
@@ -195,12 +197,14 @@ def shrink(config, **overrides):
             and hasattr(config, "set_output_features_output_indices"):
         config.stage_names = config.stage_names[:layers + 1]
         config.set_output_features_output_indices(out_features=None, out_indices=None)
-    # A derived field shrink left alone is derived again, by __post_init__; an
-    # undeclared attribute only under a size's name (switch_transformers' sparse step,
-    # undeclared and computed from the depth and the number of sparse layers, stays),
-    # and a field __post_init__ does not derive again keeps its value.
-    stale = [name for name, value in derived.items() if name not in overrides and getattr(config, name) == value
-             and (name in fields or name in undeclared)]
+    # A derived field shrink left alone is derived again, by __post_init__, and so is an
+    # undeclared size, shrunk or not (swin's hidden_size is derived again, t5gemma's
+    # decoder keeps the cross_attention_hidden_size shrink gave it, as its parent config
+    # derives that one); an undeclared attribute under another name (switch_transformers'
+    # sparse step, from the depth and the number of sparse layers) stays, and a field
+    # __post_init__ does not derive again keeps its value.
+    stale = [name for name, value in derived.items() if name not in overrides
+             and (name in undeclared or (name in fields and getattr(config, name) == value))]
     if stale:
         kept = {name: value for name, value in vars(config).items() if name not in fields and name not in stale}
         for name in stale:

@@ -76,6 +76,10 @@ def test_cross_attention_reads_the_tiny_encoder_width():
     with torch.no_grad():
         output = model(input_ids=torch.tensor([[1, 2, 3]]), pixel_values=torch.randn(1, 3, 384, 384))
     assert output.logits_per_image.shape == (1, 1)
+    # t5gemma's config derives its decoder's from the encoder's width.
+    config, model = _tiny("t5gemma", "T5GemmaForConditionalGeneration", vocab_size=64)
+    assert config.decoder.cross_attention_hidden_size == config.encoder.hidden_size == 32
+    assert _generates(model)
 
 
 def _classifies(model_type, model_class, tmp_path):
