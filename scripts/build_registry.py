@@ -546,7 +546,8 @@ def registry_family(fam):
     return {"description": fam["description"], "reference_type": fam.get("reference_type"),
             "tolerance": fam["tolerance"],
             "default_task": task, "handler_tasks": list(fam["handler"]) or ([task] if task else []),
-            "processors": fam["processors"], "generation": fam["generation"]}
+            "processors": fam["processors"], "generation": fam["generation"],
+            **({"batch_policies": fam["batch_policies"]} if "batch_policies" in fam else {})}
 
 
 def build():

@@ -4,6 +4,7 @@
 # backend drives. Python and npm packages are the Makefile's job; this is only apt's.
 set -euo pipefail
 packages=(g++ make nlohmann-json3-dev libcxxopts-dev doctest-dev libcurl4-openssl-dev libkainjow-mustache-dev
+  libsqlite3-dev
   nodejs chromium)
 missing=()
 for p in "${packages[@]}"; do

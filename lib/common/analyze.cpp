@@ -34,6 +34,12 @@ Analysis analyze(const std::vector<nlohmann::json>& results) {
       r[key] = candidate.value(key, "");
     for (const char* key : {"signature", "generation", "tolerance"})
       r[key] = reference.value(key, nlohmann::json());
+    // The batch policy the test found, without what it measured on the way (the
+    // differences vary with the machine; the policy does not). Where none was tried or
+    // none held, the template batches its own way.
+    const auto batching = reference.value("batching", nlohmann::json());
+    if (batching.is_object() && batching.value("policy", nlohmann::json()).is_string())
+      r["batch_policy"] = batching["policy"];
     r["versions"] = result->value("versions", nlohmann::json::object());
     r["measured"] = true;
     analysis.requirements.push_back(std::move(r));

@@ -13,5 +13,6 @@ struct Analysis {
 /// Turns test-result records into requirements records. Requirements hold only what
 /// shapes the implementation (no timings, no backend statuses), so the same tests give
 /// byte-identical requirements, and a second loop changes nothing. When a model type
-/// has several results, the last one counts.
+/// has several results, the last one counts. The batch policy the reference found
+/// (reference.batching.policy) becomes `batch_policy`.
 Analysis analyze(const std::vector<nlohmann::json>& results);

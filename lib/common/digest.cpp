@@ -1,8 +1,8 @@
 #include "common/digest.h"
 
-#include <array>
-#include <cstdint>
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 namespace digest {
 namespace {
@@ -20,12 +20,15 @@ constexpr std::array<uint32_t, 64> kRounds = {
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+uint32_t rotl(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
 
-void compress(std::array<uint32_t, 8>* state, const unsigned char* block) {
+uint32_t big_endian(const unsigned char* p) {
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
+}
+
+void sha256_block(std::array<uint32_t, 8>* state, const unsigned char* block) {
   uint32_t w[64];
-  for (int i = 0; i < 16; ++i)
-    w[i] = uint32_t(block[4 * i]) << 24 | uint32_t(block[4 * i + 1]) << 16 | uint32_t(block[4 * i + 2]) << 8 |
-           uint32_t(block[4 * i + 3]);
+  for (int i = 0; i < 16; ++i) w[i] = big_endian(block + 4 * i);
   for (int i = 16; i < 64; ++i) {
     uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
     uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
@@ -48,27 +51,91 @@ void compress(std::array<uint32_t, 8>* state, const unsigned char* block) {
   for (int i = 0; i < 8; ++i) (*state)[i] += add[i];
 }
 
+// FIPS 180-4, section 6.1.2; the state's first five words.
+void sha1_block(std::array<uint32_t, 8>* state, const unsigned char* block) {
+  uint32_t w[80];
+  for (int i = 0; i < 16; ++i) w[i] = big_endian(block + 4 * i);
+  for (int i = 16; i < 80; ++i) w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+  uint32_t a = (*state)[0], b = (*state)[1], c = (*state)[2], d = (*state)[3], e = (*state)[4];
+  for (int i = 0; i < 80; ++i) {
+    uint32_t f, k;
+    if (i < 20) {
+      f = (b & c) | (~b & d);
+      k = 0x5a827999;
+    } else if (i < 40) {
+      f = b ^ c ^ d;
+      k = 0x6ed9eba1;
+    } else if (i < 60) {
+      f = (b & c) | (b & d) | (c & d);
+      k = 0x8f1bbcdc;
+    } else {
+      f = b ^ c ^ d;
+      k = 0xca62c1d6;
+    }
+    uint32_t t = rotl(a, 5) + f + e + k + w[i];
+    e = d;
+    d = c;
+    c = rotl(b, 30);
+    b = a;
+    a = t;
+  }
+  const uint32_t add[5] = {a, b, c, d, e};
+  for (int i = 0; i < 5; ++i) (*state)[i] += add[i];
+}
+
 }  // namespace
 
-std::string sha256_hex(const std::string& data) {
-  std::array<uint32_t, 8> state = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  // The message, a 1 bit, zeros, and its length in bits as 64 big-endian bits, in
-  // whole 64-byte blocks.
-  std::string padded = data;
-  padded += static_cast<char>(0x80);
-  while (padded.size() % 64 != 56) padded += '\0';
-  uint64_t bits = static_cast<uint64_t>(data.size()) * 8;
-  for (int shift = 56; shift >= 0; shift -= 8) padded += static_cast<char>((bits >> shift) & 0xff);
-  for (size_t at = 0; at < padded.size(); at += 64)
-    compress(&state, reinterpret_cast<const unsigned char*>(padded.data() + at));
+Hasher::Hasher(Kind kind) : kind_(kind) {
+  if (kind == Kind::kSha256)
+    state_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  else
+    state_ = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0, 0, 0, 0};
+}
+
+void Hasher::compress(const unsigned char* block) {
+  if (kind_ == Kind::kSha256)
+    sha256_block(&state_, block);
+  else
+    sha1_block(&state_, block);
+}
+
+Hasher& Hasher::update(std::string_view data) {
+  length_ += data.size();
+  auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  size_t left = data.size();
+  if (pending_size_ > 0) {
+    size_t take = std::min(left, pending_.size() - pending_size_);
+    std::memcpy(pending_.data() + pending_size_, p, take);
+    pending_size_ += take;
+    p += take;
+    left -= take;
+    if (pending_size_ < pending_.size()) return *this;
+    compress(pending_.data());
+    pending_size_ = 0;
+  }
+  for (; left >= 64; p += 64, left -= 64) compress(p);
+  std::memcpy(pending_.data(), p, left);
+  pending_size_ = left;
+  return *this;
+}
+
+std::string Hasher::hex() {
+  // Both hashes end the message alike: a 1 bit, zeros, and its length in bits as 64
+  // big-endian bits, in whole 64-byte blocks.
+  uint64_t bits = length_ * 8;
+  std::string tail(1, static_cast<char>(0x80));
+  tail.append((pending_size_ + 1 <= 56 ? 56 : 120) - pending_size_ - 1, '\0');
+  for (int shift = 56; shift >= 0; shift -= 8) tail += static_cast<char>((bits >> shift) & 0xff);
+  update(tail);
   std::string hex;
-  for (uint32_t word : state) {
+  for (size_t i = 0; i < (kind_ == Kind::kSha256 ? 8u : 5u); ++i) {
     char buf[9];
-    std::snprintf(buf, sizeof buf, "%08x", word);
+    std::snprintf(buf, sizeof buf, "%08x", state_[i]);
     hex += buf;
   }
   return hex;
 }
+
+std::string sha256_hex(const std::string& data) { return Hasher(Hasher::Kind::kSha256).update(data).hex(); }
 
 }  // namespace digest

@@ -106,6 +106,13 @@ void discard(const std::string& staged) {
   forget(staged);
 }
 
+bool can_write(const std::string& path, std::string* err) {
+  std::string staged;
+  if (!stage(path, "", &staged, err)) return false;
+  discard(staged);
+  return true;
+}
+
 bool write_atomic(const std::string& path, const std::string& content, std::string* err) {
   std::string staged;
   return stage(path, content, &staged, err) && commit(staged, path, err);
@@ -122,12 +129,21 @@ std::string absolute(const std::string& path) {
   return (ec ? fs::path(path) : p).lexically_normal().string();
 }
 
+std::string home_of(const std::string& executable) {
+  fs::path above_bin = fs::path(absolute(executable)).parent_path().parent_path();
+  fs::path installed = above_bin / "share" / "hf-skillsets";
+  std::error_code ec;
+  if (!fs::is_directory(above_bin / "schemas", ec) && fs::is_directory(installed / "schemas", ec))
+    return installed.string();
+  return above_bin.string();
+}
+
 std::string project_home() {
   if (const char* home = std::getenv("SKILLSET_HOME"); home && *home) return absolute(home);
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return absolute(".");
-  return exe.parent_path().parent_path().string();
+  return home_of(exe.string());
 }
 
 std::string python_interpreter() {

@@ -21,6 +21,10 @@ bool stage(const std::string& path, const std::string& content, std::string* sta
 /// when that fails.
 bool commit(const std::string& staged, const std::string& path, std::string* err);
 
+/// Stages an empty file beside `path` and removes it: whether write_atomic(path) can
+/// work, asked before a long run rather than after it (missing directories are made).
+bool can_write(const std::string& path, std::string* err);
+
 /// Removes a staged file that is not to be committed.
 void discard(const std::string& staged);
 
@@ -47,8 +51,12 @@ bool exists(const std::string& path);
 /// `path` made absolute against the current directory and normalised lexically.
 std::string absolute(const std::string& path);
 
-/// The project root: $SKILLSET_HOME, else the parent of the directory holding the
-/// running executable (tools live in <root>/bin).
+/// The project root of a tool at `executable`, <dir>/bin/<tool>: <dir> when it holds
+/// schemas/ (a checkout), else <dir>/share/hf-skillsets when that does (where `make
+/// install` puts the data, beside <prefix>/bin), else <dir>.
+std::string home_of(const std::string& executable);
+
+/// The project root: $SKILLSET_HOME, else home_of() the running executable.
 std::string project_home();
 
 /// The Python interpreter the tests run with: $SKILLSET_PYTHON, else the project's

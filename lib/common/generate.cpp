@@ -58,6 +58,9 @@ nlohmann::json requirements_from_plan(const nlohmann::json& plan) {
   const auto& candidate = plan["candidates"].empty() ? nlohmann::json::object() : plan["candidates"][0];
   for (const char* key : {"model_class", "auto_class", "processor_class"})
     r[key] = candidate.value(key, "");
+  // Untested, the skillset batches as the family does by default: the plan's first policy.
+  const auto policies = plan.value("batch_policies", nlohmann::json::array());
+  if (!policies.empty()) r["batch_policy"] = policies[0];
   r["versions"] = {{"transformers", plan.value("transformers_version", "")}};
   r["signature"] = nullptr;
   r["measured"] = false;
@@ -99,9 +102,22 @@ bool render_skillset(const std::string& template_dir, const nlohmann::json& requ
       {"task_literal", requirements["task"]},
       {"generation_literal", requirements.value("generation", nlohmann::json())},
   };
+  // How the handler runs a list of inputs (schemas/batch-policy.schema.json). "batched"
+  // is what every template does of itself; another policy is code a template writes
+  // only when asked, through _per_batch and the policy's _batches.
+  const std::string policy = requirements.value("batch_policy", "batched");
+  render::Flags flags = {{"in_batches", policy != "batched"},
+                         {"batch_single", policy == "single"},
+                         {"batch_equal_length", policy == "equal-length"}};
   std::string text;
-  if (!render::file(template_dir + "/skillset", requirements["family"], vars, values, &text, err)) {
+  if (!render::file(template_dir + "/skillset", requirements["family"], vars, values, &text, err, flags)) {
     *err = "requirements of '" + requirements.value("model_type", "?") + "': " + *err;
+    return false;
+  }
+  if (policy != "batched" && (text.find("    def _per_batch(") == std::string::npos ||
+                              text.find("    def _batches(") == std::string::npos)) {
+    *err = "requirements of '" + requirements.value("model_type", "?") + "' ask for batch policy '" + policy +
+           "', which the template of family '" + requirements.value("family", "") + "' does not write";
     return false;
   }
   *out = {requirements["skillset_file"], with_digest(text)};

@@ -1,8 +1,11 @@
-// A Hugging Face Hub client for one file, config.json, on libcurl. It shares
-// huggingface_hub's cache: it reads what huggingface_hub or transformers downloaded, and
-// what it downloads they find offline.
+// A Hugging Face Hub client on libcurl: config.json of a repo id, and the files of a
+// checkpoint a test loads (config, safetensors weights, tokenizer and processor files).
+// It shares huggingface_hub's cache: it reads what huggingface_hub or transformers
+// downloaded, and what it downloads they find offline.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -23,6 +26,8 @@ enum class ErrorKind {
   kTimeout,           ///< every attempt timed out
   kNetwork,           ///< connection failures, 429/5xx after every retry, unexpected replies
   kCache,             ///< reading or writing the cache failed
+  kNoWeights,         ///< the repository has no safetensors weights a test could load
+  kChecksum,          ///< a download's SHA-256 (git SHA-1 for small files) is not the Hub's
 };
 
 /// A failure: its kind, and one line for people (`<what> '<subject>'`, never the token).
@@ -43,7 +48,7 @@ struct Options {
   long backoff_ms = 1000;           ///< first wait between attempts; doubles each time
   long max_backoff_ms = 8000;       ///< cap on the doubling
   long max_retry_after_ms = 60000;  ///< a longer Retry-After fails at once instead
-  int max_parallel = 16;            ///< connections open at once in resolve_configs
+  int max_parallel = 16;            ///< connections open at once
 };
 
 /// Options from the environment, as huggingface_hub reads it: HF_ENDPOINT; HF_HUB_CACHE,
@@ -99,5 +104,79 @@ std::vector<Result> resolve_configs(const std::vector<RepoRef>& refs, const Opti
 /// the line and column of a syntax error.
 bool parse_config(const std::string& text, const std::string& where, nlohmann::json* out,
                   Error* err);
+
+/// A checkpoint to download: a repository, its revision as the user named it, and the
+/// commit resolve_config resolved that revision to (whose snapshot is filled).
+struct SnapshotRequest {
+  RepoRef ref;
+  std::string commit;
+};
+
+/// A checkpoint in the cache.
+struct Snapshot {
+  RepoRef ref;
+  std::string commit;
+  std::string path;   ///< <repo folder>/snapshots/<commit>: a directory transformers loads
+  bool cached = false;             ///< it was complete already: no request was made
+  std::vector<std::string> files;  ///< the files linked into it, when it was not cached
+};
+
+/// One download's outcome: `snapshot` when `error.kind` is kNone.
+struct SnapshotResult {
+  Snapshot snapshot;
+  Error error;
+  bool ok() const { return error.kind == ErrorKind::kNone; }
+};
+
+/// How the downloads of one download_snapshots call are going, for a progress display.
+struct Progress {
+  uint64_t bytes_done = 0;     ///< of the files to fetch, on disk now
+  uint64_t bytes_resumed = 0;  ///< of bytes_done, found in `.incomplete` files at the start
+  uint64_t bytes_total = 0;    ///< of the files to fetch; grows once shard lists are read
+  size_t files_done = 0;
+  size_t files_total = 0;
+  double elapsed_s = 0;
+  std::string file_done;       ///< set when a file has just been checked and stored:
+                               ///< `<repo_id>/<path>`
+  uint64_t file_size = 0;      ///< its size
+  bool finished = false;       ///< the last report of the call
+};
+
+/// Called on the caller's thread as bytes arrive (at most every 100 ms), once per file
+/// stored, and once at the end.
+using ProgressFn = std::function<void(const Progress&)>;
+
+/// True for the files at a repository's root that a test of the checkpoint loads:
+/// config.json, generation_config.json, model.safetensors or its shard index
+/// model.safetensors.index.json (the shards it names are fetched too), and the
+/// tokenizer and processor files (tokenizer*, vocab*, merges.txt, *.model, *.spm,
+/// *.tiktoken, special_tokens_map.json, added_tokens.json, chat_template.*,
+/// normalizer.json, *preprocessor_config.json, processor_config.json).
+bool is_checkpoint_file(std::string_view name);
+
+/// True when `snapshot` (a snapshots/<commit> directory) holds config.json and whole
+/// safetensors weights: model.safetensors, or the index and every shard it names.
+bool is_complete_snapshot(const std::string& snapshot);
+
+/// Downloads the checkpoint files (is_checkpoint_file) of each request into the cache
+/// as huggingface_hub lays them out. A complete snapshot is used as it is, without a
+/// request. Otherwise the files are listed (GET /api/models/<id>/tree/<commit>) and
+/// every one not yet in blobs/ fetched concurrently on one curl multi handle into
+/// blobs/<blob>.incomplete under huggingface_hub's lock (.locks/<repo folder>/<blob>.lock),
+/// resumed from where it stopped with an HTTP Range request (after a dropped
+/// connection, or in a later run), checked against the SHA-256 the Hub lists for LFS
+/// files (git's blob SHA-1 for the others; a mismatch deletes the download and is an
+/// error), then renamed to blobs/<blob>. Only when every file of a repository is there
+/// are the snapshot's links made, the weights last, so a snapshot is never half
+/// written. Results are in the order of `requests`.
+std::vector<SnapshotResult> download_snapshots(const std::vector<SnapshotRequest>& requests,
+                                               const Options& options, const ProgressFn& progress = {});
+
+/// One line for a terminal: a bar `width` wide, percent, bytes, rate, ETA and files,
+/// such as `[=======>        ]  45%  39.1/86.7 MiB  12.3 MiB/s  ETA 4s  2/6 files`.
+std::string progress_line(const Progress& progress, int width);
+
+/// `bytes` for people: `512 B`, `1.5 KiB`, `86.7 MiB`, `1.2 GiB`.
+std::string human_bytes(uint64_t bytes);
 
 }  // namespace hub

@@ -115,6 +115,8 @@ void finish_repo(const hub::Result& fetched, const std::string& spec, bool bare,
   }
   out->model.config_source = fetched.config.source == hub::Source::kHub ? Source::kHub : Source::kCache;
   out->model.config = fetched.config.json;
+  out->model.repo = fetched.config.ref;
+  out->model.commit = fetched.config.commit;
   finish(spec, lookup, options, out);
 }
 

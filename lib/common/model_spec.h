@@ -71,6 +71,8 @@ struct Model {
   std::string encoder_model_type;  ///< composite configs (encoder-decoder, ...) only
   std::string decoder_model_type;  ///< composite configs only
   bool needs_trust_remote_code = false;  ///< true only when options allowed it
+  hub::RepoRef repo;       ///< kHub and kCache: the repository and revision
+  std::string commit;      ///< kHub and kCache: the commit the revision resolved to
 };
 
 struct Result {

@@ -167,6 +167,9 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
   p["task"] = task;
   p["tasks"] = handler_tasks;
   p["candidates"] = candidates;
+  // The ways of batching the family's skillset knows, its default first: the test tries
+  // them in order, so the default stays unless a measurement moves it.
+  if (family_info.contains("batch_policies")) p["batch_policies"] = family_info["batch_policies"];
   p["backends"] = options.backends.empty() ? all_backends() : options.backends;
   p["precision"] = options.precision;
   p["tolerance"] = tolerance_at(family_info.value("tolerance", nlohmann::json{{"rtol", 1e-4}, {"atol", 1e-5}}),
@@ -174,8 +177,8 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
   p["generation"] = family_info.value("generation", nlohmann::json());
   p["seed"] = 0;
   p["transformers_version"] = registry.transformers_version();
-  // A local directory is a checkpoint of its own: its test runs that real model.
-  p["checkpoint"] = target.config_source == "local" ? nlohmann::json(files::absolute(target.model_id)) : nlohmann::json();
+  // A real checkpoint, when there is one, is what the test runs.
+  p["checkpoint"] = target.checkpoint.empty() ? nlohmann::json() : nlohmann::json(target.checkpoint);
   p["test_file"] = files::absolute(options.test_dir + "/test_hf_" + ident + ".py");
   p["skillset_file"] = files::absolute(options.skillset_dir + "/hf_" + ident + ".py");
   *plan = std::move(p);
@@ -220,8 +223,31 @@ bool resolve_targets(const Registry& registry, const std::vector<std::string>& s
     if (named.is_array())
       for (const auto& name : named)
         if (name.is_string()) architectures.push_back(name.get<std::string>());
+    // A local directory is a checkpoint of its own: its test runs that real model.
+    std::string checkpoint =
+        r.model.config_source == model_spec::Source::kLocal ? files::absolute(r.model.model_id) : "";
     targets->push_back(Target{r.model.model_type, r.model.model_id,
-                              std::string(model_spec::source_name(r.model.config_source)), architectures});
+                              std::string(model_spec::source_name(r.model.config_source)), architectures,
+                              checkpoint, r.model.repo, r.model.commit});
+  }
+  return true;
+}
+
+bool fetch_checkpoints(std::vector<Target>* targets, const hub::ProgressFn& progress, std::string* err) {
+  std::vector<hub::SnapshotRequest> requests;
+  std::vector<Target*> wanting;
+  for (Target& target : *targets) {
+    if (target.commit.empty()) continue;
+    requests.push_back({target.repo, target.commit});
+    wanting.push_back(&target);
+  }
+  std::vector<hub::SnapshotResult> results = hub::download_snapshots(requests, hub::options_from_env(), progress);
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].ok()) {
+      *err = results[i].error.message;
+      return false;
+    }
+    wanting[i]->checkpoint = results[i].snapshot.path;
   }
   return true;
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/hub.h"
 #include "common/registry.h"
 
 /// Where a model came from: the spec as given and where its config was found.
@@ -15,6 +16,11 @@ struct Target {
   std::string config_source;  ///< registry, cache, hub or local
   /// config.json's `architectures`: the checkpoint's head classes (none for registry specs)
   std::vector<std::string> architectures = {};
+  /// A directory holding the real checkpoint the test runs instead of a tiny model: a
+  /// local spec's directory, or a Hub snapshot fetch_checkpoints downloaded; "" for none.
+  std::string checkpoint = {};
+  hub::RepoRef repo = {};    ///< Hub specs (config_source hub or cache): the repository
+  std::string commit = {};   ///< Hub specs: the commit its revision resolved to
 };
 
 struct PlanOptions {
@@ -46,6 +52,12 @@ std::string describe(Unsupported why);
 /// through the cache. Fails on the first spec that does not resolve.
 bool resolve_targets(const Registry& registry, const std::vector<std::string>& specs,
                      bool trust_remote_code, std::vector<Target>* targets, std::string* err);
+
+/// Downloads the real checkpoint of every Hub spec among `targets` into the Hugging
+/// Face cache (hub::download_snapshots, options from the environment) and sets its
+/// `checkpoint` to the snapshot. `progress` as there. Fails on the first spec whose
+/// download failed.
+bool fetch_checkpoints(std::vector<Target>* targets, const hub::ProgressFn& progress, std::string* err);
 
 /// Builds the test-plan record of `target` (see schemas/test-plan.schema.json). The task
 /// is options.task; else the one the checkpoint's head was trained for (the first of its

@@ -11,11 +11,12 @@
 namespace render {
 namespace {
 
-// A partial tag alone on its line stands for whole lines (the mustache spec's
-// "standalone" rule): drop the tag line's own newline so that the partial's text,
-// which ends in one, takes the line's place instead of adding a blank line.
-std::string join_standalone_partials(const std::string& text) {
-  static const std::regex standalone(R"([ \t]*(\{\{>\s*[A-Za-z0-9_.-]+\s*\}\})[ \t]*)");
+// A partial or section tag alone on its line stands for whole lines (the mustache
+// spec's "standalone" rule, which kainjow keeps only in part): drop the tag line's own
+// newline so that the partial's text, which ends in one, takes the line's place, and a
+// section's tags leave no blank line behind.
+std::string join_standalone_tags(const std::string& text) {
+  static const std::regex standalone(R"([ \t]*(\{\{[>#^/]\s*[A-Za-z0-9_.-]+\s*\}\})[ \t]*)");
   std::string out;
   size_t begin = 0;
   while (begin < text.size()) {
@@ -34,25 +35,25 @@ std::string join_standalone_partials(const std::string& text) {
   return out;
 }
 
-// Checks every tag of `text` (and, recursively, of its partials) against `vars`,
-// loading each partial once into `partials`.
-bool load_checked(const std::string& dir, const std::string& path, const std::string& text,
-                  const std::set<std::string>& names, std::map<std::string, std::string>* partials,
-                  std::string* err) {
+// Checks every tag of `text` (and, recursively, of its partials, `<dir>/_<name><suffix>`)
+// against `vars`, loading each partial once into `partials`.
+bool load_checked(const std::string& dir, const std::string& suffix, const std::string& path,
+                  const std::string& text, const std::set<std::string>& names,
+                  std::map<std::string, std::string>* partials, std::string* err) {
   static const std::regex tag(R"(\{\{\{?\s*([#^/>!]?)\s*([A-Za-z0-9_.-]+))");
   for (std::sregex_iterator it(text.begin(), text.end(), tag), end; it != end; ++it) {
     std::string sigil = (*it)[1], name = (*it)[2];
     if (sigil == "!" || sigil == "/") continue;
     if (sigil == ">") {
       if (partials->count(name)) continue;
-      std::string partial_path = dir + "/_" + name + ".py.mustache", partial_text;
+      std::string partial_path = dir + "/_" + name + suffix, partial_text;
       if (!files::read(partial_path, &partial_text, err)) {
         *err = "template '" + path + "' includes a missing partial '" + name + "'";
         return false;
       }
-      partial_text = join_standalone_partials(partial_text);
+      partial_text = join_standalone_tags(partial_text);
       (*partials)[name] = partial_text;
-      if (!load_checked(dir, partial_path, partial_text, names, partials, err)) return false;
+      if (!load_checked(dir, suffix, partial_path, partial_text, names, partials, err)) return false;
     } else if (!names.count(name)) {
       *err = "template '" + path + "' uses an undefined variable '" + name + "'";
       return false;
@@ -90,38 +91,56 @@ bool place_values(const std::string& text, const Values& values, std::string* ou
   return true;
 }
 
-}  // namespace
-
-bool file(const std::string& dir, const std::string& name, const Vars& vars, const Values& values,
-          std::string* out, std::string* err) {
-  std::string path = dir + "/" + name + ".py.mustache", text;
+// Renders `<dir>/<name><suffix>`: `vars` in place of their tags (HTML-escaped by
+// `{{x}}` when `escape_html`, else verbatim), each value's tag as its marker, each flag
+// deciding its sections.
+bool render_text(const std::string& dir, const std::string& name, const std::string& suffix, const Vars& vars,
+                 const Values& values, const Flags& flags, bool escape_html, std::string* out,
+                 std::string* err) {
+  std::string path = dir + "/" + name + suffix, text;
   if (!files::read(path, &text, err)) return false;
-  text = join_standalone_partials(text);
+  text = join_standalone_tags(text);
   std::set<std::string> names;
   for (const auto& [key, value] : vars) names.insert(key);
   for (const auto& [key, value] : values) names.insert(key);
+  for (const auto& [key, value] : flags) names.insert(key);
   std::map<std::string, std::string> partials;
-  if (!load_checked(dir, path, text, names, &partials, err)) return false;
+  if (!load_checked(dir, suffix, path, text, names, &partials, err)) return false;
 
   kainjow::mustache::mustache tmpl{text};
   if (!tmpl.is_valid()) {
     *err = "template '" + path + "': " + tmpl.error_message();
     return false;
   }
-  tmpl.set_custom_escape([](const std::string& s) { return s; });
+  if (!escape_html) tmpl.set_custom_escape([](const std::string& s) { return s; });
   kainjow::mustache::data data;
   for (const auto& [key, value] : vars) data.set(key, value);
   for (const auto& [key, value] : values) data.set(key, marker(key));
+  for (const auto& [key, value] : flags) data.set(key, kainjow::mustache::data(value));
   for (const auto& [key, value] : partials) {
     std::string body = value;
     data.set(key, kainjow::mustache::partial{[body] { return body; }});
   }
-  std::string rendered = tmpl.render(data);
+  *out = tmpl.render(data);
   if (!tmpl.is_valid()) {
     *err = "template '" + path + "': " + tmpl.error_message();
     return false;
   }
+  return true;
+}
+
+}  // namespace
+
+bool file(const std::string& dir, const std::string& name, const Vars& vars, const Values& values,
+          std::string* out, std::string* err, const Flags& flags) {
+  std::string rendered;
+  if (!render_text(dir, name, ".py.mustache", vars, values, flags, /*escape_html=*/false, &rendered, err))
+    return false;
   return place_values(rendered, values, out, err);
+}
+
+bool html(const std::string& dir, const std::string& name, const Vars& vars, std::string* out, std::string* err) {
+  return render_text(dir, name, ".html.mustache", vars, {}, {}, /*escape_html=*/true, out, err);
 }
 
 }  // namespace render

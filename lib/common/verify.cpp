@@ -53,6 +53,12 @@ std::vector<nlohmann::json> check_static(const nlohmann::json& manifest) {
       found.push_back(discrepancy(manifest, "requirement-not-met",
                                   std::string(key) + " '" + name + "' is not what the skillset loads"));
   }
+  // A batch policy other than the default is code of its own (gen-skillset's
+  // _per_batch); a skillset without it batches the way its tests found wrong.
+  const std::string policy = requirements.value("batch_policy", "batched");
+  if (policy != "batched" && !has(text, R"(^    def _per_batch\(self, endpoint, processor, device, input, \*\*options\):)"))
+    found.push_back(discrepancy(manifest, "requirement-not-met",
+                                "batch policy '" + policy + "' is not how the skillset batches"));
   return found;
 }
 

@@ -1,11 +1,13 @@
 """The reference loop: the family's hand-written reference for every case, on the first
-candidate model class that works."""
+candidate model class that works, and on that model the first batch policy of the plan
+that keeps each input's outputs (skillkit.batching)."""
 import math
 from pathlib import Path
 
 import transformers
 
 from . import failures
+from .batching import choose as choose_batching
 from .messages import one_line
 from .signature import signature
 from .tiny import seed_everything
@@ -59,6 +61,9 @@ def compute(family, plan, cases):
                           **{"class": failures.NON_FINITE})
             return result, None, None
         result["status"] = "pass"
+        batching = choose_batching(family, str(model_dir), candidate, plan, cases)
+        if batching is not None:
+            result["batching"] = batching
         return result, model_dir, expected
     # The first candidate is the one the plan wants most: its failure is the record's class.
     result["message"] = "no candidate worked: " + "; ".join(messages)

@@ -16,11 +16,18 @@ BUILDERS = (tiny, tokenizers, teaching)
 
 
 def cache_root():
-    """Where tiny models are kept: $SKILLKIT_CACHE, else <repo>/.cache/tiny."""
+    """Where tiny models are kept: $SKILLKIT_CACHE; else, run from a checkout (its
+    python/pyproject.toml beside this package), the checkout's .cache/tiny; else, as
+    `make install` puts it under a prefix that may not be the user's to write,
+    $XDG_CACHE_HOME/hf-skillsets/tiny (~/.cache/...), beside the converted graphs."""
     configured = os.environ.get("SKILLKIT_CACHE")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[2] / ".cache" / "tiny"
+    python_dir = Path(__file__).resolve().parents[1]
+    if (python_dir / "pyproject.toml").exists():
+        return python_dir.parent / ".cache" / "tiny"
+    home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(home) / "hf-skillsets" / "tiny"
 
 
 def _builder_digest(family):

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("SKILLSET_BIN") or ROOT / "bin")
 SCHEMAS = ROOT / "schemas"
 PYTHON = ROOT / ".venv" / "bin" / "python"
-TOOLS = ("gen-tests", "run-tests", "analyze", "gen-skillset", "verify")
+TOOLS = ("gen-tests", "run-tests", "analyze", "gen-skillset", "verify", "report", "history")
 TIMEOUT = 600
 
 

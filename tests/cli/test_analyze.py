@@ -152,3 +152,15 @@ def test_analyze_passing_reference_without_a_candidate_gives_no_invalid_requirem
     for record in cli.records(out):
         validate(record, "requirements")
     assert rc in (1, 2) and out == "", (rc, out)
+
+
+def test_analyze_reference_where_no_candidate_worked_is_a_finding_not_bad_input(cli):
+    # skillkit writes candidate null when no candidate built (reference.record): a whole
+    # results file of make loop or a survey holds such records beside passing ones.
+    result = cli.bert_result(model_type="beit", ident="beit", reference={
+        "status": "error", "candidate": None, "signature": None, "generation": None,
+        "tolerance": {"rtol": 1e-4, "atol": 1e-4}, "message": "no candidate worked: ..."})
+    rc, out, err = cli.run("analyze", input=cli.jsonl(result, cli.bert_result()))
+    assert rc == 1, err
+    assert [r["model_type"] for r in cli.records(out)] == ["bert"]
+    assert "beit: reference error" in err

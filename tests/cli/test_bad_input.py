@@ -98,10 +98,11 @@ def run_into_dev_full(cli, tool, *args, input=""):
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-@pytest.mark.parametrize("tool", ["analyze", "gen-tests", "gen-skillset", "verify"])
+@pytest.mark.parametrize("tool", ["analyze", "gen-tests", "gen-skillset", "verify", "report"])
 def test_a_stdout_write_error_is_exit_2_with_the_reason(cli, tmp_path, tool):
     args, input = {
         "analyze": ((), cli.jsonl(cli.bert_result())),
+        "report": ((), cli.jsonl(cli.bert_result())),
         "gen-tests": (("-q", "-o", tmp_path, "bert"), ""),
         "gen-skillset": (("-q", "-o", tmp_path, "bert"), ""),
         # Only the verify-summary: no skillset to check.
@@ -183,7 +184,7 @@ def test_a_writer_killed_mid_write_leaves_no_temporary_file(cli, tmp_path, tool,
 
 # --- the schemas themselves -----------------------------------------------------------
 
-@pytest.mark.parametrize("tool", ["gen-tests", "run-tests", "analyze", "gen-skillset", "verify"])
+@pytest.mark.parametrize("tool", ["gen-tests", "run-tests", "analyze", "gen-skillset", "verify", "report"])
 def test_a_tool_without_its_schemas_stops_with_one_error_line(cli, tmp_path, tool):
     rc, out, err = cli.run(tool, "bert", env={"SKILLSET_HOME": str(tmp_path)})
     assert rc == 2 and out == ""

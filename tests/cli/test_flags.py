@@ -3,7 +3,7 @@ import pytest
 
 # Each tool with one flag of its own that its help must mention.
 TOOLS = {"gen-tests": "--output-dir", "run-tests": "--timeout", "analyze": "--quiet",
-         "gen-skillset": "--list-families", "verify": "--jobs"}
+         "gen-skillset": "--list-families", "verify": "--jobs", "report": "--markdown", "history": "--db"}
 
 
 @pytest.mark.parametrize("tool", TOOLS)

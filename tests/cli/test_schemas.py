@@ -10,9 +10,10 @@ from jsonschema import Draft202012Validator
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 NAMES = sorted(p.name[: -len(".schema.json")] for p in SCHEMAS.glob("*.schema.json"))
-RECORDS = ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy", "verify-summary")
+RECORDS = ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy", "verify-summary",
+           "regression")
 # Parts the record schemas refer to ($ref), not documents of their own.
-SHARED = ("backend", "failure-class", "identity", "precision")
+SHARED = ("backend", "batch-policy", "failure-class", "identity", "precision")
 
 
 def test_schemas_every_record_format_has_a_schema():
@@ -65,7 +66,8 @@ def test_schemas_every_failing_outcome_carries_a_known_failure_class(validators,
     assert valid(cli.bert_result(reference={**failing, "class": "tiny-model"}))
 
 
-@pytest.mark.parametrize("name", ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy"))
+@pytest.mark.parametrize("name", ("test-plan", "test-result", "requirements", "skillset-manifest", "discrepancy",
+                                  "regression"))
 def test_schemas_record_of_one_model_type_refers_to_the_identity_fields(name):
     schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
     assert {"$ref": "identity.schema.json"} in schema["allOf"]

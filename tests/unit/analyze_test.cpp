@@ -48,3 +48,26 @@ TEST_CASE("analyze keeps the last result of a model type") {
   CHECK(a.requirements.size() == 1);
   CHECK(a.failed.empty());
 }
+
+TEST_CASE("analyze carries the batch policy the test found, and not what it measured") {
+  auto r = result("canine", "pass", 1.0);
+  r["reference"]["batching"] = {
+      {"policy", "equal-length"},
+      {"tried",
+       {{{"policy", "batched"}, {"status", "fail"}, {"max_abs_diff", 3.2}},
+        {{"policy", "equal-length"}, {"status", "pass"}, {"max_abs_diff", 2e-6}}}}};
+  Analysis a = analyze({r});
+  REQUIRE(a.requirements.size() == 1);
+  CHECK(a.requirements[0]["batch_policy"] == "equal-length");
+  auto elsewhere = r;
+  elsewhere["reference"]["batching"]["tried"][0]["max_abs_diff"] = 2.9;
+  CHECK(analyze({elsewhere}).requirements[0].dump() == a.requirements[0].dump());
+  CHECK(a.requirements[0].dump().find("max_abs_diff") == std::string::npos);
+}
+
+TEST_CASE("analyze writes no batch policy where none was tried or none held") {
+  CHECK_FALSE(analyze({result("gpt2", "pass", 1.0)}).requirements[0].contains("batch_policy"));
+  auto r = result("mobilenet_v2", "pass", 1.0);
+  r["reference"]["batching"] = {{"policy", nullptr}, {"tried", nlohmann::json::array()}};
+  CHECK_FALSE(analyze({r}).requirements[0].contains("batch_policy"));
+}

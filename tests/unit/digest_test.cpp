@@ -20,3 +20,23 @@ TEST_CASE("sha256_hex handles messages across block boundaries") {
   CHECK(digest::sha256_hex(std::string(64, 'x')) ==
         "7ce100971f64e7001e8fe5a51973ecdfe1ced42befe7ee8d5fd6219506b5393c");
 }
+
+TEST_CASE("a hasher fed in pieces gives the digest of the whole") {
+  std::string data;
+  for (int i = 0; i < 3000; ++i) data += static_cast<char>(i * 7 % 251);
+  for (size_t piece : {1u, 7u, 63u, 64u, 65u, 1000u}) {
+    digest::Hasher hasher(digest::Hasher::Kind::kSha256);
+    for (size_t at = 0; at < data.size(); at += piece) hasher.update(std::string_view(data).substr(at, piece));
+    CHECK_MESSAGE(hasher.hex() == digest::sha256_hex(data), piece);
+  }
+}
+
+TEST_CASE("sha1 matches the FIPS 180-4 examples and git's blob ids") {
+  auto sha1 = [](const std::string& s) { return digest::Hasher(digest::Hasher::Kind::kSha1).update(s).hex(); };
+  CHECK(sha1("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d");
+  CHECK(sha1("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
+        "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+  CHECK(sha1(std::string(1000000, 'a')) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+  // `printf 'hello\n' | git hash-object --stdin`
+  CHECK(sha1(std::string("blob 6") + '\0' + "hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a");
+}

@@ -55,3 +55,31 @@ TEST_CASE("absolute normalises relative paths against the current directory") {
   CHECK(files::absolute("/a/./b/../c") == "/a/c");
   CHECK(files::absolute("x")[0] == '/');
 }
+
+TEST_CASE("can_write leaves nothing behind where it can write, and names the place where it cannot") {
+  TempDir dir;
+  std::string err;
+  CHECK(files::can_write(dir.path() + "/report.xml", &err));
+  CHECK(std::filesystem::is_empty(dir.path()));
+  std::string blocker = dir.write("blocker", "x");
+  CHECK_FALSE(files::can_write(blocker + "/report.xml", &err));
+  CHECK(err.find("'" + blocker + "'") != std::string::npos);
+}
+
+TEST_CASE("home_of is the directory above bin/ in a checkout, which holds schemas/") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/schemas");
+  std::filesystem::create_directories(dir.path() + "/share/hf-skillsets/schemas");
+  CHECK(files::home_of(dir.path() + "/bin/run-tests") == dir.path());
+}
+
+TEST_CASE("home_of is <prefix>/share/hf-skillsets for a tool make install put in <prefix>/bin") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/share/hf-skillsets/schemas");
+  CHECK(files::home_of(dir.path() + "/bin/run-tests") == dir.path() + "/share/hf-skillsets");
+}
+
+TEST_CASE("home_of is the directory above bin/ when neither holds schemas/, so the error names it") {
+  TempDir dir;
+  CHECK(files::home_of(dir.path() + "/bin/run-tests") == dir.path());
+}

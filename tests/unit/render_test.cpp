@@ -57,3 +57,37 @@ TEST_CASE("file refuses a value nested too deep for code") {
   CHECK_FALSE(render::file(dir.path(), "main", {}, {{"value", value}}, &out, &err));
   CHECK(err.find("nested deeper") != std::string::npos);
 }
+
+TEST_CASE("html escapes {{x}} for HTML and leaves {{{x}}} verbatim") {
+  TempDir dir;
+  dir.write("page.html.mustache", "<p title=\"{{text}}\">{{text}}</p>{{{raw}}}\n");
+  std::string out, err;
+  REQUIRE(render::html(dir.path(), "page", {{"text", "<a href='x'>\"&"}, {"raw", "<b>"}}, &out, &err));
+  CHECK(out == "<p title=\"&lt;a href=&apos;x&apos;&gt;&quot;&amp;\">&lt;a href=&apos;x&apos;&gt;&quot;&amp;</p><b>\n");
+}
+
+TEST_CASE("html refuses a template that names an undefined variable") {
+  TempDir dir;
+  dir.write("page.html.mustache", "{{tpyo}}\n");
+  std::string out, err;
+  CHECK_FALSE(render::html(dir.path(), "page", {{"typo", "1"}}, &out, &err));
+  CHECK(err.find("undefined variable 'tpyo'") != std::string::npos);
+}
+
+TEST_CASE("file writes a section only when its flag is set, its tag lines leaving no line behind") {
+  TempDir dir;
+  dir.write("main.py.mustache", "a\n{{#on}}\nyes\n{{/on}}\n{{^on}}\nno\n{{/on}}\nb\n");
+  std::string out, err;
+  REQUIRE(render::file(dir.path(), "main", {}, {}, &out, &err, {{"on", true}}));
+  CHECK(out == "a\nyes\nb\n");
+  REQUIRE(render::file(dir.path(), "main", {}, {}, &out, &err, {{"on", false}}));
+  CHECK(out == "a\nno\nb\n");
+}
+
+TEST_CASE("file refuses a section whose flag it was not given") {
+  TempDir dir;
+  dir.write("main.py.mustache", "{{#tpyo}}\nx\n{{/tpyo}}\n");
+  std::string out, err;
+  CHECK_FALSE(render::file(dir.path(), "main", {}, {}, &out, &err, {{"typo", true}}));
+  CHECK(err.find("undefined variable 'tpyo'") != std::string::npos);
+}

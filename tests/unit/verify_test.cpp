@@ -60,3 +60,19 @@ TEST_CASE("check_result counts fails and errors, not skips or unimplemented back
   CHECK(summary["unimplemented_backends"]["webnn"] == 1);
   CHECK(summary["backend_statuses"]["skip"] == 1);
 }
+
+TEST_CASE("check_static names a batch policy the skillset does not follow") {
+  TempDir dir;
+  auto wanting = manifest(dir.write("hf_bert.py", skillset()));
+  wanting["requirements"]["batch_policy"] = "single";
+  auto found = check_static(wanting);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0]["kind"] == "requirement-not-met");
+  CHECK(found[0]["detail"] == "batch policy 'single' is not how the skillset batches");
+  auto following = manifest(dir.write(
+      "hf_bert.py", skillset() + "    def _per_batch(self, endpoint, processor, device, input, **options):\n"));
+  following["requirements"]["batch_policy"] = "single";
+  CHECK(check_static(following).empty());
+  wanting["requirements"]["batch_policy"] = "batched";
+  CHECK(check_static(wanting).empty());
+}

@@ -1,4 +1,6 @@
 // gen-tests: writes test_hf_<ident>.py for each model spec and prints its test-plan record.
+#include <unistd.h>
+
 #include <cxxopts.hpp>
 
 #include "common/generate.h"
@@ -6,6 +8,31 @@
 #include "driver.h"
 
 static const char* kTool = "gen-tests";
+
+// --weights' progress on stderr: on a terminal a bar redrawn in place under a line per
+// file stored; otherwise (a log, CI) only the lines; with --quiet nothing.
+static hub::ProgressFn show_download() {
+  if (driver::quiet) return {};
+  const bool terminal = ::isatty(STDERR_FILENO);
+  return [terminal](const hub::Progress& p) {
+    if (terminal) std::fprintf(stderr, "\r\x1b[K");
+    if (!p.file_done.empty())
+      driver::note(kTool, "downloaded '" + p.file_done + "' (" + hub::human_bytes(p.file_size) + ", " +
+                              std::to_string(p.files_done) + "/" + std::to_string(p.files_total) + ")");
+    if (p.finished) {
+      double rate = p.elapsed_s > 0 ? (p.bytes_done - p.bytes_resumed) / p.elapsed_s : 0;
+      char elapsed[32];
+      std::snprintf(elapsed, sizeof elapsed, "%.1f s", p.elapsed_s);
+      driver::note(kTool, std::to_string(p.files_done) + " of " + std::to_string(p.files_total) + " file(s), " +
+                              hub::human_bytes(p.bytes_done) + " in " +
+                              elapsed + " (" + hub::human_bytes(static_cast<uint64_t>(rate)) + "/s" +
+                              (p.bytes_resumed ? ", " + hub::human_bytes(p.bytes_resumed) + " resumed" : "") + ")");
+    } else if (terminal) {
+      std::fprintf(stderr, "%s: %s", kTool, hub::progress_line(p, 30).c_str());
+    }
+    std::fflush(stderr);
+  };
+}
 
 static int run(int argc, char** argv) {
   driver::ignore_sigpipe();
@@ -34,6 +61,9 @@ static int run(int argc, char** argv) {
       ("force", "overwrite tests edited since they were generated (their digest no longer matches); "
                 "without it an edited file stops the run (exit 1) before anything is written")
       ("trust-remote-code", "accept models whose config needs remote code (off: such code is never run)")
+      ("weights", "download the real checkpoint of each Hub repo id (config, safetensors weights, tokenizer "
+                  "and processor files) into the Hugging Face cache and test it instead of a tiny random "
+                  "model; a complete snapshot in the cache is used without a request")
       ("registry", "the registry file (default: the project's data/registry.json)", cxxopts::value<std::string>()->default_value(""))
       ("specs", "", cxxopts::value<std::vector<std::string>>());
   driver::add_standard_options(cli);
@@ -41,7 +71,7 @@ static int run(int argc, char** argv) {
 
   std::vector<std::string> specs;
   PlanOptions options;
-  bool all = false, force = false, trust_remote_code = false, list_families = false;
+  bool all = false, force = false, trust_remote_code = false, list_families = false, weights = false;
   std::string family, registry_path;
   if (auto rc = driver::parse(cli, kTool, argc, argv, [&](const cxxopts::ParseResult& args) {
       for (const char* key : {"specs", "model", "generate"})
@@ -58,6 +88,7 @@ static int run(int argc, char** argv) {
       registry_path = args["registry"].as<std::string>();
       list_families = args.count("list-families") > 0;
       trust_remote_code = args.count("trust-remote-code") > 0;
+      weights = args.count("weights") > 0;
       }))
     return *rc;
   for (const auto& backend : options.backends) {
@@ -80,6 +111,7 @@ static int run(int argc, char** argv) {
   std::vector<Target> targets;
   if (!resolve_targets(registry, specs, trust_remote_code, &targets, &err)) return driver::fail(kTool, err);
   std::vector<nlohmann::json> plans;
+  std::vector<Target> planned;  // the target of each plan
   int unsupported_count = 0;
   for (const auto& target : targets) {
     nlohmann::json plan;
@@ -91,6 +123,16 @@ static int run(int argc, char** argv) {
       continue;
     }
     plans.push_back(std::move(plan));
+    planned.push_back(target);
+  }
+  // Downloads only for the tests that will be written, after every other check.
+  if (weights) {
+    if (!fetch_checkpoints(&planned, show_download(), &err)) return driver::fail(kTool, err);
+    for (size_t i = 0; i < plans.size(); ++i) {
+      if (planned[i].commit.empty()) continue;
+      plans[i]["checkpoint"] = planned[i].checkpoint;
+      driver::note(kTool, "checkpoint of '" + planned[i].model_id + "': '" + planned[i].checkpoint + "'");
+    }
   }
   std::vector<Output> outputs(plans.size());
   for (size_t i = 0; i < plans.size(); ++i)

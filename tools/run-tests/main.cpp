@@ -3,7 +3,9 @@
 #include <cxxopts.hpp>
 #include <thread>
 
+#include "common/junit.h"
 #include "common/runner.h"
+#include "common/shard.h"
 #include "driver.h"
 
 static const char* kTool = "run-tests";
@@ -31,11 +33,16 @@ static int run(int argc, char** argv) {
       ("backends", "comma-separated backends to test (default: each plan's own)", cxxopts::value<std::vector<std::string>>())
       ("v,verbose", "pass the tests' own output through to stderr (otherwise only a crashed "
                      "worker's last line is shown, in its record)")
+      ("shard", "run only shard K of N (K/N): the plans of the model types whose name hashes there, "
+                "the same share on every machine whatever the order of the plans", cxxopts::value<std::string>())
+      ("junit", "also write the results as JUnit XML to FILE, at the end", cxxopts::value<std::string>())
       ("files", "", cxxopts::value<std::vector<std::string>>());
   driver::add_standard_options(cli);
   cli.parse_positional({"files"});
 
   std::vector<std::string> operands, backends;
+  std::string shard_text, junit_file;
+  bool sharded = false;
   int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   double timeout = 900;
   bool verbose = false;
@@ -46,30 +53,47 @@ static int run(int argc, char** argv) {
       timeout = args["timeout"].as<double>();
       if (args.count("backends")) backends = args["backends"].as<std::vector<std::string>>();
       verbose = args.count("verbose") > 0;
+      sharded = args.count("shard") > 0;
+      if (sharded) shard_text = args["shard"].as<std::string>();
+      if (args.count("junit")) junit_file = args["junit"].as<std::string>();
       }))
     return *rc;
   if (jobs < 1) return driver::fail(kTool, "--jobs must be at least 1");
   if (!(timeout > 0)) return driver::fail(kTool, "--timeout must be positive");
+  Shard shard;
+  std::string err;
+  if (sharded && !parse_shard(shard_text, &shard, &err)) return driver::fail(kTool, err);
 
   // All input is read and checked before any test starts.
   std::vector<nlohmann::json> plans;
-  std::string err;
   if (!records::read_operands(operands, {"test-plan"}, &plans, &err)) return driver::fail(kTool, err);
   if (driver::stop_signal) return driver::stopped_exit_code();  // stopped while the plans were being read
   if (plans.empty()) return driver::fail(kTool, "no test plans on input");
+  if (!junit_file.empty() && !files::can_write(junit_file, &err)) return driver::fail(kTool, err);
   std::vector<TestJob> test_jobs(plans.size());
   for (size_t i = 0; i < plans.size(); ++i)
     if (!job_from_plan(plans[i], std::to_string(i), backends, &test_jobs[i], &err)) return driver::fail(kTool, err);
+  // Every plan is checked above, so bad input fails every shard alike; then only this
+  // shard's stay (a job's id still indexes `plans`).
+  if (sharded) {
+    std::erase_if(test_jobs, [&](const TestJob& job) {
+      return shard_of(plans[std::stoul(job.id)]["model_type"].get<std::string>(), shard.count) != shard.index;
+    });
+    driver::note(kTool, "shard " + shard_text + ": " + std::to_string(test_jobs.size()) + " of " +
+                            std::to_string(plans.size()) + " test plans");
+  }
 
   RunnerOptions options = worker_options(jobs, timeout);
   options.pass_output = verbose;
   options.stop = &driver::stop_requested;
   bool failures = false, stdout_closed = false;
+  std::vector<junit::Case> cases;
   auto start = std::chrono::steady_clock::now();
   auto on_done = [&](const TestOutcome& outcome, size_t done, size_t total) {
     const nlohmann::json& plan = plans[std::stoul(outcome.id)];
     nlohmann::json result = result_record(plan, outcome);
     failures = failures || has_failure(result);
+    for (auto& c : junit::result_cases(result)) cases.push_back(std::move(c));
     if (!driver::emit(result)) {
       stdout_closed = true;
       driver::stop_requested = 1;
@@ -100,6 +124,8 @@ static int run(int argc, char** argv) {
     if (stdout_closed) return driver::output_failed(kTool);
     return driver::fail(kTool, err);
   }
+  if (!junit_file.empty() && !files::write_atomic(junit_file, junit::document(kTool, cases), &err))
+    return driver::fail(kTool, err);
   return failures ? exit_code::kFindings : exit_code::kOk;
 }
 

@@ -122,6 +122,20 @@ def reference(model_dir, candidate, case, plan):
     return Expected({"embeddings": embeddings})
 
 
+def run_batch(model_dir, candidate, plan, texts):
+    """The model run once on `texts` padded to a common length, as the skillset batches
+    them (skillkit.batching): per text its own positions of the model's first output
+    (hidden states or logits), and its length in tokens."""
+    pipe = _pipeline(plan["task"], model_dir, candidate["auto_class"], candidate["processor_class"])
+    batch = pipe.tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt")
+    with torch.inference_mode():
+        output = pipe.model(**batch)[0].float()
+    ids = batch["input_ids"]
+    mask = batch.get("attention_mask", torch.ones_like(ids)).bool()
+    per_token = output.dim() > 2 and output.shape[1] == ids.shape[1]
+    return [row[keep] if per_token else row for row, keep in zip(output, mask)], mask.sum(dim=1).tolist()
+
+
 def _classify_texts(classifier, texts, top_k):
     expected = Expected({"logits": [], "predictions": []})
     for text in texts:

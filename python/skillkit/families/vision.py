@@ -8,6 +8,8 @@ and the model on the pipeline's own preprocessed inputs for the logits, so a ski
 that batches images of different sizes must show that resizing them together changes
 nothing.
 """
+import functools
+
 import torch
 import transformers
 from transformers import AutoImageProcessor, pipeline
@@ -69,6 +71,7 @@ def cases(plan):
     ]
 
 
+@functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
 def _classifier(model_dir, model_class):
     model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
     processor = AutoImageProcessor.from_pretrained(model_dir)
@@ -88,6 +91,17 @@ def reference(model_dir, candidate, case, plan):
         expected["predictions"].append(
             [{"label": p["label"], "score": float(p["score"])} for p in classifier(image, top_k=top_k)])
     return expected
+
+
+def run_batch(model_dir, candidate, plan, images):
+    """The model run once on `images`, as the skillset batches them (skillkit.batching):
+    per image its logits, and its length, 1: the image processor brings every image to
+    one size, so nothing is padded."""
+    classifier = _classifier(model_dir, candidate["model_class"])
+    batch = classifier.image_processor(images=media.pil_images(list(images)), return_tensors="pt")
+    with torch.inference_mode():
+        logits = classifier.model(**batch).logits.float()
+    return list(logits), [1] * len(logits)
 
 
 def compare(expected, actual, plan):
