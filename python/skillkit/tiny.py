@@ -6,6 +6,7 @@ tests run anywhere. What matters is that the tiny model is a faithful instance o
 architecture (every code path of the real one) and that what is saved is exactly what
 loads back.
 """
+import dataclasses
 import os
 import random
 
@@ -32,7 +33,10 @@ LORA_RANK = 16
 # mel sizes are never listed: they are tied to what the processor produces, and
 # shrinking one without the processor breaks the model.
 _WIDTHS = ("hidden_size", "d_model", "n_embd", "embedding_size", "projection_dim",
-           "pooler_hidden_size")  # deberta's classification heads pool at this width
+           "pooler_hidden_size",  # deberta's classification heads pool at this width
+           # What cross-attention reads: the encoder's width (blip's text model reads the
+           # image's, t5gemma's decoder the encoder's).
+           "encoder_hidden_size", "cross_attention_hidden_size")
 _LAYERS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "encoder_layers",
            "decoder_layers", "num_decoder_layers")
 _HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads", "encoder_attention_heads",
@@ -46,6 +50,23 @@ _EXPERT_COUNTS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_n
 # Leading dense layers before the first mixture-of-experts one: at most one of the tiny
 # model's layers, so that it still runs its experts.
 _DENSE_PREFIXES = ("first_k_dense_replace", "num_dense_layers")
+# State-space mixers (mamba2, and the mamba layers of hybrids): (expand factor, heads,
+# head width, groups, inner width) by their spellings. The heads span the inner width,
+# the expanded one (falcon_h1 names it), and the groups divide the heads.
+_SSM = (("expand", "num_heads", "head_dim", "n_groups", "d_ssm"),
+        ("mamba_expand", "mamba_n_heads", "mamba_d_head", "mamba_n_groups", "mamba_d_ssm"))
+SSM_GROUPS = 2
+# The first stage's width of a hierarchical model that derives the others from it
+# (swin's embed_dim); each later stage doubles it.
+STAGE_WIDTH = 16
+# Per-layer kind lists by their spellings: layer_types and its kin (mlp_layer_types,
+# ...), zamba's layers_block_type, recurrent_gemma's repeating block_types.
+_KIND_LISTS = ("layer_types", "layers_block_type", "block_types")
+# Words in the names of sizes a config may derive without declaring them.
+_SIZE_WORDS = ("size", "dim", "channels", "heads", "groups", "layers")
+# Kinds of layer that hold no attention; a hybrid's tiny model keeps an attention layer
+# (generate's cache measures the sequence on one).
+_NOT_ATTENTION = ("linear_attention", "mamba", "recurrent")
 
 
 def seed_everything(seed):
@@ -73,6 +94,11 @@ def _set(config, name, value):
         pass
 
 
+def is_hierarchical(config):
+    """Whether the model lists its depth per stage (swin, convnext, pvt, ...)."""
+    return isinstance(getattr(config, "depths", None), (list, tuple))
+
+
 def shrink(config, **overrides):
     """Set the config's size attributes to tiny values, in place, and return it.
 
@@ -85,8 +111,27 @@ def shrink(config, **overrides):
         if isinstance(value, PreTrainedConfig):
             shrink(value)
 
-    old_layers = next((getattr(config, n) for n in _LAYERS if _present(config, n)), None)
+    # Sizes the config's __post_init__ derives from others: fields the class leaves None
+    # (rwkv's attention_hidden_size, xlstm's embedding_dim) and attributes it sets
+    # without declaring them, under a size's name (swin's stage count num_layers and its
+    # last width hidden_size, zamba2's attention_hidden_size). Derived again from the
+    # tiny sizes below (see `stale`).
+    fields = {field.name: field.default for field in dataclasses.fields(config)} \
+        if dataclasses.is_dataclass(config) else None
+    derived = {name: value for name, value in vars(config).items()
+               if fields is not None and _is_int(value) and not name.startswith("_")
+               and fields.get(name) is None}
+    undeclared = {name for name in derived if name not in fields and any(word in name for word in _SIZE_WORDS)}
+    # A heterogeneous config (gemma4's wider heads on its full-attention layers) keeps
+    # per-layer overrides of its sizes: set aside while the global sizes shrink, then
+    # scaled the same way and laid out on the tiny model's layers.
+    spec = vars(config).get("_heterogeneity_spec")
+    if spec is not None:
+        config.per_layer_config = None
+        old_globals = {name: getattr(config, name, None) for name in spec.per_layer_attributes}
+
     old_heads = next((getattr(config, n) for n in _HEADS if _present(config, n)), None)
+    old_sizes = {name: value for name, value in vars(config).items() if _is_int(value)}
     old_kv_heads = getattr(config, "num_key_value_heads", None)
 
     if _present(config, "moe_intermediate_size"):
@@ -96,7 +141,22 @@ def shrink(config, **overrides):
                 _set(config, name, EXPERTS)
     experts = any(_present(config, n) and getattr(config, n) > 0 for n in _EXPERT_COUNTS)
     intermediate = EXPERT_INTERMEDIATE if experts else INTERMEDIATE
+    # A hierarchical model (swin, convnext, pvt) lists its sizes per stage: every stage
+    # is kept (its layer count is the stage count), one block deep, at most two heads
+    # each. Its first width (swin's embed_dim) is tiny and doubles from stage to stage;
+    # widths listed per stage (hidden_sizes) stay, as group norms (bit's 32 groups) and
+    # stems (textnet's) are sized for them.
+    hierarchical = is_hierarchical(config)
+    if hierarchical:
+        _set(config, "depths", [1] * len(config.depths))
+        if _present(config, "embed_dim"):
+            _set(config, "embed_dim", STAGE_WIDTH)
+        for name, value in vars(config).items():
+            if name in _HEADS and isinstance(value, (list, tuple)):
+                _set(config, name, [min(heads, 2) for heads in value])
     for names, tiny in ((_WIDTHS, HIDDEN), (_LAYERS, LAYERS), (_INTERMEDIATES, intermediate)):
+        if hierarchical and names is _LAYERS:
+            continue
         for name in names:
             if _present(config, name):
                 _set(config, name, tiny)
@@ -110,8 +170,9 @@ def shrink(config, **overrides):
             ("topk_group", 1), ("moe_num_shared_experts", 1)] + [(n, 1) for n in _DENSE_PREFIXES]):
         if _present(config, name):
             _set(config, name, min(getattr(config, name), tiny))
-    if experts and hasattr(config, "num_experts_per_tok") and config.num_experts_per_tok is None:
-        _set(config, "num_experts_per_tok", EXPERTS_PER_TOKEN)  # real checkpoints name it
+    for name, tiny in (("num_experts_per_tok", EXPERTS_PER_TOKEN), ("n_shared_experts", 1)):
+        if experts and hasattr(config, name) and getattr(config, name) is None:
+            _set(config, name, tiny)  # real checkpoints name it
     for name in ("kv_lora_rank", "q_lora_rank"):
         if _present(config, name):
             _set(config, name, LORA_RANK)
@@ -119,11 +180,64 @@ def shrink(config, **overrides):
     for name, value in overrides.items():
         setattr(config, name, value)
 
-    _derive(config, old_layers, old_heads, old_kv_heads, overrides)
+    sources = _derive(config, old_heads, old_kv_heads, overrides)
+    # Sizes listed per layer (laguna's num_attention_heads_per_layer): those of the
+    # layers the tiny ones stand for, scaled as the global size was.
+    for name, value in list(vars(config).items()):
+        base = name.removesuffix("_per_layer")
+        if base != name and isinstance(value, list) and len(value) > len(sources) \
+                and _is_int(old_sizes.get(base)) and _present(config, base):
+            _set(config, name, [max(1, value[source] * getattr(config, base) // old_sizes[base])
+                                for source in sources])
+    # A backbone of one stage per layer (beit, dinov2) names its stages for the real
+    # depth, and its outputs the last one ('stage12'): the tiny model's stages, its
+    # outputs the last.
+    layers = next((getattr(config, n) for n in _LAYERS if _present(config, n)), None)
+    if not hierarchical and layers and len(getattr(config, "stage_names", None) or ()) > layers + 1 \
+            and hasattr(config, "set_output_features_output_indices"):
+        config.stage_names = config.stage_names[:layers + 1]
+        config.set_output_features_output_indices(out_features=None, out_indices=None)
+    # A derived field shrink left alone is derived again, by __post_init__, and so is an
+    # undeclared size, shrunk or not (swin's hidden_size is derived again, t5gemma's
+    # decoder keeps the cross_attention_hidden_size shrink gave it, as its parent config
+    # derives that one); an undeclared attribute under another name (switch_transformers'
+    # sparse step, from the depth and the number of sparse layers) stays, and a field
+    # __post_init__ does not derive again keeps its value.
+    stale = [name for name, value in derived.items() if name not in overrides
+             and (name in undeclared or (name in fields and getattr(config, name) == value))]
+    if stale:
+        kept = {name: value for name, value in vars(config).items() if name not in fields and name not in stale}
+        for name in stale:
+            if name not in undeclared:
+                setattr(config, name, None)
+        config.__post_init__()
+        vars(config).update(kept)  # undeclared attributes of other names stay as they were
+        for name in stale:
+            if getattr(config, name) is None:
+                setattr(config, name, derived[name])
+    if spec is not None:
+        config.per_layer_config = None  # what __post_init__ may have laid out for the real depth
+        config.per_layer_config = _per_layer_overrides(config, spec, old_globals, sources)
     return config
 
 
-def _derive(config, old_layers, old_heads, old_kv_heads, overrides):
+def _per_layer_overrides(config, spec, old_globals, sources):
+    """The tiny model's per-layer overrides: each tiny layer takes those of the layer it
+    was cut from, a size scaled as its global value was (512 over 256 stays twice)."""
+    tiny_overrides = {}
+    for layer, source in enumerate(sources):
+        values = {}
+        for name, value in spec.per_layer_overrides.get(source, {}).items():
+            old, new = old_globals.get(name), getattr(config, name, None)
+            if _is_int(value) and _is_int(old) and _is_int(new) and old:
+                value = max(1, value * new // old)
+            values[name] = value
+        if values:
+            tiny_overrides[layer] = values
+    return tiny_overrides
+
+
+def _derive(config, old_heads, old_kv_heads, overrides):
     """Keep the attributes computed from sizes consistent with the new sizes."""
     width = next((getattr(config, n) for n in _WIDTHS[:3] if _present(config, n)), None)
     heads = next((getattr(config, n) for n in _HEADS if _present(config, n)), None)
@@ -148,6 +262,15 @@ def _derive(config, old_layers, old_heads, old_kv_heads, overrides):
         if "rotary_dim" not in overrides and _present(config, "rotary_dim"):
             _set(config, "rotary_dim", min(config.rotary_dim, head_dim))
 
+    for expand, ssm_heads, ssm_head_dim, groups, inner in _SSM:
+        if width and _present(config, expand) and _present(config, ssm_heads) and ssm_head_dim not in overrides:
+            _set(config, ssm_heads, HEADS)
+            _set(config, ssm_head_dim, getattr(config, expand) * width // HEADS)
+            if _present(config, groups):
+                _set(config, groups, min(getattr(config, groups), SSM_GROUPS))
+            if _present(config, inner):
+                _set(config, inner, getattr(config, expand) * width)
+
     if "num_key_value_heads" not in overrides and old_kv_heads is None and heads \
             and hasattr(config, "num_key_value_heads"):
         _set(config, "num_key_value_heads", heads)  # None: as many as heads, written out
@@ -159,17 +282,45 @@ def _derive(config, old_layers, old_heads, old_kv_heads, overrides):
         elif old_kv_heads > 1:
             _set(config, "num_key_value_heads", 2 if heads % 2 == 0 else 1)
 
+    if not layers:
+        return []
+    # Hybrids place attention among state-space or recurrent layers by a period and an
+    # offset (jamba, zamba) or by a list of indices (bamba): the tiny model's last layer
+    # attends.
+    for name in vars(config):
+        if name.endswith("_layer_period") and _present(config, name) and config.__dict__[name] > layers:
+            _set(config, name, layers)
+            offset = name.replace("_period", "_offset")
+            if _present(config, offset):
+                _set(config, offset, layers - 1)
+    if "attn_layer_indices" in vars(config) and not any(
+            index < layers for index in config.attn_layer_indices or ()):
+        _set(config, "attn_layer_indices", [layers - 1])
+
     # Per-layer kinds (sliding/full attention, ...) were computed for the old depth.
     # Keep one layer of every kind first, so that the tiny model still runs each path
-    # (gemma3's first five layers are all sliding), then the original order.
-    # So with every per-layer list (layer_types, mlp_layer_types, ...): one whose length
-    # was the old depth.
+    # (gemma3's first five layers are all sliding), then the original order; and an
+    # attention layer, the last, in a hybrid that had none by default
+    # (granitemoehybrid's). So with every per-layer list longer than the new depth (a
+    # repeating pattern such as recurrent_gemma's block_types too). Which old layer each
+    # tiny one stands for is returned, for the per-layer overrides.
+    sources = list(range(layers))
     for name, value in list(vars(config).items()):
-        if name in overrides or not name.endswith("layer_types") or not isinstance(value, list) \
-                or not layers or not old_layers or len(value) != old_layers:
+        if name in overrides or not name.endswith(_KIND_LISTS) or not isinstance(value, list) \
+                or len(value) <= layers:
             continue
         kinds = list(dict.fromkeys(value))
-        _set(config, name, (kinds + value[len(kinds):])[:layers])
+        cut = (kinds + value[len(kinds):])[:layers]
+        if all(kind in _NOT_ATTENTION for kind in cut) and _present(config, "num_attention_heads"):
+            cut[-1] = "full_attention"
+        _set(config, name, cut)
+        if name in _KIND_LISTS:
+            sources = ([value.index(kind) for kind in kinds] + list(range(len(kinds), len(value))))[:layers]
+    # A list of the layers of one kind derived from the kinds (zamba2's hybrid layers).
+    if isinstance(getattr(config, "hybrid_layer_ids", None), list):
+        _set(config, "hybrid_layer_ids", [index for index, kind in enumerate(config.layer_types)
+                                          if kind == "hybrid"])
+    return sources
 
 
 def image_processor(model_type, image_size):

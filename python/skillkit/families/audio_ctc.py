@@ -11,6 +11,7 @@ import os
 import transformers
 from transformers import pipeline
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
 
 from .. import media, tiny
 from ..compare import Comparison, short
@@ -29,22 +30,27 @@ POSITION_KERNEL = 16
 POSITION_GROUPS = 2
 
 
-def _processor(out_dir):
+def _processor(model_type, model_class, out_dir):
     vocabulary = os.path.join(out_dir, "vocab.json")
     with open(vocabulary, "w", encoding="utf-8") as handle:
         json.dump({token: index for index, token in enumerate(VOCABULARY)}, handle)
     tokenizer = transformers.Wav2Vec2CTCTokenizer(vocabulary, word_delimiter_token="|")
-    # An attention mask and normalisation, as layer-norm checkpoints (wav2vec2-large and
-    # later) are configured: a skillset that skips either is caught.
-    extractor = transformers.Wav2Vec2FeatureExtractor(
-        feature_size=1, sampling_rate=media.SAMPLE_RATE, padding_value=0.0, do_normalize=True,
-        return_attention_mask=True)
+    if getattr(transformers, model_class).main_input_name == "input_features":
+        # A model of spectrogram features (parakeet, lasr): the type's own feature
+        # extractor, at the sizes the config's defaults expect.
+        extractor = getattr(transformers, FEATURE_EXTRACTOR_MAPPING_NAMES[model_type])(return_attention_mask=True)
+    else:
+        # An attention mask and normalisation, as layer-norm checkpoints (wav2vec2-large
+        # and later) are configured: a skillset that skips either is caught.
+        extractor = transformers.Wav2Vec2FeatureExtractor(
+            feature_size=1, sampling_rate=media.SAMPLE_RATE, padding_value=0.0, do_normalize=True,
+            return_attention_mask=True)
     return transformers.Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer)
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
-    processor = _processor(out_dir)
+    processor = _processor(model_type, candidate["model_class"], out_dir)
     config = CONFIG_MAPPING[model_type]()
     overrides = {"vocab_size": len(VOCABULARY), "pad_token_id": 0}
     if getattr(config, "conv_dim", None):

@@ -23,6 +23,12 @@ from . import Case
 # The tiny model sees IMAGE_SIZE x IMAGE_SIZE pixels in PATCH_SIZE patches: 16 patches.
 IMAGE_SIZE = 32
 PATCH_SIZE = 8
+# A hierarchical model's stages (swin's, convnext's) halve the grid of patches again and
+# again: in 2-pixel patches, its four stages see 16, 8, 4 and 2 per side, and windowed
+# attention (swin's) looks at WINDOW_SIZE x WINDOW_SIZE of them, as many as the last
+# stage has.
+STAGE_PATCH_SIZE = 2
+WINDOW_SIZE = 2
 
 # Random weights at the configs' usual initializer range (0.02 for vit) leave the logits
 # nearly the same whatever the image (0.007 apart for two different images), so a
@@ -37,9 +43,14 @@ LABELS = ("tabby cat", "tree frog", "goldfish", "red fox", "garden snail", "jell
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     config = CONFIG_MAPPING[model_type]()
-    overrides = {"image_size": IMAGE_SIZE, "patch_size": PATCH_SIZE,
-                 "id2label": dict(enumerate(LABELS)),
+    overrides = {"image_size": IMAGE_SIZE, "id2label": dict(enumerate(LABELS)),
                  "label2id": {label: index for index, label in enumerate(LABELS)}}
+    if "num_labels" in vars(config):  # declared by the config (pvt's 1000), not derived from id2label
+        overrides["num_labels"] = len(LABELS)
+    hierarchical = tiny.is_hierarchical(config)
+    overrides["patch_size"] = STAGE_PATCH_SIZE if hierarchical else PATCH_SIZE
+    if hierarchical and isinstance(getattr(config, "window_size", None), int):
+        overrides["window_size"] = WINDOW_SIZE
     for name, value in (("encoder_stride", PATCH_SIZE), ("pooler_output_size", tiny.HIDDEN),
                         ("initializer_range", INITIALIZER_RANGE)):
         if getattr(config, name, None) is not None:
