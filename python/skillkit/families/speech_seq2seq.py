@@ -20,7 +20,7 @@ own kind, its own processor class over both, and a model taught to end one clip 
 """
 import torch
 import transformers
-from transformers import AutoProcessor, GenerationConfig, pipeline
+from transformers import AutoProcessor, GenerationConfig, PreTrainedConfig, pipeline
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
@@ -208,7 +208,7 @@ def _build_any(model_type, candidate, out_dir, seed):
     config = CONFIG_MAPPING[model_type]()
     tiny.shrink(config, **tokenizers.special_token_overrides(model_type, config, tokenizer),
                 **tiny.feature_encoder_overrides(config))
-    processor = _processor(model_type, tokenizer)
+    processor = _processor(model_type, tokenizer, _mel_bins(config))
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if not hasattr(model, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
@@ -216,15 +216,27 @@ def _build_any(model_type, candidate, out_dir, seed):
     tiny.save_and_verify(model, processor, out_dir)
 
 
-def _processor(model_type, tokenizer):
-    """The type's own processor class over its own feature extractor (defaults) and
-    `tokenizer`."""
+def _mel_bins(config):
+    """The mel bins the config's encoder takes (num_mel_bins, in it or a sub-config), or
+    None where it names none."""
+    for value in (config, *vars(config).values()):
+        if isinstance(value, PreTrainedConfig) and isinstance(getattr(value, "num_mel_bins", None), int):
+            return value.num_mel_bins
+    return None
+
+
+def _processor(model_type, tokenizer, mel_bins):
+    """The type's own processor class over its own feature extractor and `tokenizer`.
+
+    The feature extractor keeps its defaults but for the mel bins, which follow the
+    config where it names them (canary's encoder takes 128, its extractor's default is 80).
+    """
     extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
     processor_name = PROCESSOR_MAPPING_NAMES.get(model_type)
     if not extractor_name or not processor_name:
         raise NotImplementedError(f"{model_type}: no feature extractor and processor class to build "
                                   f"({extractor_name}, {processor_name})")
-    extractor = getattr(transformers, extractor_name)()
+    extractor = getattr(transformers, extractor_name)(**({} if mel_bins is None else {"feature_size": mel_bins}))
     if extractor.sampling_rate != media.SAMPLE_RATE:
         raise NotImplementedError(f"{extractor_name} takes {extractor.sampling_rate} Hz audio, "
                                   f"not the cases' {media.SAMPLE_RATE} Hz")
