@@ -347,6 +347,29 @@ def image_processor(model_type, image_size):
     return processor
 
 
+# A wav2vec2-style feature encoder (wav2vec2 and kin, speecht5's speech prenet): its
+# convolutions and the positional convolution at the tiny model's width. Real sizes (512
+# channels, a kernel of 128) would make a tiny model larger than the rest of it together.
+CONV_CHANNELS = 32
+POSITION_KERNEL = 16
+POSITION_GROUPS = 2
+
+
+def feature_encoder_overrides(config):
+    """shrink() overrides for the wav2vec2-style feature encoder of `config`, if it has one.
+
+    Its strides and kernels stay: they fix how many frames a clip gives.
+    """
+    overrides = {}
+    if getattr(config, "conv_dim", None):
+        overrides["conv_dim"] = (CONV_CHANNELS,) * len(config.conv_dim)
+    for name, value in (("num_conv_pos_embeddings", POSITION_KERNEL),
+                        ("num_conv_pos_embedding_groups", POSITION_GROUPS)):
+        if getattr(config, name, None) is not None:
+            overrides[name] = value
+    return overrides
+
+
 def save_and_verify(model, processor, out_dir):
     """Save model and processor into out_dir and check that the model reloads exactly.
 

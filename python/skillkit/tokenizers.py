@@ -304,3 +304,31 @@ def for_model_type(model_type, size, roles, lossless=False):
     if not round_trips(tokenizer, len(vocab)):
         raise RuntimeError(f"the generic offline tokenizer for {model_type!r} does not round-trip its corpus")
     return tokenizer
+
+
+def special_token_overrides(model_type, config, tokenizer):
+    """shrink() overrides that repoint the config's special token ids at `tokenizer`'s.
+
+    The config's ids point into the real vocabulary. Each of pad, eos and bos that the
+    config sets takes the tiny vocabulary's token of that role (eos also where the
+    config leaves it unset: generation needs one, and real checkpoints name it). Decoding
+    starts from the token of the role the config's decoder_start_token_id had, else from
+    padding (T5 leaves it unset, and every T5 checkpoint starts there); the tokens
+    generation forces (bart's forced_eos_token_id) follow their role the same way.
+    """
+    overrides = {"vocab_size": len(tokenizer)}
+    roles = {}
+    for role in ("pad", "eos", "bos"):
+        if (token_id := getattr(config, f"{role}_token_id", None)) is not None:
+            roles.setdefault(token_id, role)
+            overrides[f"{role}_token_id"] = getattr(tokenizer, f"{role}_token_id")
+        elif role == "eos":
+            overrides["eos_token_id"] = tokenizer.eos_token_id
+    start_role = roles.get(getattr(config, "decoder_start_token_id", None), "pad")
+    overrides["decoder_start_token_id"] = getattr(tokenizer, f"{start_role}_token_id")
+    for name in ("forced_bos_token_id", "forced_eos_token_id"):
+        if (token_id := getattr(config, name, None)) is not None:
+            if token_id not in roles:
+                raise NotImplementedError(f"{model_type}: {name}={token_id} is none of the pad, eos, bos tokens")
+            overrides[name] = getattr(tokenizer, f"{roles[token_id]}_token_id")
+    return overrides

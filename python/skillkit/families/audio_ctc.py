@@ -22,13 +22,6 @@ from . import Case
 # delimiter "|", and letters. CTC's blank is the pad token.
 VOCABULARY = ("<pad>", "<s>", "</s>", "<unk>", "|", *"etaoinshrdlucmfwypvbgk'")
 
-# The feature encoder's seven convolutions and the positional convolution, at the
-# tiny model's width: real sizes (512 channels, a kernel of 128) would make a tiny
-# model larger than the rest of it together.
-CONV_CHANNELS = 32
-POSITION_KERNEL = 16
-POSITION_GROUPS = 2
-
 
 def _processor(model_type, model_class, out_dir):
     vocabulary = os.path.join(out_dir, "vocab.json")
@@ -52,14 +45,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     processor = _processor(model_type, candidate["model_class"], out_dir)
     config = CONFIG_MAPPING[model_type]()
-    overrides = {"vocab_size": len(VOCABULARY), "pad_token_id": 0}
-    if getattr(config, "conv_dim", None):
-        overrides["conv_dim"] = (CONV_CHANNELS,) * len(config.conv_dim)
-    for name, value in (("num_conv_pos_embeddings", POSITION_KERNEL),
-                        ("num_conv_pos_embedding_groups", POSITION_GROUPS)):
-        if getattr(config, name, None) is not None:
-            overrides[name] = value
-    tiny.shrink(config, **overrides)
+    tiny.shrink(config, vocab_size=len(VOCABULARY), pad_token_id=0, **tiny.feature_encoder_overrides(config))
     model = getattr(transformers, candidate["model_class"])(config).eval()
     tiny.save_and_verify(model, processor, out_dir)
 

@@ -1,25 +1,34 @@
-"""Speech-to-text encoder-decoders (whisper): greedy automatic speech recognition.
+"""Speech-to-text encoder-decoders (whisper, speech_to_text, moonshine, ...): greedy
+automatic speech recognition.
 
 The handler's contract (docs/DESIGN.md): a float32 mono 16 kHz clip, a path to an audio
 file, or a list of them in; `token_ids` and `texts` out, one entry per clip. `token_ids`
-are the tokens whisper generated after its decoder prompt (<|startoftranscript|>, the
-language, the task and <|notimestamps|>), up to and excluding <|endoftext|>: exactly
-what WhisperForConditionalGeneration.generate() returns for one clip that fits the
-model's window (30 s for the real checkpoints). `texts` are those tokens decoded with
+are the tokens generate() produced after the decoder prompt (whisper's
+<|startoftranscript|>, language, task and <|notimestamps|>; the decoder start token of
+the others), up to and excluding the end of text. `texts` are those tokens decoded with
 skip_special_tokens=True.
 
-The reference runs processor + generate() on each clip alone (the speech-recognition
-pipeline returns text only, never token ids), and checks its texts against the
-pipeline's.
+The reference runs the feature extractor and generate() on each clip alone, passing
+generate() everything the feature extractor gives (input_features or input_values, an
+attention mask where it makes one), and checks its texts against the
+automatic-speech-recognition pipeline's (which returns text only, never token ids).
+
+Whisper has a recipe of its own (its special tokens follow the vocabulary, its window
+is shrunk with its feature extractor); every other type is built by one general recipe
+(_build_any): its own feature extractor with its defaults, an offline tokenizer of its
+own kind, its own processor class over both, and a model taught to end one clip early.
 """
 import torch
 import transformers
-from transformers import AutoProcessor, GenerationConfig, pipeline
+from transformers import AutoProcessor, GenerationConfig, PreTrainedConfig, pipeline
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
+from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
 from .. import greedy, media, tiny, tokenizers
 from ..expected import Expected
+from ..teaching import ENDS_AFTER, GOES_ON, fit
 from . import Case
 
 BPE_SIZE = 384
@@ -129,12 +138,15 @@ def _shape_output(model, tokenizer):
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
-    if model_type != "whisper":
-        # The other speech-seq2seq types bring their own tokenizers, processors and
-        # decoder prompts; none has a recipe yet.
-        raise NotImplementedError(f"no tiny-model recipe for {model_type!r} in the speech-seq2seq family "
-                                  f"(whisper only)")
     tiny.seed_everything(seed)
+    if model_type == "whisper":
+        _build_whisper(candidate, out_dir)
+    else:
+        _build_any(model_type, candidate, out_dir, seed)
+
+
+def _build_whisper(candidate, out_dir):
+    model_type = "whisper"
     tokenizer = _tokenizer()
     end = tokenizer.convert_tokens_to_ids(END)
     config = CONFIG_MAPPING[model_type]()
@@ -175,22 +187,108 @@ def build_tiny(model_type, candidate, out_dir, seed):
         raise RuntimeError(f"the tokenizer saved in {out_dir} does not reload with the same vocabulary")
 
 
+# The general recipe's offline tokenizer: room for the byte-level BPE's 256 symbols and
+# merges; the roles generation and batching need.
+VOCAB_SIZE = 384
+ROLES = ("bos_token", "eos_token", "unk_token", "pad_token")
+# What the general recipe's tiny model is taught to say (see _teach): the first ENDS_AFTER
+# tokens of the first and end, for the clip that ends early in the cases (SECONDS[4]);
+# GOES_ON tokens of the second for the clip that goes on (SECONDS[3]).
+ANSWERS = ("The house is wonderful.", "The river flows north through forests, hills and farms.")
+ENDING, GOING_ON = 4, 3  # indices in SECONDS
+
+
+def _build_any(model_type, candidate, out_dir, seed):
+    """Any speech encoder-decoder but whisper, from its own classes' defaults.
+
+    The feature extractor keeps its defaults, and so do the config's mel and frame sizes
+    (shrink never touches them), so the two agree as in a real checkpoint.
+    """
+    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ROLES, lossless=True)
+    config = CONFIG_MAPPING[model_type]()
+    tiny.shrink(config, **tokenizers.special_token_overrides(model_type, config, tokenizer),
+                **tiny.feature_encoder_overrides(config))
+    processor = _processor(model_type, tokenizer, _mel_bins(config))
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    if not hasattr(model, "generate"):
+        raise TypeError(f"{candidate['model_class']} cannot generate")
+    _teach(model, processor, seed)
+    tiny.save_and_verify(model, processor, out_dir)
+
+
+def _mel_bins(config):
+    """The mel bins the config's encoder takes (num_mel_bins, in it or a sub-config), or
+    None where it names none."""
+    for value in (config, *vars(config).values()):
+        if isinstance(value, PreTrainedConfig) and isinstance(getattr(value, "num_mel_bins", None), int):
+            return value.num_mel_bins
+    return None
+
+
+def _processor(model_type, tokenizer, mel_bins):
+    """The type's own processor class over its own feature extractor and `tokenizer`.
+
+    The feature extractor keeps its defaults but for the mel bins, which follow the
+    config where it names them (canary's encoder takes 128, its extractor's default is 80).
+    """
+    extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
+    processor_name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    if not extractor_name or not processor_name:
+        raise NotImplementedError(f"{model_type}: no feature extractor and processor class to build "
+                                  f"({extractor_name}, {processor_name})")
+    extractor = getattr(transformers, extractor_name)(**({} if mel_bins is None else {"feature_size": mel_bins}))
+    if extractor.sampling_rate != media.SAMPLE_RATE:
+        raise NotImplementedError(f"{extractor_name} takes {extractor.sampling_rate} Hz audio, "
+                                  f"not the cases' {media.SAMPLE_RATE} Hz")
+    return getattr(transformers, processor_name)(feature_extractor=extractor, tokenizer=tokenizer)
+
+
+def _teach(model, processor, seed):
+    """Train the model to answer the clip SECONDS[ENDING] with ENDS_AFTER tokens of
+    ANSWERS[0] and end, and SECONDS[GOING_ON] with GOES_ON tokens of ANSWERS[1].
+
+    Random weights rarely end within a few tokens, and then neither min_new_tokens nor a
+    batch whose rows end at different steps can be seen.
+    """
+    clips = media.audio(len(SECONDS), seed, SECONDS)  # the cases' clips
+    taught = [clips[ENDING], clips[GOING_ON]]
+    end = model.generation_config.eos_token_id
+    start = model.generation_config.decoder_start_token_id
+    answers = [processor.tokenizer(answer, add_special_tokens=False)["input_ids"] for answer in ANSWERS]
+    wanted = [answers[0][:ENDS_AFTER] + [end], answers[1][:GOES_ON]]
+    width = max(map(len, wanted))
+    extractor = processor.feature_extractor
+    features = extractor(taught, sampling_rate=media.SAMPLE_RATE, padding=True, return_tensors="pt")
+    fit(model, {**features,
+                "decoder_input_ids": torch.tensor([([start] + tokens + [end] * width)[:width] for tokens in wanted]),
+                "labels": torch.tensor([tokens + [-100] * (width - len(tokens)) for tokens in wanted])})
+    for clip, tokens in zip(taught, wanted):
+        inputs = extractor(clip, sampling_rate=media.SAMPLE_RATE, return_tensors="pt")
+        with torch.no_grad():
+            sequence = model.generate(**inputs, do_sample=False, max_new_tokens=len(tokens) + 1)
+        if sequence[0, 1:1 + len(tokens)].tolist() != tokens:
+            raise RuntimeError(f"the tiny model did not learn its answer to a clip of {len(clip)} samples: "
+                               f"{sequence[0].tolist()}, taught {tokens}")
+
+
 def cases(plan):
     n = plan["generation"]["max_new_tokens"]
     clips = media.audio(len(SECONDS), plan["seed"], SECONDS)
     # min_new_tokens == max_new_tokens: random weights may emit end-of-text at once,
-    # and two empty transcripts would agree whatever the skillset does. These clips
-    # end early when let (see SECONDS): a skillset that drops min_new_tokens fails. The
-    # first of the two holds <|nospeech|>, which its text must not.
+    # and two empty transcripts would agree whatever the skillset does. The clip
+    # SECONDS[ENDING] ends early when let (whisper's after 2 tokens, the taught ones'
+    # after ENDS_AFTER): a skillset that drops min_new_tokens fails. The first of the
+    # two holds whisper's <|nospeech|>, which its text must not.
     fixed = {"max_new_tokens": n, "min_new_tokens": n}
     return [
-        Case("one clip", clips[4], fixed),
+        Case("one clip", clips[ENDING], fixed),
         Case("two clips of different lengths", [clips[0], clips[2]], fixed),
-        # Each clip stops at its own end-of-text, one after 6 tokens and one after 2: a
-        # batch must not pass the shorter one's padding off as its tokens. One clip
-        # comes as a WAV file, the other as an array.
-        Case("a WAV file and a clip, each to its own end", [media.wav_file(clips[3], "clip.wav"), clips[4]],
-             {"max_new_tokens": n}),
+        # Each clip stops at its own end-of-text, SECONDS[GOING_ON] late (whisper's
+        # after 6 tokens, the taught ones' not within n) and SECONDS[ENDING] early: a
+        # batch must not pass the shorter one's padding off as its tokens. One clip comes
+        # as a WAV file, the other as an array.
+        Case("a WAV file and a clip, each to its own end",
+             [media.wav_file(clips[GOING_ON], "clip.wav"), clips[ENDING]], {"max_new_tokens": n}),
     ]
 
 
@@ -200,21 +298,22 @@ def reference(model_dir, candidate, case, plan):
     recognizer = pipeline("automatic-speech-recognition", model=model, tokenizer=processor.tokenizer,
                           feature_extractor=processor.feature_extractor, device="cpu")
     settings = dict(case.options, do_sample=False, num_beams=1)
+    config = model.generation_config
+    end_ids = {token for value in (config.eos_token_id, config.pad_token_id) if value is not None
+               for token in (value if isinstance(value, list) else [value])}
     items = case.input if isinstance(case.input, list) else [case.input]
     expected = Expected({"token_ids": [], "texts": []})
     for item in items:  # each alone
         clip = media.load_clip(item)
-        features = processor.feature_extractor(clip, sampling_rate=media.SAMPLE_RATE,
-                                               return_tensors="pt").input_features
+        # Everything the feature extractor gives: input_features or input_values, and an
+        # attention mask where it makes one.
+        features = processor.feature_extractor(clip, sampling_rate=media.SAMPLE_RATE, return_tensors="pt")
         with torch.inference_mode():
-            token_ids = model.generate(features, **settings)[0].tolist()
-            scored = model.generate(features, **settings, return_dict_in_generate=True, output_scores=True)
-        # generate() gives the transcript's tokens alone; return_dict_in_generate gives
-        # the whole sequence, decoder prompt first. Both must tell the same story.
-        steps = len(scored.scores)
-        if scored.sequences[0, -steps:].tolist()[:len(token_ids)] != token_ids:
-            raise RuntimeError(f"generate() returned {token_ids}, but its full sequence is "
-                               f"{scored.sequences[0].tolist()}")
+            scored = model.generate(**features, **settings, return_dict_in_generate=True, output_scores=True)
+        # The whole sequence, decoder prompt first: the last len(scores) tokens are the
+        # generated ones.
+        generated = scored.sequences[0, scored.sequences.shape[1] - len(scored.scores):].tolist()
+        token_ids = next((generated[:at] for at, token in enumerate(generated) if token in end_ids), generated)
         if len(token_ids) < case.options.get("min_new_tokens", 0):
             raise RuntimeError(f"generate() returned {len(token_ids)} tokens, fewer than min_new_tokens "
                                f"{case.options['min_new_tokens']}")

@@ -39,28 +39,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
     roles = ("bos_token", "eos_token", "unk_token", "pad_token")  # batches of inputs need padding
     tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, roles, lossless=True)
     config = CONFIG_MAPPING[model_type]()
-    overrides = {"vocab_size": len(tokenizer)}
+    overrides = tokenizers.special_token_overrides(model_type, config, tokenizer)
     if getattr(config, "decoder_vocab_size", None) is not None:  # marian's own output vocabulary
         overrides["decoder_vocab_size"] = len(tokenizer)
-    # The config's special token ids point into the real vocabulary; repoint the ones
-    # the config sets at the tiny vocabulary's tokens of the same role.
-    roles = {}
-    for role in ("pad", "eos", "bos"):
-        if (token_id := getattr(config, f"{role}_token_id", None)) is not None:
-            roles.setdefault(token_id, role)
-            overrides[f"{role}_token_id"] = getattr(tokenizer, f"{role}_token_id")
-        elif role == "eos":  # _teach needs one, and real checkpoints name it
-            overrides["eos_token_id"] = tokenizer.eos_token_id
-    # Decoding starts from one of those tokens; T5's config leaves it unset and every T5
-    # checkpoint starts from padding.
-    start_role = roles.get(getattr(config, "decoder_start_token_id", None), "pad")
-    overrides["decoder_start_token_id"] = getattr(tokenizer, f"{start_role}_token_id")
-    # Tokens generation forces (bart's forced_eos_token_id, ...) name a role's old id too.
-    for name in ("forced_bos_token_id", "forced_eos_token_id"):
-        if (token_id := getattr(config, name, None)) is not None:
-            if token_id not in roles:
-                raise NotImplementedError(f"{model_type}: {name}={token_id} is none of the pad, eos, bos tokens")
-            overrides[name] = getattr(tokenizer, f"{roles[token_id]}_token_id")
     tiny.shrink(config, **overrides)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     _teach(model, tokenizer)
