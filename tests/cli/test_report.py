@@ -250,8 +250,10 @@ def test_report_page_without_chart_js_shows_the_tables_and_says_how_to_get_the_c
 
 
 def test_make_pipeline_ends_by_writing_the_report_of_what_verify_ran(cli, tmp_path):
-    dry = subprocess.run(["make", "-n", "pipeline", "MODELS=bert", f"REPORT_DIR={tmp_path}"], capture_output=True,
-                         text=True, cwd=cli.root, check=False)
+    # --no-print-directory: under `make test` the inherited MAKEFLAGS would add make's
+    # "Leaving directory" line after the recipe.
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "pipeline", "MODELS=bert", f"REPORT_DIR={tmp_path}"],
+                         capture_output=True, text=True, cwd=cli.root, check=False)
     assert dry.returncode == 0, dry.stderr
     loop = dry.stdout[dry.stdout.index("bin/gen-tests bert"):]
     assert f"bin/verify --results {tmp_path}/results.jsonl" in loop
