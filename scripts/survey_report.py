@@ -1,7 +1,11 @@
 """The summary scripts/survey.sh prints from its records (usage: survey_report.py OUT_DIR
 [REGISTRY]): per family how many references and skillsets passed on each backend, the
 seconds each backend took, REAL CPU parity over the registry's servable model types and
-(type, task) pairs, and the failure class of every servable type that does not pass.
+(type, task) pairs, per task how many pairs passed, and the failure class of every
+servable type that does not pass. `survey_report.py --other-tasks [TYPE...]` prints the
+pairs survey.sh tests beside the default tasks (TASKS=all): per task a line "TASK TYPE...",
+the servable types (of TYPE..., else all) whose family's template serves that task and
+whose default task it is not.
 
 REAL CPU parity: a test whose reference passed and whose cpu backend passed. Its
 denominators are the registry's (scripts/REGISTRY.md "Servable": 568 types, 1,821 pairs
@@ -69,6 +73,22 @@ def passing_pairs(registry, rows):
     return len(passed & pairs), len(pairs)
 
 
+def other_tasks(registry, types=None):
+    """{task: [model types]}: the servable types (of `types`, else every one) whose
+    family's template serves `task` and whose default task it is not."""
+    families = registry["families"]
+    pending = collections.defaultdict(list)
+    for name in types or sorted(registry["models"]):
+        entry = registry["models"][name]
+        if not entry["servable"]:
+            continue
+        served = families.get(entry["family"], {}).get("handler_tasks", [])
+        for task in entry["tasks"]:
+            if task in served and task != entry["default_task"]:
+                pending[task].append(name)
+    return dict(sorted(pending.items()))
+
+
 def share(n, m):
     return f"{n} of {m} ({100 * n / m:.0f}%)" if m else f"{n} of 0"
 
@@ -84,13 +104,17 @@ def report(out_dir, registry_path):
     by_family = collections.defaultdict(collections.Counter)
     seconds = collections.Counter()
     for row in rows:
+        for backend in backends:
+            seconds[backend] += row["backends"].get(backend, {}).get("elapsed_s", 0)
+        # A type tested on several tasks is counted in its family on its default task.
+        if row["task"] != registry["models"].get(row["model_type"], {}).get("default_task", row["task"]):
+            continue
         counts = by_family[row["family"]]
         counts["types"] += 1
         counts["reference"] += row["reference"]["status"] == "pass"
         for backend in backends:
             outcome = row["backends"].get(backend, {})
             counts[backend] += outcome.get("status") == "pass"
-            seconds[backend] += outcome.get("elapsed_s", 0)
     columns = ["types", "reference", *backends]
     lines.append(f"{'family':<26}" + "".join(f" {name:>{max(len(name), 5)}}" for name in columns))
     total = sum(by_family.values(), collections.Counter())
@@ -119,6 +143,15 @@ def report(out_dir, registry_path):
         lines.append("class other, with their messages:")
         lines.extend(f"  {name}: {message[:160]}" for name, message in others[:20])
 
+    by_task = collections.defaultdict(collections.Counter)
+    for row in rows:
+        by_task[row["task"]]["tested"] += 1
+        by_task[row["task"]]["pass"] += cpu_parity(row)
+    if len(by_task) > 1:
+        lines.append("")
+        lines.append("(type, task) pairs tested per task, REAL CPU parity:")
+        lines.extend(f"{c['pass']:>5} of {c['tested']:<5} {task}" for task, c in sorted(by_task.items()))
+
     lines.append("")
     if rows and "cpu" not in backends:
         lines.append("REAL CPU parity: not measured (cpu is not among the backends)")
@@ -130,4 +163,9 @@ def report(out_dir, registry_path):
 
 if __name__ == "__main__":
     here = Path(__file__).resolve().parent
-    print(report(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else here.parent / "data" / "registry.json"))
+    if sys.argv[1:2] == ["--other-tasks"]:
+        registry = json.loads((here.parent / "data" / "registry.json").read_text())
+        for task, names in other_tasks(registry, sys.argv[2:]).items():
+            print(task, *names)
+    else:
+        print(report(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else here.parent / "data" / "registry.json"))

@@ -3,6 +3,7 @@ declarations of data/families.json, and the rules of scripts/REGISTRY.md (spot c
 import importlib
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -143,6 +144,14 @@ def test_registry_carries_the_family_declarations(builder, registry, declared):
                                     for name, fam in declared.items()}
 
 
+def _with_partials(path):
+    """A template's text with that of every partial it includes, and theirs."""
+    text = path.read_text(encoding="utf-8")
+    for name in re.findall(r"{{> *(\w+) *}}", text):
+        text += _with_partials(TEMPLATES / f"_{name}.py.mustache")
+    return text
+
+
 def test_templates_skillkit_modules_and_declarations_agree(declared, models):
     """A family with a template has a skillkit module and vice versa, and both have a
     declaration with a handler contract the template answers (every output key) and a
@@ -160,7 +169,7 @@ def test_templates_skillkit_modules_and_declarations_agree(declared, models):
         assert reference.get("family") == family and reference["servable"], family
         assert fam["default_task"] in fam["handler"], family
         assert fam["processors"] and fam["tolerance"].keys() == {"rtol", "atol"}, family
-        source = (TEMPLATES / f"{family}.py.mustache").read_text(encoding="utf-8")
+        source = _with_partials(TEMPLATES / f"{family}.py.mustache")
         for task, contract in fam["handler"].items():
             assert {"input", "options", "outputs"} <= contract.keys(), (family, task)
             for key in contract["outputs"]:

@@ -45,3 +45,20 @@ def test_every_servable_type_gets_pass_or_a_class(tmp_path):
     assert set(classes) == {name for name, entry in registry["models"].items() if entry["servable"]}
     assert (classes["bert"], classes["roberta"], classes["gpt2"], classes["detr"], classes["t5"]) == (
         "pass", "crash", "tiny-model", "no-template", "not-surveyed")
+
+
+def test_other_tasks_are_the_served_tasks_beside_each_types_default():
+    registry = json.loads(REGISTRY.read_text())
+    pending = survey_report.other_tasks(registry, ["bert", "gpt2", "qwen2_audio"])
+    assert "gpt2" in pending["feature-extraction"] and "gpt2" in pending["text-classification"]
+    assert "bert" in pending["fill-mask"] and "bert" not in pending.get("feature-extraction", [])
+    assert "text-generation" not in pending  # gpt2's default
+    assert all("qwen2_audio" not in names for names in pending.values())  # its family has no template
+
+
+def test_a_type_tested_on_several_tasks_counts_once_in_its_family(tmp_path):
+    write(tmp_path, [], [result("bert", "feature-extraction"), result("bert", "text-classification"),
+                         result("bert", "fill-mask", cpu="fail", **{"class": "parity"})])
+    lines = survey_report.report(tmp_path, REGISTRY).splitlines()
+    assert next(line for line in lines if line.startswith("text-encoder")).split() == ["text-encoder", "1", "1", "1"]
+    assert "    0 of 1     fill-mask" in lines and "    1 of 1     text-classification" in lines

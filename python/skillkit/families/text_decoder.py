@@ -1,4 +1,5 @@
-"""Decoder-only language models (gpt2, ...): greedy text generation.
+"""Decoder-only language models (gpt2, ...): greedy text generation, and on torch the
+tasks of their other heads.
 
 The handler's contract (docs/DESIGN.md): a prompt or a list of prompts in; `token_ids`
 (the new tokens only, never the prompt) and `texts` (those tokens decoded) out, one
@@ -8,6 +9,12 @@ nothing.
 
 The tiny model is taught (skillkit.teaching) to answer the first prompt with
 ENDS_AFTER tokens and end, and the second with GOES_ON tokens.
+
+feature-extraction, text-classification and token-classification are served as the
+text-encoder family serves them, so their tiny models, cases, references and
+comparisons are that family's (skillkit.families.text_encoder): a decoder's head
+differs in what it reads (text-classification scores the last token), not in what the
+handler must return.
 """
 import torch
 import transformers
@@ -17,6 +24,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from .. import greedy, tiny, tokenizers
 from ..expected import Expected
 from ..teaching import ENDS_AFTER, GOES_ON, fit, generation_cases
+from . import text_encoder
 
 VOCAB_SIZE = 384
 
@@ -32,6 +40,8 @@ ANSWERS = (
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
+    if candidate["auto_class"] != "AutoModelForCausalLM":
+        return text_encoder.build_tiny(model_type, candidate, out_dir, seed)
     tiny.seed_everything(seed)
     config = CONFIG_MAPPING[model_type]()
     # No padding token unless the config names one, as the real checkpoints ship: the
@@ -83,11 +93,19 @@ def _greedy(model, prompt_ids, length, end):
     return sequence[0, len(prompt_ids):].tolist()
 
 
+def _generates(plan):
+    return plan["task"] == "text-generation"
+
+
 def cases(plan):
+    if not _generates(plan):
+        return text_encoder.cases(plan)
     return generation_cases(plan, PROMPTS, "prompt")
 
 
 def reference(model_dir, candidate, case, plan):
+    if not _generates(plan):
+        return text_encoder.reference(model_dir, candidate, case, plan)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
     generator = pipeline("text-generation", model=model, tokenizer=tokenizer, device="cpu")
@@ -105,5 +123,9 @@ def reference(model_dir, candidate, case, plan):
     return expected
 
 
-# Token ids equal token for token and texts equal, ties named.
-compare = greedy.compare
+def compare(expected, actual, plan):
+    """Generation: token ids equal token for token and texts equal, ties named
+    (skillkit.greedy); the other tasks as text-encoder compares them."""
+    if not _generates(plan):
+        return text_encoder.compare(expected, actual, plan)
+    return greedy.compare(expected, actual, plan)
