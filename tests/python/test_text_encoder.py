@@ -84,3 +84,16 @@ def test_fill_mask_tokens_rank_as_predictions_and_keep_their_sequences(bert_plan
                   [[[token(7, 0.5, "a 7"), token(9, 0.3, "a 9")]]],
                   [[token(7, 0.5, "a 7")]], {"7": 0.5}):
         assert not text_encoder.compare(expected, {"predictions": wrong}, plan).ok, wrong
+
+
+def test_a_question_answering_reference_gives_a_span_of_each_context_and_a_moved_span_fails(tmp_path, bert_plan):
+    plan = _head_plan(bert_plan, "question-answering", "BertForQuestionAnswering", "AutoModelForQuestionAnswering")
+    text_encoder.build_tiny("bert", plan["candidates"][0], str(tmp_path), seed=0)
+    [one, batch, short_answers] = text_encoder.cases(plan)
+    expected = text_encoder.reference(str(tmp_path), plan["candidates"][0], short_answers, plan)
+    for question, answer in zip(short_answers.input, expected["answers"]):
+        assert question["context"][answer["start"]:answer["end"]] == answer["answer"] != ""
+        assert 0 < answer["score"] <= 1
+    assert text_encoder.compare(expected, dict(expected), plan).ok
+    moved = [dict(answer, start=answer["start"] + 1) for answer in expected["answers"]]
+    assert not text_encoder.compare(expected, dict(expected, answers=moved), plan).ok

@@ -10,8 +10,8 @@ nothing.
 The tiny model is taught (skillkit.teaching) to answer the first prompt with
 ENDS_AFTER tokens and end, and the second with GOES_ON tokens.
 
-feature-extraction, text-classification and token-classification are served as the
-text-encoder family serves them, so their tiny models, cases, references and
+feature-extraction, text-classification, token-classification and question-answering
+are served as the text-encoder family serves them, so their tiny models, cases, references and
 comparisons are that family's (skillkit.families.text_encoder): a decoder's head
 differs in what it reads (text-classification scores the last token), not in what the
 handler must return.

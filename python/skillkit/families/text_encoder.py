@@ -13,6 +13,9 @@ The task is the plan's (the skillset serves one, fixed when it is generated):
   character span it has in its own text, however the batch was padded.
 - fill-mask: the fill-mask pipeline on each text alone, with the case's top_k; one
   text holds two masks, where the pipeline keeps special tokens in its sequences.
+- question-answering: transformers 5 dropped its pipeline; the model on each question
+  alone, its span chosen by the rule that pipeline had (_answer_questions); the batch
+  pairs questions and contexts of different lengths, so padding shows.
 The head models get a few labels and weights large enough that texts differ in their
 labels, so a handler that mixes up rows or labels shows.
 """
@@ -42,7 +45,13 @@ LABELS = {
 # Large enough that the head's scores differ per text (and a masked LM's top tokens by
 # more than the tolerance), small enough for every architecture.
 HEAD_INITIALIZER_RANGE = 0.2
-HEADS = ("AutoModelForSequenceClassification", "AutoModelForTokenClassification", "AutoModelForMaskedLM")
+HEADS = ("AutoModelForSequenceClassification", "AutoModelForTokenClassification", "AutoModelForMaskedLM",
+         "AutoModelForQuestionAnswering")
+QUESTIONS = (
+    {"question": "What does the fox jump over?", "context": SENTENCES[0]},
+    {"question": "Who greets?", "context": "Hello world, says the small robot to everyone in the room."},
+    {"question": "Why is it long?", "context": SENTENCES[2]},
+)
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
@@ -88,6 +97,9 @@ def cases(plan):
         batch = [f"Hello {mask}.", f"A much longer second {mask}, so that the batch needs padding to a {mask} length!"]
         return [Case("one", one), Case("batch, one text with two masks", batch),
                 Case("batch, top 2", batch, {"top_k": 2})]
+    if plan["task"] == "question-answering":
+        return [Case("one", QUESTIONS[0]), Case("batch", list(QUESTIONS[1:])),
+                Case("batch, answers of at most 2 tokens", list(QUESTIONS), {"max_answer_len": 2})]
     one, batch = Case("one", SENTENCES[0]), Case("batch", list(SENTENCES[1:]))
     if plan["task"] != "text-classification":
         return [one, batch]
@@ -104,6 +116,11 @@ def _pipeline(task, model_dir, auto_class, processor_class):
 
 def reference(model_dir, candidate, case, plan):
     task = plan["task"]
+    if task == "question-answering":
+        tokenizer = getattr(transformers, candidate["processor_class"]).from_pretrained(model_dir)
+        model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
+        return _answer_questions(model, tokenizer, [case.input] if isinstance(case.input, dict) else case.input,
+                                 case.options.get("max_answer_len", 15))
     pipe = _pipeline(task, model_dir, candidate["auto_class"], candidate["processor_class"])
     texts = [case.input] if isinstance(case.input, str) else case.input
     if task == "text-classification":
@@ -157,6 +174,47 @@ def _classify_tokens(tagger, texts):
     return Expected({"entities": entities})
 
 
+def _answer_questions(model, tokenizer, questions, max_answer_len):
+    """transformers 5 has no question-answering pipeline any more: the model on each
+    question alone, and the span rule its pipeline had, written out here by itself:
+    the context's tokens and the classifier token share one softmax, the classifier
+    token then scores 0; a span ends at or after its start, at most max_answer_len
+    tokens long; its score is its start's times its end's probability; its characters
+    run from its first token's word to its last token's."""
+    expected = Expected({"start_logits": [], "end_logits": [], "answers": []})
+    for question in questions:
+        first_part = tokenizer.padding_side == "right"  # the question, unless padding is on the left
+        texts = (question["question"], question["context"])
+        encoding = tokenizer(*(texts if first_part else texts[::-1]), return_tensors="pt",
+                             truncation="only_second" if first_part else "only_first")
+        in_context = 1 if first_part else 0
+        with torch.inference_mode():
+            output = model(**encoding)
+        start_logits = output.start_logits[0].float()
+        end_logits = output.end_logits[0].float()
+        ids, parts = encoding["input_ids"][0].tolist(), encoding.sequence_ids(0)
+        allowed = [part == in_context or token == tokenizer.cls_token_id for token, part in zip(ids, parts)]
+        probabilities = []
+        for logits in (start_logits, end_logits):
+            kept = torch.tensor([logit if ok else -10000.0 for logit, ok in zip(logits.tolist(), allowed)])
+            p = kept.softmax(-1).tolist()
+            p[0] = 0.0
+            probabilities.append(p)
+        best = (-1.0, 0, 0)
+        for start in range(len(ids)):
+            for end in range(start, min(start + max_answer_len, len(ids))):
+                if allowed[start] and allowed[end]:
+                    best = max(best, (probabilities[0][start] * probabilities[1][end], -start, -end))
+        score, start, end = best[0], -best[1], -best[2]
+        first = encoding.word_to_chars(0, encoding.token_to_word(0, start), in_context)
+        last = encoding.word_to_chars(0, encoding.token_to_word(0, end), in_context)
+        expected["start_logits"].append(start_logits.tolist())
+        expected["end_logits"].append(end_logits.tolist())
+        expected["answers"].append({"score": score, "start": first.start, "end": last.end,
+                                    "answer": question["context"][first.start:last.end]})
+    return expected
+
+
 def _fill_masks(filler, texts, top_k):
     predictions = []
     for text in texts:
@@ -180,6 +238,8 @@ def compare(expected, actual, plan):
         return allclose(expected["embeddings"], actual["embeddings"], rtol, atol)
     if "entities" in expected:
         return _compare_entities(expected["entities"], actual["entities"], rtol, atol)
+    if "answers" in expected:
+        return _compare_answers(expected, actual, rtol, atol)
     if "logits" not in expected:
         return _compare_masks(expected["predictions"], actual["predictions"], rtol, atol)
     return scores_and_predictions(expected, actual, "logits", rtol, atol)
@@ -206,6 +266,32 @@ def _compare_entities(expected, actual, rtol, atol):
             return Comparison(False, scores.max_abs_diff, f"entities[{row}] scores: {scores.message}")
         worst = max(worst, scores.max_abs_diff)
     return Comparison(True, worst, "entities match")
+
+
+def _compare_answers(expected, actual, rtol, atol):
+    """Start and end logits allclose; per question the same answer (span and text), its
+    score allclose."""
+    worst = 0.0
+    for key in ("start_logits", "end_logits"):
+        if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
+            return Comparison(False, None, f"{key}: expected {len(expected[key])} rows, got {short(actual[key])}")
+        for row, (want, got) in enumerate(zip(expected[key], actual[key])):  # one length per question
+            logits = allclose(want, got, rtol, atol)
+            if not logits.ok:
+                return Comparison(False, logits.max_abs_diff, f"{key}[{row}]: {logits.message}")
+            worst = max(worst, logits.max_abs_diff)
+    want, got = expected["answers"], actual["answers"]
+    if not isinstance(got, list) or len(got) != len(want):
+        return Comparison(False, None, f"answers: expected {len(want)}, got {short(got)}")
+    fields = ("start", "end", "answer")
+    for index, (w, g) in enumerate(zip(want, got)):
+        if not isinstance(g, dict) or any(g.get(f) != w[f] for f in fields):
+            return Comparison(False, None, f"answers[{index}]: expected {short(w)}, got {short(g)}")
+        score = allclose([w["score"]], [g.get("score")], rtol, atol)
+        if not score.ok:
+            return Comparison(False, score.max_abs_diff, f"answers[{index}] score: {score.message}")
+        worst = max(worst, score.max_abs_diff)
+    return Comparison(True, worst, "answers match")
 
 
 def _compare_masks(expected, actual, rtol, atol):
