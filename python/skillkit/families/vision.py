@@ -1,4 +1,7 @@
-"""Image classifiers (vit, ...): logits and top-k labels per image.
+"""Image classifiers and encoders (vit, ...): logits and top-k labels per image, or
+one embedding per image (feature-extraction, image-feature-extraction: the
+image-feature-extraction pipeline's pooled output on each image alone, else the mean of
+its last hidden state).
 
 The handler's contract (docs/DESIGN.md): an image or a list of images (PIL, path or
 bytes) in, option top_k (5); `logits` (one vector per image) and `predictions` (per
@@ -16,7 +19,7 @@ from transformers import AutoImageProcessor, pipeline
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from .. import media, tiny
-from ..compare import Comparison, scores_and_predictions
+from ..compare import Comparison, allclose, scores_and_predictions
 from ..expected import Expected
 from . import Case
 
@@ -35,6 +38,9 @@ WINDOW_SIZE = 2
 # preprocessing bug moves them by little more than the tolerance. Wider weights make
 # the output depend on the pixels (logits 4 apart; bicubic for bilinear moves them 0.08).
 INITIALIZER_RANGE = 0.3
+
+# The tasks whose handler gives one embedding per image.
+EMBEDDING_TASKS = ("feature-extraction", "image-feature-extraction")
 
 # Seven labels: more than the default top_k of 5, so the cut is exercised.
 LABELS = ("tabby cat", "tree frog", "goldfish", "red fox", "garden snail", "jellyfish", "teapot")
@@ -64,6 +70,9 @@ def cases(plan):
     one, first, second = media.images(3, plan.get("seed", 0))
     # media's default sizes differ from each other and from the model's 32 x 32, so
     # every image is resized, and the two of the batch differently.
+    if plan["task"] in EMBEDDING_TASKS:
+        return [Case("one image", one), Case("two images of different sizes", [first, second]),
+                Case("one image as PNG bytes", media.png(one))]
     return [
         Case("one image", one),
         Case("two images of different sizes", [first, second]),
@@ -78,7 +87,31 @@ def _classifier(model_dir, model_class):
     return pipeline("image-classification", model=model, image_processor=processor, device="cpu")
 
 
+@functools.lru_cache(maxsize=1)
+def _extractor(model_dir, model_class):
+    model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
+    processor = AutoImageProcessor.from_pretrained(model_dir)
+    return pipeline("image-feature-extraction", model=model, image_processor=processor, device="cpu")
+
+
+def _embed(model_dir, candidate, images):
+    """Per image, alone: the image-feature-extraction pipeline's pooled output where the
+    model has a pooler, else the mean over every position of its last hidden state."""
+    extractor = _extractor(model_dir, candidate["model_class"])
+    embeddings = []
+    for image in images:
+        with torch.inference_mode():
+            pooled = extractor.model(**extractor.preprocess(image)).get("pooler_output") is not None
+        features = extractor(image, return_tensors=True, pool=pooled)  # a batch of one
+        if not pooled:  # tokens (1, tokens, hidden) or a feature map (1, channels, h, w)
+            features = features.mean(1) if features.dim() == 3 else features.flatten(2).mean(-1)
+        embeddings.append(features.flatten().float().tolist())
+    return Expected({"embeddings": embeddings})
+
+
 def reference(model_dir, candidate, case, plan):
+    if plan["task"] in EMBEDDING_TASKS:
+        return _embed(model_dir, candidate, media.pil_images(case.input))
     classifier = _classifier(model_dir, candidate["model_class"])
     top_k = case.options.get("top_k", 5)
     expected = Expected({"logits": [], "predictions": []})
@@ -105,8 +138,13 @@ def run_batch(model_dir, candidate, plan, images):
 
 
 def compare(expected, actual, plan):
-    """Logits allclose within the plan's tolerance; predictions as compare.ranked_predictions."""
+    """Embeddings allclose within the plan's tolerance; or logits allclose and
+    predictions as compare.ranked_predictions."""
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    if "embeddings" in expected:
+        if "embeddings" not in actual:
+            return Comparison(False, None, f"output 'embeddings' expected, got {sorted(actual)}")
+        return allclose(expected["embeddings"], actual["embeddings"], rtol, atol)
     if "logits" not in actual or "predictions" not in actual:
         return Comparison(False, None, f"outputs 'logits' and 'predictions' expected, got {sorted(actual)}")
     return scores_and_predictions(expected, actual, "logits", rtol, atol)
