@@ -30,11 +30,13 @@ def _schemas():
     references among them resolve to these files, never to the network."""
     from referencing import Registry, Resource
 
-    paths = [*SCHEMAS.glob("*.schema.json"), *OUTPUTS.glob("*.schema.json")]
-    documents = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
-    return Registry().with_resources(
-        (document["$id"], Resource.from_contents(document)) for document in documents
-    ).crawl()
+    resources = []
+    for path in [*SCHEMAS.glob("*.schema.json"), *OUTPUTS.glob("*.schema.json")]:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        # Each is known by its $id, which is its path under schemas/.
+        where = document.get("$id") or path.relative_to(SCHEMAS).as_posix()
+        resources.append((where, Resource.from_contents(document)))
+    return Registry().with_resources(resources).crawl()
 
 
 @functools.lru_cache(maxsize=None)
@@ -46,6 +48,8 @@ def output_validator(task):
     if not path.is_file():
         return None
     schema = json.loads(path.read_text(encoding="utf-8"))
+    # Its references are relative to its place under schemas/ (common.schema.json).
+    schema.setdefault("$id", f"outputs/{task}.schema.json")
     return Draft202012Validator(schema, registry=_schemas())
 
 
