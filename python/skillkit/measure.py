@@ -150,7 +150,8 @@ def measure_backend(plan, skillset_file, candidate, model_dir, backend, settings
             # The first warm-up calls (a graph backend converts its graphs here) also
             # show that both sides did the same work: the skillset's outputs are checked
             # against the direct call's as the tests check them against the reference.
-            message, _, _ = check_output(sides["skillset"](), family, Expected(sides["direct"]()), plan, backend)
+            message, _, _ = check_output(sides["skillset"](), family, Expected(sides["direct"]()), plan,
+                                         backend, options)
             if message:
                 return found, f"batch {batch_size}: the skillset and the direct call differ: {message}"
             for _ in range(settings.warmup - 1):

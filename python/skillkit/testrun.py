@@ -61,7 +61,7 @@ def _run_backend(instance, backend, family, plan, model_dir, cases, expected):
         except Exception as exc:
             return {"status": "error", "class": failures.classify(exc, failures.SKILLSET),
                     "message": f"case {case.name}: {one_line(exc)}"}
-        message, diff, kind = check_output(output, family, want, plan, backend)
+        message, diff, kind = check_output(output, family, want, plan, backend, case.options)
         if diff is not None and math.isfinite(diff):
             worst = diff if worst is None else max(worst, diff)
         if message:

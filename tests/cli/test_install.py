@@ -32,7 +32,8 @@ def test_installed_tools_run_the_loop_from_outside_the_checkout(cli, tmp_path):
     for tool in cli.tools:
         assert os.access(prefix / "bin" / tool, os.X_OK)
     for path in ("data/registry.json", "data/families.json", "data/webnn_ops.json",
-                 "schemas/test-result.schema.json", "templates/tests/test.py.mustache",
+                 "schemas/test-result.schema.json", "schemas/outputs/common.schema.json",
+                 "schemas/outputs/feature-extraction.schema.json", "templates/tests/test.py.mustache",
                  "python/skillkit/harness.py", "python/skillkit/families/text_encoder.py",
                  "python/requirements.txt", "js/package.json"):
         assert (share / path).is_file(), path

@@ -53,6 +53,9 @@ MUTATIONS = {
     # The handler swallows options it does not know: right numbers, but a caller's
     # misspelt option would be ignored without a word.
     "ignores_options": ("        def handler(input):\n", "        def handler(input, **options):\n"),
+    # The batch's embeddings flattened into one list: real numbers, not the shape the
+    # task's output schema (schemas/outputs/feature-extraction.schema.json) promises.
+    "flat_embeddings": ('"embeddings": embeddings.tolist()', '"embeddings": embeddings.flatten().tolist()'),
     # rocm, unavailable here, serves on the CPU instead, as a skillset does in the
     # ipfs_accelerate_py worker: real numbers, but not rocm's.
     "falls_back_to_cpu": ('        raise self.BackendUnavailable("rocm", "no-device", "no ROCm device")\n',

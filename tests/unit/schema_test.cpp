@@ -96,6 +96,18 @@ TEST_CASE("load refuses a directory without schemas") {
   CHECK(err.find("cannot read the schemas in '" + dir.path() + "/none'") == 0);
 }
 
+TEST_CASE("load reads the directory's own schemas, never a subdirectory's") {
+  // schemas/outputs/ holds the handler results' schemas, which skillkit reads with the
+  // whole of JSON Schema (unevaluatedProperties is outside the subset read here).
+  Schemas s;
+  std::filesystem::create_directories(s.dir.path() + "/outputs");
+  s.dir.write("outputs/result.schema.json", R"({"$id": "outputs/result.schema.json", "unevaluatedProperties": false})");
+  REQUIRE_MESSAGE(s.load(kThing), s.err);
+  CHECK(s.set.has("thing"));
+  CHECK_FALSE(s.set.has("result"));
+  CHECK_FALSE(s.set.has("outputs/result"));
+}
+
 TEST_CASE("the project's schemas load and hold the backend list and the identity fields") {
   std::string err;
   const schema::Set* set = schema::project(&err);
