@@ -23,6 +23,13 @@ COMMON = {"implementation_type": "REAL", "model": "/models/tiny", "device": "cpu
 # Results of the shapes the templates return, one per task served today: two inputs each.
 GOOD = {
     "feature-extraction": {"embeddings": [[0.5, -1.0], [0.25, 2.0]]},
+    "image-feature-extraction": {"embeddings": [[0.5, -1.0, 3.0]]},
+    "question-answering": {
+        "start_logits": [[0.1, 0.2, -0.3], [0.5, 0.0]],
+        "end_logits": [[0.0, 1.2, -0.3], [0.5, 0.25]],
+        "answers": [{"score": 0.4, "start": 4, "end": 9, "answer": "quick"},
+                    {"score": 0.9, "start": 0, "end": 5, "answer": "Hello"}],
+    },
     "text-classification": {
         "logits": [[0.1, -0.2], [1.5, 0.0]],
         "predictions": [[{"label": "LABEL_0", "score": 0.57}], [{"label": "LABEL_0", "score": 0.82}]],
