@@ -97,3 +97,15 @@ def test_a_question_answering_reference_gives_a_span_of_each_context_and_a_moved
     assert text_encoder.compare(expected, dict(expected), plan).ok
     moved = [dict(answer, start=answer["start"] + 1) for answer in expected["answers"]]
     assert not text_encoder.compare(expected, dict(expected, answers=moved), plan).ok
+
+
+def test_a_multiple_choice_reference_scores_every_choice_and_a_wrong_best_fails(tmp_path, bert_plan):
+    plan = _head_plan(bert_plan, "multiple-choice", "BertForMultipleChoice", "AutoModelForMultipleChoice")
+    text_encoder.build_tiny("bert", plan["candidates"][0], str(tmp_path), seed=0)
+    [one, batch] = text_encoder.cases(plan)
+    expected = text_encoder.reference(str(tmp_path), plan["candidates"][0], batch, plan)
+    assert [len(row) for row in expected["logits"]] == [len(example["choices"]) for example in batch.input]
+    assert all(abs(sum(row) - 1) < 1e-5 for row in expected["scores"])
+    assert text_encoder.compare(expected, dict(expected), plan).ok
+    wrong = [(best + 1) % len(row) for best, row in zip(expected["best"], expected["scores"])]
+    assert not text_encoder.compare(expected, dict(expected, best=wrong), plan).ok

@@ -13,6 +13,8 @@ The task is the plan's (the skillset serves one, fixed when it is generated):
   character span it has in its own text, however the batch was padded.
 - fill-mask: the fill-mask pipeline on each text alone, with the case's top_k; one
   text holds two masks, where the pipeline keeps special tokens in its sequences.
+- multiple-choice: the model on each prompt with its choices, written out here (there
+  is no pipeline): the batch holds prompts with different numbers of choices.
 - question-answering: transformers 5 dropped its pipeline; the model on each question
   alone, its span chosen by the rule that pipeline had (_answer_questions); the batch
   pairs questions and contexts of different lengths, so padding shows.
@@ -46,7 +48,12 @@ LABELS = {
 # more than the tolerance), small enough for every architecture.
 HEAD_INITIALIZER_RANGE = 0.2
 HEADS = ("AutoModelForSequenceClassification", "AutoModelForTokenClassification", "AutoModelForMaskedLM",
-         "AutoModelForQuestionAnswering")
+         "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice")
+CHOICES = (
+    {"prompt": "The quick brown fox", "choices": ["jumps over the lazy dog.", "sleeps.", "reads a long book today."]},
+    {"prompt": "Hello", "choices": ["world.", "there, my old friend!"]},
+    {"prompt": "A much longer prompt, so that its pairs are padded", "choices": ["yes", "no", "maybe", "never"]},
+)
 QUESTIONS = (
     {"question": "What does the fox jump over?", "context": SENTENCES[0]},
     {"question": "Who greets?", "context": "Hello world, says the small robot to everyone in the room."},
@@ -97,6 +104,8 @@ def cases(plan):
         batch = [f"Hello {mask}.", f"A much longer second {mask}, so that the batch needs padding to a {mask} length!"]
         return [Case("one", one), Case("batch, one text with two masks", batch),
                 Case("batch, top 2", batch, {"top_k": 2})]
+    if plan["task"] == "multiple-choice":
+        return [Case("one", CHOICES[0]), Case("batch of different numbers of choices", list(CHOICES[1:]))]
     if plan["task"] == "question-answering":
         return [Case("one", QUESTIONS[0]), Case("batch", list(QUESTIONS[1:])),
                 Case("batch, answers of at most 2 tokens", list(QUESTIONS), {"max_answer_len": 2})]
@@ -116,6 +125,10 @@ def _pipeline(task, model_dir, auto_class, processor_class):
 
 def reference(model_dir, candidate, case, plan):
     task = plan["task"]
+    if task == "multiple-choice":
+        tokenizer = getattr(transformers, candidate["processor_class"]).from_pretrained(model_dir)
+        model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
+        return _choose(model, tokenizer, [case.input] if isinstance(case.input, dict) else case.input)
     if task == "question-answering":
         tokenizer = getattr(transformers, candidate["processor_class"]).from_pretrained(model_dir)
         model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
@@ -172,6 +185,20 @@ def _classify_tokens(tagger, texts):
         entities.append([{"entity": e["entity"], "score": float(e["score"]), "index": int(e["index"]),
                           "word": e["word"], "start": e["start"], "end": e["end"]} for e in found])
     return Expected({"entities": entities})
+
+
+def _choose(model, tokenizer, examples):
+    expected = Expected({"logits": [], "scores": [], "best": []})
+    for example in examples:
+        choices = example["choices"]
+        encoding = tokenizer([example["prompt"]] * len(choices), choices, padding=True, truncation=True,
+                             return_tensors="pt")
+        with torch.inference_mode():  # a batch of one example of len(choices) choices
+            logits = model(**{name: value[None] for name, value in encoding.items()}).logits[0].float()
+        expected["logits"].append(logits.tolist())
+        expected["scores"].append(torch.softmax(logits, dim=0).tolist())
+        expected["best"].append(int(torch.argmax(logits)))
+    return expected
 
 
 def _answer_questions(model, tokenizer, questions, max_answer_len):
@@ -240,6 +267,8 @@ def compare(expected, actual, plan):
         return _compare_entities(expected["entities"], actual["entities"], rtol, atol)
     if "answers" in expected:
         return _compare_answers(expected, actual, rtol, atol)
+    if "best" in expected:
+        return _compare_choices(expected, actual, rtol, atol)
     if "logits" not in expected:
         return _compare_masks(expected["predictions"], actual["predictions"], rtol, atol)
     return scores_and_predictions(expected, actual, "logits", rtol, atol)
@@ -266,6 +295,27 @@ def _compare_entities(expected, actual, rtol, atol):
             return Comparison(False, scores.max_abs_diff, f"entities[{row}] scores: {scores.message}")
         worst = max(worst, scores.max_abs_diff)
     return Comparison(True, worst, "entities match")
+
+
+def _compare_choices(expected, actual, rtol, atol):
+    """Per prompt its logits and scores allclose, and the same best choice unless the
+    best two scores tie within the tolerance."""
+    worst = 0.0
+    for key in ("logits", "scores"):
+        if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
+            return Comparison(False, None, f"{key}: expected {len(expected[key])} rows, got {short(actual[key])}")
+        for row, (want, got) in enumerate(zip(expected[key], actual[key])):  # one length per prompt
+            close = allclose(want, got, rtol, atol)
+            if not close.ok:
+                return Comparison(False, close.max_abs_diff, f"{key}[{row}]: {close.message}")
+            worst = max(worst, close.max_abs_diff)
+    if actual["best"] != expected["best"]:
+        for row, (want, got) in enumerate(zip(expected["best"], actual["best"])):
+            scores = expected["scores"][row]
+            if want != got and not (isinstance(got, int) and 0 <= got < len(scores)
+                                    and abs(scores[want] - scores[got]) <= atol + rtol * abs(scores[want])):
+                return Comparison(False, worst, f"best[{row}]: expected choice {want}, got {short(got)}")
+    return Comparison(True, worst, "choices match")
 
 
 def _compare_answers(expected, actual, rtol, atol):
