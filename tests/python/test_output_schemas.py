@@ -24,6 +24,7 @@ COMMON = {"implementation_type": "REAL", "model": "/models/tiny", "device": "cpu
 GOOD = {
     "feature-extraction": {"embeddings": [[0.5, -1.0], [0.25, 2.0]]},
     "image-feature-extraction": {"embeddings": [[0.5, -1.0, 3.0]]},
+    "text-encoding": {"embeddings": [[0.5, -1.0], [0.25, 2.0]]},
     "multiple-choice": {"logits": [[0.5, -1.0, 2.0], [0.1, 0.3]], "scores": [[0.18, 0.04, 0.78], [0.45, 0.55]],
                         "best": [2, 1]},
     "question-answering": {

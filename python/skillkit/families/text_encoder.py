@@ -116,11 +116,16 @@ def cases(plan):
             Case("batch, top 2", list(SENTENCES), {"top_k": 2})]
 
 
+# text-encoding (AutoModelForTextEncoding: the encoder's hidden states) is served as
+# feature-extraction is, and has no pipeline of its own.
+PIPELINES = {"text-encoding": "feature-extraction"}
+
+
 @functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
 def _pipeline(task, model_dir, auto_class, processor_class):
     tokenizer = getattr(transformers, processor_class).from_pretrained(model_dir)
     model = getattr(transformers, auto_class).from_pretrained(model_dir).eval()
-    return transformers.pipeline(task, model=model, tokenizer=tokenizer, device="cpu")
+    return transformers.pipeline(PIPELINES.get(task, task), model=model, tokenizer=tokenizer, device="cpu")
 
 
 def reference(model_dir, candidate, case, plan):
@@ -142,7 +147,7 @@ def reference(model_dir, candidate, case, plan):
         return _classify_tokens(pipe, texts)
     if task == "fill-mask":
         return _fill_masks(pipe, texts, case.options.get("top_k", 5))
-    if task != "feature-extraction":
+    if task not in ("feature-extraction", "text-encoding"):
         raise ValueError(f"unknown task {task!r}")
     embeddings = []
     with torch.inference_mode():
