@@ -273,7 +273,8 @@ def test_six_family_defaults(registry):
     assert families["other"]["default_task"] is None
     assert families["other"]["handler_tasks"] == []
     assert families["text-encoder"]["handler_tasks"] == [
-        "feature-extraction", "text-classification", "token-classification", "fill-mask"]
+        "feature-extraction", "text-encoding", "text-classification", "token-classification",
+        "question-answering", "multiple-choice", "fill-mask"]
     assert families["vision-text-dual-encoder"]["handler_tasks"] == [
         "zero-shot-image-classification", "image-embedding", "text-embedding"]
 

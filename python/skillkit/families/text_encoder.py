@@ -79,14 +79,20 @@ def build_tiny(model_type, candidate, out_dir, seed):
             setattr(config, name, 1)
     if getattr(config, "languages", None) and getattr(config, "default_language", "") is None:
         config.default_language = config.languages[0]  # xmod runs one language's adapters
-    labels = LABELS.get(candidate["auto_class"])
+    dress_head(config, candidate["auto_class"])
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    save_and_verify(model, tokenizer, out_dir)
+
+
+def dress_head(config, auto_class):
+    """The labels of a tiny head's model, and its weights wide enough that texts differ
+    in their outputs (other families' tiny models of these heads use it too)."""
+    labels = LABELS.get(auto_class)
     if labels:
         config.id2label = dict(enumerate(labels))
         config.label2id = {label: index for index, label in enumerate(labels)}
-    if candidate["auto_class"] in HEADS:
+    if auto_class in HEADS:
         config.initializer_range = HEAD_INITIALIZER_RANGE
-    model = getattr(transformers, candidate["model_class"])(config).eval()
-    save_and_verify(model, tokenizer, out_dir)
 
 
 @functools.lru_cache(maxsize=1)

@@ -8,6 +8,11 @@ reference calls generate() directly, on each input alone, unpadded.
 As for decoders, the tiny model is taught (skillkit.teaching) to answer the first text
 with ENDS_AFTER tokens and end, and the second with GOES_ON tokens, so that the cases
 can see min_new_tokens and a batch whose rows end at different steps.
+
+text-classification and question-answering are served as the text-encoder family
+serves them, and so tested (skillkit.families.text_encoder). feature-extraction embeds
+a text as the mean of the encoder's last hidden state: the reference runs the encoder
+on each text alone.
 """
 import torch
 import transformers
@@ -17,6 +22,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from .. import greedy, tiny, tokenizers
 from ..expected import Expected
 from ..teaching import ENDS_AFTER, GOES_ON, fit, generation_cases
+from . import text_encoder
 
 # The byte-level BPE (for types without a tokenizer of their own kind) needs its 256
 # byte symbols before any merge.
@@ -36,15 +42,22 @@ ANSWERS = (
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
-    roles = ("bos_token", "eos_token", "unk_token", "pad_token")  # batches of inputs need padding
-    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, roles, lossless=True)
+    generates = candidate["auto_class"] == "AutoModelForSeq2SeqLM"
+    if generates:
+        roles = ("bos_token", "eos_token", "unk_token", "pad_token")  # batches of inputs need padding
+        tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, roles, lossless=True)
+    else:  # as text encoders have it: a head reads the special tokens (bart's classifier its eos)
+        tokenizer = tokenizers.for_model_type(model_type, text_encoder.VOCAB_SIZE, tokenizers.ROLES)
     config = CONFIG_MAPPING[model_type]()
     overrides = tokenizers.special_token_overrides(model_type, config, tokenizer)
     if getattr(config, "decoder_vocab_size", None) is not None:  # marian's own output vocabulary
         overrides["decoder_vocab_size"] = len(tokenizer)
     tiny.shrink(config, **overrides)
+    if not generates:  # a classification or question-answering head, or the bare model
+        text_encoder.dress_head(config, candidate["auto_class"])
     model = getattr(transformers, candidate["model_class"])(config).eval()
-    _teach(model, tokenizer)
+    if generates:
+        _teach(model, tokenizer)
     tiny.save_and_verify(model, tokenizer, out_dir)
 
 
@@ -73,11 +86,21 @@ def _teach(model, tokenizer):
             raise RuntimeError(f"the tiny model did not learn its answer to {text!r}")
 
 
+def _generates(plan):
+    return plan["task"] == "text2text-generation"
+
+
 def cases(plan):
+    if not _generates(plan):
+        return text_encoder.cases(plan)
     return generation_cases(plan, TEXTS, "text")
 
 
 def reference(model_dir, candidate, case, plan):
+    if plan["task"] == "feature-extraction":
+        return _embed(model_dir, candidate, [case.input] if isinstance(case.input, str) else case.input)
+    if not _generates(plan):
+        return text_encoder.reference(model_dir, candidate, case, plan)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
     start = model.generation_config.decoder_start_token_id
@@ -97,5 +120,21 @@ def reference(model_dir, candidate, case, plan):
     return expected
 
 
-# Token ids equal token for token and texts equal, ties named.
-compare = greedy.compare
+def _embed(model_dir, candidate, texts):
+    """Per text, alone: the mean over its tokens of the encoder's last hidden state."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    encoder = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval().get_encoder()
+    embeddings = []
+    for text in texts:
+        with torch.inference_mode():
+            hidden = encoder(**tokenizer(text, return_tensors="pt")).last_hidden_state[0]
+        embeddings.append(hidden.float().mean(dim=0).tolist())
+    return Expected({"embeddings": embeddings})
+
+
+def compare(expected, actual, plan):
+    """Generation: token ids equal token for token and texts equal, ties named
+    (skillkit.greedy); the other tasks as text-encoder compares them."""
+    if not _generates(plan):
+        return text_encoder.compare(expected, actual, plan)
+    return greedy.compare(expected, actual, plan)
