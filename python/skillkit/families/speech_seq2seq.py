@@ -18,6 +18,8 @@ is shrunk with its feature extractor); every other type is built by one general 
 (_build_any): its own feature extractor with its defaults, an offline tokenizer of its
 own kind, its own processor class over both, and a model taught to end one clip early.
 """
+import inspect
+
 import torch
 import transformers
 from transformers import AutoProcessor, GenerationConfig, PreTrainedConfig, pipeline
@@ -258,7 +260,12 @@ def _teach(model, processor, seed):
     wanted = [answers[0][:ENDS_AFTER] + [end], answers[1][:GOES_ON]]
     width = max(map(len, wanted))
     extractor = processor.feature_extractor
-    features = extractor(taught, sampling_rate=media.SAMPLE_RATE, padding=True, return_tensors="pt")
+    # With the attention mask wherever the model takes one: the padding of the shorter
+    # clip must not be what the model learns from, since each is answered alone.
+    features = extractor(taught, sampling_rate=media.SAMPLE_RATE, padding=True, return_attention_mask=True,
+                         return_tensors="pt")
+    if "attention_mask" not in inspect.signature(model.forward).parameters:
+        features.pop("attention_mask", None)
     fit(model, {**features,
                 "decoder_input_ids": torch.tensor([([start] + tokens + [end] * width)[:width] for tokens in wanted]),
                 "labels": torch.tensor([tokens + [-100] * (width - len(tokens)) for tokens in wanted])})
