@@ -1,0 +1,274 @@
+"""Dense vision heads (detr and its kin): object detection, depth, semantic segmentation.
+
+The task is the plan's (the skillset serves one, fixed when it is generated); each is
+checked against transformers' own pipeline run on each image alone:
+- object-detection: the object-detection pipeline with the case's `threshold`, and the
+  model's `logits` and `pred_boxes` on the pipeline's own preprocessed input. A random
+  tiny model scores its queries anywhere, some near the threshold: a detection whose
+  score is within tolerance of the threshold may be kept on one side and dropped on
+  the other, and the pipeline's boxes are whole pixels (it truncates them), so a box
+  may be one pixel off where the raw box, compared strictly, lies on a pixel's edge.
+- depth-estimation: the depth-estimation pipeline's `predicted_depth`, brought to the
+  image's own size.
+- semantic-segmentation: the image-segmentation pipeline with subtask "semantic": per
+  image the labels found and their masks (0 or 255 per pixel, the pipeline's mask
+  images as lists); and the model's `logits`. Where two labels' upsampled logits tie
+  within tolerance a pixel may go to either, so masks may differ there and nowhere else.
+Images of different sizes are never padded into one batch by the reference; a handler
+that pads them (a convolutional backbone sees the padding at the borders) fails the
+batch case.
+"""
+import functools
+
+import numpy as np
+import torch
+import transformers
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+from .. import media, tiny
+from ..compare import Comparison, allclose, short
+from ..expected import Expected
+from . import Case
+
+# Images are resized to IMAGE_SIZE on their shortest edge (or to IMAGE_SIZE square): a
+# backbone's last stage (stride 32) still sees a 2 x 2 grid.
+IMAGE_SIZE = 64
+PATCH_SIZE = 8
+# Few queries (detr's 100, rt_detr's 300): each one is a detection to compare.
+NUM_QUERIES = 12
+# A convolutional backbone in transformers' own ResNet, for configs that name a timm one
+# (detr's resnet50): timm is not installed, and its weights are not needed.
+BACKBONE_WIDTHS = (16, 32, 64, 128)
+# Five labels. Random weights at the usual initializer range score every query alike;
+# wider ones make scores and boxes depend on the pixels.
+LABELS = ("cat", "dog", "car", "person", "tree")
+INITIALIZER_RANGE = 0.2
+# The object-detection pipeline's default threshold; a case lowers it so that there are
+# detections to compare.
+THRESHOLD = 0.5
+
+
+def build_tiny(model_type, candidate, out_dir, seed):
+    tiny.seed_everything(seed)
+    config = CONFIG_MAPPING[model_type]()
+    overrides = {"id2label": dict(enumerate(LABELS)), "label2id": {label: i for i, label in enumerate(LABELS)}}
+    if "num_labels" in vars(config):  # declared by the config, not derived from id2label
+        overrides["num_labels"] = len(LABELS)
+    for name, value in (("num_queries", NUM_QUERIES), ("num_detection_tokens", NUM_QUERIES),
+                        ("initializer_range", INITIALIZER_RANGE)):
+        if tiny._present(config, name) or isinstance(getattr(config, name, None), float):
+            overrides[name] = value
+    backbone = getattr(config, "backbone_config", None)
+    if backbone is not None and backbone.model_type == "timm_backbone":
+        overrides["backbone_config"] = _resnet_backbone(backbone.out_indices)
+    if isinstance(getattr(config, "image_size", None), (int, list, tuple)):
+        overrides["image_size"] = [IMAGE_SIZE, IMAGE_SIZE] if isinstance(config.image_size, (list, tuple)) \
+            else IMAGE_SIZE
+        if tiny._present(config, "patch_size"):
+            overrides["patch_size"] = PATCH_SIZE
+    tiny.shrink(config, **overrides)
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    tiny.save_and_verify(model, tiny.image_processor(model_type, IMAGE_SIZE), out_dir)
+
+
+def _resnet_backbone(out_indices):
+    """transformers' ResNet, tiny, giving the stages the timm backbone gave."""
+    indices = list(out_indices or (1, 2, 3, 4))
+    return transformers.ResNetConfig(
+        embedding_size=BACKBONE_WIDTHS[0], hidden_sizes=list(BACKBONE_WIDTHS), depths=[1] * 4,
+        layer_type="basic", out_features=[f"stage{i}" for i in indices])
+
+
+def cases(plan):
+    one, first, second = media.images(3, plan.get("seed", 0))
+    # media's sizes differ from each other and from the model's, so every image is
+    # resized, and the two of the batch differently.
+    result = [Case("one image", one), Case("two images of different sizes", [first, second])]
+    if plan["task"] == "object-detection":
+        # Random weights score few queries above the pipeline's 0.5: a low threshold
+        # keeps most of them, so that labels, scores and boxes are compared.
+        result.append(Case("one image as PNG bytes, threshold 0.1", media.png(one), {"threshold": 0.1}))
+        result.append(Case("two images, threshold 0", [second, first], {"threshold": 0.0}))
+    else:
+        result.append(Case("one image as PNG bytes", media.png(one)))
+    return result
+
+
+@functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
+def _pipeline(task, model_dir, model_class):
+    model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
+    processor = transformers.AutoImageProcessor.from_pretrained(model_dir)
+    name = "image-segmentation" if task == "semantic-segmentation" else task
+    return transformers.pipeline(name, model=model, image_processor=processor, device="cpu")
+
+
+def reference(model_dir, candidate, case, plan):
+    task = plan["task"]
+    pipe = _pipeline(task, model_dir, candidate["model_class"])
+    images = media.pil_images(case.input)
+    if task == "object-detection":
+        return _detect(pipe, images, case.options.get("threshold", THRESHOLD))
+    if task == "depth-estimation":
+        return _estimate_depth(pipe, images)
+    if task == "semantic-segmentation":
+        return _segment(pipe, images)
+    raise ValueError(f"unknown task {task!r}")
+
+
+def _raw(pipe, image, **options):
+    """The model's outputs on the pipeline's own preprocessing of one image."""
+    inputs = pipe.preprocess(image, **options)
+    inputs.pop("target_size")
+    with torch.inference_mode():
+        return pipe.model(**inputs)
+
+
+def _detect(pipe, images, threshold):
+    expected = Expected({"detections": [], "logits": [], "pred_boxes": []})
+    for image in images:  # each alone
+        outputs = _raw(pipe, image)
+        expected["logits"].append(outputs.logits[0].float().tolist())
+        expected["pred_boxes"].append(outputs.pred_boxes[0].float().tolist())
+        expected["detections"].append(
+            [{"score": float(d["score"]), "label": d["label"], "box": dict(d["box"])}
+             for d in pipe(image, threshold=threshold)])
+    expected.threshold = threshold
+    return expected
+
+
+def _estimate_depth(pipe, images):
+    expected = Expected({"predicted_depth": []})
+    for image in images:
+        expected["predicted_depth"].append(pipe(image)["predicted_depth"].float().tolist())
+    return expected
+
+
+def _segment(pipe, images):
+    expected = Expected({"segments": [], "logits": []})
+    expected.margins = []
+    for image in images:
+        outputs = _raw(pipe, image, subtask="semantic")
+        expected["logits"].append(outputs.logits[0].float().tolist())
+        expected["segments"].append(
+            [{"score": s["score"], "label": s["label"], "mask": np.asarray(s["mask"]).astype(int).tolist()}
+             for s in pipe(image, subtask="semantic")])
+        # Where a pixel's best two labels are that close, another kernel may pick the
+        # other one: post-processing's own upsampling of the logits, its top two apart.
+        upsampled = torch.nn.functional.interpolate(
+            outputs.logits.float(), size=(image.height, image.width), mode="bilinear", align_corners=False)[0]
+        top = upsampled.topk(2, dim=0).values if upsampled.shape[0] > 1 else upsampled.expand(2, -1, -1)
+        expected.margins.append((top[0] - top[1]).numpy())
+    return expected
+
+
+def compare(expected, actual, plan):
+    """Raw outputs allclose within the plan's tolerance, then the pipeline-shaped ones:
+    detections as _compare_detections, segments as _compare_segments."""
+    missing = [key for key in expected if key not in actual]
+    if missing:
+        return Comparison(False, None, f"outputs {missing} expected, got {sorted(actual)}")
+    rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    worst = 0.0
+    for key in ("logits", "pred_boxes", "predicted_depth"):
+        if key not in expected:
+            continue
+        if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
+            return Comparison(False, None, f"{key}: expected {len(expected[key])} entries, got {short(actual[key])}")
+        for index, (want, got) in enumerate(zip(expected[key], actual[key])):
+            values = allclose(want, got, rtol, atol)
+            if not values.ok:
+                return Comparison(False, values.max_abs_diff, f"{key}[{index}]: {values.message}")
+            worst = max(worst, values.max_abs_diff)
+    if "detections" in expected:
+        found = _compare_detections(expected, actual["detections"], rtol, atol)
+    elif "segments" in expected:
+        found = _compare_segments(expected, actual["segments"])
+    else:
+        return Comparison(True, worst, "predicted depth matches")
+    if not found.ok:
+        return found
+    return Comparison(True, max(worst, found.max_abs_diff or 0.0), found.message)
+
+
+def _compare_detections(expected, actual, rtol, atol):
+    """Per image the same detections in the same order, labels equal, scores allclose,
+    box corners at most one pixel apart (the pipeline truncates them to whole pixels);
+    a detection whose score lies within tolerance of the threshold may be missing on
+    either side."""
+    want_all = expected["detections"]
+    if not isinstance(actual, list) or len(actual) != len(want_all):
+        return Comparison(False, None, f"detections: expected {len(want_all)} lists, got {short(actual)}")
+    threshold, worst, excused = expected.threshold, 0.0, 0
+    corners = ("xmin", "ymin", "xmax", "ymax")
+    for row, (want, got) in enumerate(zip(want_all, actual)):
+        shaped = isinstance(got, list) and all(
+            isinstance(d, dict) and {"score", "label", "box"} <= d.keys() and isinstance(d["box"], dict)
+            and set(corners) <= d["box"].keys() for d in got)
+        if not shaped:
+            return Comparison(False, None, f"detections[{row}]: expected a list of {{'score', 'label', 'box'}} "
+                                           f"dicts, got {short(got)}")
+
+        def clear(detections):
+            return [d for d in detections if abs(d["score"] - threshold) > atol + rtol * abs(threshold)]
+
+        kept_want, kept_got = clear(want), clear(got)
+        excused += len(want) - len(kept_want) + len(got) - len(kept_got)
+        if len(kept_got) != len(kept_want):
+            return Comparison(False, None, f"detections[{row}]: {len(kept_got)} detections clear of the threshold "
+                                           f"{threshold}, expected {len(kept_want)}")
+        for index, (w, g) in enumerate(zip(kept_want, kept_got)):
+            if g["label"] != w["label"]:
+                return Comparison(False, None, f"detections[{row}][{index}]: label {g['label']!r}, "
+                                               f"expected {w['label']!r}")
+            score = allclose(w["score"], g["score"], rtol, atol)
+            if not score.ok:
+                return Comparison(False, score.max_abs_diff, f"detections[{row}][{index}] score: {score.message}")
+            worst = max(worst, score.max_abs_diff)
+            box = allclose([w["box"][c] for c in corners], [g["box"][c] for c in corners], 0.0, 1.0)
+            if not box.ok:
+                return Comparison(False, box.max_abs_diff, f"detections[{row}][{index}] box: {box.message}")
+    message = "detections match"
+    if excused:
+        message += f" ({excused} within tolerance of the threshold {threshold} excused)"
+    return Comparison(True, worst, message)
+
+
+def _compare_segments(expected, actual):
+    """Per image the same labels in the same order (the pipeline's: by label id), each
+    score equal (None for semantic segmentation), each mask equal but at pixels whose
+    best two labels tie within tolerance."""
+    want_all = expected["segments"]
+    if not isinstance(actual, list) or len(actual) != len(want_all):
+        return Comparison(False, None, f"segments: expected {len(want_all)} lists, got {short(actual)}")
+    tied = 0
+    for row, (want, got) in enumerate(zip(want_all, actual)):
+        if not isinstance(got, list) or not all(isinstance(s, dict) and {"label", "mask"} <= s.keys() for s in got):
+            return Comparison(False, None, f"segments[{row}]: expected a list of {{'score', 'label', 'mask'}} dicts, "
+                                           f"got {short(got)}")
+        ties = expected.margins[row] <= 1e-4
+        want_labels, got_labels = [s["label"] for s in want], [s["label"] for s in got]
+        if want_labels != got_labels and not ties.any():
+            return Comparison(False, None, f"segments[{row}]: labels {got_labels}, expected {want_labels}")
+        got_masks = {s["label"]: s for s in got}
+        for segment in want:
+            mine = got_masks.get(segment["label"])
+            if mine is None:
+                continue  # only where ties allowed the label set to change (checked above)
+            if mine.get("score") != segment["score"]:
+                return Comparison(False, None, f"segments[{row}] {segment['label']!r}: score {mine.get('score')!r}, "
+                                               f"expected {segment['score']!r}")
+            try:
+                mask = np.asarray(mine["mask"], dtype=np.int64)
+            except (TypeError, ValueError):
+                return Comparison(False, None, f"segments[{row}] {segment['label']!r}: mask is not a 2-D list")
+            reference = np.asarray(segment["mask"], dtype=np.int64)
+            if mask.shape != reference.shape:
+                return Comparison(False, None, f"segments[{row}] {segment['label']!r}: mask shape {list(mask.shape)}, "
+                                               f"expected {list(reference.shape)}")
+            differ = (mask != reference) & ~ties
+            if differ.any():
+                y, x = (int(i) for i in np.argwhere(differ)[0])
+                return Comparison(False, None, f"segments[{row}] {segment['label']!r}: {int(differ.sum())} mask pixels "
+                                               f"differ, first at ({y}, {x})")
+            tied += int(((mask != reference) & ties).sum())
+    return Comparison(True, 0.0, f"segments match ({tied} tied pixels excused)" if tied else "segments match")
