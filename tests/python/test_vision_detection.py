@@ -87,7 +87,7 @@ def _build(tmp_path, model_type, model_class):
     return {"model_class": model_class}
 
 
-def test_detr_is_built_on_transformers_resnet_and_detects_at_a_low_threshold(tmp_path):
+def test_detr_is_built_on_transformers_resnet_and_its_queries_score_differently(tmp_path):
     candidate = _build(tmp_path, "detr", "DetrForObjectDetection")
     config = transformers.AutoConfig.from_pretrained(tmp_path)
     assert config.backbone_config.model_type == "resnet" and config.num_queries == vision_detection.NUM_QUERIES
@@ -95,7 +95,8 @@ def test_detr_is_built_on_transformers_resnet_and_detects_at_a_low_threshold(tmp
     expected = vision_detection.reference(str(tmp_path), candidate, low, plan("object-detection"))
     assert np.asarray(expected["logits"]).shape == (1, vision_detection.NUM_QUERIES, len(vision_detection.LABELS) + 1)
     [found] = expected["detections"]
-    assert len(found) == vision_detection.NUM_QUERIES and len({d["label"] for d in found}) > 1
+    # Its queries differ (learned embeddings at unit scale), so their scores do.
+    assert len(found) == vision_detection.NUM_QUERIES and len({round(d["score"], 3) for d in found}) > 3
     assert vision_detection.compare(expected, dict(expected), plan("object-detection")).ok
 
 

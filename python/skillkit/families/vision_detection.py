@@ -58,7 +58,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if "num_labels" in vars(config):  # declared by the config, not derived from id2label
         overrides["num_labels"] = len(LABELS)
     for name, value in (("num_queries", NUM_QUERIES), ("num_detection_tokens", NUM_QUERIES),
-                        ("initializer_range", INITIALIZER_RANGE)):
+                        ("initializer_range", INITIALIZER_RANGE), ("init_std", INITIALIZER_RANGE)):
         if tiny._present(config, name) or isinstance(getattr(config, name, None), float):
             overrides[name] = value
     if getattr(config, "depth_estimation_type", None) == "relative":
@@ -76,7 +76,18 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.shrink(config, **overrides)
     _neck_reads_its_stages(config)
     model = getattr(transformers, candidate["model_class"])(config).eval()
+    _spread_queries(model)
     tiny.save_and_verify(model, tiny.image_processor(model_type, IMAGE_SIZE), out_dir)
+
+
+def _spread_queries(model):
+    """Learned embeddings (detr's object queries) drawn at unit scale, as trained ones
+    are: at the initializer's scale every query attends alike, and all of them detect
+    the same box with the same label."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Embedding):
+                module.weight.normal_(0.0, 1.0)
 
 
 def _neck_reads_its_stages(config):
