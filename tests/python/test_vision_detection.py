@@ -2,6 +2,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
 import transformers
@@ -112,26 +113,36 @@ def test_a_depth_anything_neck_reads_every_stage_of_its_tiny_vit_and_depth_varie
     assert all(np.isfinite(depth).all() and depth.std() > 1e-3 for depth in depths)
 
 
+def generate(out, model_type):
+    """The skillset gen-skillset writes for `model_type` from the registry alone."""
+    subprocess.run([str(ROOT / "bin" / "gen-skillset"), "-q", "-o", str(out), model_type], check=True,
+                   capture_output=True, cwd=ROOT)
+    return out / f"hf_{model_type}.py"
+
+
 @pytest.fixture(scope="module")
 def detr_skillset(tmp_path_factory):
-    """The detr skillset gen-skillset writes from the registry alone."""
-    out = tmp_path_factory.mktemp("skillsets")
-    subprocess.run([str(ROOT / "bin" / "gen-skillset"), "-q", "-o", str(out), "detr"], check=True,
-                   capture_output=True, cwd=ROOT)
-    return out / "hf_detr.py"
+    return generate(tmp_path_factory.mktemp("skillsets"), "detr")
 
 
-def test_the_detr_skillset_matches_the_pipeline_and_refuses_unknown_options(tmp_path, detr_skillset):
-    candidate = _build(tmp_path, "detr", "DetrForObjectDetection")
-    served = skillset.instantiate(str(detr_skillset), "detr")
-    _, _, handler, _, _ = served.init_cpu(str(tmp_path), "cpu", "cpu")
-    detection_plan = plan("object-detection")
-    for case in vision_detection.cases(detection_plan):
-        expected = vision_detection.reference(str(tmp_path), candidate, case, detection_plan)
+@pytest.mark.parametrize("model_type, task, model_class", [
+    ("detr", "object-detection", "DetrForObjectDetection"),
+    ("glpn", "depth-estimation", "GLPNForDepthEstimation"),
+    ("upernet", "semantic-segmentation", "UperNetForSemanticSegmentation"),
+])
+def test_a_generated_skillset_matches_the_pipeline_in_its_tasks_output_schema(tmp_path, model_type, task,
+                                                                              model_class):
+    candidate = _build(tmp_path / "model", model_type, model_class)
+    served = skillset.instantiate(str(generate(tmp_path, model_type)), model_type)
+    assert served.TASK == task
+    _, _, handler, _, _ = served.init_cpu(str(tmp_path / "model"), "cpu", "cpu")
+    schema = json.loads((ROOT / "schemas" / "outputs" / f"{task}.schema.json").read_text(encoding="utf-8"))
+    for case in vision_detection.cases(plan(task)):
+        expected = vision_detection.reference(str(tmp_path / "model"), candidate, case, plan(task))
         outputs = handler(case.input, **case.options)
         assert outputs["implementation_type"] == "REAL" and outputs["backend"] == "cpu"
-        json.dumps(outputs)  # plain lists and numbers
-        result = vision_detection.compare(expected, outputs, detection_plan)
+        jsonschema.validate(json.loads(json.dumps(outputs)), schema)  # plain lists and numbers
+        result = vision_detection.compare(expected, outputs, plan(task))
         assert result.ok, (case.name, result.message)
     with pytest.raises(TypeError, match="top_k"):
         handler(case.input, top_k=3)
