@@ -18,12 +18,16 @@ Images of different sizes are never padded into one batch by the reference; a ha
 that pads them (a convolutional backbone sees the padding at the borders) fails the
 batch case.
 """
+import collections
 import functools
+import re
+from pathlib import Path
 
 import numpy as np
 import torch
 import transformers
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 
 from .. import media, tiny
 from ..compare import Comparison, allclose, short
@@ -77,7 +81,36 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _neck_reads_its_stages(config)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     _spread_queries(model)
-    tiny.save_and_verify(model, tiny.image_processor(model_type, IMAGE_SIZE), out_dir)
+    tiny.save_and_verify(model, _image_processor(model_type), out_dir)
+
+
+def _image_processor(model_type):
+    """The type's own image processor (tiny.image_processor), else, where transformers
+    maps none to the type (d_fine, rt_detr_v2, dab-detr, whose checkpoints name their
+    parent's), the one of the model type its modeling code derives from: the models its
+    modular file imports from, else those its modeling file says it copied from."""
+    if IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type):
+        return tiny.image_processor(model_type, IMAGE_SIZE)
+    for parent in _parents(model_type):
+        if isinstance(IMAGE_PROCESSOR_MAPPING_NAMES.get(parent), dict) and IMAGE_PROCESSOR_MAPPING_NAMES[parent].get("pil"):
+            return tiny.image_processor(parent, IMAGE_SIZE)
+    return tiny.image_processor(model_type, IMAGE_SIZE)  # raises, naming what is missing
+
+
+def _parents(model_type):
+    """Model types the type's code derives from, most cited first."""
+    module = model_type.replace("-", "_")
+    folder = Path(transformers.__file__).parent / "models" / module
+    cited = []
+    for name, pattern in ((f"modular_{module}.py", r"from \.\.(\w+)\.modeling_\w+ import"),
+                          (f"modeling_{module}.py", r"Copied from transformers\.models\.(\w+)\.")):
+        path = folder / name
+        if path.is_file():
+            cited = re.findall(pattern, path.read_text(encoding="utf-8"))
+            if cited:
+                break
+    counts = collections.Counter(parent for parent in cited if parent != module)
+    return [parent for parent, _ in counts.most_common()]
 
 
 def _spread_queries(model):
