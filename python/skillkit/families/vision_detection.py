@@ -51,6 +51,9 @@ INITIALIZER_RANGE = 0.1
 # The object-detection pipeline's default threshold; a case lowers it so that there are
 # detections to compare.
 THRESHOLD = 0.5
+# The image-segmentation pipeline's defaults, and its subtask per task.
+SEGMENT_OPTIONS = {"threshold": 0.9, "mask_threshold": 0.5, "overlap_mask_area_threshold": 0.5}
+QUERY_SEGMENTATION = {"universal-segmentation": None, "instance-segmentation": "instance"}
 # Two labels' upsampled logits closer than this at a pixel tie there (the tolerance).
 TIE = 1e-4
 
@@ -77,7 +80,14 @@ def build_tiny(model_type, candidate, out_dir, seed):
             else IMAGE_SIZE
     if tiny._present(config, "patch_size"):  # also where a head reads the ViT's (depth_anything's)
         overrides["patch_size"] = PATCH_SIZE
+    backbone = overrides.get("backbone_config", getattr(config, "backbone_config", None))
+    stages = list(getattr(backbone, "out_features", None) or ())
     tiny.shrink(config, **overrides)
+    if stages and backbone.out_features != stages and set(stages) <= set(backbone.stage_names):
+        # Shrinking derives a hierarchical backbone's sizes again (swin's), which resets
+        # its outputs to the last stage; the heads (mask2former's pixel decoder) read
+        # every stage they read before.
+        backbone.set_output_features_output_indices(out_features=stages, out_indices=None)
     _neck_reads_its_stages(config)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     _spread_queries(model)
@@ -160,7 +170,13 @@ def cases(plan):
     # media's sizes differ from each other and from the model's, so every image is
     # resized, and the two of the batch differently.
     result = [Case("one image", one), Case("two images of different sizes", [first, second])]
-    if plan["task"] == "object-detection":
+    if plan["task"] in QUERY_SEGMENTATION:
+        # At the pipeline's thresholds a random model's segments all go; with none,
+        # every query's segment that owns pixels is kept.
+        everything = {"threshold": 0.0, "overlap_mask_area_threshold": 0.0}
+        result.append(Case("one image as PNG bytes, every segment", media.png(one), everything))
+        result.append(Case("two images, every segment", [second, first], everything))
+    elif plan["task"] == "object-detection":
         # Random weights score few queries above the pipeline's 0.5: a low threshold
         # keeps most of them, so that labels, scores and boxes are compared.
         result.append(Case("one image as PNG bytes, threshold 0.1", media.png(one), {"threshold": 0.1}))
@@ -174,7 +190,7 @@ def cases(plan):
 def _pipeline(task, model_dir, model_class):
     model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
     processor = transformers.AutoImageProcessor.from_pretrained(model_dir)
-    name = "image-segmentation" if task == "semantic-segmentation" else task
+    name = "image-segmentation" if task.endswith("-segmentation") else task
     return transformers.pipeline(name, model=model, image_processor=processor, device="cpu")
 
 
@@ -188,6 +204,8 @@ def reference(model_dir, candidate, case, plan):
         return _estimate_depth(pipe, images)
     if task == "semantic-segmentation":
         return _segment(pipe, images)
+    if task in QUERY_SEGMENTATION:
+        return _segment_queries(pipe, images, QUERY_SEGMENTATION[task], dict(SEGMENT_OPTIONS, **case.options))
     raise ValueError(f"unknown task {task!r}")
 
 
@@ -237,6 +255,19 @@ def _segment(pipe, images):
     return expected
 
 
+def _segment_queries(pipe, images, subtask, options):
+    expected = Expected({"segments": [], "class_queries_logits": [], "masks_queries_logits": []})
+    for image in images:
+        outputs = _raw(pipe, image, subtask=subtask)
+        expected["class_queries_logits"].append(outputs.class_queries_logits[0].float().tolist())
+        expected["masks_queries_logits"].append(outputs.masks_queries_logits[0].float().tolist())
+        expected["segments"].append(
+            [{"score": float(s["score"]), "label": s["label"], "mask": np.asarray(s["mask"]).astype(int).tolist()}
+             for s in pipe(image, subtask=subtask, **options)])
+    expected.threshold = options["threshold"]
+    return expected
+
+
 def compare(expected, actual, plan):
     """Raw outputs allclose within the plan's tolerance, then the pipeline-shaped ones:
     detections as _compare_detections, segments as _compare_segments."""
@@ -245,7 +276,7 @@ def compare(expected, actual, plan):
         return Comparison(False, None, f"outputs {missing} expected, got {sorted(actual)}")
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
     worst = 0.0
-    for key in ("logits", "pred_boxes", "predicted_depth"):
+    for key in ("logits", "pred_boxes", "predicted_depth", "class_queries_logits", "masks_queries_logits"):
         if key not in expected:
             continue
         if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
@@ -257,6 +288,8 @@ def compare(expected, actual, plan):
             worst = max(worst, values.max_abs_diff)
     if "detections" in expected:
         found = _compare_detections(expected, actual["detections"], rtol, atol)
+    elif "class_queries_logits" in expected:
+        found = _compare_scored_segments(expected, actual["segments"], rtol, atol)
     elif "segments" in expected:
         found = _compare_segments(expected, actual["segments"])
     else:
@@ -304,6 +337,55 @@ def _compare_detections(expected, actual, rtol, atol):
             if not box.ok:
                 return Comparison(False, box.max_abs_diff, f"detections[{row}][{index}] box: {box.message}")
     message = "detections match"
+    if excused:
+        message += f" ({excused} within tolerance of the threshold {threshold} excused)"
+    return Comparison(True, worst, message)
+
+
+def _compare_scored_segments(expected, actual, rtol, atol):
+    """Per image the same segments in the same order, labels equal, scores allclose,
+    masks equal. A segment scored within tolerance of the threshold may be missing on
+    either side; where one is, the others' masks are not compared, since every segment
+    takes its pixels from those of the others (panoptic post-processing)."""
+    want_all = expected["segments"]
+    if not isinstance(actual, list) or len(actual) != len(want_all):
+        return Comparison(False, None, f"segments: expected {len(want_all)} lists, got {short(actual)}")
+    threshold = getattr(expected, "threshold", SEGMENT_OPTIONS["threshold"])
+    worst, excused = 0.0, 0
+    for row, (want, got) in enumerate(zip(want_all, actual)):
+        if not isinstance(got, list) or not all(isinstance(s, dict) and {"score", "label", "mask"} <= s.keys()
+                                                and isinstance(s["score"], (int, float)) for s in got):
+            return Comparison(False, None, f"segments[{row}]: expected a list of {{'score', 'label', 'mask'}} dicts, "
+                                           f"got {short(got)}")
+
+        def clear(segments):
+            return [s for s in segments if abs(s["score"] - threshold) > atol + rtol * abs(threshold)]
+
+        kept_want, kept_got = clear(want), clear(got)
+        dropped = len(want) - len(kept_want) + len(got) - len(kept_got)
+        excused += dropped
+        if len(kept_got) != len(kept_want):
+            return Comparison(False, None, f"segments[{row}]: {len(kept_got)} segments clear of the threshold "
+                                           f"{threshold}, expected {len(kept_want)}")
+        for index, (w, g) in enumerate(zip(kept_want, kept_got)):
+            if g["label"] != w["label"]:
+                return Comparison(False, None, f"segments[{row}][{index}]: label {g['label']!r}, expected {w['label']!r}")
+            score = allclose(w["score"], g["score"], rtol, atol)
+            if not score.ok:
+                return Comparison(False, score.max_abs_diff, f"segments[{row}][{index}] score: {score.message}")
+            worst = max(worst, score.max_abs_diff)
+            if dropped:
+                continue
+            try:
+                mask = np.asarray(g["mask"], dtype=np.int64)
+            except (TypeError, ValueError):
+                return Comparison(False, None, f"segments[{row}][{index}]: mask is not rows of pixels")
+            reference = np.asarray(w["mask"], dtype=np.int64)
+            if mask.shape != reference.shape or (mask != reference).any():
+                differ = "shape " + str(list(mask.shape)) if mask.shape != reference.shape \
+                    else f"{int((mask != reference).sum())} pixels"
+                return Comparison(False, None, f"segments[{row}][{index}] {w['label']!r}: mask differs ({differ})")
+    message = "segments match"
     if excused:
         message += f" ({excused} within tolerance of the threshold {threshold} excused)"
     return Comparison(True, worst, message)
