@@ -76,6 +76,26 @@ def test_segment_masks_may_differ_only_where_the_best_two_labels_tie():
     assert not vision_detection.compare(expected, dict(expected, segments=scored), segmentation).ok
 
 
+def test_scored_segments_near_the_threshold_may_be_missing_and_masks_must_otherwise_agree():
+    cat = {"score": 0.95, "label": "cat", "mask": [[255, 0]]}
+    dog = {"score": 0.90004, "label": "dog", "mask": [[0, 255]]}
+    expected = Expected({"segments": [[cat]], "class_queries_logits": [[[0.0]]], "masks_queries_logits": [[[[0.0]]]]})
+    expected.threshold = 0.9
+    universal = plan("universal-segmentation")
+    assert vision_detection.compare(expected, dict(expected), universal).ok
+    assert vision_detection.compare(expected, dict(expected, segments=[[cat, dog]]), universal).ok
+    for wrong in ([[dict(cat, mask=[[255, 255]])]], [[dict(cat, label="dog")]], [[dict(cat, score=0.96)]], [[]]):
+        assert not vision_detection.compare(expected, dict(expected, segments=wrong), universal).ok, wrong
+
+
+def test_instance_segmentation_of_a_tiny_mask2former_finds_segments_without_thresholds(tmp_path):
+    candidate = _build(tmp_path, "mask2former", "Mask2FormerForUniversalSegmentation")
+    universal = plan("universal-segmentation")
+    [case] = [case for case in vision_detection.cases(universal) if case.options.get("subtask") == "instance"]
+    expected = vision_detection.reference(str(tmp_path), candidate, case, universal)
+    assert all(len(segments) > 1 for segments in expected["segments"])
+
+
 def test_object_detection_cases_lower_the_threshold_and_batch_two_sizes():
     cases = vision_detection.cases(plan("object-detection"))
     batches = [case for case in cases if isinstance(case.input, list)]
@@ -129,6 +149,7 @@ def detr_skillset(tmp_path_factory):
     ("detr", "object-detection", "DetrForObjectDetection"),
     ("glpn", "depth-estimation", "GLPNForDepthEstimation"),
     ("upernet", "semantic-segmentation", "UperNetForSemanticSegmentation"),
+    ("mask2former", "universal-segmentation", "Mask2FormerForUniversalSegmentation"),
 ])
 def test_a_generated_skillset_matches_the_pipeline_in_its_tasks_output_schema(tmp_path, model_type, task,
                                                                               model_class):

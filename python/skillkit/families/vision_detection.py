@@ -171,11 +171,14 @@ def cases(plan):
     # resized, and the two of the batch differently.
     result = [Case("one image", one), Case("two images of different sizes", [first, second])]
     if plan["task"] in QUERY_SEGMENTATION:
-        # At the pipeline's thresholds a random model's segments all go; with none,
-        # every query's segment that owns pixels is kept.
+        # At the pipeline's thresholds a random model's segments all go, and panoptic
+        # post-processing drops the queries whose best class is "no object" (a random
+        # mask2former's every one); instance segmentation ranks the other classes, and
+        # with no threshold keeps a segment for every query that owns pixels.
         everything = {"threshold": 0.0, "overlap_mask_area_threshold": 0.0}
-        result.append(Case("one image as PNG bytes, every segment", media.png(one), everything))
-        result.append(Case("two images, every segment", [second, first], everything))
+        result.append(Case("one image as PNG bytes, no thresholds", media.png(one), everything))
+        result.append(Case("two images, instances, no thresholds", [second, first],
+                           dict(everything, subtask="instance")))
     elif plan["task"] == "object-detection":
         # Random weights score few queries above the pipeline's 0.5: a low threshold
         # keeps most of them, so that labels, scores and boxes are compared.
@@ -205,7 +208,9 @@ def reference(model_dir, candidate, case, plan):
     if task == "semantic-segmentation":
         return _segment(pipe, images)
     if task in QUERY_SEGMENTATION:
-        return _segment_queries(pipe, images, QUERY_SEGMENTATION[task], dict(SEGMENT_OPTIONS, **case.options))
+        options = dict(SEGMENT_OPTIONS, **case.options)
+        subtask = options.pop("subtask", QUERY_SEGMENTATION[task])
+        return _segment_queries(pipe, images, subtask, options)
     raise ValueError(f"unknown task {task!r}")
 
 
