@@ -39,6 +39,8 @@ from . import Case
 # a 2 x 2 grid, which its group norm needs.
 IMAGE_SIZE = 128
 PATCH_SIZE = 8
+# The first width of a neck reading a ViT's stages (dpt's).
+NECK_WIDTH = 16
 # Few queries (detr's 100, rt_detr's 300): each one is a detection to compare.
 NUM_QUERIES = 12
 # A convolutional backbone in transformers' own ResNet, for configs that name a timm one
@@ -136,10 +138,15 @@ def _spread_queries(model):
 def _neck_reads_its_stages(config):
     """A neck (dpt's, depth_anything's) reads one stage of a ViT per width it lists in
     `neck_hidden_sizes`: the tiny ViT is as deep as that, and gives each of its layers,
-    at the patch size and image size of the tiny model."""
+    at the patch size and image size of the tiny model; the neck's widths are tiny."""
     stages = len(getattr(config, "neck_hidden_sizes", None) or ())
     if not stages:
         return
+    # The neck's widths at the tiny model's scale, doubling stage by stage as there
+    # (dpt's 96 to 768 and its 256-wide fusion cost more than the rest of it together).
+    config.neck_hidden_sizes = [NECK_WIDTH * 2 ** index for index in range(stages)]
+    if tiny._present(config, "fusion_hidden_size"):
+        config.fusion_hidden_size = NECK_WIDTH * 2
     if getattr(config, "backbone_out_indices", None) is not None:  # dpt's own ViT
         config.num_hidden_layers = stages
         config.backbone_out_indices = list(range(stages))
