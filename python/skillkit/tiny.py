@@ -338,10 +338,6 @@ def image_processor(model_type, image_size):
     size = getattr(processor, "size", None) or {}
     if "height" in size and "width" in size:
         processor.size = {"height": image_size, "width": image_size}
-    elif "shortest_edge" in size and size.get("longest_edge"):
-        # A cap on the longest edge too (detr's 800 and 1333): the same proportion.
-        longest = max(image_size, image_size * size["longest_edge"] // size["shortest_edge"])
-        processor.size = {"shortest_edge": image_size, "longest_edge": longest}
     elif "shortest_edge" in size:
         processor.size = {"shortest_edge": image_size}
     elif getattr(processor, "size", None) is None and getattr(processor, "size_divisor", None):

@@ -101,12 +101,17 @@ def _image_processor(model_type):
     maps none to the type (d_fine, rt_detr_v2, dab-detr, whose checkpoints name their
     parent's), the one of the model type its modeling code derives from: the models its
     modular file imports from, else those its modeling file says it copied from."""
-    if IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type):
-        return tiny.image_processor(model_type, IMAGE_SIZE)
-    for parent in _parents(model_type):
-        if isinstance(IMAGE_PROCESSOR_MAPPING_NAMES.get(parent), dict) and IMAGE_PROCESSOR_MAPPING_NAMES[parent].get("pil"):
-            return tiny.image_processor(parent, IMAGE_SIZE)
-    return tiny.image_processor(model_type, IMAGE_SIZE)  # raises, naming what is missing
+    source = model_type
+    if not IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type):
+        source = next((parent for parent in _parents(model_type)
+                       if (IMAGE_PROCESSOR_MAPPING_NAMES.get(parent) or {}).get("pil")), model_type)
+    processor = tiny.image_processor(source, IMAGE_SIZE)  # raises where there is none
+    size = type(processor)().size or {}
+    if size.get("shortest_edge") and size.get("longest_edge"):
+        # Its longest edge capped too (detr's 800 and 1333): in the same proportion.
+        longest = max(IMAGE_SIZE, IMAGE_SIZE * size["longest_edge"] // size["shortest_edge"])
+        processor.size = {"shortest_edge": IMAGE_SIZE, "longest_edge": longest}
+    return processor
 
 
 def _parents(model_type):
