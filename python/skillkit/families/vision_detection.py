@@ -1,4 +1,4 @@
-"""Dense vision heads (detr and its kin): object detection, depth, semantic segmentation.
+"""Dense vision heads (detr and its kin): object detection, depth, segmentation.
 
 The task is the plan's (the skillset serves one, fixed when it is generated); each is
 checked against transformers' own pipeline run on each image alone:
@@ -14,6 +14,11 @@ checked against transformers' own pipeline run on each image alone:
   image the labels found and their masks (0 or 255 per pixel, the pipeline's mask
   images as lists); and the model's `logits`. Where two labels' upsampled logits tie
   within tolerance a pixel may go to either, so masks may differ there and nowhere else.
+- universal-segmentation, instance-segmentation: the image-segmentation pipeline with
+  the case's subtask (None for universal: panoptic where the processor has it;
+  "instance") and thresholds, and the model's `class_queries_logits` and
+  `masks_queries_logits`; a segment scored within tolerance of the threshold may be
+  missing on either side, as a detection may.
 Images of different sizes are never padded into one batch by the reference; a handler
 that pads them (a convolutional backbone sees the padding at the borders) fails the
 batch case.
@@ -47,7 +52,7 @@ NUM_QUERIES = 12
 # (detr's resnet50): timm is not installed, and its weights are not needed.
 BACKBONE_WIDTHS = (16, 32, 64, 128)
 # Five labels. Random weights at the usual initializer range score every query alike;
-# wider ones make scores and boxes depend on the pixels.
+# wider ones make scores and boxes depend on the pixels (0.2 overflows deimv2 to NaN).
 LABELS = ("cat", "dog", "car", "person", "tree")
 INITIALIZER_RANGE = 0.1
 # The object-detection pipeline's default threshold; a case lowers it so that there are
