@@ -154,6 +154,24 @@ def _transcribe_ctc(direct, clips):
     return {"texts": texts}
 
 
+def _detect_objects(direct, images, threshold=0.5):
+    detections, logits, boxes = [], [], []
+    labels = direct.model.config.id2label
+    # One image at a time, as the skillset: detr's processor pads a batch to its largest
+    # image, which a convolutional backbone sees at the borders.
+    for image in images:
+        outputs = direct.model(**direct.processor(images=[image], return_tensors="pt").to(direct.device))
+        found = direct.processor.post_process_object_detection(
+            outputs, threshold=threshold, target_sizes=[image.size[::-1]])[0]
+        detections.append([{"score": score, "label": labels[label],
+                            "box": dict(zip(("xmin", "ymin", "xmax", "ymax"), box))}
+                           for score, label, box in zip(found["scores"].tolist(), found["labels"].tolist(),
+                                                        found["boxes"].int().tolist())])
+        logits.append(outputs.logits[0].tolist())
+        boxes.append(outputs.pred_boxes[0].tolist())
+    return {"detections": detections, "logits": logits, "pred_boxes": boxes}
+
+
 # Per family: the task benchmarked (its skillset's default), the kind of its inputs,
 # the direct call and the options of each call.
 FAMILIES = {
@@ -165,4 +183,5 @@ FAMILIES = {
     "vision-text-dual-encoder": Workload("zero-shot-image-classification", "images", _classify_zero_shot,
                                          {"candidate_labels": list(CANDIDATE_LABELS)}),
     "audio-ctc": Workload("ctc", "audio", _transcribe_ctc),
+    "vision-detection": Workload("object-detection", "images", _detect_objects),
 }

@@ -340,6 +340,8 @@ def image_processor(model_type, image_size):
         processor.size = {"height": image_size, "width": image_size}
     elif "shortest_edge" in size:
         processor.size = {"shortest_edge": image_size}
+    elif getattr(processor, "size", None) is None and getattr(processor, "size_divisor", None):
+        pass  # no size: each image kept at its own, to a multiple of size_divisor (glpn's)
     else:
         raise NotImplementedError(f"{name}: no recipe for resizing to {size}")
     if getattr(processor, "crop_size", None):

@@ -296,11 +296,11 @@ def test_gen_skillset_unknown_model_type_suggests_and_exits_2(cli, tmp_path):
 
 
 def test_gen_skillset_family_without_template_spec_is_a_record_and_exit_1(cli, tmp_path, validate):
-    rc, out, err = cli.run("gen-skillset", "-o", tmp_path / "s", "detr", cwd=tmp_path)
+    rc, out, err = cli.run("gen-skillset", "-o", tmp_path / "s", "qwen2_audio", cwd=tmp_path)
     assert rc == 1
     [manifest] = cli.records(out)
     validate(manifest, "skillset-manifest")
-    assert (manifest["model_type"], manifest["status"]) == ("detr", "unsupported-family")
+    assert (manifest["model_type"], manifest["status"]) == ("qwen2_audio", "unsupported-family")
     assert cli.files_under(tmp_path) == []
 
 
@@ -469,11 +469,11 @@ def test_gen_skillset_empty_stdin_is_exit_2(cli, tmp_path, text):
 
 
 def test_gen_skillset_requirements_of_a_family_without_template_is_exit_2(cli, tmp_path):
-    record = cli.bert_requirements(tmp_path / "hf_detr.py", model_type="detr", ident="detr",
-                                   family="vision-detection")
+    record = cli.bert_requirements(tmp_path / "hf_qwen2_audio.py", model_type="qwen2_audio", ident="qwen2_audio",
+                                   family="audio-text-to-text")
     rc, out, err = cli.run("gen-skillset", input=cli.jsonl(record))
     assert rc == 2 and out == ""
-    assert "'vision-detection'" in cli.assert_one_error_line("gen-skillset", err)
+    assert "'audio-text-to-text'" in cli.assert_one_error_line("gen-skillset", err)
     assert cli.files_under(tmp_path) == []
 
 

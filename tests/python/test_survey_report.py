@@ -26,7 +26,7 @@ def test_the_denominators_are_the_registrys_whatever_was_surveyed(tmp_path):
     registry = json.loads(REGISTRY.read_text())
     servable = [name for name, entry in registry["models"].items() if entry["servable"]]
     pairs = sum(len(registry["models"][name]["tasks"]) for name in servable)
-    write(tmp_path, [{"model_type": "detr", "status": "unsupported-family"}],
+    write(tmp_path, [{"model_type": "qwen2_audio", "status": "unsupported-family"}],
           [result("bert", "feature-extraction"), result("bert", "text-classification"),
            result("roberta", "feature-extraction", cpu="fail", **{"class": "parity"}),
            result("gpt2", "text-generation", reference="error", cpu="skip", reason="no-reference")])
@@ -38,12 +38,12 @@ def test_the_denominators_are_the_registrys_whatever_was_surveyed(tmp_path):
 def test_every_servable_type_gets_pass_or_a_class(tmp_path):
     registry = json.loads(REGISTRY.read_text())
     classes = survey_report.type_classes(
-        registry, [{"model_type": "detr", "status": "unsupported-family"}],
+        registry, [{"model_type": "qwen2_audio", "status": "unsupported-family"}],
         [result("bert", "feature-extraction"),
          result("roberta", "feature-extraction", cpu="error", **{"class": "crash"}),
          result("gpt2", "text-generation", reference="error", cpu="skip", reason="no-reference")])
     assert set(classes) == {name for name, entry in registry["models"].items() if entry["servable"]}
-    assert (classes["bert"], classes["roberta"], classes["gpt2"], classes["detr"], classes["t5"]) == (
+    assert (classes["bert"], classes["roberta"], classes["gpt2"], classes["qwen2_audio"], classes["t5"]) == (
         "pass", "crash", "tiny-model", "no-template", "not-surveyed")
 
 

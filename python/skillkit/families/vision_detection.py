@@ -1,0 +1,459 @@
+"""Dense vision heads (detr and its kin): object detection, depth, segmentation.
+
+The task is the plan's (the skillset serves one, fixed when it is generated); each is
+checked against transformers' own pipeline run on each image alone:
+- object-detection: the object-detection pipeline with the case's `threshold`, and the
+  model's `logits` and `pred_boxes` on the pipeline's own preprocessed input. A random
+  tiny model scores its queries anywhere, some near the threshold: a detection whose
+  score is within tolerance of the threshold may be kept on one side and dropped on
+  the other, and the pipeline's boxes are whole pixels (it truncates them), so a box
+  may be one pixel off where the raw box, compared strictly, lies on a pixel's edge.
+- depth-estimation: the depth-estimation pipeline's `predicted_depth`, brought to the
+  image's own size.
+- semantic-segmentation: the image-segmentation pipeline with subtask "semantic": per
+  image the labels found and their masks (0 or 255 per pixel, the pipeline's mask
+  images as lists); and the model's `logits`. Where two labels' upsampled logits tie
+  within tolerance a pixel may go to either, so masks may differ there and nowhere else.
+- universal-segmentation, instance-segmentation: the image-segmentation pipeline with
+  the case's subtask (None for universal: panoptic where the processor has it;
+  "instance") and thresholds, and the model's `class_queries_logits` and
+  `masks_queries_logits`; a segment scored within tolerance of the threshold may be
+  missing on either side, as a detection may.
+Images of different sizes are never padded into one batch by the reference; a handler
+that pads them (a convolutional backbone sees the padding at the borders) fails the
+batch case.
+"""
+import collections
+import functools
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+import transformers
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
+
+from .. import media, tiny
+from ..compare import Comparison, allclose, short
+from ..expected import Expected
+from . import Case
+
+# Images are resized to IMAGE_SIZE on their shortest edge (or to IMAGE_SIZE square): the
+# extra level deformable_detr adds after a backbone's last stage (stride 64) still sees
+# a 2 x 2 grid, which its group norm needs.
+IMAGE_SIZE = 128
+PATCH_SIZE = 8
+# The first width of a neck reading a ViT's stages (dpt's).
+NECK_WIDTH = 16
+# Few queries (detr's 100, rt_detr's 300): each one is a detection to compare.
+NUM_QUERIES = 12
+# A convolutional backbone in transformers' own ResNet, for configs that name a timm one
+# (detr's resnet50): timm is not installed, and its weights are not needed.
+BACKBONE_WIDTHS = (16, 32, 64, 128)
+# Five labels. Random weights at the usual initializer range score every query alike;
+# wider ones make scores and boxes depend on the pixels (0.2 overflows deimv2 to NaN).
+LABELS = ("cat", "dog", "car", "person", "tree")
+INITIALIZER_RANGE = 0.1
+# The object-detection pipeline's default threshold; a case lowers it so that there are
+# detections to compare.
+THRESHOLD = 0.5
+# The image-segmentation pipeline's defaults, and its subtask per task.
+SEGMENT_OPTIONS = {"threshold": 0.9, "mask_threshold": 0.5, "overlap_mask_area_threshold": 0.5}
+QUERY_SEGMENTATION = {"universal-segmentation": None, "instance-segmentation": "instance"}
+# Two labels' upsampled logits closer than this at a pixel tie there (the tolerance).
+TIE = 1e-4
+
+
+def build_tiny(model_type, candidate, out_dir, seed):
+    tiny.seed_everything(seed)
+    config = CONFIG_MAPPING[model_type]()
+    overrides = {"id2label": dict(enumerate(LABELS)), "label2id": {label: i for i, label in enumerate(LABELS)}}
+    if "num_labels" in vars(config):  # declared by the config, not derived from id2label
+        overrides["num_labels"] = len(LABELS)
+    for name, value in (("num_queries", NUM_QUERIES), ("num_detection_tokens", NUM_QUERIES),
+                        ("initializer_range", INITIALIZER_RANGE), ("init_std", INITIALIZER_RANGE)):
+        if tiny._present(config, name) or isinstance(getattr(config, name, None), float):
+            overrides[name] = value
+    if getattr(config, "depth_estimation_type", None) == "relative":
+        # Relative depth ends in a ReLU, which leaves a random model's depth zero
+        # everywhere; metric depth (a sigmoid, scaled) keeps it varying with the image.
+        overrides["depth_estimation_type"] = "metric"
+    backbone = getattr(config, "backbone_config", None)
+    if backbone is not None and backbone.model_type == "timm_backbone":
+        overrides["backbone_config"] = _resnet_backbone(backbone.out_indices)
+    if isinstance(getattr(config, "image_size", None), (int, list, tuple)):
+        overrides["image_size"] = [IMAGE_SIZE, IMAGE_SIZE] if isinstance(config.image_size, (list, tuple)) \
+            else IMAGE_SIZE
+    if tiny._present(config, "patch_size"):  # also where a head reads the ViT's (depth_anything's)
+        overrides["patch_size"] = PATCH_SIZE
+    backbone = overrides.get("backbone_config", getattr(config, "backbone_config", None))
+    stages = list(getattr(backbone, "out_features", None) or ())
+    tiny.shrink(config, **overrides)
+    if stages and backbone.out_features != stages and set(stages) <= set(backbone.stage_names):
+        # Shrinking derives a hierarchical backbone's sizes again (swin's), which resets
+        # its outputs to the last stage; the heads (mask2former's pixel decoder) read
+        # every stage they read before.
+        backbone.set_output_features_output_indices(out_features=stages, out_indices=None)
+    _neck_reads_its_stages(config)
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    _spread_queries(model)
+    tiny.save_and_verify(model, _image_processor(model_type), out_dir)
+
+
+def _image_processor(model_type):
+    """The type's own image processor (tiny.image_processor), else, where transformers
+    maps none to the type (d_fine, rt_detr_v2, dab-detr, whose checkpoints name their
+    parent's), the one of the model type its modeling code derives from: the models its
+    modular file imports from, else those its modeling file says it copied from."""
+    source = model_type
+    if not IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type):
+        source = next((parent for parent in _parents(model_type)
+                       if (IMAGE_PROCESSOR_MAPPING_NAMES.get(parent) or {}).get("pil")), model_type)
+    processor = tiny.image_processor(source, IMAGE_SIZE)  # raises where there is none
+    size = type(processor)().size or {}
+    if size.get("shortest_edge") and size.get("longest_edge"):
+        # Its longest edge capped too (detr's 800 and 1333): in the same proportion.
+        longest = max(IMAGE_SIZE, IMAGE_SIZE * size["longest_edge"] // size["shortest_edge"])
+        processor.size = {"shortest_edge": IMAGE_SIZE, "longest_edge": longest}
+    return processor
+
+
+def _parents(model_type):
+    """Model types the type's code derives from, most cited first."""
+    module = model_type.replace("-", "_")
+    folder = Path(transformers.__file__).parent / "models" / module
+    cited = []
+    for name, pattern in ((f"modular_{module}.py", r"from \.\.(\w+)\.modeling_\w+ import"),
+                          (f"modeling_{module}.py", r"Copied from transformers\.models\.(\w+)\.")):
+        path = folder / name
+        if path.is_file():
+            cited = re.findall(pattern, path.read_text(encoding="utf-8"))
+            if cited:
+                break
+    counts = collections.Counter(parent for parent in cited if parent != module)
+    return [parent for parent, _ in counts.most_common()]
+
+
+def _spread_queries(model):
+    """Learned embeddings (detr's object queries) drawn at unit scale, as trained ones
+    are: at the initializer's scale every query attends alike, and all of them detect
+    the same box with the same label."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Embedding):
+                module.weight.normal_(0.0, 1.0)
+
+
+def _neck_reads_its_stages(config):
+    """A neck (dpt's, depth_anything's) reads one stage of a ViT per width it lists in
+    `neck_hidden_sizes`: the tiny ViT is as deep as that, and gives each of its layers,
+    at the patch size and image size of the tiny model; the neck's widths are tiny."""
+    stages = len(getattr(config, "neck_hidden_sizes", None) or ())
+    if not stages:
+        return
+    # The neck's widths at the tiny model's scale, doubling stage by stage as there
+    # (dpt's 96 to 768 and its 256-wide fusion cost more than the rest of it together).
+    config.neck_hidden_sizes = [NECK_WIDTH * 2 ** index for index in range(stages)]
+    if tiny._present(config, "fusion_hidden_size"):
+        config.fusion_hidden_size = NECK_WIDTH * 2
+    if getattr(config, "backbone_out_indices", None) is not None:  # dpt's own ViT
+        config.num_hidden_layers = stages
+        config.backbone_out_indices = list(range(stages))
+        return
+    backbone = getattr(config, "backbone_config", None)
+    if backbone is None or not tiny._present(backbone, "num_hidden_layers"):
+        return
+    backbone.num_hidden_layers = stages
+    backbone.stage_names = ["stem"] + [f"stage{index}" for index in range(1, stages + 1)]
+    backbone.set_output_features_output_indices(out_features=None, out_indices=list(range(1, stages + 1)))
+    for name, value in (("image_size", IMAGE_SIZE), ("patch_size", PATCH_SIZE)):
+        if tiny._present(backbone, name):
+            setattr(backbone, name, value)
+    if tiny._present(config, "reassemble_hidden_size"):  # what the neck reads: the ViT's width
+        config.reassemble_hidden_size = backbone.hidden_size
+
+
+def _resnet_backbone(out_indices):
+    """transformers' ResNet, tiny, giving the stages the timm backbone gave."""
+    indices = list(out_indices or (1, 2, 3, 4))
+    return transformers.ResNetConfig(
+        embedding_size=BACKBONE_WIDTHS[0], hidden_sizes=list(BACKBONE_WIDTHS), depths=[1] * 4,
+        layer_type="basic", out_features=[f"stage{i}" for i in indices])
+
+
+def cases(plan):
+    one, first, second = media.images(3, plan.get("seed", 0))
+    # media's sizes differ from each other and from the model's, so every image is
+    # resized, and the two of the batch differently.
+    result = [Case("one image", one), Case("two images of different sizes", [first, second])]
+    if plan["task"] in QUERY_SEGMENTATION:
+        # At the pipeline's thresholds a random model's segments all go, and panoptic
+        # post-processing drops the queries whose best class is "no object" (a random
+        # mask2former's every one); instance segmentation ranks the other classes, and
+        # with no threshold keeps a segment for every query that owns pixels.
+        everything = {"threshold": 0.0, "overlap_mask_area_threshold": 0.0}
+        result.append(Case("one image as PNG bytes, no thresholds", media.png(one), everything))
+        result.append(Case("two images, instances, no thresholds", [second, first],
+                           dict(everything, subtask="instance")))
+    elif plan["task"] == "object-detection":
+        # Random weights score few queries above the pipeline's 0.5: a low threshold
+        # keeps most of them, so that labels, scores and boxes are compared.
+        result.append(Case("one image as PNG bytes, threshold 0.1", media.png(one), {"threshold": 0.1}))
+        result.append(Case("two images, threshold 0", [second, first], {"threshold": 0.0}))
+    else:
+        result.append(Case("one image as PNG bytes", media.png(one)))
+    return result
+
+
+@functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
+def _pipeline(task, model_dir, model_class):
+    model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
+    processor = transformers.AutoImageProcessor.from_pretrained(model_dir)
+    name = "image-segmentation" if task.endswith("-segmentation") else task
+    return transformers.pipeline(name, model=model, image_processor=processor, device="cpu")
+
+
+def reference(model_dir, candidate, case, plan):
+    task = plan["task"]
+    pipe = _pipeline(task, model_dir, candidate["model_class"])
+    images = media.pil_images(case.input)
+    if task == "object-detection":
+        return _detect(pipe, images, case.options.get("threshold", THRESHOLD))
+    if task == "depth-estimation":
+        return _estimate_depth(pipe, images)
+    if task == "semantic-segmentation":
+        return _segment(pipe, images)
+    if task in QUERY_SEGMENTATION:
+        options = dict(SEGMENT_OPTIONS, **case.options)
+        subtask = options.pop("subtask", QUERY_SEGMENTATION[task])
+        return _segment_queries(pipe, images, subtask, options)
+    raise ValueError(f"unknown task {task!r}")
+
+
+def _raw(pipe, image, **options):
+    """The model's outputs on the pipeline's own preprocessing of one image."""
+    inputs = pipe.preprocess(image, **options)
+    inputs.pop("target_size")
+    with torch.inference_mode():
+        return pipe.model(**inputs)
+
+
+def _detect(pipe, images, threshold):
+    expected = Expected({"detections": [], "logits": [], "pred_boxes": []})
+    for image in images:  # each alone
+        outputs = _raw(pipe, image)
+        expected["logits"].append(outputs.logits[0].float().tolist())
+        expected["pred_boxes"].append(outputs.pred_boxes[0].float().tolist())
+        expected["detections"].append(
+            [{"score": float(d["score"]), "label": d["label"], "box": dict(d["box"])}
+             for d in pipe(image, threshold=threshold)])
+    expected.threshold = threshold
+    return expected
+
+
+def _estimate_depth(pipe, images):
+    expected = Expected({"predicted_depth": []})
+    for image in images:
+        expected["predicted_depth"].append(pipe(image)["predicted_depth"].float().tolist())
+    return expected
+
+
+def _segment(pipe, images):
+    expected = Expected({"segments": [], "logits": []})
+    expected.margins = []
+    for image in images:
+        outputs = _raw(pipe, image, subtask="semantic")
+        expected["logits"].append(outputs.logits[0].float().tolist())
+        expected["segments"].append(
+            [{"score": s["score"], "label": s["label"], "mask": np.asarray(s["mask"]).astype(int).tolist()}
+             for s in pipe(image, subtask="semantic")])
+        # Where a pixel's best two labels are that close, another kernel may pick the
+        # other one: post-processing's own upsampling of the logits, its top two apart.
+        upsampled = torch.nn.functional.interpolate(
+            outputs.logits.float(), size=(image.height, image.width), mode="bilinear", align_corners=False)[0]
+        top = upsampled.topk(2, dim=0).values if upsampled.shape[0] > 1 else upsampled.expand(2, -1, -1)
+        expected.margins.append((top[0] - top[1]).numpy())
+    return expected
+
+
+def _segment_queries(pipe, images, subtask, options):
+    expected = Expected({"segments": [], "class_queries_logits": [], "masks_queries_logits": []})
+    for image in images:
+        outputs = _raw(pipe, image, subtask=subtask)
+        expected["class_queries_logits"].append(outputs.class_queries_logits[0].float().tolist())
+        expected["masks_queries_logits"].append(outputs.masks_queries_logits[0].float().tolist())
+        expected["segments"].append(
+            [{"score": float(s["score"]), "label": s["label"], "mask": np.asarray(s["mask"]).astype(int).tolist()}
+             for s in pipe(image, subtask=subtask, **options)])
+    expected.threshold = options["threshold"]
+    return expected
+
+
+def compare(expected, actual, plan):
+    """Raw outputs allclose within the plan's tolerance, then the pipeline-shaped ones:
+    detections as _compare_detections, segments as _compare_segments."""
+    missing = [key for key in expected if key not in actual]
+    if missing:
+        return Comparison(False, None, f"outputs {missing} expected, got {sorted(actual)}")
+    rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    worst = 0.0
+    for key in ("logits", "pred_boxes", "predicted_depth", "class_queries_logits", "masks_queries_logits"):
+        if key not in expected:
+            continue
+        if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
+            return Comparison(False, None, f"{key}: expected {len(expected[key])} entries, got {short(actual[key])}")
+        for index, (want, got) in enumerate(zip(expected[key], actual[key])):
+            values = allclose(want, got, rtol, atol)
+            if not values.ok:
+                return Comparison(False, values.max_abs_diff, f"{key}[{index}]: {values.message}")
+            worst = max(worst, values.max_abs_diff)
+    if "detections" in expected:
+        found = _compare_detections(expected, actual["detections"], rtol, atol)
+    elif "class_queries_logits" in expected:
+        found = _compare_scored_segments(expected, actual["segments"], rtol, atol)
+    elif "segments" in expected:
+        found = _compare_segments(expected, actual["segments"])
+    else:
+        return Comparison(True, worst, "predicted depth matches")
+    if not found.ok:
+        return found
+    return Comparison(True, max(worst, found.max_abs_diff or 0.0), found.message)
+
+
+def _compare_detections(expected, actual, rtol, atol):
+    """Per image the same detections in the same order, labels equal, scores allclose,
+    box corners at most one pixel apart (the pipeline truncates them to whole pixels);
+    a detection whose score lies within tolerance of the threshold may be missing on
+    either side."""
+    want_all = expected["detections"]
+    if not isinstance(actual, list) or len(actual) != len(want_all):
+        return Comparison(False, None, f"detections: expected {len(want_all)} lists, got {short(actual)}")
+    threshold, worst, excused = getattr(expected, "threshold", THRESHOLD), 0.0, 0
+    corners = ("xmin", "ymin", "xmax", "ymax")
+    for row, (want, got) in enumerate(zip(want_all, actual)):
+        shaped = isinstance(got, list) and all(
+            isinstance(d, dict) and {"score", "label", "box"} <= d.keys() and isinstance(d["box"], dict)
+            and set(corners) <= d["box"].keys() for d in got)
+        if not shaped:
+            return Comparison(False, None, f"detections[{row}]: expected a list of {{'score', 'label', 'box'}} "
+                                           f"dicts, got {short(got)}")
+
+        def clear(detections):
+            return [d for d in detections if abs(d["score"] - threshold) > atol + rtol * abs(threshold)]
+
+        kept_want, kept_got = clear(want), clear(got)
+        excused += len(want) - len(kept_want) + len(got) - len(kept_got)
+        if len(kept_got) != len(kept_want):
+            return Comparison(False, None, f"detections[{row}]: {len(kept_got)} detections clear of the threshold "
+                                           f"{threshold}, expected {len(kept_want)}")
+        for index, (w, g) in enumerate(zip(kept_want, kept_got)):
+            if g["label"] != w["label"]:
+                return Comparison(False, None, f"detections[{row}][{index}]: label {g['label']!r}, "
+                                               f"expected {w['label']!r}")
+            score = allclose(w["score"], g["score"], rtol, atol)
+            if not score.ok:
+                return Comparison(False, score.max_abs_diff, f"detections[{row}][{index}] score: {score.message}")
+            worst = max(worst, score.max_abs_diff)
+            box = allclose([w["box"][c] for c in corners], [g["box"][c] for c in corners], 0.0, 1.0)
+            if not box.ok:
+                return Comparison(False, box.max_abs_diff, f"detections[{row}][{index}] box: {box.message}")
+    message = "detections match"
+    if excused:
+        message += f" ({excused} within tolerance of the threshold {threshold} excused)"
+    return Comparison(True, worst, message)
+
+
+def _compare_scored_segments(expected, actual, rtol, atol):
+    """Per image the same segments in the same order, labels equal, scores allclose,
+    masks equal. A segment scored within tolerance of the threshold may be missing on
+    either side; where one is, the others' masks are not compared, since every segment
+    takes its pixels from those of the others (panoptic post-processing)."""
+    want_all = expected["segments"]
+    if not isinstance(actual, list) or len(actual) != len(want_all):
+        return Comparison(False, None, f"segments: expected {len(want_all)} lists, got {short(actual)}")
+    threshold = getattr(expected, "threshold", SEGMENT_OPTIONS["threshold"])
+    worst, excused = 0.0, 0
+    for row, (want, got) in enumerate(zip(want_all, actual)):
+        if not isinstance(got, list) or not all(isinstance(s, dict) and {"score", "label", "mask"} <= s.keys()
+                                                and isinstance(s["score"], (int, float)) for s in got):
+            return Comparison(False, None, f"segments[{row}]: expected a list of {{'score', 'label', 'mask'}} dicts, "
+                                           f"got {short(got)}")
+
+        def clear(segments):
+            return [s for s in segments if abs(s["score"] - threshold) > atol + rtol * abs(threshold)]
+
+        kept_want, kept_got = clear(want), clear(got)
+        dropped = len(want) - len(kept_want) + len(got) - len(kept_got)
+        excused += dropped
+        if len(kept_got) != len(kept_want):
+            return Comparison(False, None, f"segments[{row}]: {len(kept_got)} segments clear of the threshold "
+                                           f"{threshold}, expected {len(kept_want)}")
+        for index, (w, g) in enumerate(zip(kept_want, kept_got)):
+            if g["label"] != w["label"]:
+                return Comparison(False, None, f"segments[{row}][{index}]: label {g['label']!r}, expected {w['label']!r}")
+            score = allclose(w["score"], g["score"], rtol, atol)
+            if not score.ok:
+                return Comparison(False, score.max_abs_diff, f"segments[{row}][{index}] score: {score.message}")
+            worst = max(worst, score.max_abs_diff)
+            if dropped:
+                continue
+            try:
+                mask = np.asarray(g["mask"], dtype=np.int64)
+            except (TypeError, ValueError):
+                return Comparison(False, None, f"segments[{row}][{index}]: mask is not rows of pixels")
+            reference = np.asarray(w["mask"], dtype=np.int64)
+            if mask.shape != reference.shape or (mask != reference).any():
+                differ = "shape " + str(list(mask.shape)) if mask.shape != reference.shape \
+                    else f"{int((mask != reference).sum())} pixels"
+                return Comparison(False, None, f"segments[{row}][{index}] {w['label']!r}: mask differs ({differ})")
+    message = "segments match"
+    if excused:
+        message += f" ({excused} within tolerance of the threshold {threshold} excused)"
+    return Comparison(True, worst, message)
+
+
+def _compare_segments(expected, actual):
+    """Per image one segment per label found, in the pipeline's order (by label id),
+    each score equal (None for semantic segmentation) and each label's mask equal but
+    at pixels whose best two labels tie within tolerance; a label whose pixels are all
+    tied may be found on one side only."""
+    want_all = expected["segments"]
+    if not isinstance(actual, list) or len(actual) != len(want_all):
+        return Comparison(False, None, f"segments: expected {len(want_all)} lists, got {short(actual)}")
+    margins = getattr(expected, "margins", None) or [None] * len(want_all)
+    tied = 0
+    for row, (want, got) in enumerate(zip(want_all, actual)):
+        if not isinstance(got, list) or not all(isinstance(s, dict) and {"score", "label", "mask"} <= s.keys()
+                                                for s in got):
+            return Comparison(False, None, f"segments[{row}]: expected a list of {{'score', 'label', 'mask'}} dicts, "
+                                           f"got {short(got)}")
+        masks = {}
+        for side, segments in (("expected", want), ("actual", got)):
+            for segment in segments:
+                try:
+                    mask = np.asarray(segment["mask"], dtype=np.int64)
+                except (TypeError, ValueError):
+                    return Comparison(False, None, f"segments[{row}] {segment['label']!r}: mask is not rows of pixels")
+                masks.setdefault(segment["label"], {})[side] = (mask, segment["score"])
+        shape = np.asarray(want[0]["mask"]).shape if want else None
+        ties = margins[row] <= TIE if margins[row] is not None else np.zeros(shape, dtype=bool)
+        for label, sides in masks.items():
+            (mask, score), (mine, my_score) = (sides.get(side, (np.zeros(shape, dtype=np.int64), None))
+                                               for side in ("expected", "actual"))
+            if mine.shape != mask.shape:
+                return Comparison(False, None, f"segments[{row}] {label!r}: mask shape {list(mine.shape)}, "
+                                               f"expected {list(mask.shape)}")
+            if "expected" in sides and "actual" in sides and my_score != score:
+                return Comparison(False, None, f"segments[{row}] {label!r}: score {my_score!r}, expected {score!r}")
+            differ = mine != mask
+            if (differ & ~ties).any():
+                y, x = (int(i) for i in np.argwhere(differ & ~ties)[0])
+                return Comparison(False, None, f"segments[{row}] {label!r}: {int((differ & ~ties).sum())} mask pixels "
+                                               f"differ, first at row {y}, column {x}")
+            tied += int(differ.sum())
+        order = [s["label"] for s in got if s["label"] in {w["label"] for w in want}]
+        if order != [s["label"] for s in want if s["label"] in order]:
+            return Comparison(False, None, f"segments[{row}]: labels in the order {order}, expected the pipeline's "
+                                           f"{[s['label'] for s in want]}")
+    return Comparison(True, 0.0, f"segments match ({tied} tied pixels excused)" if tied else "segments match")
