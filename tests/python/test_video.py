@@ -1,9 +1,11 @@
 """The video family: its tiny classifiers, its reference, and the skillset gen-skillset
 writes for it, on real tiny models."""
 import importlib.util
+import json
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
 import transformers
@@ -75,15 +77,18 @@ def test_a_video_processor_without_torchvision_is_a_missing_dependency(tmp_path)
 
 
 @pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
-def test_the_generated_skillset_serves_every_case_as_the_reference_and_refuses_short_videos(videomae, tmp_path):
+def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema_and_refuses_short_videos(
+        videomae, tmp_path):
     subprocess.run([str(GEN_SKILLSET), "-q", "videomae", "-o", str(tmp_path)], check=True, cwd=ROOT,
                    stdout=subprocess.DEVNULL)
     instance = skillset.instantiate(tmp_path / "hf_videomae.py", "videomae")
     _, _, handler, _, _ = instance.init_cpu(videomae, "cpu", "cpu")
+    schema = json.loads((ROOT / "schemas" / "outputs" / "video-classification.schema.json").read_text(encoding="utf-8"))
     for case in video.cases(PLAN):
         expected = video.reference(videomae, CANDIDATE, case, PLAN)
         served = handler(case.input, **case.options)
         assert served["implementation_type"] == "REAL" and served["backend"] == "cpu"
+        jsonschema.validate(served, schema)
         assert video.compare(expected, served, PLAN).ok, case.name
     with pytest.raises(ValueError, match="has 3 frames; the model takes 4"):
         handler(_frames(3))
