@@ -16,12 +16,14 @@ ROOT = Path(__file__).resolve().parents[2]
 GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-4}
 # (model type, its default task, model class): a classifier, a quantizing codec served
-# as audio-tokenization, one served as feature-extraction, and a continuous codec.
+# as audio-tokenization, one served as feature-extraction, a continuous codec, and a
+# frame classifier (speaker diarization).
 TYPES = {
     "audio-spectrogram-transformer": ("audio-classification", "ASTForAudioClassification"),
     "dac": ("audio-tokenization", "DacModel"),
     "encodec": ("feature-extraction", "EncodecModel"),
     "pocket_tts_audio_tokenizer": ("audio-tokenization", "PocketTTSAudioTokenizerModel"),
+    "nemotron3_diarization": ("audio-frame-classification", "Nemotron3DiarizationForAudioFrameClassification"),
 }
 
 
@@ -88,8 +90,23 @@ def test_a_continuous_codec_gives_latents_compared_within_the_tolerance(built):
     assert not audio_encoder.compare(expected, {"latents": nudged}, plan).ok
 
 
+def test_a_frame_classifier_hears_the_configs_mel_bins_and_gives_logits_per_frame(built):
+    model_dir = built("nemotron3_diarization")
+    config = transformers.AutoConfig.from_pretrained(model_dir)
+    extractor = transformers.AutoFeatureExtractor.from_pretrained(model_dir)
+    # The extractor's default of 80 bins (speech recognition's) follows the config's 128.
+    assert extractor.feature_size == config.audio_config.num_mel_bins == 128
+    plan = _plan("nemotron3_diarization")
+    case = Case("two", media.audio(2, 0))  # 1.0 s and 0.6 s
+    expected = audio_encoder.reference(model_dir, _candidate("nemotron3_diarization"), case, plan)
+    long, short = (np.asarray(logits) for logits in expected["logits"])
+    assert long.shape[1] == short.shape[1] == config.head_config.num_speakers and len(long) > len(short)
+    assert np.abs(long[0] - long[-1]).max() > 0.01  # frames differ, far beyond the tolerance
+    assert not audio_encoder.compare(expected, {"logits": [short.tolist(), long.tolist()]}, plan).ok
+
+
 @pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
-@pytest.mark.parametrize("model_type", ["audio-spectrogram-transformer", "dac", "encodec"])
+@pytest.mark.parametrize("model_type", ["audio-spectrogram-transformer", "dac", "encodec", "nemotron3_diarization"])
 def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_tasks_schema(
         built, model_type, tmp_path):
     model_dir, plan, candidate = built(model_type), _plan(model_type), _candidate(model_type)

@@ -12,6 +12,8 @@ out, per clip:
   layout encode() returns for a batch of one (so that `decode()` takes it back):
   `audio_codes` (integers) for a quantizing codec, `latents` (floats) for a continuous
   one (pocket_tts', vibevoice's);
+- audio-frame-classification: `logits`, frames x labels per clip (no pipeline exists
+  for the task; nemotron3_diarization's speakers, each active where its sigmoid is);
 - feature-extraction: for a codec (a model with `encode()`), as audio-tokenization: a
   codec's features are its codes; for any other encoder, `last_hidden_state`.
 """
@@ -45,12 +47,27 @@ CODEC_SIZES = {"num_filters": 8, "num_residual_layers": 1, "num_lstm_layers": 1,
 RATE_FIELDS = ("sampling_rate", "sample_rate")
 
 
-def _feature_extractor(model_type):
-    """The type's own feature extractor with its defaults, hearing media's 16 kHz clips."""
+def _mel_bins(config):
+    """The mel bins the config (or its audio sub-config) declares, or None."""
+    for each in (config, *(sub for sub in vars(config).values() if isinstance(sub, transformers.PreTrainedConfig))):
+        if isinstance(getattr(each, "num_mel_bins", None), int):
+            return each.num_mel_bins
+    return None
+
+
+def _feature_extractor(model_type, config):
+    """The type's own feature extractor with its defaults, hearing media's 16 kHz clips.
+
+    A spectrogram extractor that counts its mel bins as its feature size (nemotron's,
+    80 by default for speech recognition) is given the config's count (128 for
+    diarization), as the real checkpoint's processor is."""
     name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
     if name is None:
         raise NotImplementedError(f"no feature extractor for {model_type!r}: Unrecognized feature extractor")
     extractor = getattr(transformers, name)()
+    bins = _mel_bins(config)
+    if bins and not hasattr(extractor, "num_mel_bins") and getattr(extractor, "feature_size", 1) not in (1, bins):
+        extractor = getattr(transformers, name)(feature_size=bins)
     if getattr(extractor, "sampling_rate", None) not in (None, media.SAMPLE_RATE):
         # A codec of 24 kHz (encodec, mimi) takes 16 kHz as well: its strides count
         # samples, not seconds, and the tiny model is told the rate below.
@@ -72,8 +89,8 @@ def _codec_overrides(config):
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
-    extractor = _feature_extractor(model_type)
     config = CONFIG_MAPPING[model_type]()
+    extractor = _feature_extractor(model_type, config)
     # Sub-models (xcodec's acoustic dac and semantic hubert) get the same sizes; shrink
     # sets the top-level config's last.
     for sub in vars(config).values():
@@ -87,6 +104,12 @@ def build_tiny(model_type, candidate, out_dir, seed):
         overrides.update(id2label=dict(enumerate(LABELS)),
                          label2id={label: index for index, label in enumerate(LABELS)})
     tiny.shrink(config, **overrides)
+    # A head that reads the audio encoder's width names it (nemotron3_diarization's
+    # head_config.audio_hidden_size): it follows the tiny encoder's.
+    audio = getattr(config, "audio_config", None)
+    for sub in vars(config).values():
+        if isinstance(sub, transformers.PreTrainedConfig) and "audio_hidden_size" in vars(sub) and audio is not None:
+            sub.audio_hidden_size = audio.hidden_size
     model = getattr(transformers, candidate["model_class"])(config).eval()
     tiny.save_and_verify(model, extractor, out_dir)
 
@@ -144,6 +167,15 @@ def _encode(model, extractor, case):
     return expected
 
 
+def _frame_logits(model, extractor, case):
+    expected = Expected({"logits": []})
+    for clip in _clips(case):  # each alone
+        features = extractor(clip, sampling_rate=extractor.sampling_rate, return_tensors="pt")
+        with torch.inference_mode():
+            expected["logits"].append(model(**features).logits[0].tolist())
+    return expected
+
+
 def _hidden_states(model, extractor, case):
     expected = Expected({"last_hidden_state": []})
     for clip in _clips(case):
@@ -158,6 +190,8 @@ def reference(model_dir, candidate, case, plan):
     task = plan["task"]
     if task == "audio-classification":
         return _classify(model, extractor, case)
+    if task == "audio-frame-classification":
+        return _frame_logits(model, extractor, case)
     if task == "audio-tokenization" or (task == "feature-extraction" and hasattr(model, "encode")):
         return _encode(model, extractor, case)
     if task == "feature-extraction":
