@@ -94,3 +94,26 @@ def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema
         handler(_frames(3))
     with pytest.raises(TypeError, match="unexpected keyword argument 'frames'"):
         handler(_frames(4), frames=4)
+
+
+@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
+def test_a_video_encoder_skillset_serves_each_videos_last_hidden_state_as_the_reference(tmp_path):
+    plan = dict(PLAN, task="feature-extraction")
+    candidate = dict(CANDIDATE, model_class="VideoMAEModel", auto_class="AutoModel")
+    model_dir = tmp_path / "model"
+    video.build_tiny("videomae", candidate, str(model_dir), PLAN["seed"])
+    subprocess.run([str(GEN_SKILLSET), "-q", "--task", "feature-extraction", "videomae", "-o", str(tmp_path)],
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    instance = skillset.instantiate(tmp_path / "hf_videomae.py", "videomae")
+    assert instance.TASK == "feature-extraction"
+    _, _, handler, _, _ = instance.init_cpu(str(model_dir), "cpu", "cpu")
+    schema = json.loads((ROOT / "schemas" / "outputs" / "feature-extraction.schema.json").read_text(encoding="utf-8"))
+    case = [case for case in video.cases(plan) if case.name == "two videos of different frame sizes"][0]
+    expected = video.reference(str(model_dir), candidate, case, plan)
+    served = handler(case.input)
+    jsonschema.validate(served, schema)
+    # 4 frames in tubelets of 2, 16 patches each: 32 tokens of the tiny width.
+    assert np.asarray(served["last_hidden_state"]).shape == (2, 32, 32)
+    assert video.compare(expected, served, plan).ok
+    with pytest.raises(TypeError, match="unexpected keyword argument 'top_k'"):
+        handler(case.input, top_k=2)

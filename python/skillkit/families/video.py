@@ -1,4 +1,5 @@
-"""Video classifiers (videomae, timesformer, ...): logits and top-k labels per video.
+"""Video classifiers and encoders (videomae, timesformer, ...): per video its logits and
+top-k labels (video-classification) or its last hidden state (feature-extraction).
 
 The handler's contract (data/families.json's "video" entry): a video (its frames: a
 uint8 array frames x height x width x 3, or a list of frames, each a PIL image or a
@@ -28,7 +29,7 @@ from transformers.pipelines.video_classification import VideoClassificationPipel
 from transformers.utils import is_torchvision_available
 
 from .. import media, tiny
-from ..compare import Comparison, scores_and_predictions
+from ..compare import Comparison, allclose, scores_and_predictions
 from ..expected import Expected
 from . import Case
 
@@ -92,11 +93,13 @@ def cases(plan):
     six = np.stack([np.asarray(frame) for frame in _video((48, 40), 6, seed)])
     five = _video((40, 72), 5, seed + 1)
     square = np.stack([np.asarray(frame) for frame in _video((96, 96), 4, seed + 2)])
-    return [
+    result = [
         Case("one video as an array of frames", six),
         Case("two videos of different frame sizes", [five, square]),
-        Case("one video as a list of PIL frames, top_k 2", five, {"top_k": 2}),
     ]
+    if plan["task"] == "video-classification":
+        return result + [Case("one video as a list of PIL frames, top_k 2", five, {"top_k": 2})]
+    return result + [Case("one video as a list of PIL frames", five)]
 
 
 def _videos(input):
@@ -129,8 +132,19 @@ def _model_inputs(model, processor, videos):
     return processor([video[:frames] for video in videos], return_tensors="pt")
 
 
+def _hidden_states(model, processor, case):
+    expected = Expected({"last_hidden_state": []})
+    for video in _videos(case.input):  # each alone
+        with torch.inference_mode():
+            hidden = model(**_model_inputs(model, processor, [video])).last_hidden_state[0]
+        expected["last_hidden_state"].append(hidden.tolist())
+    return expected
+
+
 def reference(model_dir, candidate, case, plan):
     model, processor = _loaded(model_dir, candidate["model_class"], candidate["processor_class"])
+    if plan["task"] == "feature-extraction":
+        return _hidden_states(model, processor, case)
     top_k = case.options.get("top_k", 5)
     stand_in = types.SimpleNamespace(model=model)
     expected = Expected({"logits": [], "predictions": []})
@@ -145,17 +159,24 @@ def reference(model_dir, candidate, case, plan):
 
 def run_batch(model_dir, candidate, plan, videos):
     """The model run once on `videos`, as the skillset batches them (skillkit.batching):
-    per video its logits, and its length, 1: every frame is brought to one size and
-    every video to the model's frame count, so nothing is padded."""
+    per video its logits (its last hidden state for feature-extraction), and its length,
+    1: every frame is brought to one size and every video to the model's frame count,
+    so nothing is padded."""
     model, processor = _loaded(model_dir, candidate["model_class"], candidate["processor_class"])
     with torch.inference_mode():
-        logits = model(**_model_inputs(model, processor, _videos(list(videos)))).logits.float()
-    return list(logits), [1] * len(logits)
+        outputs = model(**_model_inputs(model, processor, _videos(list(videos))))
+    rows = outputs.last_hidden_state if plan["task"] == "feature-extraction" else outputs.logits
+    return list(rows.float()), [1] * len(rows)
 
 
 def compare(expected, actual, plan):
-    """Logits allclose within the plan's tolerance; predictions as compare.ranked_predictions."""
+    """Logits allclose within the plan's tolerance and predictions as
+    compare.ranked_predictions; hidden states allclose."""
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
-    if "logits" not in actual or "predictions" not in actual:
-        return Comparison(False, None, f"outputs 'logits' and 'predictions' expected, got {sorted(actual)}")
-    return scores_and_predictions(expected, actual, "logits", rtol, atol)
+    missing = sorted(set(expected) - set(actual))
+    if missing:
+        return Comparison(False, None, f"outputs {missing} expected, got {sorted(actual)}")
+    if "predictions" in expected:
+        return scores_and_predictions(expected, actual, "logits", rtol, atol)
+    result = allclose(expected["last_hidden_state"], actual["last_hidden_state"], rtol, atol)
+    return result if not result.ok else Comparison(True, result.max_abs_diff, "last_hidden_state match")
