@@ -44,9 +44,12 @@ def _probes(family, model_dir, candidate, plan, cases):
     one length: a policy that batches them together is measured too."""
     probes = []
     for case in cases:
-        if not isinstance(case.input, (list, tuple)) or len(case.input) < 2:
+        # A family whose one input may itself be a list (a video's frames) says which
+        # inputs a case holds.
+        inputs = family.batch_items(case.input) if hasattr(family, "batch_items") else case.input
+        if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
             continue
-        items = [*case.input, case.input[0]]
+        items = [*inputs, inputs[0]]
         alone, lengths = [], []
         for item in items:
             outputs, length = family.run_batch(model_dir, candidate, plan, [item])

@@ -334,7 +334,12 @@ def image_processor(model_type, image_size):
     name = names.get("pil") if isinstance(names, dict) else None
     if name is None:
         raise NotImplementedError(f"no PIL image processor for {model_type!r} ({names})")
-    processor = getattr(transformers, name)()
+    return resized(getattr(transformers, name)(), image_size)
+
+
+def resized(processor, image_size):
+    """An image (or video) processor made to resize and crop to image_size x image_size,
+    its other defaults kept."""
     size = getattr(processor, "size", None) or {}
     if "height" in size and "width" in size:
         processor.size = {"height": image_size, "width": image_size}
@@ -343,7 +348,7 @@ def image_processor(model_type, image_size):
     elif getattr(processor, "size", None) is None and getattr(processor, "size_divisor", None):
         pass  # no size: each image kept at its own, to a multiple of size_divisor (glpn's)
     else:
-        raise NotImplementedError(f"{name}: no recipe for resizing to {size}")
+        raise NotImplementedError(f"{type(processor).__name__}: no recipe for resizing to {size}")
     if getattr(processor, "crop_size", None):
         processor.crop_size = {"height": image_size, "width": image_size}
     return processor

@@ -24,6 +24,30 @@ COMMON = {"implementation_type": "REAL", "model": "/models/tiny", "device": "cpu
 GOOD = {
     "feature-extraction": {"embeddings": [[0.5, -1.0], [0.25, 2.0]]},
     "image-feature-extraction": {"embeddings": [[0.5, -1.0, 3.0]]},
+    "audio-classification": {"logits": [[0.2, -0.1]], "predictions": [[{"label": "speech", "score": 0.57}]]},
+    "video-classification": {"logits": [[0.2, -0.1]], "predictions": [[{"label": "dancing", "score": 0.57}]]},
+    "audio-frame-classification": {"logits": [[[0.2, -0.1], [0.0, 1.5]]]},
+    "audio-tokenization": {"audio_codes": [[[3, 7, 7], [1, 0, 2]]]},
+    "depth-estimation": {"predicted_depth": [[[0.5, 1.5], [2.0, 0.25]]]},
+    "object-detection": {
+        "detections": [[{"score": 0.9, "label": "cat", "box": {"xmin": 1, "ymin": 2, "xmax": 10, "ymax": 12}}], []],
+        "logits": [[[0.1, 2.0]], [[0.3, -1.0]]],
+        "pred_boxes": [[[0.5, 0.5, 0.2, 0.3]], [[0.4, 0.6, 0.1, 0.1]]],
+    },
+    "semantic-segmentation": {
+        "segments": [[{"score": None, "label": "road", "mask": [[0, 255], [255, 255]]}]],
+        "logits": [[[[0.1, 0.2], [0.3, 0.4]]]],
+    },
+    "universal-segmentation": {
+        "segments": [[{"score": 0.8, "label": "cat", "mask": [[0, 255], [255, 0]]}]],
+        "class_queries_logits": [[[0.1, 2.0, -1.0]]],
+        "masks_queries_logits": [[[[0.1, -0.2], [0.3, 0.4]]]],
+    },
+    "instance-segmentation": {
+        "segments": [[{"score": 0.8, "label": "cat", "mask": [[0, 255], [255, 0]]}]],
+        "class_queries_logits": [[[0.1, 2.0, -1.0]]],
+        "masks_queries_logits": [[[[0.1, -0.2], [0.3, 0.4]]]],
+    },
     "text-encoding": {"embeddings": [[0.5, -1.0], [0.25, 2.0]]},
     "multiple-choice": {"logits": [[0.5, -1.0, 2.0], [0.1, 0.3]], "scores": [[0.18, 0.04, 0.78], [0.45, 0.55]],
                         "best": [2, 1]},

@@ -139,10 +139,10 @@ TEST_CASE("contract_case fails with every static finding, and passes without one
 }
 
 TEST_CASE("unsupported_case is skipped with the manifest's status as the reason") {
-  auto c = junit::unsupported_case({{"model_type", "x"}, {"family", "video"}, {"task", "t"}, {"status", "unsupported-family"}});
+  auto c = junit::unsupported_case({{"model_type", "x"}, {"family", "audio-text-to-text"}, {"task", "t"}, {"status", "unsupported-family"}});
   CHECK(c.outcome == "skipped");
   CHECK(c.message == "unsupported-family");
-  CHECK(c.classname == "video.x");
+  CHECK(c.classname == "audio-text-to-text.x");
   CHECK(c.name == "skillset[t]");
-  CHECK(junit::unsupported_case({{"model_type", "x"}, {"family", "video"}, {"status", "not-servable"}}).name == "skillset");
+  CHECK(junit::unsupported_case({{"model_type", "x"}, {"family", "audio-text-to-text"}, {"status", "not-servable"}}).name == "skillset");
 }

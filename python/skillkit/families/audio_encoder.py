@@ -1,0 +1,228 @@
+"""Audio encoders: audio classification (audio-spectrogram-transformer), audio
+tokenization with neural codecs (dac, encodec, mimi, ...), and audio features.
+
+The task is the plan's (the skillset serves one, fixed when it is generated). The
+handler's contract is data/families.json's "audio-encoder" entry: a clip or a list of
+clips (float32 mono arrays at the feature extractor's sampling rate, paths or bytes) in;
+out, per clip:
+- audio-classification: `logits` and the top_k (5) `predictions`, as transformers'
+  audio-classification pipeline gives them (the reference runs the pipeline on each clip
+  alone, and the model on the pipeline's feature extractor's output for the logits);
+- audio-tokenization: what the codec's `encode()` makes of the clip alone, in the
+  layout encode() returns for a batch of one (so that `decode()` takes it back):
+  `audio_codes` (integers) for a quantizing codec, `latents` (floats) for a continuous
+  one (pocket_tts', vibevoice's);
+- audio-frame-classification: `logits`, frames x labels per clip (no pipeline exists
+  for the task; nemotron3_diarization's speakers, each active where its sigmoid is);
+- feature-extraction: for a codec (a model with `encode()`), as audio-tokenization: a
+  codec's features are its codes; for any other encoder, `last_hidden_state`.
+"""
+import functools
+import inspect
+
+import torch
+import transformers
+from transformers import pipeline
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
+
+from .. import media, tiny
+from ..compare import Comparison, allclose, scores_and_predictions, short
+from ..expected import Expected
+from . import Case
+
+# Seven labels: more than the default top_k of 5, so the cut is exercised.
+LABELS = ("speech", "music", "dog bark", "siren", "rain", "engine", "birdsong")
+# Wider weights than the configs' 0.02, so that two clips differ in their logits (and a
+# codec's codes) by far more than the tolerance.
+INITIALIZER_RANGE = 0.2
+# A codec's sizes, where its config names them, as transformers' tests keep them small
+# (tests/models/encodec, mimi, dac): few conv filters and codebook entries, one LSTM and
+# one residual layer, a quantizer of few codebooks. Strides and kernels stay: they fix how
+# many frames a clip gives.
+CODEC_SIZES = {"num_filters": 8, "num_residual_layers": 1, "num_lstm_layers": 1, "codebook_size": 64,
+               "n_codebooks": 4,
+               "encoder_hidden_size": 8, "decoder_hidden_size": 32}
+# Sampling-rate fields of configs (encodec's, mimi's: sampling_rate; xcodec's: sample_rate).
+RATE_FIELDS = ("sampling_rate", "sample_rate")
+
+
+def _mel_bins(config):
+    """The mel bins the config (or its audio sub-config) declares, or None."""
+    for each in (config, *(sub for sub in vars(config).values() if isinstance(sub, transformers.PreTrainedConfig))):
+        if isinstance(getattr(each, "num_mel_bins", None), int):
+            return each.num_mel_bins
+    return None
+
+
+def _feature_extractor(model_type, config):
+    """The type's own feature extractor with its defaults, hearing media's 16 kHz clips.
+
+    A spectrogram extractor that counts its mel bins as its feature size (nemotron's,
+    80 by default for speech recognition) is given the config's count (128 for
+    diarization), as the real checkpoint's processor is."""
+    name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
+    if name is None:
+        raise NotImplementedError(f"no feature extractor for {model_type!r}: Unrecognized feature extractor")
+    extractor = getattr(transformers, name)()
+    bins = _mel_bins(config)
+    if bins and not hasattr(extractor, "num_mel_bins") and getattr(extractor, "feature_size", 1) not in (1, bins):
+        extractor = getattr(transformers, name)(feature_size=bins)
+    if getattr(extractor, "sampling_rate", None) not in (None, media.SAMPLE_RATE):
+        # A codec of 24 kHz (encodec, mimi) takes 16 kHz as well: its strides count
+        # samples, not seconds, and the tiny model is told the rate below.
+        extractor.sampling_rate = media.SAMPLE_RATE
+    return extractor
+
+
+def _codec_overrides(config):
+    """The codec sizes and the sampling rate `config` declares, and its wav2vec2-style
+    feature encoder (xcodec's semantic hubert) narrowed as the audio-ctc family's."""
+    declared = vars(config)
+    overrides = {name: value for name, value in CODEC_SIZES.items() if name in declared}
+    overrides.update({name: media.SAMPLE_RATE for name in RATE_FIELDS if name in declared})
+    if "upsample_groups" in declared:  # mimi's grouped upsampling spans its whole width
+        overrides["upsample_groups"] = tiny.HIDDEN
+    overrides.update(tiny.feature_encoder_overrides(config))
+    return overrides
+
+
+def build_tiny(model_type, candidate, out_dir, seed):
+    tiny.seed_everything(seed)
+    config = CONFIG_MAPPING[model_type]()
+    extractor = _feature_extractor(model_type, config)
+    # Sub-models (xcodec's acoustic dac and semantic hubert) get the same sizes; shrink
+    # sets the top-level config's last.
+    for sub in vars(config).values():
+        if isinstance(sub, transformers.PreTrainedConfig):
+            for name, value in _codec_overrides(sub).items():
+                setattr(sub, name, value)
+    overrides = _codec_overrides(config)
+    if getattr(config, "initializer_range", None) is not None:
+        overrides["initializer_range"] = INITIALIZER_RANGE
+    if candidate["model_class"].endswith("ForAudioClassification"):
+        overrides.update(id2label=dict(enumerate(LABELS)),
+                         label2id={label: index for index, label in enumerate(LABELS)})
+    tiny.shrink(config, **overrides)
+    # A head that reads the audio encoder's width names it (nemotron3_diarization's
+    # head_config.audio_hidden_size): it follows the tiny encoder's.
+    audio = getattr(config, "audio_config", None)
+    for sub in vars(config).values():
+        if isinstance(sub, transformers.PreTrainedConfig) and "audio_hidden_size" in vars(sub) and audio is not None:
+            sub.audio_hidden_size = audio.hidden_size
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    tiny.save_and_verify(model, extractor, out_dir)
+
+
+def cases(plan):
+    clips = media.audio(3, plan.get("seed", 0))
+    result = [
+        Case("one clip", clips[0]),
+        # Of different lengths: a skillset that pads one to the other's length changes
+        # the shorter one's codes, or gives it more frames.
+        Case("two clips of different lengths", [clips[1], clips[2]]),
+        Case("a WAV file and a clip", [media.wav_file(clips[2], "encoder.wav"), clips[0]]),
+    ]
+    if plan["task"] == "audio-classification":
+        result.append(Case("one clip, top_k 2", clips[1], {"top_k": 2}))
+    return result
+
+
+@functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
+def _loaded(model_dir, model_class):
+    model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
+    return model, transformers.AutoFeatureExtractor.from_pretrained(model_dir)
+
+
+def _clips(case):
+    items = case.input if isinstance(case.input, list) else [case.input]
+    return [media.load_clip(item) for item in items]
+
+
+def _classify(model, extractor, case):
+    classifier = pipeline("audio-classification", model=model, feature_extractor=extractor, device="cpu")
+    top_k = case.options.get("top_k", 5)
+    expected = Expected({"logits": [], "predictions": []})
+    for clip in _clips(case):  # each alone
+        with torch.inference_mode():
+            logits = model(**classifier.preprocess(clip)).logits[0]
+        expected["logits"].append(logits.tolist())
+        ranked = classifier(clip, top_k=top_k)
+        expected["predictions"].append([{"label": p["label"], "score": float(p["score"])} for p in ranked])
+    return expected
+
+
+def _encode(model, extractor, case):
+    """Each clip alone through the feature extractor and the codec's encode(), given the
+    extractor's inputs that encode() takes (dac's takes no padding mask)."""
+    taken = inspect.signature(model.encode).parameters
+    expected = None
+    for clip in _clips(case):
+        features = extractor(clip, sampling_rate=extractor.sampling_rate, return_tensors="pt")
+        with torch.inference_mode():
+            encoded = model.encode(**{name: value for name, value in features.items() if name in taken})
+        key = "audio_codes" if getattr(encoded, "audio_codes", None) is not None else "latents"
+        expected = expected or Expected({key: []})
+        expected[key].append(encoded[key].tolist())
+    return expected
+
+
+def _frame_logits(model, extractor, case):
+    expected = Expected({"logits": []})
+    for clip in _clips(case):  # each alone
+        features = extractor(clip, sampling_rate=extractor.sampling_rate, return_tensors="pt")
+        with torch.inference_mode():
+            expected["logits"].append(model(**features).logits[0].tolist())
+    return expected
+
+
+def _hidden_states(model, extractor, case):
+    expected = Expected({"last_hidden_state": []})
+    for clip in _clips(case):
+        features = extractor(clip, sampling_rate=extractor.sampling_rate, return_tensors="pt")
+        with torch.inference_mode():
+            expected["last_hidden_state"].append(model(**features).last_hidden_state[0].tolist())
+    return expected
+
+
+def reference(model_dir, candidate, case, plan):
+    model, extractor = _loaded(model_dir, candidate["model_class"])
+    task = plan["task"]
+    if task == "audio-classification":
+        return _classify(model, extractor, case)
+    if task == "audio-frame-classification":
+        return _frame_logits(model, extractor, case)
+    if task == "audio-tokenization" or (task == "feature-extraction" and hasattr(model, "encode")):
+        return _encode(model, extractor, case)
+    if task == "feature-extraction":
+        return _hidden_states(model, extractor, case)
+    raise ValueError(f"unknown task {task!r}")
+
+
+def compare(expected, actual, plan):
+    """Classification: logits allclose and the predictions ranked alike; codes equal,
+    clip by clip; latents and hidden states allclose."""
+    rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    missing = sorted(set(expected) - set(actual))
+    if missing:
+        return Comparison(False, None, f"outputs {missing} expected, got {sorted(actual)}")
+    if "predictions" in expected:
+        return scores_and_predictions(expected, actual, "logits", rtol, atol)
+    if "audio_codes" in expected:
+        for index, (want, got) in enumerate(zip(expected["audio_codes"], actual["audio_codes"])):
+            if want != got:
+                return Comparison(False, None, f"audio_codes[{index}]: {short(got)}, expected {short(want)}")
+        if len(expected["audio_codes"]) != len(actual["audio_codes"]):
+            return Comparison(False, None, f"{len(actual['audio_codes'])} clips' codes, "
+                                           f"expected {len(expected['audio_codes'])}")
+        return Comparison(True, 0.0, "audio_codes equal")
+    (key,) = expected.keys()
+    if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
+        return Comparison(False, None, f"{key}: one entry per clip expected, got {short(actual[key])}")
+    worst = 0.0
+    for index, (want, got) in enumerate(zip(expected[key], actual[key])):
+        result = allclose(want, got, rtol, atol)
+        if not result.ok:
+            return Comparison(False, result.max_abs_diff, f"{key}[{index}]: {result.message}")
+        worst = max(worst, result.max_abs_diff)
+    return Comparison(True, worst, f"{key} match")

@@ -1,0 +1,127 @@
+"""The audio-encoder family: tiny audio classifiers and codecs, their references, and the
+skillsets gen-skillset writes for them, on real tiny models."""
+import json
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+import transformers
+
+from skillkit import media, skillset
+from skillkit.families import Case, audio_encoder
+
+ROOT = Path(__file__).resolve().parents[2]
+GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
+TOLERANCE = {"rtol": 1e-4, "atol": 1e-4}
+# (model type, its default task, model class): a classifier, a quantizing codec served
+# as audio-tokenization, one served as feature-extraction, a continuous codec, and a
+# frame classifier (speaker diarization).
+TYPES = {
+    "audio-spectrogram-transformer": ("audio-classification", "ASTForAudioClassification"),
+    "dac": ("audio-tokenization", "DacModel"),
+    "encodec": ("feature-extraction", "EncodecModel"),
+    "pocket_tts_audio_tokenizer": ("audio-tokenization", "PocketTTSAudioTokenizerModel"),
+    "nemotron3_diarization": ("audio-frame-classification", "Nemotron3DiarizationForAudioFrameClassification"),
+}
+
+
+def _plan(model_type):
+    return {"seed": 0, "task": TYPES[model_type][0], "tolerance": TOLERANCE}
+
+
+def _candidate(model_type):
+    return {"model_class": TYPES[model_type][1], "processor_class": "AutoFeatureExtractor"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The tiny model of a type, built once for the module."""
+    dirs = {}
+
+    def build(model_type):
+        if model_type not in dirs:
+            out = tmp_path_factory.mktemp(model_type)
+            audio_encoder.build_tiny(model_type, _candidate(model_type), str(out), 0)
+            dirs[model_type] = str(out)
+        return dirs[model_type]
+
+    return build
+
+
+def test_an_audio_classifier_has_seven_labels_and_two_clips_differ_in_logits(built):
+    model_dir = built("audio-spectrogram-transformer")
+    plan, candidate = _plan("audio-spectrogram-transformer"), _candidate("audio-spectrogram-transformer")
+    assert len(transformers.AutoConfig.from_pretrained(model_dir).id2label) == len(audio_encoder.LABELS)
+    cases = {case.name: case for case in audio_encoder.cases(plan)}
+    expected = audio_encoder.reference(model_dir, candidate, cases["two clips of different lengths"], plan)
+    first, second = np.asarray(expected["logits"])
+    assert np.abs(first - second).max() > 0.01  # far beyond the tolerance
+    assert [len(ranked) for ranked in expected["predictions"]] == [5, 5]
+    top_two = audio_encoder.reference(model_dir, candidate, cases["one clip, top_k 2"], plan)
+    assert [len(ranked) for ranked in top_two["predictions"]] == [2]
+    swapped = [list(reversed(ranked)) for ranked in expected["predictions"]]
+    assert not audio_encoder.compare(expected, dict(expected, predictions=swapped), plan).ok
+
+
+def test_a_codec_hears_16_khz_and_gives_each_clip_integer_codes_of_its_own_length(built):
+    model_dir = built("dac")
+    plan = _plan("dac")
+    assert transformers.AutoFeatureExtractor.from_pretrained(model_dir).sampling_rate == media.SAMPLE_RATE
+    case = Case("two", media.audio(2, 0))  # 1.0 s and 0.6 s
+    expected = audio_encoder.reference(model_dir, _candidate("dac"), case, plan)
+    long, short = (np.asarray(codes) for codes in expected["audio_codes"])
+    assert long.dtype.kind == "i" and long.shape[:2] == short.shape[:2] and long.shape[-1] > short.shape[-1]
+    assert len(np.unique(long)) > 1  # the codes vary along the clip
+    assert audio_encoder.compare(expected, dict(expected), plan).ok
+    changed = long.copy()
+    changed[0, 0, -1] = (changed[0, 0, -1] + 1) % 64
+    assert not audio_encoder.compare(expected, {"audio_codes": [changed.tolist(), short.tolist()]}, plan).ok
+
+
+def test_a_continuous_codec_gives_latents_compared_within_the_tolerance(built):
+    model_dir = built("pocket_tts_audio_tokenizer")
+    plan = _plan("pocket_tts_audio_tokenizer")
+    case = Case("one", media.audio(1, 0)[0])
+    expected = audio_encoder.reference(model_dir, _candidate("pocket_tts_audio_tokenizer"), case, plan)
+    assert list(expected) == ["latents"]
+    nudged = (np.asarray(expected["latents"]) + 1e-3).tolist()
+    assert not audio_encoder.compare(expected, {"latents": nudged}, plan).ok
+
+
+def test_a_frame_classifier_hears_the_configs_mel_bins_and_gives_logits_per_frame(built):
+    model_dir = built("nemotron3_diarization")
+    config = transformers.AutoConfig.from_pretrained(model_dir)
+    extractor = transformers.AutoFeatureExtractor.from_pretrained(model_dir)
+    # The extractor's default of 80 bins (speech recognition's) follows the config's 128.
+    assert extractor.feature_size == config.audio_config.num_mel_bins == 128
+    plan = _plan("nemotron3_diarization")
+    case = Case("two", media.audio(2, 0))  # 1.0 s and 0.6 s
+    expected = audio_encoder.reference(model_dir, _candidate("nemotron3_diarization"), case, plan)
+    long, short = (np.asarray(logits) for logits in expected["logits"])
+    assert long.shape[1] == short.shape[1] == config.head_config.num_speakers and len(long) > len(short)
+    assert np.abs(long[0] - long[-1]).max() > 0.01  # frames differ, far beyond the tolerance
+    assert not audio_encoder.compare(expected, {"logits": [short.tolist(), long.tolist()]}, plan).ok
+
+
+@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
+@pytest.mark.parametrize("model_type", ["audio-spectrogram-transformer", "dac", "encodec", "nemotron3_diarization"])
+def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_tasks_schema(
+        built, model_type, tmp_path):
+    model_dir, plan, candidate = built(model_type), _plan(model_type), _candidate(model_type)
+    subprocess.run([str(GEN_SKILLSET), "-q", model_type, "-o", str(tmp_path)], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    ident = model_type.replace("-", "_")
+    instance = skillset.instantiate(tmp_path / f"hf_{ident}.py", ident)
+    assert instance.TASK == plan["task"]
+    _, _, handler, _, _ = instance.init_cpu(model_dir, "cpu", "cpu")
+    schema = json.loads((ROOT / "schemas" / "outputs" / f"{plan['task']}.schema.json").read_text(encoding="utf-8"))
+    for case in audio_encoder.cases(plan):
+        served = handler(case.input, **case.options)
+        assert served["implementation_type"] == "REAL" and served["backend"] == "cpu"
+        jsonschema.validate(served, schema)
+        expected = audio_encoder.reference(model_dir, candidate, case, plan)
+        assert audio_encoder.compare(expected, served, plan).ok, case.name
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bandwidth'"):
+        handler(media.audio(1, 0)[0], bandwidth=6.0)

@@ -1,0 +1,119 @@
+"""The video family: its tiny classifiers, its reference, and the skillset gen-skillset
+writes for it, on real tiny models."""
+import importlib.util
+import json
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+import transformers
+
+from skillkit import failures, skillset
+from skillkit.families import Case, video
+
+ROOT = Path(__file__).resolve().parents[2]
+GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
+PLAN = {"seed": 0, "task": "video-classification", "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
+CANDIDATE = {"model_class": "VideoMAEForVideoClassification", "auto_class": "AutoModelForVideoClassification",
+             "processor_class": "AutoImageProcessor"}
+
+
+@pytest.fixture(scope="module")
+def videomae(tmp_path_factory):
+    out = tmp_path_factory.mktemp("videomae")
+    video.build_tiny("videomae", CANDIDATE, str(out), PLAN["seed"])
+    return str(out)
+
+
+def _frames(count, size=(48, 40), seed=0):
+    return np.stack([np.asarray(frame) for frame in video._video(size, count, seed)])
+
+
+def test_a_tiny_video_classifier_takes_four_frames_through_its_own_pil_image_processor(videomae):
+    config = transformers.AutoConfig.from_pretrained(videomae)
+    processor = transformers.AutoImageProcessor.from_pretrained(videomae)
+    assert type(processor).__name__ == "VideoMAEImageProcessorPil"
+    assert (config.num_frames, config.image_size, config.num_labels) == (4, 32, len(video.LABELS))
+    batch = processor(list(_frames(4)), return_tensors="pt")
+    assert tuple(batch["pixel_values"].shape) == (1, 4, 3, 32, 32)
+
+
+def test_the_reference_classifies_a_video_by_its_first_num_frames_frames(videomae):
+    six = _frames(6)
+    longer = video.reference(videomae, CANDIDATE, Case("six", six), PLAN)
+    first = video.reference(videomae, CANDIDATE, Case("first four", six[:4]), PLAN)
+    last = video.reference(videomae, CANDIDATE, Case("last four", six[2:]), PLAN)
+    assert longer["logits"] == first["logits"]
+    assert not video.compare(last, longer, PLAN).ok
+
+
+def test_videos_differ_in_logits_and_a_reordered_ranking_fails(videomae):
+    case = Case("two", [_frames(4, (40, 72), 1), list(video._video((96, 96), 5, 2))])
+    expected = video.reference(videomae, CANDIDATE, case, PLAN)
+    first, second = np.asarray(expected["logits"])
+    assert np.abs(first - second).max() > 0.1  # far beyond the tolerance
+    assert [len(ranked) for ranked in expected["predictions"]] == [5, 5]
+    assert video.compare(expected, dict(expected), PLAN).ok
+    swapped = [list(reversed(ranked)) for ranked in expected["predictions"]]
+    assert not video.compare(expected, dict(expected, predictions=swapped), PLAN).ok
+
+
+def test_a_list_of_frames_is_one_video_and_a_list_of_videos_a_batch():
+    frames = list(video._video((40, 72), 5, 0))
+    assert len(video.batch_items(frames)) == 1
+    assert len(video.batch_items(list(_frames(5)))) == 1
+    assert len(video.batch_items(_frames(5))) == 1
+    assert len(video.batch_items([frames, _frames(4)])) == 2
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torchvision") is not None, reason="torchvision is installed")
+def test_a_video_processor_without_torchvision_is_a_missing_dependency(tmp_path):
+    candidate = dict(CANDIDATE, processor_class="AutoVideoProcessor")
+    with pytest.raises(ImportError) as raised:
+        video.build_tiny("videomae", candidate, str(tmp_path), 0)
+    assert failures.classify(raised.value, failures.TINY_MODEL) == "missing-dependency:torchvision"
+
+
+@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
+def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema_and_refuses_short_videos(
+        videomae, tmp_path):
+    subprocess.run([str(GEN_SKILLSET), "-q", "videomae", "-o", str(tmp_path)], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    instance = skillset.instantiate(tmp_path / "hf_videomae.py", "videomae")
+    _, _, handler, _, _ = instance.init_cpu(videomae, "cpu", "cpu")
+    schema = json.loads((ROOT / "schemas" / "outputs" / "video-classification.schema.json").read_text(encoding="utf-8"))
+    for case in video.cases(PLAN):
+        expected = video.reference(videomae, CANDIDATE, case, PLAN)
+        served = handler(case.input, **case.options)
+        assert served["implementation_type"] == "REAL" and served["backend"] == "cpu"
+        jsonschema.validate(served, schema)
+        assert video.compare(expected, served, PLAN).ok, case.name
+    with pytest.raises(ValueError, match="has 3 frames; the model takes 4"):
+        handler(_frames(3))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'frames'"):
+        handler(_frames(4), frames=4)
+
+
+@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
+def test_a_video_encoder_skillset_serves_each_videos_last_hidden_state_as_the_reference(tmp_path):
+    plan = dict(PLAN, task="feature-extraction")
+    candidate = dict(CANDIDATE, model_class="VideoMAEModel", auto_class="AutoModel")
+    model_dir = tmp_path / "model"
+    video.build_tiny("videomae", candidate, str(model_dir), PLAN["seed"])
+    subprocess.run([str(GEN_SKILLSET), "-q", "--task", "feature-extraction", "videomae", "-o", str(tmp_path)],
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    instance = skillset.instantiate(tmp_path / "hf_videomae.py", "videomae")
+    assert instance.TASK == "feature-extraction"
+    _, _, handler, _, _ = instance.init_cpu(str(model_dir), "cpu", "cpu")
+    schema = json.loads((ROOT / "schemas" / "outputs" / "feature-extraction.schema.json").read_text(encoding="utf-8"))
+    case = [case for case in video.cases(plan) if case.name == "two videos of different frame sizes"][0]
+    expected = video.reference(str(model_dir), candidate, case, plan)
+    served = handler(case.input)
+    jsonschema.validate(served, schema)
+    # 4 frames in tubelets of 2, 16 patches each: 32 tokens of the tiny width.
+    assert np.asarray(served["last_hidden_state"]).shape == (2, 32, 32)
+    assert video.compare(expected, served, plan).ok
+    with pytest.raises(TypeError, match="unexpected keyword argument 'top_k'"):
+        handler(case.input, top_k=2)
