@@ -1,16 +1,15 @@
 """The audio-encoder family: tiny audio classifiers and codecs, their references, and the
 skillsets gen-skillset writes for them, on real tiny models."""
-import json
 import subprocess
 from pathlib import Path
 
-import jsonschema
 import numpy as np
 import pytest
 import transformers
 
 from skillkit import media, skillset
 from skillkit.families import Case, audio_encoder
+from skillkit.output_check import schema_violation
 
 ROOT = Path(__file__).resolve().parents[2]
 GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
@@ -116,11 +115,10 @@ def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_tasks_
     instance = skillset.instantiate(tmp_path / f"hf_{ident}.py", ident)
     assert instance.TASK == plan["task"]
     _, _, handler, _, _ = instance.init_cpu(model_dir, "cpu", "cpu")
-    schema = json.loads((ROOT / "schemas" / "outputs" / f"{plan['task']}.schema.json").read_text(encoding="utf-8"))
     for case in audio_encoder.cases(plan):
         served = handler(case.input, **case.options)
         assert served["implementation_type"] == "REAL" and served["backend"] == "cpu"
-        jsonschema.validate(served, schema)
+        assert schema_violation(served, plan["task"]) is None
         expected = audio_encoder.reference(model_dir, candidate, case, plan)
         assert audio_encoder.compare(expected, served, plan).ok, case.name
     with pytest.raises(TypeError, match="unexpected keyword argument 'bandwidth'"):

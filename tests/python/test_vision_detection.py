@@ -2,7 +2,6 @@ import json
 import subprocess
 from pathlib import Path
 
-import jsonschema
 import numpy as np
 import pytest
 import transformers
@@ -10,6 +9,7 @@ import transformers
 from skillkit import families, skillset
 from skillkit.expected import Expected
 from skillkit.families import Case
+from skillkit.output_check import schema_violation
 
 ROOT = Path(__file__).resolve().parents[2]
 vision_detection = families.load("vision-detection")
@@ -157,12 +157,11 @@ def test_a_generated_skillset_matches_the_pipeline_in_its_tasks_output_schema(tm
     served = skillset.instantiate(str(generate(tmp_path, model_type)), model_type)
     assert served.TASK == task
     _, _, handler, _, _ = served.init_cpu(str(tmp_path / "model"), "cpu", "cpu")
-    schema = json.loads((ROOT / "schemas" / "outputs" / f"{task}.schema.json").read_text(encoding="utf-8"))
     for case in vision_detection.cases(plan(task)):
         expected = vision_detection.reference(str(tmp_path / "model"), candidate, case, plan(task))
         outputs = handler(case.input, **case.options)
         assert outputs["implementation_type"] == "REAL" and outputs["backend"] == "cpu"
-        jsonschema.validate(json.loads(json.dumps(outputs)), schema)  # plain lists and numbers
+        assert schema_violation(json.loads(json.dumps(outputs)), task) is None  # plain lists and numbers
         result = vision_detection.compare(expected, outputs, plan(task))
         assert result.ok, (case.name, result.message)
     with pytest.raises(TypeError, match="top_k"):
