@@ -4,6 +4,11 @@ The handler's contract is data/families.json's "audio-ctc" entry: a clip or a li
 clips (float32 mono 16 kHz arrays, paths or bytes) in, `texts` out, one greedy CTC
 transcript per clip. The reference is transformers' automatic-speech-recognition
 pipeline, run on each clip alone.
+
+audio-classification, audio-frame-classification and feature-extraction are served as
+the audio-encoder family serves them (the `audio_tasks` partial), and so tested: that
+family's cases, references and comparisons (skillkit.families.audio_encoder), on a tiny
+model of this family's recipe with that family's labels.
 """
 import json
 import os
@@ -16,7 +21,7 @@ from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_M
 from .. import media, tiny
 from ..compare import Comparison, short
 from ..expected import Expected
-from . import Case
+from . import Case, audio_encoder
 
 # A character vocabulary as wav2vec2's English checkpoints have: specials, the word
 # delimiter "|", and letters. CTC's blank is the pad token.
@@ -45,12 +50,19 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     processor = _processor(model_type, candidate["model_class"], out_dir)
     config = CONFIG_MAPPING[model_type]()
-    tiny.shrink(config, vocab_size=len(VOCABULARY), pad_token_id=0, **tiny.feature_encoder_overrides(config))
+    overrides = {"vocab_size": len(VOCABULARY), "pad_token_id": 0, **tiny.feature_encoder_overrides(config)}
+    if candidate["auto_class"] != "AutoModelForCTC":  # audio-encoder's tasks, its labels
+        overrides.update(id2label=dict(enumerate(audio_encoder.LABELS)),
+                         label2id={label: index for index, label in enumerate(audio_encoder.LABELS)},
+                         initializer_range=audio_encoder.INITIALIZER_RANGE)
+    tiny.shrink(config, **overrides)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     tiny.save_and_verify(model, processor, out_dir)
 
 
 def cases(plan):
+    if plan["task"] != "ctc":
+        return audio_encoder.cases(plan)
     clips = media.audio(3, plan.get("seed", 0))
     return [
         Case("one clip", clips[0]),
@@ -62,6 +74,8 @@ def cases(plan):
 
 
 def reference(model_dir, candidate, case, plan):
+    if plan["task"] != "ctc":
+        return audio_encoder.reference(model_dir, candidate, case, plan)
     model = getattr(transformers, candidate["model_class"]).from_pretrained(model_dir).eval()
     processor = transformers.AutoProcessor.from_pretrained(model_dir)
     recognizer = pipeline("automatic-speech-recognition", model=model, tokenizer=processor.tokenizer,
@@ -75,7 +89,10 @@ def reference(model_dir, candidate, case, plan):
 
 
 def compare(expected, actual, plan):
-    """Transcripts equal, clip by clip: greedy CTC on the same logits has no tolerance."""
+    """Transcripts equal, clip by clip: greedy CTC on the same logits has no tolerance.
+    The other tasks as audio-encoder compares them."""
+    if plan["task"] != "ctc":
+        return audio_encoder.compare(expected, actual, plan)
     if "texts" not in actual:
         return Comparison(False, None, f"output 'texts' expected, got {sorted(actual)}")
     want, got = expected["texts"], actual["texts"]
