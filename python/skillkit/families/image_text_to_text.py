@@ -1,0 +1,265 @@
+"""Vision-language generators (llava, qwen2_vl, idefics3, paligemma, ...): greedy
+image-text-to-text.
+
+The handler's contract (docs/DESIGN.md): one {"image": <PIL image, path or bytes>,
+"text": <prompt>} or a list of them in; `token_ids` (the new tokens only, up to and
+including the first end of sequence, as text-decoder's) and `texts` (those tokens decoded, skip_special_tokens=True) out,
+one entry per input. The prompt is written from the text as the contract says (see
+prompt()): the processor's chat template with one image entry where it has one, else
+the text after the processor's image token unless it holds one already, else the text.
+
+The reference runs the processor and generate() on each input alone, unpadded, and takes
+the generated tokens from the end of the sequence (len(scores) of them: an
+encoder-decoder's sequence holds no prompt), so a skillset that batches must show that
+it changes nothing.
+
+One recipe builds every type, not a case per model (see build_tiny): the config's
+defaults shrunk in their widths and depths but never in their image, patch or token-count
+sizes, which the type's own image processor's defaults match as in a real checkpoint; an
+offline tokenizer holding the special tokens the processor reads; the config's token
+ids repointed at them; the processor's own sizes taken from the config.
+"""
+import functools
+import inspect
+import re
+import sys
+
+import torch
+import transformers
+from transformers import AutoProcessor, PreTrainedConfig
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
+from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
+
+from .. import greedy, media, tiny, tokenizers
+from ..expected import Expected
+from . import Case
+
+VOCAB_SIZE = 384
+ROLES = ("bos_token", "eos_token", "unk_token", "pad_token")
+
+PROMPTS = ("What is in the picture?", "Describe the colours of this image, from left to right, in detail.")
+
+# Random weights at the configs' usual initializer range (0.02) answer every image with
+# the same tokens: a skillset that fed the wrong pixels would still agree. Wider weights
+# make the answer depend on the image.
+INITIALIZER_RANGE = 0.2
+
+# A chat template of the generic kind real checkpoints ship: the user's turn holds the
+# image (as the processor's image token) and the text, and the assistant's turn is
+# opened for the answer. {image} is the processor's image token, or nothing where the
+# processor puts images elsewhere.
+CHAT_TEMPLATE = (
+    "{{% for message in messages %}}{{{{ message['role'] }}}}: "
+    "{{% for part in message['content'] %}}{{% if part['type'] == 'image' %}}{image}"
+    "{{% else %}}{{{{ part['text'] }}}}{{% endif %}}{{% endfor %}}\n{{% endfor %}}"
+    "{{% if add_generation_prompt %}}assistant:{{% endif %}}"
+)
+
+# Special-looking string literals of a processor's module (qwen2_vl's "<|image_pad|>",
+# pixtral's "[IMG_BREAK]"): tokens its tokenizer must hold as one piece each.
+_TOKEN_LITERAL = re.compile(r"""["'](<\|?[A-Za-z][A-Za-z0-9_:./ -]*\|?>|\[[A-Z][A-Z0-9_]*\])["']""")
+# What a processor reads of its tokenizer by name (gemma3's tokenizer.boi_token).
+_TOKENIZER_ATTRIBUTE = re.compile(r"tokenizer\.([a-z][a-z0-9_]*_token)\b(?!_)")
+# Processor arguments that are not sizes to take from the config.
+_PROCESSOR_PARTS = ("image_processor", "tokenizer", "video_processor", "feature_extractor", "chat_template",
+                    "audio_tokenizer", "qformer_tokenizer")
+
+
+def build_tiny(model_type, candidate, out_dir, seed):
+    tiny.seed_everything(seed)
+    processor_class = _processor_class(model_type)
+    tokenizer, named = _tokenizer(model_type, processor_class)
+    config = CONFIG_MAPPING[model_type]()
+    _repoint_token_ids(config, tokenizer, named)
+    for sub in _configs(config):
+        if getattr(sub, "initializer_range", None) is not None:
+            sub.initializer_range = INITIALIZER_RANGE
+    tiny.shrink(config)
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    if not hasattr(model, "generate"):
+        raise TypeError(f"{candidate['model_class']} cannot generate")
+    processor = _processor(model_type, processor_class, tokenizer, config, model)
+    tiny.save_and_verify(model, processor, out_dir)
+
+
+def _configs(config):
+    """The config and its sub-configs (text_config, vision_config, ...), depth first."""
+    yield config
+    for value in vars(config).values():
+        if isinstance(value, PreTrainedConfig):
+            yield from _configs(value)
+
+
+def _processor_class(model_type):
+    name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    processor_class = getattr(transformers, name, None) if isinstance(name, str) else None
+    if processor_class is None:
+        raise NotImplementedError(f"{model_type}: no processor class ({name})")
+    return processor_class
+
+
+def _tokenizer(model_type, processor_class):
+    """An offline tokenizer of the type's own kind, holding the special tokens the
+    processor reads: those its constructor defaults to (llava's image_token "<image>"),
+    those it reads of the tokenizer by name (gemma3's boi_token: "<boi>"), and the
+    special-looking literals of its module. Returns it and {name: token} of the named ones.
+    """
+    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ROLES, lossless=True)
+    named = {}
+    for name, parameter in inspect.signature(processor_class.__init__).parameters.items():
+        if name.endswith("_token") and isinstance(parameter.default, str) and parameter.default:
+            named[name] = parameter.default
+    source = inspect.getsource(sys.modules[processor_class.__module__])
+    for name in _TOKENIZER_ATTRIBUTE.findall(source):
+        if name not in tokenizers.ROLES and not hasattr(tokenizer, name):
+            named.setdefault(name, f"<{name.removesuffix('_token')}>")
+    literals = [token for token in _TOKEN_LITERAL.findall(source) if token not in named.values()]
+    new = [token for token in dict.fromkeys([*named.values(), *literals]) if token not in tokenizer.get_vocab()]
+    tokenizer.add_tokens(new, special_tokens=True)
+    tokenizer.add_special_tokens({"extra_special_tokens": new}, replace_extra_special_tokens=False)
+    tokenizer._set_model_specific_special_tokens(named)
+    return tokenizer, named
+
+
+def _token_for(role, tokenizer, named):
+    """The tiny vocabulary's token for a config's `<role>_token_id`, if it holds one: the
+    tokenizer's own role, a named token, or a literal of that name ("<|vision_start|>")."""
+    if role in ("bos", "eos", "pad", "unk"):
+        return getattr(tokenizer, f"{role}_token")
+    if f"{role}_token" in named:
+        return named[f"{role}_token"]
+    for token in tokenizer.get_vocab():
+        if token.strip("<|>[]").lower() == role.lower():
+            return token
+    return None
+
+
+def _repoint_token_ids(config, tokenizer, named):
+    """Every token id the configs name (image_token_id, llava's image_token_index, ...)
+    at the tiny vocabulary's token of the same role, and every vocabulary size at its
+    length. An id with no such token is left: a model that reads it fails honestly."""
+    for sub in _configs(config):
+        for name, value in list(vars(sub).items()):
+            match = re.fullmatch(r"(\w+?)_token_(?:id|index)", name)
+            if match and (isinstance(value, int) or value is None):
+                role = match.group(1)
+                if value is None and role != "eos":
+                    continue
+                token = _token_for(role, tokenizer, named)
+                if token is not None:
+                    setattr(sub, name, tokenizer.convert_tokens_to_ids(token))
+            elif name == "vocab_size" and isinstance(value, int) and sub is not config.__dict__.get("vision_config"):
+                sub.vocab_size = len(tokenizer)
+
+
+def _image_processor(model_type, config):
+    """The type's own image processor (the PIL one: torchvision is not installed), with
+    its defaults, which match the config's as in a real checkpoint, but for the size
+    where the vision tower takes one fixed size (llava's 336 pixels, where CLIP's
+    processor defaults to 224): that size."""
+    image_size = next((sub.image_size for sub in _configs(config)
+                       if isinstance(getattr(sub, "image_size", None), int)), None)
+    if image_size is not None:
+        try:
+            return tiny.image_processor(model_type, image_size)
+        except NotImplementedError:  # another kind of size (longest_edge, pixel counts): its defaults
+            pass
+    names = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
+    name = names.get("pil") if isinstance(names, dict) else names
+    if not name or not hasattr(transformers, name):
+        raise NotImplementedError(f"no PIL image processor for {model_type!r} ({names})")
+    return getattr(transformers, name)()
+
+
+def _processor(model_type, processor_class, tokenizer, config, model):
+    """The type's processor over its image processor and `tokenizer`, its sizes (llava's
+    patch_size, vision_feature_select_strategy) those the config names, and the tokens a
+    vision tower adds to its patches (llava's num_additional_image_tokens) those of the
+    model: one where it has a class embedding (CLIP's), as the real checkpoints say."""
+    parameters = inspect.signature(processor_class.__init__).parameters
+    parts = {"image_processor": _image_processor(model_type, config), "tokenizer": tokenizer}
+    if "video_processor" in parameters:
+        names = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type)
+        name = names.get("torchvision") if isinstance(names, dict) else names
+        if name and hasattr(transformers, name):
+            parts["video_processor"] = getattr(transformers, name)()
+    sizes = {}
+    for name in parameters:
+        if name in _PROCESSOR_PARTS or name.endswith("_token") or name in ("self", "args", "kwargs"):
+            continue
+        for sub in _configs(config):
+            value = getattr(sub, name, None)
+            if isinstance(value, (int, str)) and not isinstance(value, bool):
+                sizes[name] = value
+                break
+    if "num_additional_image_tokens" in parameters:
+        sizes["num_additional_image_tokens"] = int(any(
+            name.endswith("class_embedding") for name, _ in model.named_parameters()))
+    processor = processor_class(**parts, **sizes)
+    image_token = getattr(processor, "image_token", None)
+    processor.chat_template = CHAT_TEMPLATE.format(image=image_token if isinstance(image_token, str) else "")
+    return processor
+
+
+def prompt(processor, text):
+    """The prompt the contract writes for one image and `text` (see the module's doc)."""
+    if getattr(processor, "chat_template", None):
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+        return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    image_token = getattr(processor, "image_token", None)
+    if isinstance(image_token, str) and image_token not in text:
+        return image_token + text
+    return text
+
+
+def cases(plan):
+    n = plan["generation"]["max_new_tokens"]
+    one, first, second = media.images(3, plan.get("seed", 0))
+    # min_new_tokens == max_new_tokens: a random model may end at once, and two empty
+    # answers would agree whatever the skillset does.
+    fixed = {"max_new_tokens": n, "min_new_tokens": n}
+    return [
+        Case("one image and a prompt", {"image": one, "text": PROMPTS[0]}, fixed),
+        # Different sizes and prompt lengths: a batch that pads or resizes them
+        # together must change nothing.
+        Case("two images of different sizes, prompts of different lengths",
+             [{"image": first, "text": PROMPTS[0]}, {"image": second, "text": PROMPTS[1]}], fixed),
+        Case("one image as PNG bytes, each to its own end",
+             [{"image": media.png(one), "text": PROMPTS[1]}], {"max_new_tokens": n}),
+    ]
+
+
+@functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
+def _load(model_dir, auto_class):
+    processor = AutoProcessor.from_pretrained(model_dir)
+    model = getattr(transformers, auto_class).from_pretrained(model_dir).eval()
+    return processor, model
+
+
+def reference(model_dir, candidate, case, plan):
+    processor, model = _load(model_dir, candidate["auto_class"])
+    settings = dict(case.options, do_sample=False, num_beams=1)
+    config = model.generation_config
+    end = config.eos_token_id
+    end_ids = set(end) if isinstance(end, list) else {end}
+    items = case.input if isinstance(case.input, list) else [case.input]
+    expected = Expected({"token_ids": [], "texts": []})
+    for item in items:  # each alone: nothing padded, nothing resized together
+        [image] = media.pil_images(item["image"])
+        inputs = processor(images=[image.convert("RGB")], text=prompt(processor, item["text"]), return_tensors="pt")
+        with torch.inference_mode():
+            scored = model.generate(**inputs, **settings, return_dict_in_generate=True, output_scores=True)
+        # A decoder-only model's sequence starts with the prompt, an encoder-decoder's
+        # with its decoder's: the last len(scores) tokens are the generated ones.
+        generated = scored.sequences[0, scored.sequences.shape[1] - len(scored.scores):].tolist()
+        token_ids = next((generated[:at + 1] for at, token in enumerate(generated) if token in end_ids), generated)
+        expected["token_ids"].append(token_ids)
+        expected["texts"].append(processor.batch_decode([token_ids], skip_special_tokens=True)[0])
+        expected.margins.append(greedy.margins(scored.scores))
+    return expected
+
+
+# Token ids equal token for token and texts equal, ties named.
+compare = greedy.compare
