@@ -20,9 +20,10 @@ offline tokenizer holding the special tokens the processor reads; the config's t
 ids repointed at them; the processor's own sizes taken from the config.
 """
 import functools
+import importlib
 import inspect
+import math
 import re
-import sys
 
 import torch
 import transformers
@@ -31,6 +32,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
+from transformers.utils import is_torchvision_available
 
 from .. import greedy, media, tiny, tokenizers
 from ..expected import Expected
@@ -77,6 +79,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
         if getattr(sub, "initializer_range", None) is not None:
             sub.initializer_range = INITIALIZER_RANGE
     tiny.shrink(config)
+    _tile_image_tokens(config)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if not hasattr(model, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
@@ -96,7 +99,7 @@ def _processor_class(model_type):
     name = PROCESSOR_MAPPING_NAMES.get(model_type)
     processor_class = getattr(transformers, name, None) if isinstance(name, str) else None
     if processor_class is None:
-        raise NotImplementedError(f"{model_type}: no processor class ({name})")
+        raise NotImplementedError(f"{model_type}: no processor class in transformers' processor table")
     return processor_class
 
 
@@ -111,7 +114,7 @@ def _tokenizer(model_type, processor_class):
     for name, parameter in inspect.signature(processor_class.__init__).parameters.items():
         if name.endswith("_token") and isinstance(parameter.default, str) and parameter.default:
             named[name] = parameter.default
-    source = inspect.getsource(sys.modules[processor_class.__module__])
+    source = inspect.getsource(importlib.import_module(processor_class.__module__))
     for name in _TOKENIZER_ATTRIBUTE.findall(source):
         if name not in tokenizers.ROLES and not hasattr(tokenizer, name):
             named.setdefault(name, f"<{name.removesuffix('_token')}>")
@@ -159,18 +162,23 @@ def _image_processor(model_type, config):
     its defaults, which match the config's as in a real checkpoint, but for the size
     where the vision tower takes one fixed size (llava's 336 pixels, where CLIP's
     processor defaults to 224): that size."""
-    image_size = next((sub.image_size for sub in _configs(config)
-                       if isinstance(getattr(sub, "image_size", None), int)), None)
-    if image_size is not None:
-        try:
-            return tiny.image_processor(model_type, image_size)
-        except NotImplementedError:  # another kind of size (longest_edge, pixel counts): its defaults
-            pass
     names = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
     name = names.get("pil") if isinstance(names, dict) else names
+    if not name and isinstance(names, dict) and names.get("torchvision"):
+        # The form transformers' own error names, so the failure reads as what is missing.
+        raise ImportError(f"{names['torchvision']} requires the torchvision library but it was not found "
+                          f"in your environment (it has no PIL form)")
     if not name or not hasattr(transformers, name):
         raise NotImplementedError(f"no PIL image processor for {model_type!r} ({names})")
-    return getattr(transformers, name)()
+    processor = getattr(transformers, name)()
+    image_size = next((sub.image_size for sub in _configs(config)
+                       if isinstance(getattr(sub, "image_size", None), int)), None)
+    # Only a fixed size is the vision tower's; another kind (idefics2's shortest and
+    # longest edge, qwen2_vl's pixel counts) keeps its defaults.
+    if image_size is not None and set(dict(getattr(processor, "size", None) or {})) in ({"height", "width"},
+                                                                                  {"shortest_edge"}):
+        processor = tiny.image_processor(model_type, image_size)
+    return processor
 
 
 def _processor(model_type, processor_class, tokenizer, config, model):
@@ -180,20 +188,24 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     model: one where it has a class embedding (CLIP's), as the real checkpoints say."""
     parameters = inspect.signature(processor_class.__init__).parameters
     parts = {"image_processor": _image_processor(model_type, config), "tokenizer": tokenizer}
+    if "video_processor" in parameters and not is_torchvision_available():
+        # Images need none, but the processor checks its class, which is torchvision's.
+        raise ImportError(f"{processor_class.__name__}'s video processor requires the torchvision library but "
+                          f"it was not found in your environment")
     if "video_processor" in parameters:
         names = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type)
-        name = names.get("torchvision") if isinstance(names, dict) else names
-        if name and hasattr(transformers, name):
-            parts["video_processor"] = getattr(transformers, name)()
+        parts["video_processor"] = getattr(transformers, names)() if isinstance(names, str) else None
     sizes = {}
     for name in parameters:
         if name in _PROCESSOR_PARTS or name.endswith("_token") or name in ("self", "args", "kwargs"):
             continue
-        for sub in _configs(config):
-            value = getattr(sub, name, None)
-            if isinstance(value, (int, str)) and not isinstance(value, bool):
-                sizes[name] = value
-                break
+        value = _config_size(config, name)
+        if value is not None:
+            sizes[name] = value
+    # paligemma's processor reads the number of image tokens off its image processor.
+    image_seq_length = _config_size(config, "image_seq_length")
+    if image_seq_length is not None:
+        parts["image_processor"].image_seq_length = image_seq_length
     if "num_additional_image_tokens" in parameters:
         sizes["num_additional_image_tokens"] = int(any(
             name.endswith("class_embedding") for name, _ in model.named_parameters()))
@@ -201,6 +213,36 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     image_token = getattr(processor, "image_token", None)
     processor.chat_template = CHAT_TEMPLATE.format(image=image_token if isinstance(image_token, str) else "")
     return processor
+
+
+# The config's names of a size a processor takes under its own (the number of tokens an
+# image takes in the prompt: paligemma's num_image_tokens, gemma3's mm_tokens_per_image).
+_SIZE_NAMES = {"image_seq_length": ("image_seq_length", "num_image_tokens", "mm_tokens_per_image")}
+
+
+def _config_size(config, name):
+    """The value the config (or a sub-config) gives the processor's `name`, if any."""
+    for alias in _SIZE_NAMES.get(name, (name,)):
+        for sub in _configs(config):
+            value = getattr(sub, alias, None)
+            if isinstance(value, (int, str)) and not isinstance(value, bool):
+                return value
+    return None
+
+
+def _tile_image_tokens(config):
+    """Image tokens pooled from the patches (gemma3's mm_tokens_per_image) that tile the
+    vision tower's grid of patches: gemma3's defaults pair 256 tokens with SigLIP's
+    default 14 x 14 patches (its checkpoints: 64 x 64), which cannot pool; a 2 x 2
+    pooling then, 49 tokens."""
+    vision = next((sub for sub in _configs(config) if isinstance(getattr(sub, "image_size", None), int)
+                   and isinstance(getattr(sub, "patch_size", None), int)), None)
+    if vision is None or not isinstance(getattr(config, "mm_tokens_per_image", None), int):
+        return
+    side = vision.image_size // vision.patch_size
+    tokens_side = math.isqrt(config.mm_tokens_per_image)
+    if tokens_side > side or side % tokens_side:
+        config.mm_tokens_per_image = (side // 2) ** 2
 
 
 def prompt(processor, text):
