@@ -79,11 +79,17 @@ def build_tiny(model_type, candidate, out_dir, seed):
         if getattr(sub, "initializer_range", None) is not None:
             sub.initializer_range = INITIALIZER_RANGE
     tiny.shrink(config)
+    _even_patch_grid(config)
     _tile_image_tokens(config)
-    model = getattr(transformers, candidate["model_class"])(config).eval()
+    _clamp_feature_layers(config)
+    model_class = getattr(transformers, candidate["model_class"])
+    _scale_mrope_sections(config, inspect.getsource(importlib.import_module(model_class.__module__)))
+    model = model_class(config).eval()
     if not hasattr(model, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
     processor = _processor(model_type, processor_class, tokenizer, config, model)
+    _repoint_token_ids(config, tokenizer, named, processor)
+    _choose_chat_template(processor, model, tokenizer)
     tiny.save_and_verify(model, processor, out_dir)
 
 
@@ -126,11 +132,14 @@ def _tokenizer(model_type, processor_class):
     return tokenizer, named
 
 
-def _token_for(role, tokenizer, named):
+def _token_for(role, tokenizer, named, processor=None):
     """The tiny vocabulary's token for a config's `<role>_token_id`, if it holds one: the
-    tokenizer's own role, a named token, or a literal of that name ("<|vision_start|>")."""
+    tokenizer's own role, the processor's token of that name (got_ocr2's image_token
+    "<imgpad>"), a named token, or a literal of that name ("<|vision_start|>")."""
     if role in ("bos", "eos", "pad", "unk"):
         return getattr(tokenizer, f"{role}_token")
+    if isinstance(getattr(processor, f"{role}_token", None), str):
+        return getattr(processor, f"{role}_token")
     if f"{role}_token" in named:
         return named[f"{role}_token"]
     for token in tokenizer.get_vocab():
@@ -139,10 +148,14 @@ def _token_for(role, tokenizer, named):
     return None
 
 
-def _repoint_token_ids(config, tokenizer, named):
+def _repoint_token_ids(config, tokenizer, named, processor=None):
     """Every token id the configs name (image_token_id, llava's image_token_index, ...)
     at the tiny vocabulary's token of the same role, and every vocabulary size at its
-    length. An id with no such token is left: a model that reads it fails honestly."""
+    length. An id with no such token is left: a model that reads it fails honestly.
+
+    Once before the model is built (the tokenizer's roles and named tokens) and once
+    the processor exists (what it calls its tokens), into the same config object, which
+    the model reads its token ids from as it runs."""
     for sub in _configs(config):
         for name, value in list(vars(sub).items()):
             match = re.fullmatch(r"(\w+?)_token_(?:id|index)", name)
@@ -150,7 +163,7 @@ def _repoint_token_ids(config, tokenizer, named):
                 role = match.group(1)
                 if value is None and role != "eos":
                     continue
-                token = _token_for(role, tokenizer, named)
+                token = _token_for(role, tokenizer, named, processor)
                 if token is not None:
                     setattr(sub, name, tokenizer.convert_tokens_to_ids(token))
             elif name == "vocab_size" and isinstance(value, int) and sub is not config.__dict__.get("vision_config"):
@@ -175,9 +188,14 @@ def _image_processor(model_type, config):
                        if isinstance(getattr(sub, "image_size", None), int)), None)
     # Only a fixed size is the vision tower's; another kind (idefics2's shortest and
     # longest edge, qwen2_vl's pixel counts) keeps its defaults.
-    if image_size is not None and set(dict(getattr(processor, "size", None) or {})) in ({"height", "width"},
-                                                                                  {"shortest_edge"}):
-        processor = tiny.image_processor(model_type, image_size)
+    kind = set(dict(getattr(processor, "size", None) or {}))
+    if image_size is not None and kind in ({"height", "width"}, {"shortest_edge"}):
+        # Given to the constructor, which makes the size dicts its processor reads.
+        sizes = {"size": {"height": image_size, "width": image_size} if "height" in kind
+                 else {"shortest_edge": image_size}}
+        if getattr(processor, "crop_size", None):
+            sizes["crop_size"] = {"height": image_size, "width": image_size}
+        processor = type(processor)(**sizes)
     return processor
 
 
@@ -185,7 +203,7 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     """The type's processor over its image processor and `tokenizer`, its sizes (llava's
     patch_size, vision_feature_select_strategy) those the config names, and the tokens a
     vision tower adds to its patches (llava's num_additional_image_tokens) those of the
-    model: one where it has a class embedding (CLIP's), as the real checkpoints say."""
+    model: one where it has a class embedding (CLIP's) the processor is told of."""
     parameters = inspect.signature(processor_class.__init__).parameters
     parts = {"image_processor": _image_processor(model_type, config), "tokenizer": tokenizer}
     if "video_processor" in parameters and not is_torchvision_available():
@@ -207,12 +225,37 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     if image_seq_length is not None:
         parts["image_processor"].image_seq_length = image_seq_length
     if "num_additional_image_tokens" in parameters:
-        sizes["num_additional_image_tokens"] = int(any(
+        # Counted where the processor is told whether the model keeps it (llava's
+        # "default" strategy drops it, "full" keeps it); vipllava always drops it.
+        sizes["num_additional_image_tokens"] = int("vision_feature_select_strategy" in sizes and any(
             name.endswith("class_embedding") for name, _ in model.named_parameters()))
     processor = processor_class(**parts, **sizes)
-    image_token = getattr(processor, "image_token", None)
-    processor.chat_template = CHAT_TEMPLATE.format(image=image_token if isinstance(image_token, str) else "")
     return processor
+
+
+def _choose_chat_template(processor, model, tokenizer):
+    """The tiny checkpoint's chat template, written as a real one is: the image in the
+    user's turn as the token the model reads it by. Which token that is the processor
+    and the model tell: the processor's image_token, another special token that names
+    an image ("<image>" in a module that never calls it image_token), or none where the
+    processor places the image itself (florence2, fuyu); the first that one image and a
+    prompt go through generate() with, in that order.
+    """
+    image_token = getattr(processor, "image_token", None)
+    special = [token for token in tokenizer.extra_special_tokens if re.search("im(age|g)", token, re.IGNORECASE)]
+    candidates = list(dict.fromkeys([*([image_token] if isinstance(image_token, str) else []), *special, ""]))
+    [image] = media.images(1, 0)
+    failures = []
+    for token in candidates:
+        processor.chat_template = CHAT_TEMPLATE.format(image=token)
+        try:
+            inputs = processor(images=[image], text=prompt(processor, PROMPTS[0]), return_tensors="pt")
+            with torch.no_grad():
+                model.generate(**inputs, max_new_tokens=1, do_sample=False)
+            return
+        except Exception as exc:  # noqa: BLE001 -- the next way of writing the image is tried
+            failures.append(exc)
+    raise failures[0]
 
 
 # The config's names of a size a processor takes under its own (the number of tokens an
@@ -230,13 +273,75 @@ def _config_size(config, name):
     return None
 
 
+def _vision_config(config):
+    """The sub-config (or config) that names a fixed image_size and patch_size."""
+    return next((sub for sub in _configs(config) if isinstance(getattr(sub, "image_size", None), int)
+                 and isinstance(getattr(sub, "patch_size", None), int)), None)
+
+
+def _even_patch_grid(config):
+    """A grid of patches with an even side: the pixel shuffles that merge 2 x 2 patches
+    into one token (aya_vision's, internvl's) need one, and some defaults pair a vision
+    tower's size with a patch that gives an odd one (384 / 14: 27), where the real
+    checkpoints do not. One patch more a side; the image processor follows image_size."""
+    vision = _vision_config(config)
+    if vision is not None and (vision.image_size // vision.patch_size) % 2:
+        vision.image_size = (vision.image_size // vision.patch_size + 1) * vision.patch_size
+
+
+def _clamp_feature_layers(config):
+    """Layers named by index (vipllava's vision_feature_layer (-2, -5, -8, -11, 6),
+    mllama's intermediate_layers_indices and cross_attention_layers) within the tiny
+    towers' depth, as many as before (a projector's width counts them); and the depths
+    of a tower's other stacks (mllama's num_global_layers) no deeper than the tiny one."""
+    for sub in _configs(config):
+        layers = next((getattr(sub, name) for name in ("num_hidden_layers", "num_layers", "depth")
+                       if isinstance(getattr(sub, name, None), int)), tiny.LAYERS)
+        clamp = lambda index: max(-layers, min(index, layers - 1))  # noqa: E731
+        for name, value in list(vars(sub).items()):
+            if re.fullmatch(r"num_\w+_layers", name) and isinstance(value, int) and value > tiny.LAYERS \
+                    and name != "num_hidden_layers":
+                setattr(sub, name, tiny.LAYERS)
+            if not re.search(r"(feature_layers?|layers_indices|layer_indices|cross_attention_layers)$", name):
+                continue
+            if isinstance(value, (list, tuple)) and all(isinstance(index, int) for index in value):
+                setattr(sub, name, type(value)(clamp(index) for index in value))
+            elif isinstance(value, int) and not isinstance(value, bool):
+                setattr(sub, name, clamp(value))
+        # A width that concatenates the last layer's features and those of the listed
+        # layers (mllama's vision_output_dim) follows the tiny width.
+        indices = getattr(sub, "intermediate_layers_indices", None)
+        if isinstance(getattr(sub, "vision_output_dim", None), int) and isinstance(indices, list):
+            sub.vision_output_dim = sub.hidden_size * (len(indices) + 1)
+
+
+def _scale_mrope_sections(config, modeling_source):
+    """Multimodal rotary sections (qwen2_vl's mrope_section [16, 24, 24]: the time,
+    height and width parts of half a head) scaled to the tiny head, as nearly in the same
+    proportions as whole numbers allow, each at least one; also where the config names
+    none and the modeling code falls back on its own (paddleocr_vl's)."""
+    fallback = re.search(r"""["']mrope_section["'],\s*\[([\d, ]+)\]""", modeling_source)
+    for sub in _configs(config):
+        for rope in (getattr(sub, "rope_parameters", None), getattr(sub, "rope_scaling", None)):
+            sections = rope.get("mrope_section") if isinstance(rope, dict) else None
+            if sections is None and fallback and isinstance(rope, dict) and "rope_type" in rope:
+                sections = [int(size) for size in fallback.group(1).split(",")]
+            heads = getattr(sub, "num_attention_heads", None)
+            head_dim = getattr(sub, "head_dim", None) or (sub.hidden_size // heads if heads else None)
+            if not isinstance(sections, list) or not head_dim:
+                continue
+            half, total = head_dim // 2, sum(sections)
+            scaled = [max(1, section * half // total) for section in sections]
+            scaled[0] += half - sum(scaled)
+            rope["mrope_section"] = scaled
+
+
 def _tile_image_tokens(config):
     """Image tokens pooled from the patches (gemma3's mm_tokens_per_image) that tile the
     vision tower's grid of patches: gemma3's defaults pair 256 tokens with SigLIP's
     default 14 x 14 patches (its checkpoints: 64 x 64), which cannot pool; a 2 x 2
     pooling then, 49 tokens."""
-    vision = next((sub for sub in _configs(config) if isinstance(getattr(sub, "image_size", None), int)
-                   and isinstance(getattr(sub, "patch_size", None), int)), None)
+    vision = _vision_config(config)
     if vision is None or not isinstance(getattr(config, "mm_tokens_per_image", None), int):
         return
     side = vision.image_size // vision.patch_size
