@@ -84,11 +84,14 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _clamp_feature_layers(config)
     model_class = getattr(transformers, candidate["model_class"])
     _scale_mrope_sections(config, inspect.getsource(importlib.import_module(model_class.__module__)))
-    model = model_class(config).eval()
-    if not hasattr(model, "generate"):
+    if not hasattr(model_class, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
-    processor = _processor(model_type, processor_class, tokenizer, config, model)
+    processor = _processor(model_type, processor_class, tokenizer, config, model_class(config))
+    # The processor may add tokens of its own (paligemma's <loc0000> ...) and names its
+    # image token: the config follows, and the model is built from it anew.
     _repoint_token_ids(config, tokenizer, named, processor)
+    tiny.seed_everything(seed)
+    model = model_class(config).eval()
     _choose_chat_template(processor, model, tokenizer)
     tiny.save_and_verify(model, processor, out_dir)
 
@@ -134,14 +137,16 @@ def _tokenizer(model_type, processor_class):
 
 def _token_for(role, tokenizer, named, processor=None):
     """The tiny vocabulary's token for a config's `<role>_token_id`, if it holds one: the
-    tokenizer's own role, the processor's token of that name (got_ocr2's image_token
-    "<imgpad>"), a named token, or a literal of that name ("<|vision_start|>")."""
+    tokenizer's own role, a named token, the processor's token of that name (got_ocr2's
+    image_token "<imgpad>"), or a literal of that name ("<|vision_start|>")."""
     if role in ("bos", "eos", "pad", "unk"):
         return getattr(tokenizer, f"{role}_token")
-    if isinstance(getattr(processor, f"{role}_token", None), str):
-        return getattr(processor, f"{role}_token")
+    # The tokenizer's named token first: gemma3's processor calls its placeholder (boi)
+    # image_token, while the model's image_token_id is the tokenizer's image_token.
     if f"{role}_token" in named:
         return named[f"{role}_token"]
+    if isinstance(getattr(processor, f"{role}_token", None), str):
+        return getattr(processor, f"{role}_token")
     for token in tokenizer.get_vocab():
         if token.strip("<|>[]").lower() == role.lower():
             return token
