@@ -300,8 +300,8 @@ def _clamp_feature_layers(config):
     towers' depth, as many as before (a projector's width counts them); and the depths
     of a tower's other stacks (mllama's num_global_layers) no deeper than the tiny one."""
     for sub in _configs(config):
-        layers = next((getattr(sub, name) for name in ("num_hidden_layers", "num_layers", "depth")
-                       if isinstance(getattr(sub, name, None), int)), tiny.LAYERS)
+        layers = next((vars(sub)[name] for name in ("num_hidden_layers", "num_layers", "depth")
+                       if isinstance(vars(sub).get(name), int)), tiny.LAYERS)
         clamp = lambda index: max(-layers, min(index, layers - 1))  # noqa: E731
         for name, value in list(vars(sub).items()):
             if re.fullmatch(r"num_\w+_layers", name) and isinstance(value, int) and value > tiny.LAYERS \
@@ -315,8 +315,8 @@ def _clamp_feature_layers(config):
                 setattr(sub, name, clamp(value))
         # A width that concatenates the last layer's features and those of the listed
         # layers (mllama's vision_output_dim) follows the tiny width.
-        indices = getattr(sub, "intermediate_layers_indices", None)
-        if isinstance(getattr(sub, "vision_output_dim", None), int) and isinstance(indices, list):
+        indices = vars(sub).get("intermediate_layers_indices")
+        if isinstance(vars(sub).get("vision_output_dim"), int) and isinstance(indices, list):
             sub.vision_output_dim = sub.hidden_size * (len(indices) + 1)
 
 
@@ -331,8 +331,9 @@ def _scale_mrope_sections(config, modeling_source):
             sections = rope.get("mrope_section") if isinstance(rope, dict) else None
             if sections is None and fallback and isinstance(rope, dict) and "rope_type" in rope:
                 sections = [int(size) for size in fallback.group(1).split(",")]
-            heads = getattr(sub, "num_attention_heads", None)
-            head_dim = getattr(sub, "head_dim", None) or (sub.hidden_size // heads if heads else None)
+            # vars(): a per-layer size of a heterogeneous config (gemma4's) has no global.
+            heads, width = vars(sub).get("num_attention_heads"), vars(sub).get("hidden_size")
+            head_dim = vars(sub).get("head_dim") or (width // heads if heads and width else None)
             if not isinstance(sections, list) or not head_dim:
                 continue
             half, total = head_dim // 2, sum(sections)
