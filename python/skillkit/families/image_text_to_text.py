@@ -79,6 +79,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
         if getattr(sub, "initializer_range", None) is not None:
             sub.initializer_range = INITIALIZER_RANGE
     tiny.shrink(config)
+    # What a vision tower hands the text model (granite_docling's out_hidden_size) is
+    # the text model's width, tiny too.
+    for sub in _configs(config):
+        if isinstance(vars(sub).get("out_hidden_size"), int):
+            sub.out_hidden_size = tiny.HIDDEN
     _even_patch_grid(config)
     _tile_image_tokens(config)
     _clamp_feature_layers(config)
@@ -229,6 +234,19 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     image_seq_length = _config_size(config, "image_seq_length")
     if image_seq_length is not None:
         parts["image_processor"].image_seq_length = image_seq_length
+    # A count of image tokens the config does not name but implies (idefics3's
+    # image_seq_len): the vision tower's patches, merged scale_factor x scale_factor.
+    vision = _vision_config(config)
+    for name in ("image_seq_len", "image_seq_length"):
+        if name in parameters and name not in sizes and vision is not None:
+            scale = _config_size(config, "scale_factor")
+            scale = scale if isinstance(scale, int) and scale > 0 else 1
+            sizes[name] = (vision.image_size // vision.patch_size) ** 2 // scale ** 2
+    # An image processor that cuts an image into tiles (idefics3's max_image_size) cuts
+    # tiles of the size the vision tower takes.
+    max_size = getattr(parts["image_processor"], "max_image_size", None)
+    if vision is not None and set(dict(max_size or {})) == {"longest_edge"}:
+        parts["image_processor"].max_image_size = {"longest_edge": vision.image_size}
     if "num_additional_image_tokens" in parameters:
         # Counted where the processor is told whether the model keeps it (llava's
         # "default" strategy drops it, "full" keeps it); vipllava always drops it.
@@ -348,12 +366,13 @@ def _tile_image_tokens(config):
     default 14 x 14 patches (its checkpoints: 64 x 64), which cannot pool; a 2 x 2
     pooling then, 49 tokens."""
     vision = _vision_config(config)
-    if vision is None or not isinstance(getattr(config, "mm_tokens_per_image", None), int):
+    holder = next((sub for sub in _configs(config) if isinstance(vars(sub).get("mm_tokens_per_image"), int)), None)
+    if vision is None or holder is None:
         return
     side = vision.image_size // vision.patch_size
-    tokens_side = math.isqrt(config.mm_tokens_per_image)
+    tokens_side = math.isqrt(holder.mm_tokens_per_image)
     if tokens_side > side or side % tokens_side:
-        config.mm_tokens_per_image = (side // 2) ** 2
+        holder.mm_tokens_per_image = (side // 2) ** 2
 
 
 def prompt(processor, text):
