@@ -260,13 +260,23 @@ def _choose_chat_template(processor, model, tokenizer):
     """The tiny checkpoint's chat template, written as a real one is: the image in the
     user's turn as the token the model reads it by. Which token that is the processor
     and the model tell: the processor's image_token, another special token that names
-    an image ("<image>" in a module that never calls it image_token), or none where the
-    processor places the image itself (florence2, fuyu); the first that one image and a
-    prompt go through generate() with, in that order.
+    an image ("<image>" in a module that never calls it image_token), each also between
+    the start and end tokens of its own name (hunyuan_vl's <image_start><image>
+    <image_end>), or none where the processor places the image itself (git); the first
+    that one image and a prompt go through generate() with, in that order.
     """
     image_token = getattr(processor, "image_token", None)
     special = [token for token in tokenizer.extra_special_tokens if re.search("im(age|g)", token, re.IGNORECASE)]
-    candidates = list(dict.fromkeys([*([image_token] if isinstance(image_token, str) else []), *special, ""]))
+    tokens = list(dict.fromkeys([*([image_token] if isinstance(image_token, str) else []), *special]))
+    wrapped = []
+    for token in tokens:
+        stem = token.strip("<|>[]")
+        start, end = (next((other for other in special if other.strip("<|>[]").lower() in
+                            (f"{stem}_{word}".lower(), f"{word}_{stem}".lower())), None)
+                      for word in ("start", "end"))
+        if start and end:
+            wrapped.append(start + token + end)
+    candidates = list(dict.fromkeys([*tokens, *wrapped, ""]))
     [image] = media.images(1, 0)
     failures = []
     for token in candidates:
@@ -278,6 +288,8 @@ def _choose_chat_template(processor, model, tokenizer):
             return
         except Exception as exc:  # noqa: BLE001 -- the next way of writing the image is tried
             failures.append(exc)
+    for token, exc in zip(candidates[1:], failures[1:]):
+        failures[0].add_note(f"with the image as {token!r}: {type(exc).__name__}: {exc}")
     raise failures[0]
 
 
