@@ -97,8 +97,21 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _repoint_token_ids(config, tokenizer, named, processor)
     tiny.seed_everything(seed)
     model = model_class(config).eval()
+    _open_gates(model)
     _choose_chat_template(processor, model, tokenizer)
     tiny.save_and_verify(model, processor, out_dir)
+
+
+def _open_gates(model):
+    """Gates that start closed (mllama's cross_attn_attn_gate, idefics' alpha_cross_attn:
+    zeros, so that a pretrained text model starts unchanged) open: with them closed, the
+    image cannot reach the text, and every image gets the same answer, which a skillset
+    that lost or swapped its images would match."""
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            leaf = name.rsplit(".", 1)[-1]
+            if ("gate" in leaf or "alpha" in leaf) and parameter.numel() and not parameter.any():
+                parameter.fill_(1.0)
 
 
 def _configs(config):
