@@ -156,3 +156,18 @@ def test_an_odd_grid_of_patches_gets_one_patch_more_a_side():
     config.vision_config.image_size, config.vision_config.patch_size = 384, 14  # 27 a side
     family._even_patch_grid(config)
     assert config.vision_config.image_size == 28 * 14
+
+
+@pytest.mark.parametrize("model_type, model_class", [
+    ("gemma3", "Gemma3ForConditionalGeneration"),  # a projection matrix of zeros
+    ("mllama", "MllamaForConditionalGeneration"),  # cross-attention gates of zeros
+])
+def test_tiny_models_whose_image_path_starts_closed_answer_different_images_differently(
+        model_type, model_class, tmp_path):
+    candidate = {"model_class": model_class, "auto_class": "AutoModelForImageTextToText"}
+    family.build_tiny(model_type, candidate, str(tmp_path), 0)
+    options = {"max_new_tokens": 4, "min_new_tokens": 4}
+    answers = {tuple(family.reference(tmp_path, candidate, Case("one", {"image": image, "text": family.PROMPTS[0]},
+                                                                 options), PLAN)["token_ids"][0])
+               for image in media.images(3, 0)}
+    assert len(answers) > 1

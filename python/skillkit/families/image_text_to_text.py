@@ -103,15 +103,21 @@ def build_tiny(model_type, candidate, out_dir, seed):
 
 
 def _open_gates(model):
-    """Gates that start closed (mllama's cross_attn_attn_gate, idefics' alpha_cross_attn:
-    zeros, so that a pretrained text model starts unchanged) open: with them closed, the
-    image cannot reach the text, and every image gets the same answer, which a skillset
-    that lost or swapped its images would match."""
+    """Paths from the image to the text that start closed, opened: gates of zeros
+    (mllama's cross_attn_attn_gate, idefics' alpha_cross_attn: so that a pretrained text
+    model starts unchanged) set to one, and weight matrices of zeros (gemma3's
+    mm_input_projection_weight, which its checkpoints fill) drawn as the others are.
+    Closed, they give every image the same answer, which a skillset that lost or
+    swapped its images would match."""
     with torch.no_grad():
         for name, parameter in model.named_parameters():
+            if not parameter.numel() or parameter.any():
+                continue
             leaf = name.rsplit(".", 1)[-1]
-            if ("gate" in leaf or "alpha" in leaf) and parameter.numel() and not parameter.any():
+            if "gate" in leaf or "alpha" in leaf:
                 parameter.fill_(1.0)
+            elif parameter.dim() >= 2:
+                parameter.normal_(0.0, INITIALIZER_RANGE)
 
 
 def _configs(config):
