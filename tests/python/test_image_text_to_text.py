@@ -171,3 +171,9 @@ def test_tiny_models_whose_image_path_starts_closed_answer_different_images_diff
                                                                  options), PLAN)["token_ids"][0])
                for image in media.images(3, 0)}
     assert len(answers) > 1
+
+
+def test_a_type_the_processor_table_misses_takes_the_processor_its_model_package_defines():
+    import transformers
+    processor_class = family._processor_class("kosmos-2", transformers.Kosmos2ForConditionalGeneration)
+    assert processor_class is transformers.Kosmos2Processor

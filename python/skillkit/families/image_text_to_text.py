@@ -23,11 +23,13 @@ import functools
 import importlib
 import inspect
 import math
+import pkgutil
 import re
 
 import torch
 import transformers
 from transformers import AutoProcessor, PreTrainedConfig
+from transformers.processing_utils import ProcessorMixin
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
@@ -71,7 +73,8 @@ _PROCESSOR_PARTS = ("image_processor", "tokenizer", "video_processor", "feature_
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
-    processor_class = _processor_class(model_type)
+    model_class = getattr(transformers, candidate["model_class"])
+    processor_class = _processor_class(model_type, model_class)
     tokenizer, named = _tokenizer(model_type, processor_class)
     config = CONFIG_MAPPING[model_type]()
     _repoint_token_ids(config, tokenizer, named)
@@ -87,7 +90,6 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _even_patch_grid(config)
     _tile_image_tokens(config)
     _clamp_feature_layers(config)
-    model_class = getattr(transformers, candidate["model_class"])
     _scale_mrope_sections(config, inspect.getsource(importlib.import_module(model_class.__module__)))
     if not hasattr(model_class, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
@@ -128,9 +130,21 @@ def _configs(config):
             yield from _configs(value)
 
 
-def _processor_class(model_type):
+def _processor_class(model_type, model_class):
+    """The type's processor class: transformers' processor table's, else the one the
+    model's own package defines (kosmos-2's Kosmos2Processor, which the table lists under
+    no type)."""
     name = PROCESSOR_MAPPING_NAMES.get(model_type)
     processor_class = getattr(transformers, name, None) if isinstance(name, str) else None
+    if processor_class is None:
+        package = importlib.import_module(model_class.__module__.rsplit(".", 1)[0])
+        own = [module.name for module in pkgutil.iter_modules(package.__path__)
+               if module.name.startswith("processing_")]
+        classes = [value for module in own
+                   for value in vars(importlib.import_module(f"{package.__name__}.{module}")).values()
+                   if isinstance(value, type) and issubclass(value, ProcessorMixin)
+                   and value.__module__ == f"{package.__name__}.{module}"]
+        processor_class = classes[0] if len(classes) == 1 else None
     if processor_class is None:
         raise NotImplementedError(f"{model_type}: no processor class in transformers' processor table")
     return processor_class
