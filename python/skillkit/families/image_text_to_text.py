@@ -3,8 +3,8 @@ image-text-to-text.
 
 The handler's contract (docs/DESIGN.md): one {"image": <PIL image, path or bytes>,
 "text": <prompt>} or a list of them in; `token_ids` (the new tokens only, up to and
-including the first end of sequence, as text-decoder's) and `texts` (those tokens decoded, skip_special_tokens=True) out,
-one entry per input. The prompt is written from the text as the contract says (see
+including the first end of sequence, as text-decoder's) and `texts` (those tokens
+decoded, skip_special_tokens=True) out, one entry per input. The prompt is written from the text as the contract says (see
 prompt()): the processor's chat template with one image entry where it has one, else
 the text after the processor's image token unless it holds one already, else the text.
 
@@ -29,11 +29,11 @@ import re
 import torch
 import transformers
 from transformers import AutoProcessor, PreTrainedConfig
-from transformers.processing_utils import ProcessorMixin
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
+from transformers.processing_utils import ProcessorMixin
 from transformers.utils import is_torchvision_available
 
 from .. import greedy, media, tiny, tokenizers
@@ -365,7 +365,6 @@ def _clamp_feature_layers(config):
     for sub in _configs(config):
         layers = next((vars(sub)[name] for name in ("num_hidden_layers", "num_layers", "depth")
                        if isinstance(vars(sub).get(name), int)), tiny.LAYERS)
-        clamp = lambda index: max(-layers, min(index, layers - 1))  # noqa: E731
         for name, value in list(vars(sub).items()):
             if re.fullmatch(r"num_\w+_layers", name) and isinstance(value, int) and value > tiny.LAYERS \
                     and name != "num_hidden_layers":
@@ -373,14 +372,19 @@ def _clamp_feature_layers(config):
             if not re.search(r"(feature_layers?|layers_indices|layer_indices|cross_attention_layers)$", name):
                 continue
             if isinstance(value, (list, tuple)) and all(isinstance(index, int) for index in value):
-                setattr(sub, name, type(value)(clamp(index) for index in value))
+                setattr(sub, name, type(value)(_clamp(index, layers) for index in value))
             elif isinstance(value, int) and not isinstance(value, bool):
-                setattr(sub, name, clamp(value))
+                setattr(sub, name, _clamp(value, layers))
         # A width that concatenates the last layer's features and those of the listed
         # layers (mllama's vision_output_dim) follows the tiny width.
         indices = vars(sub).get("intermediate_layers_indices")
         if isinstance(vars(sub).get("vision_output_dim"), int) and isinstance(indices, list):
             sub.vision_output_dim = sub.hidden_size * (len(indices) + 1)
+
+
+def _clamp(index, layers):
+    """A layer's index (negative from the end) within `layers` layers."""
+    return max(-layers, min(index, layers - 1))
 
 
 def _scale_mrope_sections(config, modeling_source):
