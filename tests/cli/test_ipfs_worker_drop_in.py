@@ -33,9 +33,12 @@ WORKER = textwrap.dedent("""\
     scratch = tempfile.mkdtemp()
 
     def sent(item, name):
-        # As a worker's client sends it: a text, or the path of an image or audio file.
+        # As a worker's client sends it: a text, or the path of an image or audio file;
+        # an image and its prompt as a dict of them.
         if isinstance(item, list):
             return [sent(one, f"{name}-{index}") for index, one in enumerate(item)]
+        if isinstance(item, dict):
+            return {key: sent(value, f"{name}-{key}") for key, value in item.items()}
         if isinstance(item, str):
             return item
         if hasattr(item, "save"):
@@ -115,7 +118,8 @@ def worker_run(tmp_path_factory, cli):
 @pytest.mark.parametrize("model_type", REFERENCE_TYPES)
 def test_the_worker_serves_each_reference_type_through_init_openvino(worker_run, model_type):
     served = worker_run["served"][model_type]
-    assert served["inputs"] == ["str", "list"]
+    # One input (a text or a file's path; an image and its prompt as a dict), then a list.
+    assert served["inputs"] in (["str", "list"], ["dict", "list"])
     for result in served["results"]:
         assert result["ok"], result["message"]
         assert result["implementation_type"] == "REAL"

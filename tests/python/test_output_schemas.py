@@ -24,6 +24,7 @@ COMMON = {"implementation_type": "REAL", "model": "/models/tiny", "device": "cpu
 GOOD = {
     "feature-extraction": {"embeddings": [[0.5, -1.0], [0.25, 2.0]]},
     "image-feature-extraction": {"embeddings": [[0.5, -1.0, 3.0]]},
+    "image-text-to-text": {"token_ids": [[5, 6, 2]], "texts": ["a cat"]},
     "audio-classification": {"logits": [[0.2, -0.1]], "predictions": [[{"label": "speech", "score": 0.57}]]},
     "video-classification": {"logits": [[0.2, -0.1]], "predictions": [[{"label": "dancing", "score": 0.57}]]},
     "audio-frame-classification": {"logits": [[[0.2, -0.1], [0.0, 1.5]]]},

@@ -1,0 +1,486 @@
+"""Vision-language generators (llava, qwen2_vl, idefics3, paligemma, ...): greedy
+image-text-to-text.
+
+The handler's contract (docs/DESIGN.md): one {"image": <PIL image, path or bytes>,
+"text": <prompt>} or a list of them in; `token_ids` (the new tokens only, up to and
+including the first end of sequence, as text-decoder's) and `texts` (those tokens
+decoded, skip_special_tokens=True) out, one entry per input. The prompt is written from the text as the contract says (see
+prompt()): the processor's chat template with one image entry where it has one, else
+the text after the processor's image token unless it holds one already, else the text.
+
+The reference runs the processor and generate() on each input alone, unpadded, and takes
+the generated tokens from the end of the sequence (len(scores) of them: an
+encoder-decoder's sequence holds no prompt), so a skillset that batches must show that
+it changes nothing.
+
+One recipe builds every type, not a case per model (see build_tiny): the config's
+defaults shrunk in their widths and depths but never in their image, patch or token-count
+sizes, which the type's own image processor's defaults match as in a real checkpoint; an
+offline tokenizer holding the special tokens the processor reads; the config's token
+ids repointed at them; the processor's own sizes taken from the config.
+"""
+import functools
+import importlib
+import inspect
+import math
+import pkgutil
+import re
+
+import torch
+import transformers
+from transformers import AutoProcessor, PreTrainedConfig
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
+from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
+from transformers.processing_utils import ProcessorMixin
+from transformers.utils import is_torchvision_available
+
+from .. import greedy, media, tiny, tokenizers
+from ..expected import Expected
+from . import Case
+
+VOCAB_SIZE = 384
+ROLES = ("bos_token", "eos_token", "unk_token", "pad_token")
+
+PROMPTS = ("What is in the picture?", "Describe the colours of this image, from left to right, in detail.")
+
+# Random weights at the configs' usual initializer range (0.02) answer every image with
+# the same tokens: a skillset that fed the wrong pixels would still agree. Wider weights
+# make the answer depend on the image.
+INITIALIZER_RANGE = 0.2
+
+# A chat template of the generic kind real checkpoints ship: the user's turn holds the
+# image (as the processor's image token) and the text, and the assistant's turn is
+# opened for the answer. {image} is the processor's image token, or nothing where the
+# processor puts images elsewhere.
+CHAT_TEMPLATE = (
+    "{{% for message in messages %}}{{{{ message['role'] }}}}: "
+    "{{% for part in message['content'] %}}{{% if part['type'] == 'image' %}}{image}"
+    "{{% else %}}{{{{ part['text'] }}}}{{% endif %}}{{% endfor %}}\n{{% endfor %}}"
+    "{{% if add_generation_prompt %}}assistant:{{% endif %}}"
+)
+
+# Special-looking string literals of a processor's module (qwen2_vl's "<|image_pad|>",
+# pixtral's "[IMG_BREAK]"): tokens its tokenizer must hold as one piece each.
+_TOKEN_LITERAL = re.compile(r"""["'](<\|?[A-Za-z][A-Za-z0-9_:./ -]*\|?>|\[[A-Z][A-Z0-9_]*\])["']""")
+# What a processor reads of its tokenizer by name (gemma3's tokenizer.boi_token).
+_TOKENIZER_ATTRIBUTE = re.compile(r"tokenizer\.([a-z][a-z0-9_]*_token)\b(?!_)")
+# Processor arguments that are not sizes to take from the config.
+_PROCESSOR_PARTS = ("image_processor", "tokenizer", "video_processor", "feature_extractor", "chat_template",
+                    "audio_tokenizer", "qformer_tokenizer")
+
+
+def build_tiny(model_type, candidate, out_dir, seed):
+    tiny.seed_everything(seed)
+    model_class = getattr(transformers, candidate["model_class"])
+    processor_class = _processor_class(model_type, model_class)
+    tokenizer, named = _tokenizer(model_type, processor_class)
+    config = CONFIG_MAPPING[model_type]()
+    _repoint_token_ids(config, tokenizer, named)
+    for sub in _configs(config):
+        if getattr(sub, "initializer_range", None) is not None:
+            sub.initializer_range = INITIALIZER_RANGE
+    tiny.shrink(config)
+    # What a vision tower hands the text model (granite_docling's out_hidden_size) is
+    # the text model's width, tiny too.
+    for sub in _configs(config):
+        if isinstance(vars(sub).get("out_hidden_size"), int):
+            sub.out_hidden_size = tiny.HIDDEN
+    _even_patch_grid(config)
+    _tile_image_tokens(config)
+    _clamp_feature_layers(config)
+    _scale_mrope_sections(config, inspect.getsource(importlib.import_module(model_class.__module__)))
+    if not hasattr(model_class, "generate"):
+        raise TypeError(f"{candidate['model_class']} cannot generate")
+    processor = _processor(model_type, processor_class, tokenizer, config, model_class(config))
+    # The processor may add tokens of its own (paligemma's <loc0000> ...) and names its
+    # image token: the config follows, and the model is built from it anew.
+    _repoint_token_ids(config, tokenizer, named, processor)
+    tiny.seed_everything(seed)
+    model = model_class(config).eval()
+    _open_gates(model)
+    _choose_chat_template(processor, model, tokenizer)
+    tiny.save_and_verify(model, processor, out_dir)
+
+
+def _open_gates(model):
+    """Paths from the image to the text that start closed, opened: gates of zeros
+    (mllama's cross_attn_attn_gate, idefics' alpha_cross_attn: so that a pretrained text
+    model starts unchanged) set to one, and weight matrices of zeros (gemma3's
+    mm_input_projection_weight, which its checkpoints fill) drawn as the others are.
+    Closed, they give every image the same answer, which a skillset that lost or
+    swapped its images would match."""
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if not parameter.numel() or parameter.any():
+                continue
+            leaf = name.rsplit(".", 1)[-1]
+            if "gate" in leaf or "alpha" in leaf:
+                parameter.fill_(1.0)
+            elif parameter.dim() >= 2:
+                parameter.normal_(0.0, INITIALIZER_RANGE)
+
+
+def _configs(config):
+    """The config and its sub-configs (text_config, vision_config, ...), depth first."""
+    yield config
+    for value in vars(config).values():
+        if isinstance(value, PreTrainedConfig):
+            yield from _configs(value)
+
+
+def _processor_class(model_type, model_class):
+    """The type's processor class: transformers' processor table's, else the one the
+    model's own package defines (kosmos-2's Kosmos2Processor, which the table lists under
+    no type)."""
+    name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    processor_class = getattr(transformers, name, None) if isinstance(name, str) else None
+    if processor_class is None:
+        package = importlib.import_module(model_class.__module__.rsplit(".", 1)[0])
+        own = [module.name for module in pkgutil.iter_modules(package.__path__)
+               if module.name.startswith("processing_")]
+        classes = [value for module in own
+                   for value in vars(importlib.import_module(f"{package.__name__}.{module}")).values()
+                   if isinstance(value, type) and issubclass(value, ProcessorMixin)
+                   and value.__module__ == f"{package.__name__}.{module}"]
+        processor_class = classes[0] if len(classes) == 1 else None
+    if processor_class is None:
+        raise NotImplementedError(f"{model_type}: no processor class in transformers' processor table")
+    return processor_class
+
+
+def _tokenizer(model_type, processor_class):
+    """An offline tokenizer of the type's own kind, holding the special tokens the
+    processor reads: those its constructor defaults to (llava's image_token "<image>"),
+    those it reads of the tokenizer by name (gemma3's boi_token: "<boi>"), and the
+    special-looking literals of its module. Returns it and {name: token} of the named ones.
+    """
+    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ROLES, lossless=True)
+    named = {}
+    for name, parameter in inspect.signature(processor_class.__init__).parameters.items():
+        if name.endswith("_token") and isinstance(parameter.default, str) and parameter.default:
+            named[name] = parameter.default
+    source = inspect.getsource(importlib.import_module(processor_class.__module__))
+    for name in _TOKENIZER_ATTRIBUTE.findall(source):
+        if name not in tokenizers.ROLES and not hasattr(tokenizer, name):
+            named.setdefault(name, f"<{name.removesuffix('_token')}>")
+    literals = [token for token in _TOKEN_LITERAL.findall(source) if token not in named.values()]
+    new = [token for token in dict.fromkeys([*named.values(), *literals]) if token not in tokenizer.get_vocab()]
+    tokenizer.add_tokens(new, special_tokens=True)
+    tokenizer.add_special_tokens({"extra_special_tokens": new}, replace_extra_special_tokens=False)
+    tokenizer._set_model_specific_special_tokens(named)
+    return tokenizer, named
+
+
+def _token_for(role, tokenizer, named, processor=None):
+    """The tiny vocabulary's token for a config's `<role>_token_id`, if it holds one: the
+    tokenizer's own role, a named token, the processor's token of that name (got_ocr2's
+    image_token "<imgpad>"), or a literal of that name ("<|vision_start|>")."""
+    if role in ("bos", "eos", "pad", "unk"):
+        return getattr(tokenizer, f"{role}_token")
+    # The tokenizer's named token first: gemma3's processor calls its placeholder (boi)
+    # image_token, while the model's image_token_id is the tokenizer's image_token.
+    if f"{role}_token" in named:
+        return named[f"{role}_token"]
+    if isinstance(getattr(processor, f"{role}_token", None), str):
+        return getattr(processor, f"{role}_token")
+    for token in tokenizer.get_vocab():
+        if token.strip("<|>[]").lower() == role.lower():
+            return token
+    return None
+
+
+def _repoint_token_ids(config, tokenizer, named, processor=None):
+    """Every token id the configs name (image_token_id, llava's image_token_index, ...)
+    at the tiny vocabulary's token of the same role, and every vocabulary size at its
+    length. An id with no such token is left: a model that reads it fails honestly.
+
+    Once before the model is built (the tokenizer's roles and named tokens) and once
+    the processor exists (what it calls its tokens), into the same config object, which
+    the model reads its token ids from as it runs."""
+    for sub in _configs(config):
+        for name, value in list(vars(sub).items()):
+            match = re.fullmatch(r"(\w+?)_token_(?:id|index)", name)
+            if match and (isinstance(value, int) or value is None):
+                role = match.group(1)
+                if value is None and role != "eos":
+                    continue
+                token = _token_for(role, tokenizer, named, processor)
+                if token is not None:
+                    setattr(sub, name, tokenizer.convert_tokens_to_ids(token))
+            elif name == "vocab_size" and isinstance(value, int) and sub is not config.__dict__.get("vision_config"):
+                sub.vocab_size = len(tokenizer)
+
+
+def _image_processor(model_type, config):
+    """The type's own image processor (the PIL one: torchvision is not installed), with
+    its defaults, which match the config's as in a real checkpoint, but for the size
+    where the vision tower takes one fixed size (llava's 336 pixels, where CLIP's
+    processor defaults to 224): that size."""
+    names = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
+    name = names.get("pil") if isinstance(names, dict) else names
+    if not name and isinstance(names, dict) and names.get("torchvision"):
+        # The form transformers' own error names, so the failure reads as what is missing.
+        raise ImportError(f"{names['torchvision']} requires the torchvision library but it was not found "
+                          f"in your environment (it has no PIL form)")
+    if not name or not hasattr(transformers, name):
+        raise NotImplementedError(f"no PIL image processor for {model_type!r} ({names})")
+    processor = getattr(transformers, name)()
+    image_size = next((sub.image_size for sub in _configs(config)
+                       if isinstance(getattr(sub, "image_size", None), int)), None)
+    # Only a fixed size is the vision tower's; another kind (idefics2's shortest and
+    # longest edge, qwen2_vl's pixel counts) keeps its defaults.
+    kind = set(dict(getattr(processor, "size", None) or {}))
+    if image_size is not None and kind in ({"height", "width"}, {"shortest_edge"}):
+        # Given to the constructor, which makes the size dicts its processor reads.
+        sizes = {"size": {"height": image_size, "width": image_size} if "height" in kind
+                 else {"shortest_edge": image_size}}
+        if getattr(processor, "crop_size", None):
+            sizes["crop_size"] = {"height": image_size, "width": image_size}
+        processor = type(processor)(**sizes)
+    return processor
+
+
+def _processor(model_type, processor_class, tokenizer, config, model):
+    """The type's processor over its image processor and `tokenizer`, its sizes (llava's
+    patch_size, vision_feature_select_strategy) those the config names, and the tokens a
+    vision tower adds to its patches (llava's num_additional_image_tokens) those of the
+    model: one where it has a class embedding (CLIP's) the processor is told of."""
+    parameters = inspect.signature(processor_class.__init__).parameters
+    parts = {"image_processor": _image_processor(model_type, config), "tokenizer": tokenizer}
+    if "video_processor" in parameters and not is_torchvision_available():
+        # Images need none, but the processor checks its class, which is torchvision's.
+        raise ImportError(f"{processor_class.__name__}'s video processor requires the torchvision library but "
+                          f"it was not found in your environment")
+    if "video_processor" in parameters:
+        names = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type)
+        parts["video_processor"] = getattr(transformers, names)() if isinstance(names, str) else None
+    sizes = {}
+    for name in parameters:
+        if name in _PROCESSOR_PARTS or name.endswith("_token") or name in ("self", "args", "kwargs"):
+            continue
+        value = _config_size(config, name)
+        if value is not None:
+            sizes[name] = value
+    # paligemma's processor reads the number of image tokens off its image processor.
+    image_seq_length = _config_size(config, "image_seq_length")
+    if image_seq_length is not None:
+        parts["image_processor"].image_seq_length = image_seq_length
+    # A count of image tokens the config does not name but implies (idefics3's
+    # image_seq_len): the vision tower's patches, merged scale_factor x scale_factor.
+    vision = _vision_config(config)
+    for name in ("image_seq_len", "image_seq_length"):
+        if name in parameters and name not in sizes and vision is not None:
+            scale = _config_size(config, "scale_factor")
+            scale = scale if isinstance(scale, int) and scale > 0 else 1
+            sizes[name] = (vision.image_size // vision.patch_size) ** 2 // scale ** 2
+    # An image processor that cuts an image into tiles (idefics3's max_image_size) cuts
+    # tiles of the size the vision tower takes.
+    max_size = getattr(parts["image_processor"], "max_image_size", None)
+    if vision is not None and set(dict(max_size or {})) == {"longest_edge"}:
+        parts["image_processor"].max_image_size = {"longest_edge": vision.image_size}
+    if "num_additional_image_tokens" in parameters:
+        # Counted where the processor is told whether the model keeps it (llava's
+        # "default" strategy drops it, "full" keeps it); vipllava always drops it.
+        sizes["num_additional_image_tokens"] = int("vision_feature_select_strategy" in sizes and any(
+            name.endswith("class_embedding") for name, _ in model.named_parameters()))
+    processor = processor_class(**parts, **sizes)
+    return processor
+
+
+def _choose_chat_template(processor, model, tokenizer):
+    """The tiny checkpoint's chat template, written as a real one is: the image in the
+    user's turn as the token the model reads it by. Which token that is the processor
+    and the model tell: the processor's image_token, another special token that names
+    an image ("<image>" in a module that never calls it image_token), each also between
+    the start and end tokens of its own name (hunyuan_vl's <image_start><image>
+    <image_end>), or none where the processor places the image itself (git); the first
+    that one image and a prompt go through generate() with, in that order.
+    """
+    image_token = getattr(processor, "image_token", None)
+    special = [token for token in tokenizer.extra_special_tokens if re.search("im(age|g)", token, re.IGNORECASE)]
+    tokens = list(dict.fromkeys([*([image_token] if isinstance(image_token, str) else []), *special]))
+    wrapped = []
+    for token in tokens:
+        stem = token.strip("<|>[]")
+        start, end = (next((other for other in special if other.strip("<|>[]").lower() in
+                            (f"{stem}_{word}".lower(), f"{word}_{stem}".lower())), None)
+                      for word in ("start", "end"))
+        if start and end:
+            wrapped.append(start + token + end)
+    candidates = list(dict.fromkeys([*tokens, *wrapped, ""]))
+    [image] = media.images(1, 0)
+    failures = []
+    for token in candidates:
+        processor.chat_template = CHAT_TEMPLATE.format(image=token)
+        try:
+            inputs = processor(images=[image], text=prompt(processor, PROMPTS[0]), return_tensors="pt")
+            with torch.no_grad():
+                model.generate(**inputs, max_new_tokens=1, do_sample=False)
+            return
+        except Exception as exc:  # noqa: BLE001 -- the next way of writing the image is tried
+            failures.append(exc)
+    for token, exc in zip(candidates[1:], failures[1:]):
+        failures[0].add_note(f"with the image as {token!r}: {type(exc).__name__}: {exc}")
+    raise failures[0]
+
+
+# The config's names of a size a processor takes under its own (the number of tokens an
+# image takes in the prompt: paligemma's num_image_tokens, gemma3's mm_tokens_per_image).
+_SIZE_NAMES = {"image_seq_length": ("image_seq_length", "num_image_tokens", "mm_tokens_per_image")}
+
+
+def _config_size(config, name):
+    """The value the config (or a sub-config) gives the processor's `name`, if any."""
+    for alias in _SIZE_NAMES.get(name, (name,)):
+        for sub in _configs(config):
+            value = getattr(sub, alias, None)
+            if isinstance(value, (int, str)) and not isinstance(value, bool):
+                return value
+    return None
+
+
+def _vision_config(config):
+    """The sub-config (or config) that names a fixed image_size and patch_size."""
+    return next((sub for sub in _configs(config) if isinstance(getattr(sub, "image_size", None), int)
+                 and isinstance(getattr(sub, "patch_size", None), int)), None)
+
+
+def _even_patch_grid(config):
+    """A grid of patches with an even side: the pixel shuffles that merge 2 x 2 patches
+    into one token (aya_vision's, internvl's) need one, and some defaults pair a vision
+    tower's size with a patch that gives an odd one (384 / 14: 27), where the real
+    checkpoints do not. One patch more a side; the image processor follows image_size."""
+    vision = _vision_config(config)
+    if vision is not None and (vision.image_size // vision.patch_size) % 2:
+        vision.image_size = (vision.image_size // vision.patch_size + 1) * vision.patch_size
+
+
+def _clamp_feature_layers(config):
+    """Layers named by index (vipllava's vision_feature_layer (-2, -5, -8, -11, 6),
+    mllama's intermediate_layers_indices and cross_attention_layers) within the tiny
+    towers' depth, as many as before (a projector's width counts them); and the depths
+    of a tower's other stacks (mllama's num_global_layers) no deeper than the tiny one."""
+    for sub in _configs(config):
+        layers = next((vars(sub)[name] for name in ("num_hidden_layers", "num_layers", "depth")
+                       if isinstance(vars(sub).get(name), int)), tiny.LAYERS)
+        for name, value in list(vars(sub).items()):
+            if re.fullmatch(r"num_\w+_layers", name) and isinstance(value, int) and value > tiny.LAYERS \
+                    and name != "num_hidden_layers":
+                setattr(sub, name, tiny.LAYERS)
+            if not re.search(r"(feature_layers?|layers_indices|layer_indices|cross_attention_layers)$", name):
+                continue
+            if isinstance(value, (list, tuple)) and all(isinstance(index, int) for index in value):
+                setattr(sub, name, type(value)(_clamp(index, layers) for index in value))
+            elif isinstance(value, int) and not isinstance(value, bool):
+                setattr(sub, name, _clamp(value, layers))
+        # A width that concatenates the last layer's features and those of the listed
+        # layers (mllama's vision_output_dim) follows the tiny width.
+        indices = vars(sub).get("intermediate_layers_indices")
+        if isinstance(vars(sub).get("vision_output_dim"), int) and isinstance(indices, list):
+            sub.vision_output_dim = sub.hidden_size * (len(indices) + 1)
+
+
+def _clamp(index, layers):
+    """A layer's index (negative from the end) within `layers` layers."""
+    return max(-layers, min(index, layers - 1))
+
+
+def _scale_mrope_sections(config, modeling_source):
+    """Multimodal rotary sections (qwen2_vl's mrope_section [16, 24, 24]: the time,
+    height and width parts of half a head) scaled to the tiny head, as nearly in the same
+    proportions as whole numbers allow, each at least one; also where the config names
+    none and the modeling code falls back on its own (paddleocr_vl's)."""
+    fallback = re.search(r"""["']mrope_section["'],\s*\[([\d, ]+)\]""", modeling_source)
+    for sub in _configs(config):
+        for rope in (getattr(sub, "rope_parameters", None), getattr(sub, "rope_scaling", None)):
+            sections = rope.get("mrope_section") if isinstance(rope, dict) else None
+            if sections is None and fallback and isinstance(rope, dict) and "rope_type" in rope:
+                sections = [int(size) for size in fallback.group(1).split(",")]
+            # vars(): a per-layer size of a heterogeneous config (gemma4's) has no global.
+            heads, width = vars(sub).get("num_attention_heads"), vars(sub).get("hidden_size")
+            head_dim = vars(sub).get("head_dim") or (width // heads if heads and width else None)
+            if not isinstance(sections, list) or not head_dim:
+                continue
+            half, total = head_dim // 2, sum(sections)
+            scaled = [max(1, section * half // total) for section in sections]
+            scaled[0] += half - sum(scaled)
+            rope["mrope_section"] = scaled
+
+
+def _tile_image_tokens(config):
+    """Image tokens pooled from the patches (gemma3's mm_tokens_per_image) that tile the
+    vision tower's grid of patches: gemma3's defaults pair 256 tokens with SigLIP's
+    default 14 x 14 patches (its checkpoints: 64 x 64), which cannot pool; a 2 x 2
+    pooling then, 49 tokens."""
+    vision = _vision_config(config)
+    holder = next((sub for sub in _configs(config) if isinstance(vars(sub).get("mm_tokens_per_image"), int)), None)
+    if vision is None or holder is None:
+        return
+    side = vision.image_size // vision.patch_size
+    tokens_side = math.isqrt(holder.mm_tokens_per_image)
+    if tokens_side > side or side % tokens_side:
+        holder.mm_tokens_per_image = (side // 2) ** 2
+
+
+def prompt(processor, text):
+    """The prompt the contract writes for one image and `text` (see the module's doc)."""
+    if getattr(processor, "chat_template", None):
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+        return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    image_token = getattr(processor, "image_token", None)
+    if isinstance(image_token, str) and image_token not in text:
+        return image_token + text
+    return text
+
+
+def cases(plan):
+    n = plan["generation"]["max_new_tokens"]
+    one, first, second = media.images(3, plan.get("seed", 0))
+    # min_new_tokens == max_new_tokens: a random model may end at once, and two empty
+    # answers would agree whatever the skillset does.
+    fixed = {"max_new_tokens": n, "min_new_tokens": n}
+    return [
+        Case("one image and a prompt", {"image": one, "text": PROMPTS[0]}, fixed),
+        # Different sizes and prompt lengths: a batch that pads or resizes them
+        # together must change nothing.
+        Case("two images of different sizes, prompts of different lengths",
+             [{"image": first, "text": PROMPTS[0]}, {"image": second, "text": PROMPTS[1]}], fixed),
+        Case("one image as PNG bytes, each to its own end",
+             [{"image": media.png(one), "text": PROMPTS[1]}], {"max_new_tokens": n}),
+    ]
+
+
+@functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
+def _load(model_dir, auto_class):
+    processor = AutoProcessor.from_pretrained(model_dir)
+    model = getattr(transformers, auto_class).from_pretrained(model_dir).eval()
+    return processor, model
+
+
+def reference(model_dir, candidate, case, plan):
+    processor, model = _load(model_dir, candidate["auto_class"])
+    settings = dict(case.options, do_sample=False, num_beams=1)
+    config = model.generation_config
+    end = config.eos_token_id
+    end_ids = set(end) if isinstance(end, list) else {end}
+    items = case.input if isinstance(case.input, list) else [case.input]
+    expected = Expected({"token_ids": [], "texts": []})
+    for item in items:  # each alone: nothing padded, nothing resized together
+        [image] = media.pil_images(item["image"])
+        inputs = processor(images=[image.convert("RGB")], text=prompt(processor, item["text"]), return_tensors="pt")
+        with torch.inference_mode():
+            scored = model.generate(**inputs, **settings, return_dict_in_generate=True, output_scores=True)
+        # A decoder-only model's sequence starts with the prompt, an encoder-decoder's
+        # with its decoder's: the last len(scores) tokens are the generated ones.
+        generated = scored.sequences[0, scored.sequences.shape[1] - len(scored.scores):].tolist()
+        token_ids = next((generated[:at + 1] for at, token in enumerate(generated) if token in end_ids), generated)
+        expected["token_ids"].append(token_ids)
+        expected["texts"].append(processor.batch_decode([token_ids], skip_special_tokens=True)[0])
+        expected.margins.append(greedy.margins(scored.scores))
+    return expected
+
+
+# Token ids equal token for token and texts equal, ties named.
+compare = greedy.compare

@@ -1,0 +1,184 @@
+"""The image-text-to-text family: its tiny-model recipe, its reference and its generated
+skillset, on real tiny models (llava, the reference type; paligemma, whose processor
+writes the image tokens itself and reads their count off its image processor)."""
+import inspect
+import json
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import torch
+from skillkit import greedy, media, skillset, tiny
+from skillkit.families import Case
+from skillkit.families import image_text_to_text as family
+from transformers import (
+    AutoModelForImageTextToText,
+    AutoProcessor,
+    LlavaConfig,
+    MllamaConfig,
+    Qwen2VLConfig,
+)
+from transformers.models.qwen2_vl import modeling_qwen2_vl
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAN = {"seed": 0, "generation": {"max_new_tokens": 8}, "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
+LLAVA = {"model_class": "LlavaForConditionalGeneration", "auto_class": "AutoModelForImageTextToText"}
+
+
+@pytest.fixture(scope="module")
+def llava_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("llava")
+    family.build_tiny("llava", LLAVA, str(out), PLAN["seed"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def llava_skillset(tmp_path_factory, llava_dir):
+    """The generated llava skillset, serving the tiny llava on the CPU."""
+    out = tmp_path_factory.mktemp("llava-skillset")
+    done = subprocess.run([str(ROOT / "bin" / "gen-skillset"), "-q", "-o", str(out), "llava"],
+                          check=False, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    instance = skillset.instantiate(out / "hf_llava.py", "llava")
+    return instance, instance.init_cpu(str(llava_dir))[2]
+
+
+def test_llava_tiny_model_has_as_many_image_tokens_in_its_prompt_as_its_vision_tower_gives_features(llava_dir):
+    processor = AutoProcessor.from_pretrained(llava_dir)
+    model = AutoModelForImageTextToText.from_pretrained(llava_dir).eval()
+    # The chat template writes the image as the processor's image token, which the
+    # processor expands to one per patch, less CLIP's class token that llava drops.
+    text = family.prompt(processor, family.PROMPTS[0])
+    assert text.count(processor.image_token) == 1
+    inputs = processor(images=media.images(1, 0), text=text, return_tensors="pt")
+    patches = (model.config.vision_config.image_size // model.config.vision_config.patch_size) ** 2
+    assert (inputs["input_ids"] == model.config.image_token_index).sum().item() == patches
+    with torch.no_grad():
+        assert model(**inputs).logits.shape[-1] == len(processor.tokenizer)
+
+
+def test_reference_answers_each_input_alone_with_the_new_tokens_only(llava_dir):
+    cases = {case.name: case for case in family.cases(PLAN)}
+    pair = family.reference(llava_dir, LLAVA, cases["two images of different sizes, prompts of different lengths"],
+                            PLAN)
+    assert [len(tokens) for tokens in pair["token_ids"]] == [8, 8]  # min_new_tokens: no prompt token among them
+    first = cases["two images of different sizes, prompts of different lengths"].input[0]
+    alone = family.reference(llava_dir, LLAVA, Case("the first alone", first, {"max_new_tokens": 8,
+                                                                            "min_new_tokens": 8}), PLAN)
+    assert alone["token_ids"][0] == pair["token_ids"][0]
+    assert len(pair.margins) == 2 and all(len(steps) == 8 for steps in pair.margins)
+
+
+def test_generated_skillset_gives_the_reference_tokens_and_texts_on_every_case(llava_dir, llava_skillset):
+    _, handler = llava_skillset
+    for case in family.cases(PLAN):
+        expected = family.reference(llava_dir, LLAVA, case, PLAN)
+        result = handler(case.input, **case.options)
+        assert greedy.compare(expected, result, PLAN).ok, case.name
+        assert result["implementation_type"] == "REAL" and result["backend"] == "cpu"
+
+
+def test_generated_skillset_answers_a_batch_of_same_shaped_inputs_as_each_alone(llava_skillset):
+    # The same prompt about two images that llava's processor resizes to one size: one
+    # generate() call for both, which must change nothing.
+    _, handler = llava_skillset
+    first, second = media.images(2, 3)
+    inputs = [{"image": first, "text": family.PROMPTS[0]}, {"image": media.png(second), "text": family.PROMPTS[0]}]
+    together = handler(inputs, max_new_tokens=6, min_new_tokens=6)
+    alone = [handler(item, max_new_tokens=6, min_new_tokens=6)["token_ids"][0] for item in inputs]
+    assert together["token_ids"] == alone
+
+
+def test_handler_result_matches_the_output_schema(llava_skillset):
+    _, handler = llava_skillset
+    schema = json.loads((ROOT / "schemas" / "outputs" / "image-text-to-text.schema.json").read_text())
+    result = handler({"images": [media.images(1, 1)[0]], "text": "Hello"}, max_new_tokens=4)
+    jsonschema.Draft202012Validator(schema).validate(result)
+    assert len(result["token_ids"]) == len(result["texts"]) == 1
+
+
+@pytest.mark.parametrize("bad_input, error", [
+    ({"image": None, "text": "no image"}, TypeError),
+    ({"image": "unused.png"}, TypeError),
+    ("a prompt alone", TypeError),
+    ({"images": [1, 2], "text": "two images"}, ValueError),
+])
+def test_handler_refuses_an_input_that_is_not_one_image_and_a_prompt(llava_skillset, bad_input, error):
+    _, handler = llava_skillset
+    with pytest.raises(error):
+        handler(bad_input)
+
+
+@pytest.mark.parametrize("backend", ["openvino", "onnx", "webnn", "transformersjs_node", "webgpu"])
+def test_backends_without_a_converted_generation_path_say_unimplemented(llava_skillset, llava_dir, backend):
+    instance, _ = llava_skillset
+    init = getattr(instance, f"init_{backend}")
+    with pytest.raises(instance.BackendUnavailable) as raised:
+        if backend == "openvino":
+            init(str(llava_dir), "llava", "openvino:0", "openvino:0")
+        else:
+            init(str(llava_dir))
+    assert raised.value.reason == "unimplemented"
+
+
+def test_paligemma_processor_expands_its_image_tokens_to_the_configs_count(tmp_path):
+    candidate = {"model_class": "PaliGemmaForConditionalGeneration", "auto_class": "AutoModelForImageTextToText"}
+    family.build_tiny("paligemma", candidate, str(tmp_path), 0)
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    config = AutoModelForImageTextToText.from_pretrained(tmp_path).config
+    inputs = processor(images=media.images(1, 0), text=family.prompt(processor, "caption"), return_tensors="pt")
+    assert (inputs["input_ids"] == config.image_token_id).sum().item() == processor.image_seq_length
+    expected = family.reference(tmp_path, candidate, family.cases(PLAN)[0], PLAN)
+    assert len(expected["token_ids"][0]) == 8
+
+
+def test_feature_layers_stay_within_the_tiny_towers_and_the_projector_width_follows():
+    config = MllamaConfig()
+    tiny.shrink(config)
+    family._clamp_feature_layers(config)
+    vision, text = config.vision_config, config.text_config
+    assert len(vision.intermediate_layers_indices) == 5  # the projector concatenates as many
+    assert all(-vision.num_hidden_layers <= i < vision.num_hidden_layers for i in vision.intermediate_layers_indices)
+    assert vision.vision_output_dim == vision.hidden_size * 6
+    assert vision.num_global_layers <= tiny.LAYERS
+    assert all(0 <= i < text.num_hidden_layers for i in text.cross_attention_layers)
+
+
+def test_multimodal_rotary_sections_span_half_the_tiny_head():
+    # qwen2_vl's config names no sections; its modeling code falls back on [16, 24, 24].
+    config = Qwen2VLConfig()
+    tiny.shrink(config)
+    family._scale_mrope_sections(config, inspect.getsource(modeling_qwen2_vl))
+    text = config.text_config
+    sections = text.rope_parameters["mrope_section"]
+    assert len(sections) == 3 and min(sections) >= 1
+    assert sum(sections) == text.hidden_size // text.num_attention_heads // 2
+
+
+def test_an_odd_grid_of_patches_gets_one_patch_more_a_side():
+    config = LlavaConfig()
+    config.vision_config.image_size, config.vision_config.patch_size = 384, 14  # 27 a side
+    family._even_patch_grid(config)
+    assert config.vision_config.image_size == 28 * 14
+
+
+@pytest.mark.parametrize("model_type, model_class", [
+    ("gemma3", "Gemma3ForConditionalGeneration"),  # a projection matrix of zeros
+    ("mllama", "MllamaForConditionalGeneration"),  # cross-attention gates of zeros
+])
+def test_tiny_models_whose_image_path_starts_closed_answer_different_images_differently(
+        model_type, model_class, tmp_path):
+    candidate = {"model_class": model_class, "auto_class": "AutoModelForImageTextToText"}
+    family.build_tiny(model_type, candidate, str(tmp_path), 0)
+    options = {"max_new_tokens": 4, "min_new_tokens": 4}
+    answers = {tuple(family.reference(tmp_path, candidate, Case("one", {"image": image, "text": family.PROMPTS[0]},
+                                                                 options), PLAN)["token_ids"][0])
+               for image in media.images(3, 0)}
+    assert len(answers) > 1
+
+
+def test_a_type_the_processor_table_misses_takes_the_processor_its_model_package_defines():
+    import transformers
+    processor_class = family._processor_class("kosmos-2", transformers.Kosmos2ForConditionalGeneration)
+    assert processor_class is transformers.Kosmos2Processor
