@@ -16,8 +16,10 @@ data/families.json. The other rules (servability, processors, modalities, defaul
 tasks) are written down in scripts/REGISTRY.md; keep the two in step.
 """
 import ast
+import functools
 import importlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -131,7 +133,9 @@ FAMILIES_FILE = Path(__file__).resolve().parent.parent / "data" / "families.json
 FAMILY_FIELDS = ("description", "claims", "default_task", "processors", "tolerance",
                  "generation", "handler")
 CLAIM_CONDITIONS = {"rank", "tasks_any", "tasks_none", "processors_all", "processors_none",
-                    "no_text_task"}
+                    "no_text_task", "main_input_any"}
+# What a model class takes first when it declares nothing (PreTrainedModel.main_input_name).
+DEFAULT_MAIN_INPUT = "input_ids"
 
 # Tables that only give bare features / sub-modules; a sub-config type needs a class
 # in some OTHER table to be servable on its own (REGISTRY.md "Servable").
@@ -449,22 +453,26 @@ def claims_in_order(families):
     return [(rank, name, claim) for rank, _, name, claim in sorted(ranked, key=lambda r: r[:2])]
 
 
-def claimed(claim, tasks, procs):
-    """Whether one claim of data/families.json holds for a type: every condition it names."""
+def claimed(claim, tasks, procs, main_inputs=frozenset):
+    """Whether one claim of data/families.json holds for a type: every condition it names.
+    `main_inputs()` gives the main_input_name of the type's model classes; read (from the
+    source) only when a claim asks."""
     has = {kind for kind, names in procs.items() if names}
     text_task = any(TEXT in TASK_MODALITIES.get(task, []) for task in tasks)
     return (("tasks_any" not in claim or bool(tasks & set(claim["tasks_any"])))
             and not tasks & set(claim.get("tasks_none", ()))
             and set(claim.get("processors_all", ())) <= has
             and not has & set(claim.get("processors_none", ()))
-            and not (claim.get("no_text_task") and text_task))
+            and not (claim.get("no_text_task") and text_task)
+            and ("main_input_any" not in claim or bool(main_inputs() & set(claim["main_input_any"]))))
 
 
-def classify(tasks, procs, ranked):
-    """The family of a type from its task set and processors: the family of the first
-    claim (by rank) that holds (REGISTRY.md "Families")."""
+def classify(tasks, procs, ranked, main_inputs=frozenset):
+    """The family of a type from its task set, processors and (where a claim asks) its
+    model classes' main inputs: the family of the first claim (by rank) that holds
+    (REGISTRY.md "Families")."""
     for _, family, claim in ranked:
-        if claimed(claim, set(tasks), procs):
+        if claimed(claim, set(tasks), procs, main_inputs):
             return family
     raise RegistryError(f"no family claims a type with tasks {sorted(tasks)}")
 
@@ -494,30 +502,86 @@ def default_task(family, tasks, order):
     return None
 
 
-def model_config_class(package_dirs, class_name):
-    """The config class a model class declares (`config: XConfig` or `config_class = XConfig`
-    in its body or, breadth-first, in its bases of the same file), read from the modeling sources of
-    `package_dirs`; None when none of them defines the class."""
+@functools.lru_cache(maxsize=None)
+def _class_bodies(path):
+    """{class name: ast.ClassDef} of one source file, parsed once per run."""
+    return {node.name: node for node in ast.parse(path.read_text(encoding="utf-8")).body
+            if isinstance(node, ast.ClassDef)}
+
+
+def _class_statements(package_dirs, class_name):
+    """The statements of a model class's body and then, breadth-first, of its bases of the
+    same file, read from the modeling sources of `package_dirs` (the first file defining
+    the class); nothing when none of them defines it."""
     for package_dir in package_dirs:
         for path in sorted(package_dir.glob("modeling_*.py")):
-            source = path.read_text(encoding="utf-8")
-            if f"class {class_name}(" not in source:
-                continue
-            bodies = {node.name: node for node in ast.parse(source).body
-                      if isinstance(node, ast.ClassDef)}
+            if f"class {class_name}(" not in path.read_text(encoding="utf-8"):
+                continue  # parse only the file that defines it
+            bodies = _class_bodies(path)
             queue = [class_name]
             while queue:
                 node = bodies.get(queue.pop(0))
                 if node is None:
                     continue
-                for stmt in node.body:
-                    if isinstance(stmt, ast.AnnAssign) and _expr_name(stmt.target) == "config":
-                        return _expr_name(stmt.annotation)
-                    if (isinstance(stmt, ast.Assign)
-                            and "config_class" in map(_expr_name, stmt.targets)):
-                        return _expr_name(stmt.value)
+                yield from node.body
                 queue += [n for n in map(_expr_name, node.bases) if n]
+            return
+
+
+def model_config_class(package_dirs, class_name):
+    """The config class a model class declares (`config: XConfig` or `config_class = XConfig`
+    in its body or, breadth-first, in its bases of the same file), read from the modeling sources of
+    `package_dirs`; None when none of them defines the class."""
+    for stmt in _class_statements(package_dirs, class_name):
+        if isinstance(stmt, ast.AnnAssign) and _expr_name(stmt.target) == "config":
+            return _expr_name(stmt.annotation)
+        if isinstance(stmt, ast.Assign) and "config_class" in map(_expr_name, stmt.targets):
+            return _expr_name(stmt.value)
     return None
+
+
+def main_input_name(package_dir, class_name):
+    """The `main_input_name` a model class declares (its body, then its bases of the same
+    file): "pixel_values", "input_features", "past_values", ...; PreTrainedModel's
+    "input_ids" where it declares none; None when the type's own package does not define
+    the class (a class borrowed from another type). Read from the source text, not with
+    `ast`: parsing a modeling file costs ~40 ms, and ~250 types ask."""
+    for path in sorted(package_dir.glob("modeling_*.py")):
+        source = path.read_text(encoding="utf-8")
+        if f"class {class_name}(" not in source:
+            continue
+        queue, seen = [class_name], set()
+        while queue:
+            name = queue.pop(0)
+            header = re.search(rf"^class {re.escape(name)}\((.*?)\):\s*$", source, re.M | re.S)
+            if name in seen or header is None:
+                continue
+            seen.add(name)
+            tail = source[header.end():]
+            following = re.search(r"^\S", tail, re.M)  # the next top-level statement
+            body = tail[:following.start()] if following else tail
+            declared = re.search(r"^    main_input_name\s*=\s*[\"'](\w+)[\"']", body, re.M)
+            if declared:
+                return declared.group(1)
+            queue += [base.strip().split("[")[0] for base in header.group(1).split(",")]
+        return DEFAULT_MAIN_INPUT
+    return None
+
+
+def prediction_classes(package_dir, config_class):
+    """`…ForPrediction` model classes of a type's own modeling sources whose config class
+    is the type's (informer's InformerForPrediction): heads transformers' time-series
+    prediction table does not list. Output classes (TimesFmOutputForPrediction) declare
+    no config and are left out."""
+    names = []
+    for path in sorted(package_dir.glob("modeling_*.py")):
+        if "ForPrediction(" not in path.read_text(encoding="utf-8"):
+            continue  # most packages: no parse
+        for name in _class_bodies(path):
+            if (name.endswith("ForPrediction")
+                    and model_config_class([package_dir], name) == config_class):
+                names.append(name)
+    return names
 
 
 def architecture_types(models, named_by_config, package_of):
@@ -591,8 +655,21 @@ def build():
             name = first_name(table.get(model_type))
             if name:
                 tasks[task] = name
+        if tasks and "time-series-forecasting" not in tasks:
+            # A forecasting head the prediction table does not list (informer,
+            # autoformer, time_series_transformer, patchtst, patchtsmixer).
+            for name in prediction_classes(package_of[model_type], cls_name):
+                tasks.setdefault("time-series-forecasting", name)
         p = {kind: list(procs[kind].get(model_type, [])) for kind, _, _ in PROCESSOR_TABLES}
-        family = classify(tasks, p, ranked)
+        inputs = {}
+
+        def main_inputs(model_type=model_type, tasks=tasks, inputs=inputs):
+            if not inputs:
+                inputs["names"] = {main_input_name(package_of[model_type], name)
+                                   for name in tasks.values()} - {None}
+            return inputs["names"]
+
+        family = classify(tasks, p, ranked, main_inputs)
         sub_of = sorted(parents.get(model_type, ()))
         heads = sorted(set(tasks) - BARE_TASKS, key=order.index)
         if not tasks:

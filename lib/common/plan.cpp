@@ -135,7 +135,6 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
     return true;
   }
   if (task.empty() || !tasks.contains(task) || !registry.tasks().contains(task) ||
-      text_at(registry.tasks()[task], "auto_class").empty() ||
       std::find(handler_tasks.begin(), handler_tasks.end(), task) == handler_tasks.end()) {
     *unsupported = Unsupported::kTask;
     return true;
@@ -143,7 +142,10 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
 
   nlohmann::json candidates = nlohmann::json::array();
   const std::string model_class = tasks[task];
-  const std::string auto_class = text_at(registry.tasks()[task], "auto_class");
+  // A task table without an Auto class (time-series classification, REGISTRY.md "Tasks"):
+  // its class is loaded by name, so the class is its own loader.
+  std::string auto_class = text_at(registry.tasks()[task], "auto_class");
+  if (auto_class.empty()) auto_class = model_class;
   nlohmann::json processors = family_info.value("processors", nlohmann::json::array());
   for (const auto& processor : processors) {
     if (!has_kind(*entry, processor_kind(processor))) continue;

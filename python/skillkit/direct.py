@@ -12,6 +12,7 @@ is other work than a batched handler call.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import transformers
 
@@ -30,12 +31,14 @@ TEXTS = (
 # Photo-like sizes (width, height): the processors resize them, as they would a photo.
 IMAGE_SIZES = ((224, 224), (256, 192), (192, 256), (240, 240))
 CANDIDATE_LABELS = ("cat", "dog", "car", "tree")
+# Univariate series of different lengths (a noisy sine each), for time-series forecasting.
+SERIES_LENGTHS = (48, 64, 96, 40)
 
 
 @dataclass(frozen=True)
 class Workload:
     """What a family is benchmarked on: a task, the kind of its inputs ("texts",
-    "images" or "audio"), the direct call doing the handler's work, and the options
+    "images", "audio" or "series"), the direct call doing the handler's work, and the options
     of every call."""
     task: str
     inputs: str
@@ -48,6 +51,10 @@ class Workload:
             return [TEXTS[index % len(TEXTS)] for index in range(batch_size)], dict(self.options)
         if self.inputs == "images":
             return media.images(batch_size, seed, sizes=IMAGE_SIZES), dict(self.options)
+        if self.inputs == "series":
+            rng = np.random.default_rng(seed)
+            lengths = [SERIES_LENGTHS[index % len(SERIES_LENGTHS)] for index in range(batch_size)]
+            return [(np.sin(np.arange(n) / 4.0) + rng.normal(0, 0.1, n)).tolist() for n in lengths], dict(self.options)
         return media.audio(batch_size, seed), dict(self.options)
 
 
@@ -172,6 +179,13 @@ def _detect_objects(direct, images, threshold=0.5):
     return {"detections": detections, "logits": logits, "pred_boxes": boxes}
 
 
+def _forecast_timesfm(direct, series):
+    # timesfm pads the series to one length itself; freq 0 (high) is its default.
+    past = [torch.tensor(values, dtype=torch.float32, device=direct.device) for values in series]
+    means = direct.model(past_values=past, freq=[0] * len(past)).mean_predictions
+    return {"forecasts": means.float().tolist()}
+
+
 # Per family: the task benchmarked (its skillset's default), the kind of its inputs,
 # the direct call and the options of each call.
 FAMILIES = {
@@ -184,4 +198,5 @@ FAMILIES = {
                                          {"candidate_labels": list(CANDIDATE_LABELS)}),
     "audio-ctc": Workload("ctc", "audio", _transcribe_ctc),
     "vision-detection": Workload("object-detection", "images", _detect_objects),
+    "time-series": Workload("time-series-forecasting", "series", _forecast_timesfm),
 }

@@ -13,10 +13,15 @@ there but their classes."""
 import json
 import subprocess
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from reference_types import OPENVINO_TYPES, REFERENCE_TYPES
+
+# The reference type whose one input is a list (a series of numbers), not a text or a path.
+SERIES_TYPE = json.loads((Path(__file__).resolve().parents[2] / "data" / "families.json").read_text(
+    encoding="utf-8"))["families"]["time-series"]["reference_type"]
 
 # Different families in one namespace: text-decoder and speech-seq2seq each had a helper
 # _until_end of their own, which the other's replaced.
@@ -39,8 +44,8 @@ WORKER = textwrap.dedent("""\
             return [sent(one, f"{name}-{index}") for index, one in enumerate(item)]
         if isinstance(item, dict):
             return {key: sent(value, f"{name}-{key}") for key, value in item.items()}
-        if isinstance(item, str):
-            return item
+        if isinstance(item, (str, int, float)):
+            return item  # a text, or a time series' value: JSON as it is
         if hasattr(item, "save"):
             path = os.path.join(scratch, name + ".png")
             item.save(path)
@@ -118,8 +123,10 @@ def worker_run(tmp_path_factory, cli):
 @pytest.mark.parametrize("model_type", REFERENCE_TYPES)
 def test_the_worker_serves_each_reference_type_through_init_openvino(worker_run, model_type):
     served = worker_run["served"][model_type]
-    # One input (a text or a file's path; an image and its prompt as a dict), then a list.
-    assert served["inputs"] in (["str", "list"], ["dict", "list"])
+    # One input (a text or a file's path; an image and its prompt as a dict; a time
+    # series, itself a list of numbers), then a list of two.
+    expected = [["list", "list"]] if model_type == SERIES_TYPE else [["str", "list"], ["dict", "list"]]
+    assert served["inputs"] in expected
     for result in served["results"]:
         assert result["ok"], result["message"]
         assert result["implementation_type"] == "REAL"

@@ -178,7 +178,77 @@ def test_templates_skillkit_modules_and_declarations_agree(declared, models):
 
 def test_a_last_claim_takes_every_type_no_other_claims(builder, declared):
     rank, family, claim = builder.claims_in_order(declared)[-1]
-    assert family == "other" and set(claim) == {"rank"}
+    assert family == "component" and set(claim) == {"rank"}
+
+
+def test_no_servable_type_is_left_in_a_bucket(registry, models):
+    """The last claim takes only parts of other models: every type that can be served
+    on its own is classified into a family with a default task, and none is "other"."""
+    assert "other" not in registry["families"]
+    stray = sorted(t for t, e in models.items() if e["servable"] and e["family"] == "component")
+    assert not stray, stray
+    for model_type, entry in models.items():
+        if entry["servable"]:
+            assert registry["families"][entry["family"]]["default_task"], model_type
+
+
+@pytest.mark.parametrize("model_type,family,task", [
+    ("informer", "time-series", "time-series-forecasting"),
+    ("autoformer", "time-series", "time-series-forecasting"),
+    ("time_series_transformer", "time-series", "time-series-forecasting"),
+    ("patchtst", "time-series", "time-series-forecasting"),
+    ("groupvit", "vision-text-dual-encoder", "zero-shot-image-classification"),
+    ("aimv2", "vision-text-dual-encoder", "zero-shot-image-classification"),
+    ("clap", "multimodal-embedding", "feature-extraction"),
+    ("embedding_gemma2", "multimodal-embedding", "feature-extraction"),
+    ("rt_detr_resnet", "vision", "backbone"),
+    ("sam2_vision_model", "vision", "feature-extraction"),
+    ("qwen2_audio_encoder", "audio-encoder", "feature-extraction"),
+    ("mimi_decoder", "audio-encoder", "feature-extraction"),
+    ("colpali", "retrieval", "retrieval"),
+    ("colqwen2", "retrieval", "pretraining"),
+    ("decision_transformer", "decision", "feature-extraction"),
+    ("jev", "decision", "decision"),
+    ("voxtral_realtime_text", "text-decoder", "feature-extraction"),
+    ("muse_glimmer_assistant", "generation-assistant", "feature-extraction"),
+])
+def test_types_once_filed_under_other_land_in_the_family_that_serves_them(
+        models, model_type, family, task):
+    entry = models[model_type]
+    assert entry["servable"] and entry["family"] == family and entry["default_task"] == task
+
+
+def test_forecasting_heads_outside_the_prediction_table_are_listed(models):
+    """transformers' time-series prediction table lists timesfm only; the registry adds the
+    `…ForPrediction` class of each type that defines one (read from the source)."""
+    assert models["informer"]["tasks"]["time-series-forecasting"] == "InformerForPrediction"
+    assert models["patchtst"]["tasks"]["time-series-forecasting"] == "PatchTSTForPrediction"
+    assert models["timesfm"]["tasks"]["time-series-forecasting"] == "TimesFmModelForPrediction"
+    for entry in models.values():
+        name = entry["tasks"].get("time-series-forecasting")
+        if name:
+            assert getattr(transformers, name).config_class.__name__ == entry["config_class"], name
+
+
+def test_main_input_names_read_from_the_source_match_transformers(builder, models):
+    """The `main_input_any` condition reads main_input_name from the modeling source;
+    checked here, on every servable type with only bare-feature classes (the types that
+    condition classifies), against the imported classes."""
+    root = Path(transformers.__file__).parent / "models"
+    from transformers.models.auto.configuration_auto import model_type_to_module_name
+
+    checked = 0
+    for model_type, entry in models.items():
+        if not entry["servable"] or set(entry["tasks"]) - builder.BARE_TASKS:
+            continue
+        package = root / model_type_to_module_name(model_type)
+        for name in entry["tasks"].values():
+            cls = getattr(transformers, name, None)
+            if cls is None:
+                continue  # not exported (VoxtralRealtimeTextModel)
+            assert builder.main_input_name(package, name) == cls.main_input_name, (model_type, name)
+            checked += 1
+    assert checked > 40
 
 
 @pytest.mark.parametrize("field", ["claims", "default_task", "handler", "tolerance"])
@@ -270,8 +340,8 @@ def test_six_family_defaults(registry):
     assert families["text-decoder"]["generation"] == {"max_new_tokens": 8}
     assert families["text-encoder"]["tolerance"] == {"rtol": 1e-4, "atol": 1e-5}
     assert families["text-encoder"]["processors"] == ["AutoTokenizer"]
-    assert families["other"]["default_task"] is None
-    assert families["other"]["handler_tasks"] == []
+    assert families["component"]["default_task"] is None
+    assert families["component"]["handler_tasks"] == []
     assert families["text-encoder"]["handler_tasks"] == [
         "feature-extraction", "text-encoding", "text-classification", "token-classification",
         "question-answering", "multiple-choice", "fill-mask"]

@@ -163,3 +163,29 @@ TEST_CASE("init_method writes a backend's hyphen as an underscore") {
   CHECK(init_method("cpu") == "init_cpu");
   CHECK(init_method("transformersjs-node") == "init_transformersjs_node");
 }
+
+TEST_CASE("make_plan loads a task's class by name where its table has no Auto class") {
+  TempDir dir;
+  std::string err;
+  dir.write("registry.json", R"({"schema": "registry", "version": 1, "transformers_version": "5.23.0",
+ "precisions": {},
+ "families": {"time-series": {"default_task": "time-series-forecasting",
+   "handler_tasks": ["time-series-forecasting", "time-series-classification"],
+   "processors": ["AutoConfig"], "tolerance": {"rtol": 0.0001, "atol": 0.0001}, "generation": null}},
+ "tasks": {"time-series-forecasting": {"auto_class": "AutoModelForTimeSeriesPrediction"},
+           "time-series-classification": {"auto_class": null}},
+ "models": {"patchtst": {"family": "time-series", "servable": true, "default_task": "time-series-forecasting",
+   "tasks": {"time-series-forecasting": "PatchTSTForPrediction",
+             "time-series-classification": "PatchTSTForClassification"}, "processors": {}}}})");
+  Registry registry;
+  REQUIRE(registry.load(dir.path() + "/registry.json", &err));
+  dir.write("skillset/time-series.py.mustache", "x\n");
+  PlanOptions options{dir.path(), "/t", "/s", "time-series-classification", {}, "fp32"};
+  nlohmann::json plan;
+  Unsupported why;
+  REQUIRE(make_plan(registry, Target{"patchtst", "patchtst", "registry"}, options, &plan, &why, &err));
+  CHECK(why == Unsupported::kNone);
+  CHECK(plan["task"] == "time-series-classification");
+  CHECK(plan["candidates"] == nlohmann::json::parse(
+                                  R"([{"auto_class": "PatchTSTForClassification", "model_class": "PatchTSTForClassification", "processor_class": "AutoConfig"}])"));
+}
