@@ -5,11 +5,11 @@ import json
 import subprocess
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from skillkit.families import Case, time_series
 from skillkit.skillset import instantiate
+from skillkit.output_check import schema_violation
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = json.loads((ROOT / "data" / "registry.json").read_text(encoding="utf-8"))
@@ -115,14 +115,11 @@ def test_the_handler_refuses_an_option_its_model_does_not_take_and_a_too_short_s
 
 @pytest.mark.parametrize("task", [FORECAST, CLASSIFY])
 def test_handler_results_follow_the_output_schema_of_their_task(task, tmp_path, skillsets):
-    schema = json.loads((ROOT / "schemas" / "outputs" / f"{task}.schema.json").read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
     _built("patchtst", task, tmp_path)
     _, _, handler, _, _ = skillsets("patchtst", task).init_cpu(str(tmp_path))
     for case in time_series.cases(_plan("patchtst", task)):
-        jsonschema.validate(handler(case.input, **case.options), schema)
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"forecasts": "not a list", "logits": None}, schema)
+        assert schema_violation(handler(case.input, **case.options), task) is None
+    assert schema_violation({"forecasts": "not a list", "logits": None}, task) is not None
 
 
 def test_compare_fails_forecasts_beyond_the_tolerance():

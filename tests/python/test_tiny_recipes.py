@@ -107,7 +107,7 @@ def test_backbone_stages_follow_the_tiny_depth(tmp_path):
 
 
 def test_ctc_model_of_spectrogram_features_gets_its_own_feature_extractor(tmp_path):
-    audio_ctc.build_tiny("parakeet_ctc", {"model_class": "ParakeetForCTC"}, str(tmp_path), 0)
+    audio_ctc.build_tiny("parakeet_ctc", {"model_class": "ParakeetForCTC", "auto_class": "AutoModelForCTC"}, str(tmp_path), 0)
     processor = transformers.AutoProcessor.from_pretrained(tmp_path)
     features = processor.feature_extractor(torch.randn(16000).numpy(), sampling_rate=16000, return_tensors="pt")
     model = transformers.ParakeetForCTC.from_pretrained(tmp_path).eval()
