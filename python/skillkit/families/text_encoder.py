@@ -308,18 +308,28 @@ def _compare_entities(expected, actual, rtol, atol):
     return Comparison(True, worst, "entities match")
 
 
+def _rows_allclose(expected, actual, keys, rtol, atol):
+    """(the first failed Comparison or None, the largest difference): each key's rows
+    allclose one by one, since the rows of a key differ in length (one per input's own
+    tokens or choices)."""
+    worst = 0.0
+    for key in keys:
+        if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
+            return Comparison(False, None, f"{key}: expected {len(expected[key])} rows, got {short(actual[key])}"), worst
+        for row, (want, got) in enumerate(zip(expected[key], actual[key])):
+            close = allclose(want, got, rtol, atol)
+            if not close.ok:
+                return Comparison(False, close.max_abs_diff, f"{key}[{row}]: {close.message}"), worst
+            worst = max(worst, close.max_abs_diff)
+    return None, worst
+
+
 def _compare_choices(expected, actual, rtol, atol):
     """Per prompt its logits and scores allclose, and the same best choice unless the
     best two scores tie within the tolerance."""
-    worst = 0.0
-    for key in ("logits", "scores"):
-        if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
-            return Comparison(False, None, f"{key}: expected {len(expected[key])} rows, got {short(actual[key])}")
-        for row, (want, got) in enumerate(zip(expected[key], actual[key])):  # one length per prompt
-            close = allclose(want, got, rtol, atol)
-            if not close.ok:
-                return Comparison(False, close.max_abs_diff, f"{key}[{row}]: {close.message}")
-            worst = max(worst, close.max_abs_diff)
+    failed, worst = _rows_allclose(expected, actual, ("logits", "scores"), rtol, atol)
+    if failed:
+        return failed
     if actual["best"] != expected["best"]:
         for row, (want, got) in enumerate(zip(expected["best"], actual["best"])):
             scores = expected["scores"][row]
@@ -332,15 +342,9 @@ def _compare_choices(expected, actual, rtol, atol):
 def _compare_answers(expected, actual, rtol, atol):
     """Start and end logits allclose; per question the same answer (span and text), its
     score allclose."""
-    worst = 0.0
-    for key in ("start_logits", "end_logits"):
-        if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
-            return Comparison(False, None, f"{key}: expected {len(expected[key])} rows, got {short(actual[key])}")
-        for row, (want, got) in enumerate(zip(expected[key], actual[key])):  # one length per question
-            logits = allclose(want, got, rtol, atol)
-            if not logits.ok:
-                return Comparison(False, logits.max_abs_diff, f"{key}[{row}]: {logits.message}")
-            worst = max(worst, logits.max_abs_diff)
+    failed, worst = _rows_allclose(expected, actual, ("start_logits", "end_logits"), rtol, atol)
+    if failed:
+        return failed
     want, got = expected["answers"], actual["answers"]
     if not isinstance(got, list) or len(got) != len(want):
         return Comparison(False, None, f"answers: expected {len(want)}, got {short(got)}")
