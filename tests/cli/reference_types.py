@@ -46,3 +46,9 @@ GENERATING_TYPES = tuple(sorted(
 # The reference types whose init_transformersjs_node and init_webgpu run the model with
 # transformers.js (the transformersjs partial); the others' raise unimplemented.
 TRANSFORMERSJS_TYPES = _reference_types_including("transformersjs")
+
+# The reference types the ipfs_accelerate_py worker can serve: it looks a model up as
+# hf_<config model_type>.py and takes the class of the file's name, which a hyphen
+# (audio-spectrogram-transformer) leaves without a Python class name (docs/DESIGN.md,
+# "The skillset contract": the worker's own limits).
+WORKER_TYPES = tuple(name for name in REFERENCE_TYPES if "-" not in name)

@@ -17,11 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from reference_types import OPENVINO_TYPES, REFERENCE_TYPES
+from reference_types import OPENVINO_TYPES, WORKER_TYPES
 
+_FAMILIES = json.loads((Path(__file__).resolve().parents[2] / "data" / "families.json").read_text(
+    encoding="utf-8"))["families"]
 # The reference type whose one input is a list (a series of numbers), not a text or a path.
-SERIES_TYPE = json.loads((Path(__file__).resolve().parents[2] / "data" / "families.json").read_text(
-    encoding="utf-8"))["families"]["time-series"]["reference_type"]
+SERIES_TYPE = _FAMILIES["time-series"]["reference_type"]
+# The reference type whose one input is a video: its frames as an array, sent as they are.
+VIDEO_TYPE = _FAMILIES["video"]["reference_type"]
 
 # Different families in one namespace: text-decoder and speech-seq2seq each had a helper
 # _until_end of their own, which the other's replaced.
@@ -39,7 +42,8 @@ WORKER = textwrap.dedent("""\
 
     def sent(item, name):
         # As a worker's client sends it: a text, or the path of an image or audio file;
-        # an image and its prompt as a dict of them.
+        # an image and its prompt as a dict of them. A video goes as its frames (no file
+        # format of its own here).
         if isinstance(item, list):
             return [sent(one, f"{name}-{index}") for index, one in enumerate(item)]
         if isinstance(item, dict):
@@ -71,7 +75,8 @@ WORKER = textwrap.dedent("""\
         assert one.options == batch.options and isinstance(batch.input, list)
         record, model_dir, expected = reference.compute(family, plan, [one, batch])
         assert record["status"] == "pass", record
-        inputs = [sent(one.input, plan["ident"]), sent(batch.input, plan["ident"] + "-batch")]
+        send = (lambda item, name: item) if plan["family"] == "video" else sent
+        inputs = [send(one.input, plan["ident"]), send(batch.input, plan["ident"] + "-batch")]
         models[plan["model_type"]] = (str(model_dir), inputs, one.options, family, expected, plan)
         results = worker.run(folder, str(model_dir), inputs, one.options)
         served[plan["model_type"]] = {"inputs": [type(item).__name__ for item in inputs],
@@ -108,10 +113,10 @@ def worker_run(tmp_path_factory, cli):
     """The stand-in worker over a folder holding the skillset of every reference type."""
     work = tmp_path_factory.mktemp("ipfs-worker")
     folder = work / "skillset"
-    rc, _, err = cli.run("gen-skillset", "-q", "-o", folder, *REFERENCE_TYPES)
+    rc, _, err = cli.run("gen-skillset", "-q", "-o", folder, *WORKER_TYPES)
     assert rc == 0, err
     rc, plans, err = cli.run("gen-tests", "-q", "-o", work / "tests", "--skillset-dir", folder,
-                             *REFERENCE_TYPES)
+                             *WORKER_TYPES)
     assert rc == 0, err
     (work / "plans.jsonl").write_text(plans)
     done = subprocess.run([cli.python, "-c", WORKER, folder, work / "plans.jsonl", json.dumps(SHARED)],
@@ -120,12 +125,13 @@ def worker_run(tmp_path_factory, cli):
     return json.loads(done.stdout)
 
 
-@pytest.mark.parametrize("model_type", REFERENCE_TYPES)
+@pytest.mark.parametrize("model_type", WORKER_TYPES)
 def test_the_worker_serves_each_reference_type_through_init_openvino(worker_run, model_type):
     served = worker_run["served"][model_type]
     # One input (a text or a file's path; an image and its prompt as a dict; a time
     # series, itself a list of numbers), then a list of two.
-    expected = [["list", "list"]] if model_type == SERIES_TYPE else [["str", "list"], ["dict", "list"]]
+    expected = {SERIES_TYPE: [["list", "list"]], VIDEO_TYPE: [["ndarray", "list"]]}.get(
+        model_type, [["str", "list"], ["dict", "list"]])
     assert served["inputs"] in expected
     for result in served["results"]:
         assert result["ok"], result["message"]
