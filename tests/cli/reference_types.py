@@ -52,3 +52,9 @@ TRANSFORMERSJS_TYPES = _reference_types_including("transformersjs")
 # (audio-spectrogram-transformer) leaves without a Python class name (docs/DESIGN.md,
 # "The skillset contract": the worker's own limits).
 WORKER_TYPES = tuple(name for name in REFERENCE_TYPES if "-" not in name)
+
+
+def ident(model_type):
+    """The model type as gen-skillset names its file and class (hf_<ident>): a hyphen,
+    which no Python name holds, becomes an underscore."""
+    return model_type.replace("-", "_")

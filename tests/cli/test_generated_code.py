@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from reference_types import REFERENCE_TYPES
+from reference_types import REFERENCE_TYPES, ident
 
 
 
@@ -40,7 +40,7 @@ def test_generated_code_covers_every_family_and_both_kinds(cli, generated_everyt
     skillsets = list((generated_everything / "skillsets").glob("hf_*.py"))
     tests = list((generated_everything / "tests").glob("test_hf_*.py"))
     assert len(skillsets) > 100 and len(tests) > 100
-    assert {f"hf_{t}.py" for t in REFERENCE_TYPES} <= {p.name for p in skillsets}
+    assert {f"hf_{ident(t)}.py" for t in REFERENCE_TYPES} <= {p.name for p in skillsets}
 
 
 def test_generated_code_passes_ruff_check(cli, generated_everything):
@@ -122,7 +122,7 @@ def missing_package_raised(reference_skillsets, cli):
 @pytest.mark.parametrize("backend", ["cpu", "cuda", "rocm", "apple"])
 def test_generated_package_missing_names_the_backend_being_initialised(missing_package_raised, model_type,
                                                                        backend):
-    raised = missing_package_raised[f"{model_type}:{backend}"]
+    raised = missing_package_raised[f"{ident(model_type)}:{backend}"]
     assert raised is not None and raised["type"] == "BackendUnavailable", raised
     assert (raised["backend"], raised["reason"]) == (backend, "package-missing"), raised
     assert "transformers" in raised["message"] and raised["message"].startswith(f"{backend}: ")

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from reference_types import REFERENCE_TYPES
+from reference_types import REFERENCE_TYPES, ident
 
 QUEUE_STAND_IN = '''
 class AnyioQueue:
@@ -57,8 +57,8 @@ def package(tmp_path_factory, run_tool):
 @pytest.mark.parametrize("mode", ["package", "path"])
 @pytest.mark.parametrize("model_type", REFERENCE_TYPES)
 def test_skillset_imports_as_package_module_and_by_path(package, model_type, mode):
-    path = package / "ipfs_accelerate_py" / "worker" / "skillset" / f"hf_{model_type}.py"
-    probe = subprocess.run([sys.executable, "-c", PROBE, mode, model_type, str(path)],
+    path = package / "ipfs_accelerate_py" / "worker" / "skillset" / f"hf_{ident(model_type)}.py"
+    probe = subprocess.run([sys.executable, "-c", PROBE, mode, ident(model_type), str(path)],
                            capture_output=True, text=True, cwd=package)
     assert probe.returncode == 0, probe.stderr
     assert json.loads(probe.stdout) == {"queue_ok": True, "has_class": True, "torch_imported": False}

@@ -97,7 +97,8 @@ def test_a_skillset_with_a_head_bug_fails_real_cpu_parity(head_loop, cli):
     (["BertForSequenceClassification"], "text-classification"),
     (["BertForTokenClassification"], "token-classification"),
     (["BertForMaskedLM"], "feature-extraction"),  # a pretraining head keeps the family's default
-    (["BertForQuestionAnswering"], "feature-extraction"),  # a head the template does not serve yet
+    (["BertForQuestionAnswering"], "question-answering"),
+    (["BertForNextSentencePrediction"], "feature-extraction"),  # a head the template does not serve yet
     ([], "feature-extraction"),
 ])
 def test_a_local_checkpoint_is_served_as_the_task_of_its_head(cli, tmp_path, architectures, task):
