@@ -97,6 +97,15 @@ def ranked_predictions(expected, actual, rtol, atol):
     return Comparison(True, worst, ""), ties
 
 
+def missing_outputs(expected, actual):
+    """A failed Comparison naming the output keys the reference has and `actual` lacks,
+    in the reference's order; None when it has them all."""
+    missing = [key for key in expected if key not in actual]
+    if missing:
+        return Comparison(False, None, f"outputs {missing} expected, got {sorted(actual)}")
+    return None
+
+
 def scores_and_predictions(expected, actual, key, rtol, atol):
     """A classifier's output: its raw scores at `key` (logits) allclose, then its
     "predictions" as ranked_predictions, ties accepted and named."""

@@ -27,7 +27,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
 
 from .. import media, tiny
-from ..compare import Comparison, allclose, scores_and_predictions, short
+from ..compare import Comparison, allclose, missing_outputs, scores_and_predictions, short
 from ..expected import Expected
 from . import Case
 
@@ -203,9 +203,8 @@ def compare(expected, actual, plan):
     """Classification: logits allclose and the predictions ranked alike; codes equal,
     clip by clip; latents and hidden states allclose."""
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
-    missing = sorted(set(expected) - set(actual))
-    if missing:
-        return Comparison(False, None, f"outputs {missing} expected, got {sorted(actual)}")
+    if (missing := missing_outputs(expected, actual)) is not None:
+        return missing
     if "predictions" in expected:
         return scores_and_predictions(expected, actual, "logits", rtol, atol)
     if "audio_codes" in expected:

@@ -27,7 +27,7 @@ import torch
 import transformers
 
 from .. import tokenizers
-from ..compare import Comparison, allclose, ranked_predictions, scores_and_predictions, short
+from ..compare import Comparison, allclose, missing_outputs, ranked_predictions, scores_and_predictions, short
 from ..expected import Expected
 from ..tiny import save_and_verify, seed_everything, shrink
 from . import Case
@@ -268,9 +268,8 @@ def compare(expected, actual, plan):
     labels of each rank equal unless their scores tie (compare.ranked_predictions);
     entities equal but for their scores, which are allclose; a mask's tokens ranked as
     predictions are, each token's token_str and sequence equal."""
-    missing = [key for key in expected if key not in actual]
-    if missing:
-        return Comparison(False, None, f"outputs {missing} expected, got {sorted(actual)}")
+    if (missing := missing_outputs(expected, actual)) is not None:
+        return missing
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
     if "embeddings" in expected:
         return allclose(expected["embeddings"], actual["embeddings"], rtol, atol)

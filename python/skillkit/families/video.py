@@ -29,7 +29,7 @@ from transformers.pipelines.video_classification import VideoClassificationPipel
 from transformers.utils import is_torchvision_available
 
 from .. import media, tiny
-from ..compare import Comparison, allclose, scores_and_predictions
+from ..compare import Comparison, allclose, missing_outputs, scores_and_predictions
 from ..expected import Expected
 from . import Case
 
@@ -173,9 +173,8 @@ def compare(expected, actual, plan):
     """Logits allclose within the plan's tolerance and predictions as
     compare.ranked_predictions; hidden states allclose."""
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
-    missing = sorted(set(expected) - set(actual))
-    if missing:
-        return Comparison(False, None, f"outputs {missing} expected, got {sorted(actual)}")
+    if (missing := missing_outputs(expected, actual)) is not None:
+        return missing
     if "predictions" in expected:
         return scores_and_predictions(expected, actual, "logits", rtol, atol)
     result = allclose(expected["last_hidden_state"], actual["last_hidden_state"], rtol, atol)

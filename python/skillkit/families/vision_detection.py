@@ -35,7 +35,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 
 from .. import media, tiny
-from ..compare import Comparison, allclose, short
+from ..compare import Comparison, allclose, missing_outputs, short
 from ..expected import Expected
 from . import Case
 
@@ -293,9 +293,8 @@ def _segment_queries(pipe, images, subtask, options):
 def compare(expected, actual, plan):
     """Raw outputs allclose within the plan's tolerance, then the pipeline-shaped ones:
     detections as _compare_detections, segments as _compare_segments."""
-    missing = [key for key in expected if key not in actual]
-    if missing:
-        return Comparison(False, None, f"outputs {missing} expected, got {sorted(actual)}")
+    if (missing := missing_outputs(expected, actual)) is not None:
+        return missing
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
     worst = 0.0
     for key in ("logits", "pred_boxes", "predicted_depth", "class_queries_logits", "masks_queries_logits"):
