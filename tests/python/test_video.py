@@ -1,6 +1,5 @@
 """The video family: its tiny classifiers, its reference, and the skillset gen-skillset
 writes for it, on real tiny models."""
-import importlib.util
 import subprocess
 from pathlib import Path
 
@@ -8,7 +7,7 @@ import numpy as np
 import pytest
 import transformers
 
-from skillkit import failures, skillset
+from skillkit import skillset
 from skillkit.families import Case, video
 from skillkit.output_check import schema_violation
 
@@ -65,14 +64,6 @@ def test_a_list_of_frames_is_one_video_and_a_list_of_videos_a_batch():
     assert len(video.batch_items(list(_frames(5)))) == 1
     assert len(video.batch_items(_frames(5))) == 1
     assert len(video.batch_items([frames, _frames(4)])) == 2
-
-
-@pytest.mark.skipif(importlib.util.find_spec("torchvision") is not None, reason="torchvision is installed")
-def test_a_video_processor_without_torchvision_is_a_missing_dependency(tmp_path):
-    candidate = dict(CANDIDATE, processor_class="AutoVideoProcessor")
-    with pytest.raises(ImportError) as raised:
-        video.build_tiny("videomae", candidate, str(tmp_path), 0)
-    assert failures.classify(raised.value, failures.TINY_MODEL) == "missing-dependency:torchvision"
 
 
 @pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")

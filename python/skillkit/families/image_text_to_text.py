@@ -30,11 +30,9 @@ import torch
 import transformers
 from transformers import AutoProcessor, PreTrainedConfig
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
 from transformers.processing_utils import ProcessorMixin
-from transformers.utils import is_torchvision_available
 
 from .. import greedy, media, tiny, tokenizers
 from ..expected import Expected
@@ -214,18 +212,13 @@ def _repoint_token_ids(config, tokenizer, named, processor=None):
 
 
 def _image_processor(model_type, config):
-    """The type's own image processor (the PIL one: torchvision is not installed), with
-    its defaults, which match the config's as in a real checkpoint, but for the size
-    where the vision tower takes one fixed size (llava's 336 pixels, where CLIP's
-    processor defaults to 224): that size."""
-    names = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
-    name = names.get("pil") if isinstance(names, dict) else names
-    if not name and isinstance(names, dict) and names.get("torchvision"):
-        # The form transformers' own error names, so the failure reads as what is missing.
-        raise ImportError(f"{names['torchvision']} requires the torchvision library but it was not found "
-                          f"in your environment (it has no PIL form)")
+    """The type's own image processor (tiny.image_processor_name), with its defaults,
+    which match the config's as in a real checkpoint, but for the size where the vision
+    tower takes one fixed size (llava's 336 pixels, where CLIP's processor defaults to
+    224): that size."""
+    name = tiny.image_processor_name(model_type)
     if not name or not hasattr(transformers, name):
-        raise NotImplementedError(f"no PIL image processor for {model_type!r} ({names})")
+        raise NotImplementedError(f"no image processor for {model_type!r} ({name})")
     processor = getattr(transformers, name)()
     image_size = next((sub.image_size for sub in _configs(config)
                        if isinstance(getattr(sub, "image_size", None), int)), None)
@@ -249,13 +242,11 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     model: one where it has a class embedding (CLIP's) the processor is told of."""
     parameters = inspect.signature(processor_class.__init__).parameters
     parts = {"image_processor": _image_processor(model_type, config), "tokenizer": tokenizer}
-    if "video_processor" in parameters and not is_torchvision_available():
-        # Images need none, but the processor checks its class, which is torchvision's.
-        raise ImportError(f"{processor_class.__name__}'s video processor requires the torchvision library but "
-                          f"it was not found in your environment")
     if "video_processor" in parameters:
-        names = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type)
-        parts["video_processor"] = getattr(transformers, names)() if isinstance(names, str) else None
+        # Images need none, but the processor checks its class.
+        names = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
+        name = names.get("torchvision") if isinstance(names, dict) else names
+        parts["video_processor"] = getattr(transformers, name)() if name else None
     sizes = {}
     for name in parameters:
         if name in _PROCESSOR_PARTS or name.endswith("_token") or name in ("self", "args", "kwargs"):

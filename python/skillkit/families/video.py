@@ -23,10 +23,8 @@ import numpy as np
 import torch
 import transformers
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
 from transformers.pipelines.video_classification import VideoClassificationPipeline
-from transformers.utils import is_torchvision_available
 
 from .. import media, tiny
 from ..compare import Comparison, allclose, missing_outputs, scores_and_predictions
@@ -46,21 +44,13 @@ LABELS = ("archery", "bowling", "juggling balls", "playing cello", "surfing wate
 
 
 def _processor(model_type, processor_class):
-    """The type's own processor of the candidate's kind, resizing to IMAGE_SIZE.
-
-    An image processor is the PIL one where the type has it; otherwise (and for every
-    video processor) the torchvision one, whose constructor names torchvision when it is
-    not installed.
-    """
+    """The type's own processor of the candidate's kind, resizing to IMAGE_SIZE: its
+    video processor, or its image processor (tiny.image_processor_name)."""
     if processor_class == "AutoVideoProcessor":
-        if not is_torchvision_available():  # transformers then names no class at all
-            raise ImportError(f"{model_type}'s video processor requires the torchvision library, "
-                              "which was not found in this environment")
         names = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
         name = names.get("torchvision") if isinstance(names, dict) else names
     else:
-        names = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
-        name = (names.get("pil") or names.get("torchvision")) if isinstance(names, dict) else names
+        name = tiny.image_processor_name(model_type)
     if name is None:
         raise NotImplementedError(f"no {processor_class} class for {model_type!r}: "
                                   "Unrecognized processing class")

@@ -109,7 +109,7 @@ def _image_processor(model_type):
     source = model_type
     if not IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type):
         source = next((parent for parent in _parents(model_type)
-                       if (IMAGE_PROCESSOR_MAPPING_NAMES.get(parent) or {}).get("pil")), model_type)
+                       if tiny.image_processor_name(parent)), model_type)
     processor = tiny.image_processor(source, IMAGE_SIZE)  # raises where there is none
     size = type(processor)().size or {}
     if size.get("shortest_edge") and size.get("longest_edge"):
