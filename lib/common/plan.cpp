@@ -51,6 +51,21 @@ std::string head_task(const std::vector<std::string>& architectures, const nlohm
   return "";
 }
 
+// The task the template serves `task` as: itself when the template serves it by name;
+// else the served task whose model class is the same class (llava's any-to-any is its
+// image-text-to-text class, camembert's pretraining head its fill-mask one), since the
+// same class takes the same inputs and gives the same outputs; else itself, unserved.
+std::string served_as(const std::string& task, const nlohmann::json& tasks, const nlohmann::json& handler_tasks) {
+  if (std::find(handler_tasks.begin(), handler_tasks.end(), task) != handler_tasks.end()) return task;
+  const std::string model_class = text_at(tasks, task.c_str());
+  if (model_class.empty()) return task;
+  for (const auto& served : handler_tasks) {
+    if (served.is_string() && text_at(tasks, served.get<std::string>().c_str()) == model_class)
+      return served.get<std::string>();
+  }
+  return task;
+}
+
 // A family's tolerance at a reduced precision: each bound the looser of the family's and
 // the precision's, since the reference it is compared with runs in fp32.
 nlohmann::json tolerance_at(nlohmann::json family, const nlohmann::json& precision) {
@@ -126,6 +141,7 @@ bool make_plan(const Registry& registry, const Target& target, const PlanOptions
     *err = "model type '" + target.model_type + "' has no task '" + task + "'";
     return false;
   }
+  task = served_as(task, tasks, handler_tasks);
   if (!entry->value("servable", false)) {
     *unsupported = Unsupported::kNotServable;
     return true;

@@ -263,9 +263,15 @@ def test_gen_skillset_all_with_a_task_writes_only_skillsets_serving_it(cli, task
     for manifest in manifests:
         validate(manifest, "skillset-manifest")
         assert manifest["status"] in ("written", "unsupported-task", "unsupported-family"), manifest
+    registry = json.loads((cli.root / "data" / "registry.json").read_text())["models"]
     for manifest in made:
-        assert manifest["task"] == manifest["requirements"]["task"] == "text-generation"
-        assert 'TASK = "text-generation"' in Path(manifest["skillset_file"]).read_text()
+        task = manifest["task"]
+        assert task == manifest["requirements"]["task"]
+        assert f'TASK = "{task}"' in Path(manifest["skillset_file"]).read_text()
+        # A template serving another task of the same model class serves text-generation
+        # as that one (gemma3's text-generation class is its image-text-to-text class).
+        tasks = registry[manifest["model_type"]]["tasks"]
+        assert task == "text-generation" or tasks[task] == tasks["text-generation"], manifest
     # bert has a text-generation head, but its family's template serves feature-extraction.
     assert {m["model_type"]: m["status"] for m in manifests}["bert"] == "unsupported-task"
     assert cli.files_under(work / "s") == sorted(f"hf_{m['ident']}.py" for m in made)
@@ -275,7 +281,15 @@ def test_gen_skillset_and_gen_tests_mean_the_same_by_task(cli, task_runs):
     _, (rc, skillsets, err), (test_rc, plans, test_err) = task_runs
     assert rc == 0 and test_rc == 0, err + test_err
     assert {p["model_type"] for p in cli.records(plans)} == {m["model_type"] for m in written(cli, skillsets)}
-    assert {p["task"] for p in cli.records(plans)} == {"text-generation"}
+    assert {p["task"] for p in cli.records(plans)} == {m["task"] for m in written(cli, skillsets)}
+
+
+def test_gen_skillset_serves_a_task_as_the_served_task_of_the_same_model_class(cli, tmp_path):
+    rc, out, err = cli.run("gen-skillset", "-q", "--task", "any-to-any", "-o", tmp_path, "llava")
+    assert rc == 0, err
+    [manifest] = cli.records(out)
+    assert (manifest["status"], manifest["task"]) == ("written", "image-text-to-text")
+    assert 'TASK = "image-text-to-text"' in (tmp_path / "hf_llava.py").read_text()
 
 
 def test_gen_skillset_spec_with_a_task_its_family_does_not_serve_is_unsupported_task(cli, tmp_path):

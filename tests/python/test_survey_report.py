@@ -62,3 +62,14 @@ def test_a_type_tested_on_several_tasks_counts_once_in_its_family(tmp_path):
     lines = survey_report.report(tmp_path, REGISTRY).splitlines()
     assert next(line for line in lines if line.startswith("text-encoder")).split() == ["text-encoder", "1", "1", "1"]
     assert "    0 of 1     fill-mask" in lines and "    1 of 1     text-classification" in lines
+
+
+def test_a_task_of_the_same_model_class_as_a_served_one_passes_with_it(tmp_path):
+    registry = json.loads(REGISTRY.read_text())
+    camembert = registry["models"]["camembert"]["tasks"]
+    assert camembert["pretraining"] == camembert["fill-mask"]  # the premise: one class, two tasks
+    assert survey_report.served_as(registry, "camembert", "pretraining") == "fill-mask"
+    assert survey_report.served_as(registry, "bert", "pretraining") == "pretraining"  # BertForPreTraining
+    assert "pretraining" not in survey_report.other_tasks(registry, ["camembert"])
+    write(tmp_path, [], [result("camembert", "fill-mask")])
+    assert survey_report.passing_pairs(registry, survey_report._records(tmp_path / "results.jsonl"))[::2] == (2, 1)
