@@ -152,9 +152,12 @@ bench-models: tools venv
 	  $(if $(REPEATS),--repeats $(REPEATS)) || status=$$?; \
 	bin/report $(BENCH_OUT) -o $(BENCH_REPORT_DIR); exit $$status
 
-# How many model types of the families with a template pass today (a report, not a test).
+# The suite over every servable model type and every task its template serves, on cpu
+# (a report, not a test): REAL CPU parity over types and (type, task) pairs.
+# TASKS= tests each type's default task alone; BACKENDS=cpu,openvino adds a backend.
+TASKS ?= all
 survey: tools venv
-	scripts/survey.sh
+	TASKS=$(TASKS) BACKENDS=$(or $(BACKENDS),cpu) scripts/survey.sh $(SURVEY_OUT)
 
 registry: venv
 	$(PYTHON) scripts/build_registry.py > data/registry.json.tmp
