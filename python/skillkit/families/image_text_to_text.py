@@ -30,6 +30,7 @@ import torch
 import transformers
 from transformers import AutoProcessor, PreTrainedConfig
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
 from transformers.processing_utils import ProcessorMixin
@@ -62,8 +63,9 @@ CHAT_TEMPLATE = (
 # Special-looking string literals of a processor's module (qwen2_vl's "<|image_pad|>",
 # pixtral's "[IMG_BREAK]"): tokens its tokenizer must hold as one piece each.
 _TOKEN_LITERAL = re.compile(r"""["'](<\|?[A-Za-z][A-Za-z0-9_:./ -]*\|?>|\[[A-Z][A-Z0-9_]*\])["']""")
-# What a processor reads of its tokenizer by name (gemma3's tokenizer.boi_token).
-_TOKENIZER_ATTRIBUTE = re.compile(r"tokenizer\.([a-z][a-z0-9_]*_token)\b(?!_)")
+# What a processor reads of its tokenizer by name (gemma3's tokenizer.boi_token, gemma4's
+# getattr(tokenizer, "boa_token", None)).
+_TOKENIZER_ATTRIBUTE = re.compile(r"""tokenizer(?:\.|,\s*["'])([a-z][a-z0-9_]*_token)\b(?!_)""")
 # Processor arguments that are not sizes to take from the config.
 _PROCESSOR_PARTS = ("image_processor", "tokenizer", "video_processor", "feature_extractor", "chat_template",
                     "audio_tokenizer", "qformer_tokenizer")
@@ -75,6 +77,10 @@ def build_tiny(model_type, candidate, out_dir, seed):
     processor_class = _processor_class(model_type, model_class)
     tokenizer, named = _tokenizer(model_type, processor_class)
     config = CONFIG_MAPPING[model_type]()
+    # A vision tower that a default config leaves out (gemma4's vision_config None, for
+    # its text-only checkpoints) is built with its own defaults: images need one.
+    if "vision_config" in vars(config) and config.vision_config is None:
+        config = CONFIG_MAPPING[model_type](vision_config={})
     _repoint_token_ids(config, tokenizer, named)
     for sub in _configs(config):
         if getattr(sub, "initializer_range", None) is not None:
@@ -235,6 +241,17 @@ def _image_processor(model_type, config):
     return processor
 
 
+def _feature_extractor(model_type, processor_class):
+    """The type's feature extractor with its defaults: transformers' table's, else the
+    one class its processor's module names (nemotron_h_omni's ParakeetFeatureExtractor)."""
+    name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
+    if not name:
+        source = inspect.getsource(importlib.import_module(processor_class.__module__))
+        named = set(re.findall(r"\b(\w+FeatureExtractor)\b", source))
+        name = named.pop() if len(named) == 1 else None
+    return getattr(transformers, name)() if name and hasattr(transformers, name) else None
+
+
 def _processor(model_type, processor_class, tokenizer, config, model):
     """The type's processor over its image processor and `tokenizer`, its sizes (llava's
     patch_size, vision_feature_select_strategy) those the config names, and the tokens a
@@ -247,6 +264,10 @@ def _processor(model_type, processor_class, tokenizer, config, model):
         names = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
         name = names.get("torchvision") if isinstance(names, dict) else names
         parts["video_processor"] = getattr(transformers, name)() if name else None
+    if "feature_extractor" in parameters:
+        # Images need none either, but an audio-and-vision processor (gemma4's,
+        # dots3_note's) checks it is one: the type's own, else the one its module names.
+        parts["feature_extractor"] = _feature_extractor(model_type, processor_class)
     sizes = {}
     for name in parameters:
         if name in _PROCESSOR_PARTS or name.endswith("_token") or name in ("self", "args", "kwargs"):
