@@ -94,7 +94,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _even_patch_grid(config)
     _tile_image_tokens(config)
     _clamp_feature_layers(config)
-    _scale_mrope_sections(config, inspect.getsource(importlib.import_module(model_class.__module__)))
+    _scale_mrope_sections(config, _modeling_source(model_class, config))
     if not hasattr(model_class, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
     processor = _processor(model_type, processor_class, tokenizer, config, model_class(config))
@@ -226,8 +226,11 @@ def _image_processor(model_type, config):
     if not name or not hasattr(transformers, name):
         raise NotImplementedError(f"no image processor for {model_type!r} ({name})")
     processor = getattr(transformers, name)()
-    image_size = next((sub.image_size for sub in _configs(config)
-                       if isinstance(getattr(sub, "image_size", None), int)), None)
+    sizes = _patch_sizes(processor, config)
+    if sizes:
+        processor = type(processor)(**sizes)
+    image_size = next((_side(sub.image_size) for sub in _configs(config)
+                       if _side(getattr(sub, "image_size", None))), None)
     # Only a fixed size is the vision tower's; another kind (idefics2's shortest and
     # longest edge, qwen2_vl's pixel counts) keeps its defaults.
     kind = set(dict(getattr(processor, "size", None) or {}))
@@ -237,8 +240,39 @@ def _image_processor(model_type, config):
                  else {"shortest_edge": image_size}}
         if getattr(processor, "crop_size", None):
             sizes["crop_size"] = {"height": image_size, "width": image_size}
-        processor = type(processor)(**sizes)
+        processor = type(processor)(**sizes, **_patch_sizes(processor, config))
     return processor
+
+
+def _side(size):
+    """The side of a square size: an int, or a (height, width) of equal ints (internvl's
+    image_size (448, 448)); else None."""
+    if isinstance(size, int) and not isinstance(size, bool):
+        return size
+    if isinstance(size, (list, tuple)) and len(size) == 2 and size[0] == size[1] and isinstance(size[0], int):
+        return size[0]
+    return None
+
+
+# An image processor's patch sizes and the vision config's names of them.
+_PATCH_SIZES = {"patch_size": ("patch_size",), "temporal_patch_size": ("temporal_patch_size",),
+                "merge_size": ("merge_size", "spatial_merge_size")}
+
+
+def _patch_sizes(processor, config):
+    """The patch sizes of an image processor that cuts patches itself (qwen2_vl's
+    patch_size, temporal_patch_size, merge_size) that the vision config gives otherwise
+    (qwen3_vl's 16-pixel patches, where Qwen2VLImageProcessor defaults to 14): the
+    config's, as a real checkpoint's preprocessor config has them."""
+    vision = next((sub for sub in _configs(config) if isinstance(vars(sub).get("patch_size"), int)), None)
+    sizes = {}
+    for name, aliases in _PATCH_SIZES.items():
+        own = getattr(processor, name, None)
+        value = next((vars(vision)[alias] for alias in aliases
+                      if vision is not None and isinstance(vars(vision).get(alias), int)), None)
+        if isinstance(own, int) and value is not None and value != own:
+            sizes[name] = value
+    return sizes
 
 
 def _feature_extractor(model_type, processor_class):
@@ -399,6 +433,18 @@ def _clamp(index, layers):
     return max(-layers, min(index, layers - 1))
 
 
+def _modeling_source(model_class, config):
+    """The source of the modules the model is built of: its class's, and those of the
+    towers it builds with AutoModel (glm46v's text model, glm4v's)."""
+    modules = {model_class.__module__}
+    try:
+        modules |= {type(module).__module__ for module in model_class(config).modules()}
+    except Exception:  # noqa: BLE001 -- a model the config cannot build yet fails later, honestly
+        pass
+    return "\n".join(inspect.getsource(importlib.import_module(name)) for name in sorted(modules)
+                     if name.startswith("transformers.models."))
+
+
 def _scale_mrope_sections(config, modeling_source):
     """Multimodal rotary sections (qwen2_vl's mrope_section [16, 24, 24]: the time,
     height and width parts of half a head) scaled to the tiny head, as nearly in the same
@@ -415,7 +461,9 @@ def _scale_mrope_sections(config, modeling_source):
             head_dim = vars(sub).get("head_dim") or (width // heads if heads and width else None)
             if not isinstance(sections, list) or not head_dim:
                 continue
-            half, total = head_dim // 2, sum(sections)
+            # Only the rotated part of a head (glm4v's partial_rotary_factor) is split.
+            factor = rope.get("partial_rotary_factor") or vars(sub).get("partial_rotary_factor") or 1.0
+            half, total = int(head_dim * factor) // 2, sum(sections)
             scaled = [max(1, section * half // total) for section in sections]
             scaled[0] += half - sum(scaled)
             rope["mrope_section"] = scaled
