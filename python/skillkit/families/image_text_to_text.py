@@ -240,6 +240,10 @@ def _image_processor(model_type, config):
                  else {"shortest_edge": image_size}}
         if getattr(processor, "crop_size", None):
             sizes["crop_size"] = {"height": image_size, "width": image_size}
+        pinpoints = next((vars(sub)["image_grid_pinpoints"] for sub in _configs(config)
+                          if isinstance(vars(sub).get("image_grid_pinpoints"), list)), None)
+        if pinpoints and getattr(processor, "image_grid_pinpoints", None):
+            sizes["image_grid_pinpoints"] = pinpoints  # the tiles of the tower's size
         processor = type(processor)(**sizes, **_patch_sizes(processor, config))
     return processor
 
@@ -314,9 +318,10 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     if image_seq_length is not None:
         parts["image_processor"].image_seq_length = image_seq_length
     # A count of image tokens the config does not name but implies (idefics3's
-    # image_seq_len): the vision tower's patches, merged scale_factor x scale_factor.
+    # image_seq_len, llava_onevision's num_image_tokens): the vision tower's patches,
+    # merged scale_factor x scale_factor.
     vision = _vision_config(config)
-    for name in ("image_seq_len", "image_seq_length"):
+    for name in ("image_seq_len", "image_seq_length", "num_image_tokens"):
         if name in parameters and name not in sizes and vision is not None:
             scale = _config_size(config, "scale_factor")
             scale = scale if isinstance(scale, int) and scale > 0 else 1
@@ -362,6 +367,7 @@ def _choose_chat_template(processor, model, tokenizer):
         processor.chat_template = CHAT_TEMPLATE.format(image=token)
         try:
             inputs = processor(images=[image], text=prompt(processor, PROMPTS[0]), return_tensors="pt")
+            inputs = inputs.to(model.dtype)
             with torch.no_grad():
                 model.generate(**inputs, max_new_tokens=1, do_sample=False)
             return
@@ -400,7 +406,15 @@ def _even_patch_grid(config):
     checkpoints do not. One patch more a side; the image processor follows image_size."""
     vision = _vision_config(config)
     if vision is not None and (vision.image_size // vision.patch_size) % 2:
+        old = vision.image_size
         vision.image_size = (vision.image_size // vision.patch_size + 1) * vision.patch_size
+        # The resolutions an image is tiled at (llava_onevision's image_grid_pinpoints,
+        # multiples of the tower's size) follow it.
+        for sub in _configs(config):
+            pinpoints = vars(sub).get("image_grid_pinpoints")
+            if isinstance(pinpoints, list):
+                sub.image_grid_pinpoints = [[side // old * vision.image_size for side in point]
+                                            for point in pinpoints]
 
 
 def _clamp_feature_layers(config):
@@ -530,6 +544,9 @@ def reference(model_dir, candidate, case, plan):
     for item in items:  # each alone: nothing padded, nothing resized together
         [image] = media.pil_images(item["image"])
         inputs = processor(images=[image.convert("RGB")], text=prompt(processor, item["text"]), return_tensors="pt")
+        # Pixels in the model's dtype, as the pipeline gives them (llama4's image
+        # processor normalises in bfloat16, as its checkpoints were trained).
+        inputs = inputs.to(model.dtype)
         with torch.inference_mode():
             scored = model.generate(**inputs, **settings, return_dict_in_generate=True, output_scores=True)
         # A decoder-only model's sequence starts with the prompt, an encoder-decoder's
