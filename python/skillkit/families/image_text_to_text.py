@@ -302,6 +302,10 @@ def _processor(model_type, processor_class, tokenizer, config, model):
         names = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
         name = names.get("torchvision") if isinstance(names, dict) else names
         parts["video_processor"] = getattr(transformers, name)() if name else None
+        if getattr(parts["video_processor"], "draw_on_frames", False):
+            # ernie4_5_vl_moe's draws timestamps on frames with a font file its
+            # checkpoints ship beside it; no frame is drawn on here.
+            parts["video_processor"] = getattr(transformers, name)(draw_on_frames=False)
     if "feature_extractor" in parameters:
         # Images need none either, but an audio-and-vision processor (gemma4's,
         # dots3_note's) checks it is one: the type's own, else the one its module names.
@@ -479,7 +483,10 @@ def _scale_mrope_sections(config, modeling_source):
             factor = rope.get("partial_rotary_factor") or vars(sub).get("partial_rotary_factor") or 1.0
             half, total = int(head_dim * factor) // 2, sum(sections)
             scaled = [max(1, section * half // total) for section in sections]
-            scaled[0] += half - sum(scaled)
+            # What is left over goes to a section of a size no other has: sections of one
+            # size stay equal (ernie4_5_vl_moe's height and width, [22, 22, 20], interleave).
+            rest = next((at for at, section in enumerate(sections) if sections.count(section) == 1), 0)
+            scaled[rest] += half - sum(scaled)
             rope["mrope_section"] = scaled
 
 
