@@ -139,6 +139,13 @@ def _processor_class(model_type, model_class):
     model's own package defines (kosmos-2's Kosmos2Processor, which the table lists under
     no type)."""
     name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    if not isinstance(name, str):
+        # A part of a larger model (qwen2_5_omni_thinker of qwen2_5_omni) is fed by the
+        # processor of the model whose config holds its config.
+        config_class = CONFIG_MAPPING[model_type]
+        name = next((PROCESSOR_MAPPING_NAMES.get(whole) for whole, whole_class in CONFIG_MAPPING.items()
+                     if config_class in (getattr(whole_class, "sub_configs", None) or {}).values()
+                     and isinstance(PROCESSOR_MAPPING_NAMES.get(whole), str)), None)
     processor_class = getattr(transformers, name, None) if isinstance(name, str) else None
     if processor_class is None:
         package = importlib.import_module(model_class.__module__.rsplit(".", 1)[0])
@@ -217,12 +224,15 @@ def _repoint_token_ids(config, tokenizer, named, processor=None):
                 sub.vocab_size = len(tokenizer)
 
 
-def _image_processor(model_type, config):
+def _image_processor(model_type, config, processor_class):
     """The type's own image processor (tiny.image_processor_name), with its defaults,
     which match the config's as in a real checkpoint, but for the size where the vision
     tower takes one fixed size (llava's 336 pixels, where CLIP's processor defaults to
     224): that size."""
-    name = tiny.image_processor_name(model_type)
+    # A type that shares another's processor (glm4v_moe's Glm4vProcessor) shares its
+    # image processor, which transformers' table lists under that type alone.
+    name = tiny.image_processor_name(model_type) or tiny.image_processor_name(
+        processor_class.__module__.split(".")[-2])
     if not name or not hasattr(transformers, name):
         raise NotImplementedError(f"no image processor for {model_type!r} ({name})")
     processor = getattr(transformers, name)()
@@ -280,9 +290,11 @@ def _patch_sizes(processor, config):
 
 
 def _feature_extractor(model_type, processor_class):
-    """The type's feature extractor with its defaults: transformers' table's, else the
-    one class its processor's module names (nemotron_h_omni's ParakeetFeatureExtractor)."""
-    name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
+    """The type's feature extractor with its defaults: transformers' table's (for the type,
+    else for the type whose processor it shares), else the one class its processor's
+    module names (nemotron_h_omni's ParakeetFeatureExtractor)."""
+    name = (FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
+            or FEATURE_EXTRACTOR_MAPPING_NAMES.get(processor_class.__module__.split(".")[-2]))
     if not name:
         source = inspect.getsource(importlib.import_module(processor_class.__module__))
         named = set(re.findall(r"\b(\w+FeatureExtractor)\b", source))
@@ -296,10 +308,11 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     vision tower adds to its patches (llava's num_additional_image_tokens) those of the
     model: one where it has a class embedding (CLIP's) the processor is told of."""
     parameters = inspect.signature(processor_class.__init__).parameters
-    parts = {"image_processor": _image_processor(model_type, config), "tokenizer": tokenizer}
+    parts = {"image_processor": _image_processor(model_type, config, processor_class), "tokenizer": tokenizer}
     if "video_processor" in parameters:
         # Images need none, but the processor checks its class.
-        names = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
+        names = (VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type)
+                 or VIDEO_PROCESSOR_MAPPING_NAMES.get(processor_class.__module__.split(".")[-2]) or {})
         name = names.get("torchvision") if isinstance(names, dict) else names
         parts["video_processor"] = getattr(transformers, name)() if name else None
         if getattr(parts["video_processor"], "draw_on_frames", False):
