@@ -215,7 +215,10 @@ def _repoint_token_ids(config, tokenizer, named, processor=None):
             match = re.fullmatch(r"(\w+?)_token_(?:id|index)", name)
             if match and (isinstance(value, int) or value is None):
                 role = match.group(1)
-                if value is None and role != "eos":
+                # An id left unset stays so, but for the end of sequence and the image's
+                # and video's tokens, which a config may leave to its checkpoints
+                # (minicpmv4_6's image_token_id None) and the model reads.
+                if value is None and role not in ("eos", "image", "video"):
                     continue
                 token = _token_for(role, tokenizer, named, processor)
                 if token is not None:
