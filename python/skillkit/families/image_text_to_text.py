@@ -94,7 +94,14 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _even_patch_grid(config)
     _tile_image_tokens(config)
     _clamp_feature_layers(config)
-    _scale_mrope_sections(config, _modeling_source(model_class, config))
+    source = _modeling_source(model_class, config)
+    _scale_mrope_sections(config, source)
+    # A model that makes its sliding-window mask whether or not a layer slides (step3p7's)
+    # needs a window: one wider than any tiny sequence, which changes nothing.
+    if "create_sliding_window_causal_mask(" in source:
+        for sub in _configs(config):
+            if "sliding_window" in vars(sub) and sub.sliding_window is None:
+                sub.sliding_window = 4096
     if not hasattr(model_class, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
     processor = _processor(model_type, processor_class, tokenizer, config, model_class(config))
@@ -349,7 +356,7 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     # An image processor that cuts an image into tiles (idefics3's max_image_size) cuts
     # tiles of the size the vision tower takes.
     max_size = getattr(parts["image_processor"], "max_image_size", None)
-    if vision is not None and set(dict(max_size or {})) == {"longest_edge"}:
+    if vision is not None and isinstance(max_size, dict) and set(max_size) == {"longest_edge"}:
         parts["image_processor"].max_image_size = {"longest_edge": vision.image_size}
     if "num_additional_image_tokens" in parameters:
         # Counted where the processor is told whether the model keeps it (llava's
