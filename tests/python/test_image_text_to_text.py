@@ -96,6 +96,22 @@ def test_handler_result_matches_the_output_schema(llava_skillset):
     assert len(result["token_ids"]) == len(result["texts"]) == 1
 
 
+def test_any_to_any_skillset_loads_the_same_model_and_gives_the_reference_tokens(tmp_path, llava_dir):
+    # any-to-any's class (AutoModelForMultimodalLM) is the image-text-to-text one: one
+    # handler serves both, loaded through the task's own auto class.
+    done = subprocess.run([str(ROOT / "bin" / "gen-skillset"), "-q", "--task", "any-to-any", "-o", str(tmp_path),
+                           "llava"], check=False, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "AutoModelForMultimodalLM.from_pretrained" in (tmp_path / "hf_llava.py").read_text()
+    instance = skillset.instantiate(tmp_path / "hf_llava.py", "llava")
+    handler = instance.init_cpu(str(llava_dir))[2]
+    candidate = dict(LLAVA, auto_class="AutoModelForMultimodalLM")
+    case = family.cases(PLAN)[1]
+    result = handler(case.input, **case.options)
+    assert greedy.compare(family.reference(llava_dir, candidate, case, PLAN), result, PLAN).ok
+    assert schema_violation(result, "any-to-any") is None
+
+
 @pytest.mark.parametrize("bad_input, error", [
     ({"image": None, "text": "no image"}, TypeError),
     ({"image": "unused.png"}, TypeError),

@@ -30,6 +30,7 @@ import torch
 import transformers
 from transformers import AutoProcessor, PreTrainedConfig
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
 from transformers.processing_utils import ProcessorMixin
@@ -62,8 +63,9 @@ CHAT_TEMPLATE = (
 # Special-looking string literals of a processor's module (qwen2_vl's "<|image_pad|>",
 # pixtral's "[IMG_BREAK]"): tokens its tokenizer must hold as one piece each.
 _TOKEN_LITERAL = re.compile(r"""["'](<\|?[A-Za-z][A-Za-z0-9_:./ -]*\|?>|\[[A-Z][A-Z0-9_]*\])["']""")
-# What a processor reads of its tokenizer by name (gemma3's tokenizer.boi_token).
-_TOKENIZER_ATTRIBUTE = re.compile(r"tokenizer\.([a-z][a-z0-9_]*_token)\b(?!_)")
+# What a processor reads of its tokenizer by name (gemma3's tokenizer.boi_token, gemma4's
+# getattr(tokenizer, "boa_token", None)).
+_TOKENIZER_ATTRIBUTE = re.compile(r"""tokenizer(?:\.|,\s*["'])([a-z][a-z0-9_]*_token)\b(?!_)""")
 # Processor arguments that are not sizes to take from the config.
 _PROCESSOR_PARTS = ("image_processor", "tokenizer", "video_processor", "feature_extractor", "chat_template",
                     "audio_tokenizer", "qformer_tokenizer")
@@ -75,6 +77,10 @@ def build_tiny(model_type, candidate, out_dir, seed):
     processor_class = _processor_class(model_type, model_class)
     tokenizer, named = _tokenizer(model_type, processor_class)
     config = CONFIG_MAPPING[model_type]()
+    # A vision tower that a default config leaves out (gemma4's vision_config None, for
+    # its text-only checkpoints) is built with its own defaults: images need one.
+    if "vision_config" in vars(config) and config.vision_config is None:
+        config = CONFIG_MAPPING[model_type](vision_config={})
     _repoint_token_ids(config, tokenizer, named)
     for sub in _configs(config):
         if getattr(sub, "initializer_range", None) is not None:
@@ -88,7 +94,14 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _even_patch_grid(config)
     _tile_image_tokens(config)
     _clamp_feature_layers(config)
-    _scale_mrope_sections(config, inspect.getsource(importlib.import_module(model_class.__module__)))
+    source = _modeling_source(model_class, config)
+    _scale_mrope_sections(config, source)
+    # A model that makes its sliding-window mask whether or not a layer slides (step3p7's)
+    # needs a window: one wider than any tiny sequence, which changes nothing.
+    if "create_sliding_window_causal_mask(" in source:
+        for sub in _configs(config):
+            if "sliding_window" in vars(sub) and sub.sliding_window is None:
+                sub.sliding_window = 4096
     if not hasattr(model_class, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
     processor = _processor(model_type, processor_class, tokenizer, config, model_class(config))
@@ -133,6 +146,13 @@ def _processor_class(model_type, model_class):
     model's own package defines (kosmos-2's Kosmos2Processor, which the table lists under
     no type)."""
     name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    if not isinstance(name, str):
+        # A part of a larger model (qwen2_5_omni_thinker of qwen2_5_omni) is fed by the
+        # processor of the model whose config holds its config.
+        config_class = CONFIG_MAPPING[model_type]
+        name = next((PROCESSOR_MAPPING_NAMES.get(whole) for whole, whole_class in CONFIG_MAPPING.items()
+                     if config_class in (getattr(whole_class, "sub_configs", None) or {}).values()
+                     and isinstance(PROCESSOR_MAPPING_NAMES.get(whole), str)), None)
     processor_class = getattr(transformers, name, None) if isinstance(name, str) else None
     if processor_class is None:
         package = importlib.import_module(model_class.__module__.rsplit(".", 1)[0])
@@ -202,7 +222,10 @@ def _repoint_token_ids(config, tokenizer, named, processor=None):
             match = re.fullmatch(r"(\w+?)_token_(?:id|index)", name)
             if match and (isinstance(value, int) or value is None):
                 role = match.group(1)
-                if value is None and role != "eos":
+                # An id left unset stays so, but for the end of sequence and the image's
+                # and video's tokens, which a config may leave to its checkpoints
+                # (minicpmv4_6's image_token_id None) and the model reads.
+                if value is None and role not in ("eos", "image", "video"):
                     continue
                 token = _token_for(role, tokenizer, named, processor)
                 if token is not None:
@@ -211,17 +234,23 @@ def _repoint_token_ids(config, tokenizer, named, processor=None):
                 sub.vocab_size = len(tokenizer)
 
 
-def _image_processor(model_type, config):
+def _image_processor(model_type, config, processor_class):
     """The type's own image processor (tiny.image_processor_name), with its defaults,
     which match the config's as in a real checkpoint, but for the size where the vision
     tower takes one fixed size (llava's 336 pixels, where CLIP's processor defaults to
     224): that size."""
-    name = tiny.image_processor_name(model_type)
+    # A type that shares another's processor (glm4v_moe's Glm4vProcessor) shares its
+    # image processor, which transformers' table lists under that type alone.
+    name = tiny.image_processor_name(model_type) or tiny.image_processor_name(
+        processor_class.__module__.split(".")[-2])
     if not name or not hasattr(transformers, name):
         raise NotImplementedError(f"no image processor for {model_type!r} ({name})")
     processor = getattr(transformers, name)()
-    image_size = next((sub.image_size for sub in _configs(config)
-                       if isinstance(getattr(sub, "image_size", None), int)), None)
+    sizes = _patch_sizes(processor, config)
+    if sizes:
+        processor = type(processor)(**sizes)
+    image_size = next((_side(sub.image_size) for sub in _configs(config)
+                       if _side(getattr(sub, "image_size", None))), None)
     # Only a fixed size is the vision tower's; another kind (idefics2's shortest and
     # longest edge, qwen2_vl's pixel counts) keeps its defaults.
     kind = set(dict(getattr(processor, "size", None) or {}))
@@ -231,8 +260,56 @@ def _image_processor(model_type, config):
                  else {"shortest_edge": image_size}}
         if getattr(processor, "crop_size", None):
             sizes["crop_size"] = {"height": image_size, "width": image_size}
-        processor = type(processor)(**sizes)
+        pinpoints = next((vars(sub)["image_grid_pinpoints"] for sub in _configs(config)
+                          if isinstance(vars(sub).get("image_grid_pinpoints"), list)), None)
+        if pinpoints and getattr(processor, "image_grid_pinpoints", None):
+            sizes["image_grid_pinpoints"] = pinpoints  # the tiles of the tower's size
+        processor = type(processor)(**sizes, **_patch_sizes(processor, config))
     return processor
+
+
+def _side(size):
+    """The side of a square size: an int, or a (height, width) of equal ints (internvl's
+    image_size (448, 448)); else None."""
+    if isinstance(size, int) and not isinstance(size, bool):
+        return size
+    if isinstance(size, (list, tuple)) and len(size) == 2 and size[0] == size[1] and isinstance(size[0], int):
+        return size[0]
+    return None
+
+
+# An image processor's patch sizes and the vision config's names of them.
+_PATCH_SIZES = {"patch_size": ("patch_size",), "temporal_patch_size": ("temporal_patch_size",),
+                "merge_size": ("merge_size", "spatial_merge_size")}
+
+
+def _patch_sizes(processor, config):
+    """The patch sizes of an image processor that cuts patches itself (qwen2_vl's
+    patch_size, temporal_patch_size, merge_size) that the vision config gives otherwise
+    (qwen3_vl's 16-pixel patches, where Qwen2VLImageProcessor defaults to 14): the
+    config's, as a real checkpoint's preprocessor config has them."""
+    vision = next((sub for sub in _configs(config) if isinstance(vars(sub).get("patch_size"), int)), None)
+    sizes = {}
+    for name, aliases in _PATCH_SIZES.items():
+        own = getattr(processor, name, None)
+        value = next((vars(vision)[alias] for alias in aliases
+                      if vision is not None and isinstance(vars(vision).get(alias), int)), None)
+        if isinstance(own, int) and value is not None and value != own:
+            sizes[name] = value
+    return sizes
+
+
+def _feature_extractor(model_type, processor_class):
+    """The type's feature extractor with its defaults: transformers' table's (for the type,
+    else for the type whose processor it shares), else the one class its processor's
+    module names (nemotron_h_omni's ParakeetFeatureExtractor)."""
+    name = (FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
+            or FEATURE_EXTRACTOR_MAPPING_NAMES.get(processor_class.__module__.split(".")[-2]))
+    if not name:
+        source = inspect.getsource(importlib.import_module(processor_class.__module__))
+        named = set(re.findall(r"\b(\w+FeatureExtractor)\b", source))
+        name = named.pop() if len(named) == 1 else None
+    return getattr(transformers, name)() if name and hasattr(transformers, name) else None
 
 
 def _processor(model_type, processor_class, tokenizer, config, model):
@@ -241,12 +318,21 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     vision tower adds to its patches (llava's num_additional_image_tokens) those of the
     model: one where it has a class embedding (CLIP's) the processor is told of."""
     parameters = inspect.signature(processor_class.__init__).parameters
-    parts = {"image_processor": _image_processor(model_type, config), "tokenizer": tokenizer}
+    parts = {"image_processor": _image_processor(model_type, config, processor_class), "tokenizer": tokenizer}
     if "video_processor" in parameters:
         # Images need none, but the processor checks its class.
-        names = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
+        names = (VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type)
+                 or VIDEO_PROCESSOR_MAPPING_NAMES.get(processor_class.__module__.split(".")[-2]) or {})
         name = names.get("torchvision") if isinstance(names, dict) else names
         parts["video_processor"] = getattr(transformers, name)() if name else None
+        if getattr(parts["video_processor"], "draw_on_frames", False):
+            # ernie4_5_vl_moe's draws timestamps on frames with a font file its
+            # checkpoints ship beside it; no frame is drawn on here.
+            parts["video_processor"] = getattr(transformers, name)(draw_on_frames=False)
+    if "feature_extractor" in parameters:
+        # Images need none either, but an audio-and-vision processor (gemma4's,
+        # dots3_note's) checks it is one: the type's own, else the one its module names.
+        parts["feature_extractor"] = _feature_extractor(model_type, processor_class)
     sizes = {}
     for name in parameters:
         if name in _PROCESSOR_PARTS or name.endswith("_token") or name in ("self", "args", "kwargs"):
@@ -259,9 +345,10 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     if image_seq_length is not None:
         parts["image_processor"].image_seq_length = image_seq_length
     # A count of image tokens the config does not name but implies (idefics3's
-    # image_seq_len): the vision tower's patches, merged scale_factor x scale_factor.
+    # image_seq_len, llava_onevision's num_image_tokens): the vision tower's patches,
+    # merged scale_factor x scale_factor.
     vision = _vision_config(config)
-    for name in ("image_seq_len", "image_seq_length"):
+    for name in ("image_seq_len", "image_seq_length", "num_image_tokens"):
         if name in parameters and name not in sizes and vision is not None:
             scale = _config_size(config, "scale_factor")
             scale = scale if isinstance(scale, int) and scale > 0 else 1
@@ -269,7 +356,7 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     # An image processor that cuts an image into tiles (idefics3's max_image_size) cuts
     # tiles of the size the vision tower takes.
     max_size = getattr(parts["image_processor"], "max_image_size", None)
-    if vision is not None and set(dict(max_size or {})) == {"longest_edge"}:
+    if vision is not None and isinstance(max_size, dict) and set(max_size) == {"longest_edge"}:
         parts["image_processor"].max_image_size = {"longest_edge": vision.image_size}
     if "num_additional_image_tokens" in parameters:
         # Counted where the processor is told whether the model keeps it (llava's
@@ -307,6 +394,7 @@ def _choose_chat_template(processor, model, tokenizer):
         processor.chat_template = CHAT_TEMPLATE.format(image=token)
         try:
             inputs = processor(images=[image], text=prompt(processor, PROMPTS[0]), return_tensors="pt")
+            inputs = inputs.to(model.dtype)
             with torch.no_grad():
                 model.generate(**inputs, max_new_tokens=1, do_sample=False)
             return
@@ -345,7 +433,15 @@ def _even_patch_grid(config):
     checkpoints do not. One patch more a side; the image processor follows image_size."""
     vision = _vision_config(config)
     if vision is not None and (vision.image_size // vision.patch_size) % 2:
+        old = vision.image_size
         vision.image_size = (vision.image_size // vision.patch_size + 1) * vision.patch_size
+        # The resolutions an image is tiled at (llava_onevision's image_grid_pinpoints,
+        # multiples of the tower's size) follow it.
+        for sub in _configs(config):
+            pinpoints = vars(sub).get("image_grid_pinpoints")
+            if isinstance(pinpoints, list):
+                sub.image_grid_pinpoints = [[side // old * vision.image_size for side in point]
+                                            for point in pinpoints]
 
 
 def _clamp_feature_layers(config):
@@ -378,6 +474,18 @@ def _clamp(index, layers):
     return max(-layers, min(index, layers - 1))
 
 
+def _modeling_source(model_class, config):
+    """The source of the modules the model is built of: its class's, and those of the
+    towers it builds with AutoModel (glm46v's text model, glm4v's)."""
+    modules = {model_class.__module__}
+    try:
+        modules |= {type(module).__module__ for module in model_class(config).modules()}
+    except Exception:  # noqa: BLE001 -- a model the config cannot build yet fails later, honestly
+        pass
+    return "\n".join(inspect.getsource(importlib.import_module(name)) for name in sorted(modules)
+                     if name.startswith("transformers.models."))
+
+
 def _scale_mrope_sections(config, modeling_source):
     """Multimodal rotary sections (qwen2_vl's mrope_section [16, 24, 24]: the time,
     height and width parts of half a head) scaled to the tiny head, as nearly in the same
@@ -394,9 +502,14 @@ def _scale_mrope_sections(config, modeling_source):
             head_dim = vars(sub).get("head_dim") or (width // heads if heads and width else None)
             if not isinstance(sections, list) or not head_dim:
                 continue
-            half, total = head_dim // 2, sum(sections)
+            # Only the rotated part of a head (glm4v's partial_rotary_factor) is split.
+            factor = rope.get("partial_rotary_factor") or vars(sub).get("partial_rotary_factor") or 1.0
+            half, total = int(head_dim * factor) // 2, sum(sections)
             scaled = [max(1, section * half // total) for section in sections]
-            scaled[0] += half - sum(scaled)
+            # What is left over goes to a section of a size no other has: sections of one
+            # size stay equal (ernie4_5_vl_moe's height and width, [22, 22, 20], interleave).
+            rest = next((at for at, section in enumerate(sections) if sections.count(section) == 1), 0)
+            scaled[rest] += half - sum(scaled)
             rope["mrope_section"] = scaled
 
 
@@ -461,6 +574,9 @@ def reference(model_dir, candidate, case, plan):
     for item in items:  # each alone: nothing padded, nothing resized together
         [image] = media.pil_images(item["image"])
         inputs = processor(images=[image.convert("RGB")], text=prompt(processor, item["text"]), return_tensors="pt")
+        # Pixels in the model's dtype, as the pipeline gives them (llama4's image
+        # processor normalises in bfloat16, as its checkpoints were trained).
+        inputs = inputs.to(model.dtype)
         with torch.inference_mode():
             scored = model.generate(**inputs, **settings, return_dict_in_generate=True, output_scores=True)
         # A decoder-only model's sequence starts with the prompt, an encoder-decoder's
