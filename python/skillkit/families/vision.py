@@ -48,6 +48,9 @@ INITIALIZER_RANGE = 0.3
 EMBEDDING_TASKS = ("feature-extraction", "image-feature-extraction")
 # The task whose handler gives per image the feature maps of the backbone's out_features.
 BACKBONE = "backbone"
+# The timm model a type that wraps one is built on: timm's own tiny test architecture
+# (470 thousand parameters), made for tests such as these.
+TIMM_MODEL = "test_resnet"
 # The family's reference type, whose processor (resize, rescale, normalize) is the last
 # resort of a type fed by none of its own or of its relatives'.
 REFERENCE_TYPE = "vit"
@@ -95,8 +98,29 @@ def _image_processor(model_type):
     raise NotImplementedError(f"no image processor for {model_type!r}")  # unreachable: vit has one
 
 
+def _build_timm_wrapper(candidate, out_dir):
+    """timm_wrapper wraps the timm model its config names: timm's own tiny test
+    architecture, fed as timm feeds it (its pretrained_cfg's data config, at the tiny
+    size), which the model's config carries (the processor saves nothing of its own)."""
+    import timm
+
+    data_config = {**timm.get_pretrained_cfg(TIMM_MODEL).to_dict(), "input_size": (3, IMAGE_SIZE, IMAGE_SIZE)}
+    config = transformers.TimmWrapperConfig(
+        architecture=TIMM_MODEL, pretrained_cfg=data_config, id2label=dict(enumerate(LABELS)),
+        label2id={label: index for index, label in enumerate(LABELS)})
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    if hasattr(model.timm_model, "get_classifier"):
+        # timm starts its classifier at zero: every label would score 1/7 whatever the image.
+        with torch.no_grad():
+            for parameter in model.timm_model.get_classifier().parameters():
+                parameter.normal_(0.0, INITIALIZER_RANGE)
+    tiny.save_and_verify(model, transformers.TimmWrapperImageProcessor(pretrained_cfg=data_config), out_dir)
+
+
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
+    if model_type == "timm_wrapper":
+        return _build_timm_wrapper(candidate, out_dir)
     config = CONFIG_MAPPING[model_type]()
     per_side = isinstance(getattr(config, "image_size", None), (list, tuple))
     # A size given per side (hiera's, mgp-str's) stays a list.
