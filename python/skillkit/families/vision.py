@@ -59,6 +59,10 @@ REFERENCE_TYPE = "vit"
 LABELS = ("tabby cat", "tree frog", "goldfish", "red fox", "garden snail", "jellyfish", "teapot")
 
 
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _relatives(model_type):
     """Model types named as parts of the same model, nearest first: for
     sam2_vision_model, sam2; for dinov3_convnext, dinov3_vit (its name's stems, each the
@@ -129,9 +133,15 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if "num_labels" in vars(config):  # declared by the config (pvt's 1000), not derived from id2label
         overrides["num_labels"] = len(LABELS)
     hierarchical = tiny.is_hierarchical(config)
-    if not isinstance(getattr(config, "patch_size", None), (list, tuple)):
-        # A patch given per side (hiera's 7 x 7 with a stride of 4) already fits 32 pixels.
-        overrides["patch_size"] = STAGE_PATCH_SIZE if hierarchical else PATCH_SIZE
+    patch_size = getattr(config, "patch_size", None)
+    # A patch given per side (hiera's 7 x 7 with a stride of 4) already fits 32 pixels,
+    # and so does one no larger than the tiny model's (mobilevitv2's unfolding in 2 x 2).
+    # A stem of strided convolutions (levit's: four of stride 2, its config's kernel_size
+    # and stride) makes the patch size: it stays.
+    stem = all(_is_int(getattr(config, name, None)) for name in ("kernel_size", "stride"))
+    if not isinstance(patch_size, (list, tuple)) and not stem:
+        target = STAGE_PATCH_SIZE if hierarchical else PATCH_SIZE
+        overrides["patch_size"] = min(patch_size, target) if _is_int(patch_size) else target
     if hierarchical and isinstance(getattr(config, "window_size", None), int):
         overrides["window_size"] = WINDOW_SIZE
     if isinstance(getattr(config, "num_windows", None), int):
@@ -145,11 +155,16 @@ def build_tiny(model_type, candidate, out_dir, seed):
         if getattr(config, name, None) is not None:
             overrides[name] = value
     tiny.shrink(config, **overrides)
+    for name, value in list(vars(config).items()):
+        if isinstance(value, tuple):
+            # As a checkpoint's config.json gives them: convnext's backbone extends its
+            # hidden_sizes, a tuple by default, with a list.
+            setattr(config, name, list(value))
     model_class = getattr(transformers, candidate["model_class"])
     if issubclass(model_class, BackboneMixin) and getattr(config, "stage_names", None):
         # Every stage after the stem, not only the last (the default): a backbone's user
         # reads several, and a bug in any one's layout shows.
-        config.set_output_features_output_indices(out_features=config.stage_names[1:], out_indices=None)
+        config.set_output_features_output_indices(out_features=list(config.stage_names[1:]), out_indices=None)
     model = model_class(config).eval()
     tiny.save_and_verify(model, _image_processor(model_type), out_dir)
 
