@@ -63,16 +63,16 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _relatives(model_type):
-    """Model types named as parts of the same model, nearest first: for
-    sam2_vision_model, sam2; for dinov3_convnext, dinov3_vit (its name's stems, each the
-    type of that name or the types that extend it)."""
+def _relatives(model_type, table=IMAGE_PROCESSOR_MAPPING_NAMES):
+    """Model types of `table` (a processor table of transformers) named as parts of the
+    same model, nearest first: for sam2_vision_model, sam2; for dinov3_convnext,
+    dinov3_vit (its name's stems, each the type of that name or the types that extend it)."""
     words = re.split(r"[_-]", model_type)
     relatives = []
     for count in range(len(words) - 1, 0, -1):
         stem = model_type[:len("_".join(words[:count]))]
-        relatives += [stem] if stem in IMAGE_PROCESSOR_MAPPING_NAMES else sorted(
-            name for name in IMAGE_PROCESSOR_MAPPING_NAMES if re.match(re.escape(stem) + r"[_-]", name))
+        relatives += [stem] if stem in table else sorted(
+            name for name in table if re.match(re.escape(stem) + r"[_-]", name))
     return relatives
 
 
@@ -150,6 +150,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
         overrides["num_windows"] = 4
         if getattr(config, "num_windows_side", None) is not None:
             overrides["num_windows_side"] = 2
+    if getattr(config, "mask_ratio", None):
+        # A masked autoencoder (vit_mae) drops 75% of the patches, drawn anew on every
+        # call, so no two runs of one image agree: the tiny checkpoint masks none, as a
+        # checkpoint served for its features is configured.
+        overrides["mask_ratio"] = 0.0
     for name, value in (("encoder_stride", PATCH_SIZE), ("pooler_output_size", tiny.HIDDEN),
                         ("initializer_range", INITIALIZER_RANGE)):
         if getattr(config, name, None) is not None:
