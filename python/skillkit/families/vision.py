@@ -15,6 +15,7 @@ import functools
 import inspect
 import re
 
+import numpy as np
 import torch
 import transformers
 from transformers import AutoImageProcessor, pipeline
@@ -51,6 +52,8 @@ BACKBONE = "backbone"
 # The timm model a type that wraps one is built on: timm's own tiny test architecture
 # (470 thousand parameters), made for tests such as these.
 TIMM_MODEL = "test_resnet"
+# The colours of a processor that quantizes them into the vocabulary (imagegpt's).
+PALETTE = 16
 # The family's reference type, whose processor (resize, rescale, normalize) is the last
 # resort of a type fed by none of its own or of its relatives'.
 REFERENCE_TYPE = "vit"
@@ -160,6 +163,14 @@ def build_tiny(model_type, candidate, out_dir, seed):
         if getattr(config, name, None) is not None:
             overrides[name] = value
     tiny.shrink(config, **overrides)
+    processor = _image_processor(model_type)
+    if hasattr(processor, "clusters") and processor.clusters is None:
+        # A processor that quantizes colours into the model's vocabulary (imagegpt's
+        # 512 clusters) holds the palette, which a checkpoint saves with it: PALETTE
+        # colours drawn in its [-1, 1] colour space, the vocabulary those and the start
+        # token.
+        processor.clusters = np.random.default_rng(seed).uniform(-1.0, 1.0, (PALETTE, 3)).astype(np.float32)
+        config.vocab_size = PALETTE + 1
     for name, value in list(vars(config).items()):
         if isinstance(value, tuple):
             # As a checkpoint's config.json gives them: convnext's backbone extends its
@@ -171,7 +182,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # reads several, and a bug in any one's layout shows.
         config.set_output_features_output_indices(out_features=list(config.stage_names[1:]), out_indices=None)
     model = model_class(config).eval()
-    tiny.save_and_verify(model, _image_processor(model_type), out_dir)
+    tiny.save_and_verify(model, processor, out_dir)
 
 
 def cases(plan):
