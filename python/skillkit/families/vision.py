@@ -52,6 +52,8 @@ BACKBONE = "backbone"
 # The timm model a type that wraps one is built on: timm's own tiny test architecture
 # (470 thousand parameters), made for tests such as these.
 TIMM_MODEL = "test_resnet"
+# The first stage's width of a hierarchical encoder that lists it per stage (sam2's).
+STAGE_WIDTH = tiny.STAGE_WIDTH
 # The colours of a processor that quantizes them into the vocabulary (imagegpt's).
 PALETTE = 16
 # The family's reference type, whose processor (resize, rescale, normalize) is the last
@@ -124,6 +126,27 @@ def _build_timm_wrapper(candidate, out_dir):
     tiny.save_and_verify(model, transformers.TimmWrapperImageProcessor(pretrained_cfg=data_config), out_dir)
 
 
+def _shrink_stages(stages, config):
+    """A hierarchical encoder that lists its sizes `_per_stage` (sam2's hiera), which
+    shrink does not read: every stage one block deep, STAGE_WIDTH wide and doubling; a
+    stage that had global attention two deep, its second block global (a stage's first
+    block pools, and a pooling block cannot attend globally); the neck that reads the
+    stages (sam2's backbone_channel_list, widest first) follows."""
+    blocks = stages.blocks_per_stage
+    first = [sum(blocks[:stage]) for stage in range(len(blocks))]
+    attends = [any(first[stage] <= block < first[stage] + blocks[stage] for block in stages.global_attention_blocks)
+               for stage in range(len(blocks))]
+    stages.blocks_per_stage = [2 if global_ else 1 for global_ in attends]
+    stages.global_attention_blocks = [sum(stages.blocks_per_stage[:stage + 1]) - 1
+                                      for stage in range(len(blocks)) if attends[stage]]
+    stages.embed_dim_per_stage = [STAGE_WIDTH * 2**stage for stage in range(len(blocks))]
+    stages.hidden_size = STAGE_WIDTH
+    if isinstance(getattr(config, "backbone_channel_list", None), list):
+        config.backbone_channel_list = stages.embed_dim_per_stage[::-1]
+    if _is_int(getattr(config, "fpn_hidden_size", None)):
+        config.fpn_hidden_size = tiny.HIDDEN
+
+
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     if model_type == "timm_wrapper":
@@ -163,6 +186,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
         if getattr(config, name, None) is not None:
             overrides[name] = value
     tiny.shrink(config, **overrides)
+    for part in (config, getattr(config, "backbone_config", None)):
+        if isinstance(getattr(part, "blocks_per_stage", None), list):
+            _shrink_stages(part, config)
     processor = _image_processor(model_type)
     if hasattr(processor, "clusters") and processor.clusters is None:
         # A processor that quantizes colours into the model's vocabulary (imagegpt's
