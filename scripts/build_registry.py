@@ -91,6 +91,11 @@ TASK_TABLES = [
 # Tables no Auto class reads, but that have a loader anyway (transformers' own
 # image-feature-extraction pipeline loads with AutoModel).
 AUTO_CLASS_FALLBACK = {"MODEL_FOR_IMAGE_MAPPING_NAMES": "AutoModel"}
+# Tables whose Auto class cannot load a saved model offline: their classes are loaded by
+# name (lib/common/plan.cpp). AutoBackbone.from_pretrained asks the Hub whether the name
+# is a repository, and takes it for a timm model's name otherwise; a local directory
+# fails the Hub's check of a repository id before anything loads.
+NO_AUTO_CLASS = {"MODEL_FOR_BACKBONE_MAPPING_NAMES"}
 
 # Input modalities each task implies; None = decided by the type's processors.
 TEXT, IMAGE, AUDIO, VIDEO, TIME_SERIES = "text", "image", "audio", "video", "time-series"
@@ -387,7 +392,8 @@ def task_tables(modeling_auto, base_auto):
         out.append((task or "feature-extraction", table))
         print(f"build_registry: note: new task table {table} named '{task}'", file=sys.stderr)
     return [(task, table, getattr(modeling_auto, table),
-             auto_of.get(table, AUTO_CLASS_FALLBACK.get(table))) for task, table in out]
+             None if table in NO_AUTO_CLASS else auto_of.get(table, AUTO_CLASS_FALLBACK.get(table)))
+            for task, table in out]
 
 
 def processor_tables(auto_dir):

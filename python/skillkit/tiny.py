@@ -352,8 +352,14 @@ def resized(processor, image_size):
     size = getattr(processor, "size", None) or {}
     if "height" in size and "width" in size:
         processor.size = {"height": image_size, "width": image_size}
+    elif size.get("shortest_edge") and size.get("longest_edge"):
+        # Its longest edge capped too (detr's 800 and 1333): in the same proportion.
+        longest = max(image_size, image_size * size["longest_edge"] // size["shortest_edge"])
+        processor.size = {"shortest_edge": image_size, "longest_edge": longest}
     elif "shortest_edge" in size:
         processor.size = {"shortest_edge": image_size}
+    elif size.get("longest_edge"):  # pixtral's: the longest edge at most image_size
+        processor.size = {"longest_edge": image_size}
     elif getattr(processor, "size", None) is None and getattr(processor, "size_divisor", None):
         pass  # no size: each image kept at its own, to a multiple of size_divisor (glpn's)
     else:

@@ -33,6 +33,8 @@ GOOD = {
     "audio-frame-classification": {"logits": [[[0.2, -0.1], [0.0, 1.5]]]},
     "audio-tokenization": {"audio_codes": [[[3, 7, 7], [1, 0, 2]]]},
     "depth-estimation": {"predicted_depth": [[[0.5, 1.5], [2.0, 0.25]]]},
+    # A convolutional stage's channels x height x width, then a transformer's tokens x hidden.
+    "backbone": {"feature_maps": [[[[[0.5, 1.5], [2.0, 0.25]]], [[0.1, 0.2], [0.3, 0.4]]]]},
     "object-detection": {
         "detections": [[{"score": 0.9, "label": "cat", "box": {"xmin": 1, "ymin": 2, "xmax": 10, "ymax": 12}}], []],
         "logits": [[[0.1, 2.0]], [[0.3, -1.0]]],

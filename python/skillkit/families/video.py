@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import transformers
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
 from transformers.pipelines.video_classification import VideoClassificationPipeline
 
@@ -30,6 +31,7 @@ from .. import media, tiny
 from ..compare import Comparison, allclose, missing_outputs, scores_and_predictions
 from ..expected import Expected
 from . import Case
+from .vision import _relatives
 
 # The tiny model sees FRAMES frames of IMAGE_SIZE x IMAGE_SIZE pixels in PATCH_SIZE
 # patches (videomae's tubelets pair frames: 2 x 16 patches).
@@ -45,12 +47,16 @@ LABELS = ("archery", "bowling", "juggling balls", "playing cello", "surfing wate
 
 def _processor(model_type, processor_class):
     """The type's own processor of the candidate's kind, resizing to IMAGE_SIZE: its
-    video processor, or its image processor (tiny.image_processor_name)."""
+    video processor, or its image processor (tiny.image_processor_name). A part of a
+    composite model that transformers maps none to (videoprism_vision_model) takes the
+    composite's, as the vision family's types do (vision._relatives)."""
+    table = VIDEO_PROCESSOR_MAPPING_NAMES if processor_class == "AutoVideoProcessor" else IMAGE_PROCESSOR_MAPPING_NAMES
+    source = next((name for name in (model_type, *_relatives(model_type, table)) if table.get(name)), model_type)
     if processor_class == "AutoVideoProcessor":
-        names = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
+        names = VIDEO_PROCESSOR_MAPPING_NAMES.get(source) or {}
         name = names.get("torchvision") if isinstance(names, dict) else names
     else:
-        name = tiny.image_processor_name(model_type)
+        name = tiny.image_processor_name(source)
     if name is None:
         raise NotImplementedError(f"no {processor_class} class for {model_type!r}: "
                                   "Unrecognized processing class")

@@ -12,16 +12,22 @@ that batches images of different sizes must show that resizing them together cha
 nothing.
 """
 import functools
+import inspect
+import re
 
+import numpy as np
 import torch
 import transformers
 from transformers import AutoImageProcessor, pipeline
+from transformers.backbone_utils import BackboneMixin
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 
 from .. import media, tiny
-from ..compare import Comparison, allclose, scores_and_predictions
+from ..compare import Comparison, allclose, missing_outputs, scores_and_predictions
 from ..expected import Expected
 from . import Case
+from .vision_detection import _parents
 
 # The tiny model sees IMAGE_SIZE x IMAGE_SIZE pixels in PATCH_SIZE patches: 16 patches.
 IMAGE_SIZE = 32
@@ -41,36 +47,175 @@ INITIALIZER_RANGE = 0.3
 
 # The tasks whose handler gives one embedding per image.
 EMBEDDING_TASKS = ("feature-extraction", "image-feature-extraction")
+# The task whose handler gives per image the feature maps of the backbone's out_features.
+BACKBONE = "backbone"
+# The timm model a type that wraps one is built on: timm's own tiny test architecture
+# (470 thousand parameters), made for tests such as these.
+TIMM_MODEL = "test_resnet"
+# The first stage's width of a hierarchical encoder that lists it per stage (sam2's).
+STAGE_WIDTH = tiny.STAGE_WIDTH
+# The colours of a processor that quantizes them into the vocabulary (imagegpt's).
+PALETTE = 16
+# The family's reference type, whose processor (resize, rescale, normalize) is the last
+# resort of a type fed by none of its own or of its relatives'.
+REFERENCE_TYPE = "vit"
 
 # Seven labels: more than the default top_k of 5, so the cut is exercised.
 LABELS = ("tabby cat", "tree frog", "goldfish", "red fox", "garden snail", "jellyfish", "teapot")
 
 
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _relatives(model_type, table=IMAGE_PROCESSOR_MAPPING_NAMES):
+    """Model types of `table` (a processor table of transformers) named as parts of the
+    same model, nearest first: for sam2_vision_model, sam2; for dinov3_convnext,
+    dinov3_vit (its name's stems, each the type of that name or the types that extend it)."""
+    words = re.split(r"[_-]", model_type)
+    relatives = []
+    for count in range(len(words) - 1, 0, -1):
+        stem = model_type[:len("_".join(words[:count]))]
+        relatives += [stem] if stem in table else sorted(
+            name for name in table if re.match(re.escape(stem) + r"[_-]", name))
+    return relatives
+
+
+def _takes_images_alone(name):
+    """Whether the processor class preprocesses images with nothing else required
+    (vitpose's also needs each person's box)."""
+    parameters = list(inspect.signature(getattr(transformers, name).preprocess).parameters.values())[2:]
+    return not any(p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters)
+
+
+def _image_processor(model_type):
+    """The processor a checkpoint of the type is fed by, resized to IMAGE_SIZE.
+
+    Its own (tiny.image_processor_name); else, for a part of a composite model that
+    transformers maps no processor to (sam2_vision_model, mlcd_vision_model,
+    uvdoc_backbone), the composite's, since its checkpoints are cut from the composite's
+    and saved with its processor (_relatives); else the processor of the model type its
+    modeling code derives from (dinov2_with_registers: dinov2's; vision_detection's
+    _parents); else the family's reference type's, which only resizes, rescales and
+    normalizes, as a plain pixel_values input is fed. A processor that needs more than
+    the image (vitpose's boxes) is passed over.
+    """
+    for source in [model_type, *_relatives(model_type), *_parents(model_type), REFERENCE_TYPE]:
+        name = tiny.image_processor_name(source)
+        if name is not None and hasattr(transformers, name) and _takes_images_alone(name):
+            return tiny.image_processor(source, IMAGE_SIZE)
+    raise NotImplementedError(f"no image processor for {model_type!r}")  # unreachable: vit has one
+
+
+def _build_timm_wrapper(candidate, out_dir):
+    """timm_wrapper wraps the timm model its config names: timm's own tiny test
+    architecture, fed as timm feeds it (its pretrained_cfg's data config, at the tiny
+    size), which the model's config carries (the processor saves nothing of its own)."""
+    import timm
+
+    data_config = {**timm.get_pretrained_cfg(TIMM_MODEL).to_dict(), "input_size": (3, IMAGE_SIZE, IMAGE_SIZE)}
+    config = transformers.TimmWrapperConfig(
+        architecture=TIMM_MODEL, pretrained_cfg=data_config, id2label=dict(enumerate(LABELS)),
+        label2id={label: index for index, label in enumerate(LABELS)})
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    if hasattr(model.timm_model, "get_classifier"):
+        # timm starts its classifier at zero: every label would score 1/7 whatever the image.
+        with torch.no_grad():
+            for parameter in model.timm_model.get_classifier().parameters():
+                parameter.normal_(0.0, INITIALIZER_RANGE)
+    tiny.save_and_verify(model, transformers.TimmWrapperImageProcessor(pretrained_cfg=data_config), out_dir)
+
+
+def _shrink_stages(stages, config):
+    """A hierarchical encoder that lists its sizes `_per_stage` (sam2's hiera), which
+    shrink does not read: every stage one block deep, STAGE_WIDTH wide and doubling; a
+    stage that had global attention two deep, its second block global (a stage's first
+    block pools, and a pooling block cannot attend globally); the neck that reads the
+    stages (sam2's backbone_channel_list, widest first) follows."""
+    blocks = stages.blocks_per_stage
+    first = [sum(blocks[:stage]) for stage in range(len(blocks))]
+    attends = [any(first[stage] <= block < first[stage] + blocks[stage] for block in stages.global_attention_blocks)
+               for stage in range(len(blocks))]
+    stages.blocks_per_stage = [2 if global_ else 1 for global_ in attends]
+    stages.global_attention_blocks = [sum(stages.blocks_per_stage[:stage + 1]) - 1
+                                      for stage in range(len(blocks)) if attends[stage]]
+    stages.embed_dim_per_stage = [STAGE_WIDTH * 2**stage for stage in range(len(blocks))]
+    stages.hidden_size = STAGE_WIDTH
+    if isinstance(getattr(config, "backbone_channel_list", None), list):
+        config.backbone_channel_list = stages.embed_dim_per_stage[::-1]
+    if _is_int(getattr(config, "fpn_hidden_size", None)):
+        config.fpn_hidden_size = tiny.HIDDEN
+
+
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
+    if model_type == "timm_wrapper":
+        return _build_timm_wrapper(candidate, out_dir)
     config = CONFIG_MAPPING[model_type]()
-    overrides = {"image_size": IMAGE_SIZE, "id2label": dict(enumerate(LABELS)),
+    per_side = isinstance(getattr(config, "image_size", None), (list, tuple))
+    # A size given per side (hiera's, mgp-str's) stays a list.
+    overrides = {"image_size": [IMAGE_SIZE] * 2 if per_side else IMAGE_SIZE, "id2label": dict(enumerate(LABELS)),
                  "label2id": {label: index for index, label in enumerate(LABELS)}}
     if "num_labels" in vars(config):  # declared by the config (pvt's 1000), not derived from id2label
         overrides["num_labels"] = len(LABELS)
     hierarchical = tiny.is_hierarchical(config)
-    overrides["patch_size"] = STAGE_PATCH_SIZE if hierarchical else PATCH_SIZE
+    patch_size = getattr(config, "patch_size", None)
+    # A patch given per side (hiera's 7 x 7 with a stride of 4) already fits 32 pixels,
+    # and so does one no larger than the tiny model's (mobilevitv2's unfolding in 2 x 2).
+    # A stem of strided convolutions (levit's: four of stride 2, its config's kernel_size
+    # and stride) makes the patch size: it stays.
+    stem = all(_is_int(getattr(config, name, None)) for name in ("kernel_size", "stride"))
+    if not isinstance(patch_size, (list, tuple)) and not stem:
+        target = STAGE_PATCH_SIZE if hierarchical else PATCH_SIZE
+        overrides["patch_size"] = min(patch_size, target) if _is_int(patch_size) else target
     if hierarchical and isinstance(getattr(config, "window_size", None), int):
         overrides["window_size"] = WINDOW_SIZE
+    if isinstance(getattr(config, "num_windows", None), int):
+        # A windowed ViT backbone (lw_detr_vit's 16 windows, 4 a side) splits the image:
+        # the tiny model's 4 x 4 patches in 2 x 2 windows.
+        overrides["num_windows"] = 4
+        if getattr(config, "num_windows_side", None) is not None:
+            overrides["num_windows_side"] = 2
+    if getattr(config, "mask_ratio", None):
+        # A masked autoencoder (vit_mae) drops 75% of the patches, drawn anew on every
+        # call, so no two runs of one image agree: the tiny checkpoint masks none, as a
+        # checkpoint served for its features is configured.
+        overrides["mask_ratio"] = 0.0
     for name, value in (("encoder_stride", PATCH_SIZE), ("pooler_output_size", tiny.HIDDEN),
                         ("initializer_range", INITIALIZER_RANGE)):
         if getattr(config, name, None) is not None:
             overrides[name] = value
     tiny.shrink(config, **overrides)
-    model = getattr(transformers, candidate["model_class"])(config).eval()
-    tiny.save_and_verify(model, tiny.image_processor(model_type, IMAGE_SIZE), out_dir)
+    for part in (config, getattr(config, "backbone_config", None)):
+        if isinstance(getattr(part, "blocks_per_stage", None), list):
+            _shrink_stages(part, config)
+    processor = _image_processor(model_type)
+    if hasattr(processor, "clusters") and processor.clusters is None:
+        # A processor that quantizes colours into the model's vocabulary (imagegpt's
+        # 512 clusters) holds the palette, which a checkpoint saves with it: PALETTE
+        # colours drawn in its [-1, 1] colour space, the vocabulary those and the start
+        # token.
+        processor.clusters = np.random.default_rng(seed).uniform(-1.0, 1.0, (PALETTE, 3)).astype(np.float32)
+        config.vocab_size = PALETTE + 1
+    for name, value in list(vars(config).items()):
+        if isinstance(value, tuple):
+            # As a checkpoint's config.json gives them: convnext's backbone extends its
+            # hidden_sizes, a tuple by default, with a list.
+            setattr(config, name, list(value))
+    model_class = getattr(transformers, candidate["model_class"])
+    if issubclass(model_class, BackboneMixin) and getattr(config, "stage_names", None):
+        # Every stage after the stem, not only the last (the default): a backbone's user
+        # reads several, and a bug in any one's layout shows.
+        config.set_output_features_output_indices(out_features=list(config.stage_names[1:]), out_indices=None)
+    model = model_class(config).eval()
+    tiny.save_and_verify(model, processor, out_dir)
 
 
 def cases(plan):
     one, first, second = media.images(3, plan.get("seed", 0))
     # media's default sizes differ from each other and from the model's 32 x 32, so
     # every image is resized, and the two of the batch differently.
-    if plan["task"] in EMBEDDING_TASKS:
+    if plan["task"] in (*EMBEDDING_TASKS, BACKBONE):
         return [Case("one image", one), Case("two images of different sizes", [first, second]),
                 Case("one image as PNG bytes", media.png(one))]
     return [
@@ -109,7 +254,28 @@ def _embed(model_dir, candidate, images):
     return Expected({"embeddings": embeddings})
 
 
+@functools.lru_cache(maxsize=1)
+def _backbone(model_dir, model_class):
+    model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
+    return model, AutoImageProcessor.from_pretrained(model_dir)
+
+
+def _feature_maps(model_dir, candidate, images):
+    """Per image, alone: the image processor, the backbone, and its feature_maps, one per
+    out_feature in their order (transformers has no backbone pipeline; this is what a
+    model that holds the backbone, detr's or dpt's, reads)."""
+    model, processor = _backbone(model_dir, candidate["model_class"])
+    maps = []
+    for image in images:
+        with torch.inference_mode():
+            outputs = model(**processor(images=[image], return_tensors="pt"))
+        maps.append([feature_map[0].float().tolist() for feature_map in outputs.feature_maps])
+    return Expected({"feature_maps": maps})
+
+
 def reference(model_dir, candidate, case, plan):
+    if plan["task"] == BACKBONE:
+        return _feature_maps(model_dir, candidate, media.pil_images(case.input))
     if plan["task"] in EMBEDDING_TASKS:
         return _embed(model_dir, candidate, media.pil_images(case.input))
     classifier = _classifier(model_dir, candidate["model_class"])
@@ -141,6 +307,8 @@ def compare(expected, actual, plan):
     """Embeddings allclose within the plan's tolerance; or logits allclose and
     predictions as compare.ranked_predictions."""
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    if "feature_maps" in expected:
+        return _compare_feature_maps(expected["feature_maps"], actual, rtol, atol)
     if "embeddings" in expected:
         if "embeddings" not in actual:
             return Comparison(False, None, f"output 'embeddings' expected, got {sorted(actual)}")
@@ -148,3 +316,22 @@ def compare(expected, actual, plan):
     if "logits" not in actual or "predictions" not in actual:
         return Comparison(False, None, f"outputs 'logits' and 'predictions' expected, got {sorted(actual)}")
     return scores_and_predictions(expected, actual, "logits", rtol, atol)
+
+
+def _compare_feature_maps(expected, actual, rtol, atol):
+    """Each image's maps allclose, map by map (the stages' shapes differ)."""
+    if (missing := missing_outputs({"feature_maps": expected}, actual)) is not None:
+        return missing
+    got = actual["feature_maps"]
+    if len(got) != len(expected):
+        return Comparison(False, None, f"feature_maps for {len(got)} images, expected {len(expected)}")
+    worst = 0.0
+    for image, (want_maps, got_maps) in enumerate(zip(expected, got)):
+        if len(got_maps) != len(want_maps):
+            return Comparison(False, None, f"image {image}: {len(got_maps)} feature maps, expected {len(want_maps)}")
+        for index, (want, have) in enumerate(zip(want_maps, got_maps)):
+            result = allclose(want, have, rtol, atol)
+            if not result.ok:
+                return Comparison(False, result.max_abs_diff, f"image {image}, feature map {index}: {result.message}")
+            worst = max(worst, result.max_abs_diff)
+    return Comparison(True, worst, "feature_maps match")

@@ -1,0 +1,55 @@
+"""The vision family: which processor feeds a type transformers maps none to, and the
+backbone task's reference and comparison."""
+import copy
+import json
+from pathlib import Path
+
+from skillkit import media
+from skillkit.families import vision
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAN = {"task": "backbone", "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
+
+
+def test_a_part_of_a_composite_model_is_fed_by_the_composites_processor():
+    assert type(vision._image_processor("sam2_vision_model")).__name__.startswith("Sam2ImageProcessor")
+    assert type(vision._image_processor("mlcd_vision_model")).__name__.startswith("CLIPImageProcessor")
+    assert type(vision._image_processor("dinov3_convnext")).__name__.startswith("DINOv3ViTImageProcessor")
+
+
+def test_a_type_without_a_processor_or_composite_takes_its_parents_then_the_reference_types():
+    # dinov2_with_registers' modeling code derives from dinov2's, fed by BitImageProcessor.
+    assert type(vision._image_processor("dinov2_with_registers")).__name__.startswith("BitImageProcessor")
+    # vitpose's processor needs each person's box: passed over for vit's.
+    assert type(vision._image_processor("vitpose_backbone")).__name__.startswith("ViTImageProcessor")
+
+
+def test_every_processor_found_resizes_to_the_tiny_models_size():
+    processor = vision._image_processor("sam3_vit_model")
+    pixels = processor(images=media.pil_images(media.images(1, 0)), return_tensors="pt")["pixel_values"]
+    assert tuple(pixels.shape[-2:]) == (vision.IMAGE_SIZE, vision.IMAGE_SIZE)
+
+
+def test_the_backbone_task_loads_its_class_by_name():
+    # AutoBackbone.from_pretrained asks the Hub about a local directory and fails.
+    registry = json.loads((ROOT / "data" / "registry.json").read_text(encoding="utf-8"))
+    assert registry["tasks"]["backbone"]["auto_class"] is None
+    assert "backbone" in registry["families"]["vision"]["handler_tasks"]
+
+
+def test_a_backbone_gives_every_stage_after_the_stem_per_image(tmp_path):
+    candidate = {"model_class": "ResNetBackbone", "auto_class": "ResNetBackbone",
+                 "processor_class": "AutoImageProcessor"}
+    vision.build_tiny("resnet", candidate, str(tmp_path), 0)
+    case = vision.cases(PLAN)[1]
+    assert len(case.input) == 2  # two images of different sizes
+    expected = vision.reference(str(tmp_path), candidate, case, PLAN)
+    maps = expected["feature_maps"]
+    assert len(maps) == 2 and [len(image) for image in maps] == [4, 4]  # resnet's four stages
+    assert vision.compare(expected, copy.deepcopy(dict(expected)), PLAN).ok
+    moved = copy.deepcopy(dict(expected))
+    moved["feature_maps"][1][2][0][0][0] += 1.0
+    result = vision.compare(expected, moved, PLAN)
+    assert not result.ok and "image 1, feature map 2" in result.message
+    missing = vision.compare(expected, {"embeddings": []}, PLAN)
+    assert not missing.ok and "feature_maps" in missing.message
