@@ -33,8 +33,9 @@ import torch
 import transformers
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
+from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 
-from .. import media, tiny
+from .. import media, tiny, tokenizers
 from ..compare import Comparison, allclose, missing_outputs, short
 from ..expected import Expected
 from . import Case
@@ -56,11 +57,16 @@ BACKBONE_WIDTHS = (16, 32, 64, 128)
 LABELS = ("cat", "dog", "car", "person", "tree")
 INITIALIZER_RANGE = 0.1
 # The object-detection pipeline's default threshold; a case lowers it so that there are
-# detections to compare.
+# detections to compare. The zero-shot-object-detection pipeline's is lower.
 THRESHOLD = 0.5
+NAMED_THRESHOLD = 0.1
+# What a case asks a detector queried with text to find.
+QUERIES = ["cat", "remote control"]
 # The image-segmentation pipeline's defaults, and its subtask per task.
 SEGMENT_OPTIONS = {"threshold": 0.9, "mask_threshold": 0.5, "overlap_mask_area_threshold": 0.5}
 QUERY_SEGMENTATION = {"universal-segmentation": None, "instance-segmentation": "instance"}
+# The tiny tokenizer of a detector queried with text.
+VOCAB_SIZE = 300
 # Two labels' upsampled logits closer than this at a pixel tie there (the tolerance).
 TIE = 1e-4
 
@@ -82,23 +88,44 @@ def build_tiny(model_type, candidate, out_dir, seed):
     backbone = getattr(config, "backbone_config", None)
     if backbone is not None and backbone.model_type == "timm_backbone":
         overrides["backbone_config"] = _resnet_backbone(backbone.out_indices)
+    backbone = overrides.get("backbone_config", getattr(config, "backbone_config", None))
+    stages = list(getattr(backbone, "out_features", None) or ())
     if isinstance(getattr(config, "image_size", None), (int, list, tuple)):
         overrides["image_size"] = [IMAGE_SIZE, IMAGE_SIZE] if isinstance(config.image_size, (list, tuple)) \
             else IMAGE_SIZE
     if tiny._present(config, "patch_size"):  # also where a head reads the ViT's (depth_anything's)
         overrides["patch_size"] = PATCH_SIZE
-    backbone = overrides.get("backbone_config", getattr(config, "backbone_config", None))
-    stages = list(getattr(backbone, "out_features", None) or ())
     tiny.shrink(config, **overrides)
+    vision = getattr(config, "vision_config", None)
+    if vision is not None:  # the vision tower a text-queried detector (owlvit's) reads images with
+        vision.image_size, vision.patch_size = IMAGE_SIZE, PATCH_SIZE
     if stages and backbone.out_features != stages and set(stages) <= set(backbone.stage_names):
         # Shrinking derives a hierarchical backbone's sizes again (swin's), which resets
         # its outputs to the last stage; the heads (mask2former's pixel decoder) read
         # every stage they read before.
         backbone.set_output_features_output_indices(out_features=stages, out_indices=None)
     _neck_reads_its_stages(config)
+    processor = _image_processor(model_type)
+    if getattr(config, "text_config", None) is not None:
+        processor = _text_queries(model_type, config, processor)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     _spread_queries(model)
-    tiny.save_and_verify(model, _image_processor(model_type), out_dir)
+    tiny.save_and_verify(model, processor, out_dir)
+
+
+def _text_queries(model_type, config, image_processor):
+    """The processor of a detector queried with text (owlvit, grounding-dino): the
+    type's own, over its image processor and a tiny tokenizer of the type's own class,
+    whose vocabulary and special token ids the text model takes."""
+    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, tokenizers.ROLES)
+    text_config = config.text_config
+    text_config.vocab_size = len(tokenizer)
+    for role in ("bos", "eos", "pad"):
+        # The text model pools at its end-of-text token (clip's): the tiny vocabulary's.
+        if getattr(text_config, f"{role}_token_id", None) is not None:
+            setattr(text_config, f"{role}_token_id", getattr(tokenizer, f"{role}_token_id"))
+    processor_class = getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])
+    return processor_class(image_processor=image_processor, tokenizer=tokenizer)
 
 
 def _image_processor(model_type):
@@ -196,6 +223,13 @@ def cases(plan):
         result.append(Case("one image as PNG bytes, no thresholds", media.png(one), everything))
         result.append(Case("two images, instances, no thresholds", [second, first],
                            dict(everything, subtask="instance")))
+    elif plan["task"] == "zero-shot-object-detection":
+        # Labels as the pipeline takes them: a list, or one string of comma-separated ones.
+        result = [Case("one image, two labels", one, {"candidate_labels": QUERIES}),
+                  Case("two images of different sizes, threshold 0.5", [first, second],
+                       {"candidate_labels": QUERIES, "threshold": 0.5}),
+                  Case("one image as PNG bytes, labels in one string, top_k 5", media.png(one),
+                       {"candidate_labels": ",".join(reversed(QUERIES)), "top_k": 5})]
     elif plan["task"] == "object-detection":
         # Random weights score few queries above the pipeline's 0.5: a low threshold
         # keeps most of them, so that labels, scores and boxes are compared.
@@ -211,7 +245,10 @@ def _pipeline(task, model_dir, model_class):
     model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
     processor = transformers.AutoImageProcessor.from_pretrained(model_dir)
     name = "image-segmentation" if task.endswith("-segmentation") else task
-    return transformers.pipeline(name, model=model, image_processor=processor, device="cpu")
+    # A detector queried with text reads the labels with its tokenizer.
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir) if task == "zero-shot-object-detection" \
+        else None
+    return transformers.pipeline(name, model=model, tokenizer=tokenizer, image_processor=processor, device="cpu")
 
 
 def reference(model_dir, candidate, case, plan):
@@ -220,6 +257,9 @@ def reference(model_dir, candidate, case, plan):
     images = media.pil_images(case.input)
     if task == "object-detection":
         return _detect(pipe, images, case.options.get("threshold", THRESHOLD))
+    if task == "zero-shot-object-detection":
+        return _detect_named(pipe, images, case.options["candidate_labels"],
+                             case.options.get("threshold", NAMED_THRESHOLD), case.options.get("top_k"))
     if task == "depth-estimation":
         return _estimate_depth(pipe, images)
     if task == "semantic-segmentation":
@@ -248,6 +288,31 @@ def _detect(pipe, images, threshold):
         expected["detections"].append(
             [{"score": float(d["score"]), "label": d["label"], "box": dict(d["box"])}
              for d in pipe(image, threshold=threshold)])
+    expected.threshold = threshold
+    return expected
+
+
+def _detect_named(pipe, images, labels, threshold, top_k):
+    """The pipeline's detections; and per image, per label (the pipeline queries one at
+    a time), the model's `logits` and `pred_boxes` on the pipeline's own inputs."""
+    expected = Expected({"detections": [], "logits": [], "pred_boxes": []})
+    queries = labels.split(",") if isinstance(labels, str) else labels
+    for image in images:
+        logits, boxes = [], []
+        for inputs in pipe.preprocess({"image": image, "candidate_labels": queries}):
+            with torch.inference_mode():
+                outputs = pipe.model(**{key: value for key, value in inputs.items()
+                                        if key not in ("target_size", "candidate_label", "is_last")})
+            # Columns the model masks everywhere (-inf: grounding-dino's text positions
+            # past the label's tokens) left out.
+            row = outputs.logits[0].float()
+            logits.append(row[:, row.isfinite().any(0)].tolist())
+            boxes.append(outputs.pred_boxes[0].float().tolist())
+        expected["logits"].append(logits)
+        expected["pred_boxes"].append(boxes)
+        expected["detections"].append(
+            [{"score": float(d["score"]), "label": d["label"], "box": dict(d["box"])}
+             for d in pipe(image, candidate_labels=labels, threshold=threshold, top_k=top_k)])
     expected.threshold = threshold
     return expected
 
@@ -302,7 +367,9 @@ def compare(expected, actual, plan):
             continue
         if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
             return Comparison(False, None, f"{key}: expected {len(expected[key])} entries, got {short(actual[key])}")
-        for index, (want, got) in enumerate(zip(expected[key], actual[key])):
+        for index, (want, got) in enumerate(_pairs(expected[key], actual[key], plan["task"])):
+            if want is None:
+                return Comparison(False, None, f"{key}[{index}]: expected one entry per label, got {short(got)}")
             values = allclose(want, got, rtol, atol)
             if not values.ok:
                 return Comparison(False, values.max_abs_diff, f"{key}[{index}]: {values.message}")
@@ -318,6 +385,20 @@ def compare(expected, actual, plan):
     if not found.ok:
         return found
     return Comparison(True, max(worst, found.max_abs_diff or 0.0), found.message)
+
+
+def _pairs(expected, actual, task):
+    """(expected, actual) per image; per image and label for a detector queried with
+    text, whose labels' logits differ in width (one column per token of the label, in
+    grounding-dino's). A (None, actual) pair where an image's labels do not match."""
+    if task != "zero-shot-object-detection":
+        yield from zip(expected, actual)
+        return
+    for want, got in zip(expected, actual):
+        if not isinstance(got, list) or len(got) != len(want):
+            yield None, got
+            return
+        yield from zip(want, got)
 
 
 def _compare_detections(expected, actual, rtol, atol):
