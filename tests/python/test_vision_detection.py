@@ -133,10 +133,11 @@ def test_a_depth_anything_neck_reads_every_stage_of_its_tiny_vit_and_depth_varie
     assert all(np.isfinite(depth).all() and depth.std() > 1e-3 for depth in depths)
 
 
-def generate(out, model_type):
-    """The skillset gen-skillset writes for `model_type` from the registry alone."""
-    subprocess.run([str(ROOT / "bin" / "gen-skillset"), "-q", "-o", str(out), model_type], check=True,
-                   capture_output=True, cwd=ROOT)
+def generate(out, model_type, task=None):
+    """The skillset gen-skillset writes for `model_type` from the registry alone, for its
+    default task or `task`."""
+    subprocess.run([str(ROOT / "bin" / "gen-skillset"), "-q", "-o", str(out), model_type]
+                   + (["--task", task] if task else []), check=True, capture_output=True, cwd=ROOT)
     return out / f"hf_{model_type.replace('-', '_')}.py"
 
 
@@ -152,11 +153,13 @@ def detr_skillset(tmp_path_factory):
     ("mask2former", "universal-segmentation", "Mask2FormerForUniversalSegmentation"),
     ("owlvit", "zero-shot-object-detection", "OwlViTForObjectDetection"),
     ("grounding-dino", "zero-shot-object-detection", "GroundingDinoForObjectDetection"),
+    ("detr", "feature-extraction", "DetrModel"),
+    ("yolos", "image-feature-extraction", "YolosModel"),
 ])
 def test_a_generated_skillset_matches_the_pipeline_in_its_tasks_output_schema(tmp_path, model_type, task,
                                                                               model_class):
     candidate = _build(tmp_path / "model", model_type, model_class)
-    served = skillset.instantiate(str(generate(tmp_path, model_type)), model_type.replace("-", "_"))
+    served = skillset.instantiate(str(generate(tmp_path, model_type, task)), model_type.replace("-", "_"))
     assert served.TASK == task
     _, _, handler, _, _ = served.init_cpu(str(tmp_path / "model"), "cpu", "cpu")
     for case in vision_detection.cases(plan(task)):

@@ -38,7 +38,7 @@ from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 from .. import media, tiny, tokenizers
 from ..compare import Comparison, allclose, missing_outputs, short
 from ..expected import Expected
-from . import Case
+from . import Case, vision
 
 # Images are resized to IMAGE_SIZE on their shortest edge (or to IMAGE_SIZE square): the
 # extra level deformable_detr adds after a backbone's last stage (stride 64) still sees
@@ -210,6 +210,8 @@ def _resnet_backbone(out_indices):
 
 
 def cases(plan):
+    if plan["task"] in vision.EMBEDDING_TASKS:
+        return vision.cases(plan)
     one, first, second = media.images(3, plan.get("seed", 0))
     # media's sizes differ from each other and from the model's, so every image is
     # resized, and the two of the batch differently.
@@ -253,6 +255,8 @@ def _pipeline(task, model_dir, model_class):
 
 def reference(model_dir, candidate, case, plan):
     task = plan["task"]
+    if task in vision.EMBEDDING_TASKS:  # the base model, as the vision family embeds images
+        return vision._embed(model_dir, candidate, media.pil_images(case.input))
     pipe = _pipeline(task, model_dir, candidate["model_class"])
     images = media.pil_images(case.input)
     if task == "object-detection":
@@ -360,6 +364,8 @@ def compare(expected, actual, plan):
     detections as _compare_detections, segments as _compare_segments."""
     if (missing := missing_outputs(expected, actual)) is not None:
         return missing
+    if "embeddings" in expected:
+        return vision.compare(expected, actual, plan)
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
     worst = 0.0
     for key in ("logits", "pred_boxes", "predicted_depth", "class_queries_logits", "masks_queries_logits"):
