@@ -37,6 +37,10 @@ GOOD = {
         "logits": [[[0.1, 2.0]], [[0.3, -1.0]]],
         "pred_boxes": [[[0.5, 0.5, 0.2, 0.3]], [[0.4, 0.6, 0.1, 0.1]]],
     },
+    "mask-generation": {
+        "masks": [[[[[0, 1], [1, 1]], [[0, 0], [0, 1]]]], [[[[1]]]]],
+        "iou_scores": [[[0.9, 0.4]], [[0.7]]],
+    },
     "zero-shot-object-detection": {
         "detections": [[{"score": 0.3, "label": "remote control",
                          "box": {"xmin": 1, "ymin": 2, "xmax": 10, "ymax": 12}}], []],

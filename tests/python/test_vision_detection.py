@@ -153,6 +153,8 @@ def detr_skillset(tmp_path_factory):
     ("mask2former", "universal-segmentation", "Mask2FormerForUniversalSegmentation"),
     ("owlvit", "zero-shot-object-detection", "OwlViTForObjectDetection"),
     ("grounding-dino", "zero-shot-object-detection", "GroundingDinoForObjectDetection"),
+    ("sam", "mask-generation", "SamModel"),
+    ("sam_hq", "mask-generation", "SamHQModel"),
     ("detr", "feature-extraction", "DetrModel"),
     ("yolos", "image-feature-extraction", "YolosModel"),
 ])

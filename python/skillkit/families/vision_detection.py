@@ -65,6 +65,8 @@ QUERIES = ["cat", "remote control"]
 # The image-segmentation pipeline's defaults, and its subtask per task.
 SEGMENT_OPTIONS = {"threshold": 0.9, "mask_threshold": 0.5, "overlap_mask_area_threshold": 0.5}
 QUERY_SEGMENTATION = {"universal-segmentation": None, "instance-segmentation": "instance"}
+# A mask generator's windowed attention: windows of WINDOW x WINDOW patches.
+WINDOW = 4
 # The tiny tokenizer of a detector queried with text.
 VOCAB_SIZE = 300
 # Two labels' upsampled logits closer than this at a pixel tie there (the tolerance).
@@ -105,7 +107,10 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # every stage they read before.
         backbone.set_output_features_output_indices(out_features=stages, out_indices=None)
     _neck_reads_its_stages(config)
-    processor = _image_processor(model_type)
+    if getattr(config, "prompt_encoder_config", None) is not None:
+        processor = _prompted(model_type, config)
+    else:
+        processor = _image_processor(model_type)
     if getattr(config, "text_config", None) is not None:
         processor = _text_queries(model_type, config, processor)
     model = getattr(transformers, candidate["model_class"])(config).eval()
@@ -126,6 +131,26 @@ def _text_queries(model_type, config, image_processor):
             setattr(text_config, f"{role}_token_id", getattr(tokenizer, f"{role}_token_id"))
     processor_class = getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])
     return processor_class(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def _prompted(model_type, config):
+    """A mask generator prompted with points (sam's): its image encoder's outputs, the
+    prompts' and the masks' widths agree; the prompt encoder sees the tiny image's grid
+    of patches; windowed attention (windows of WINDOW patches) but in the last layer,
+    which attends globally. Its processor resizes the longest edge to IMAGE_SIZE and pads
+    to a square, and reads input masks at the mask decoder's resolution (4 x the grid)."""
+    vision, prompts, masks = config.vision_config, config.prompt_encoder_config, config.mask_decoder_config
+    grid = IMAGE_SIZE // PATCH_SIZE
+    vision.output_channels, vision.num_pos_feats = prompts.hidden_size, prompts.hidden_size // 2
+    vision.window_size, vision.global_attn_indexes = WINDOW, [vision.num_hidden_layers - 1]
+    prompts.image_size, prompts.patch_size, prompts.image_embedding_size = IMAGE_SIZE, PATCH_SIZE, grid
+    masks.iou_head_hidden_dim, masks.mlp_dim = masks.hidden_size, tiny.INTERMEDIATE
+    if tiny._present(masks, "vit_dim"):  # a decoder that reads the ViT's features too (sam_hq's)
+        masks.vit_dim = vision.hidden_size
+    processor = getattr(transformers, tiny.image_processor_name(model_type))()
+    processor.size, processor.pad_size = {"longest_edge": IMAGE_SIZE}, {"height": IMAGE_SIZE, "width": IMAGE_SIZE}
+    processor.mask_size, processor.mask_pad_size = {"longest_edge": 4 * grid}, {"height": 4 * grid, "width": 4 * grid}
+    return getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])(image_processor=processor)
 
 
 def _image_processor(model_type):
@@ -225,6 +250,13 @@ def cases(plan):
         result.append(Case("one image as PNG bytes, no thresholds", media.png(one), everything))
         result.append(Case("two images, instances, no thresholds", [second, first],
                            dict(everything, subtask="instance")))
+    elif plan["task"] == "mask-generation":
+        # Points in each image's own pixels: per image its prompts, each a list of points.
+        result = [Case("one image, a point at its centre", one),
+                  Case("two images of different sizes, a point each", [first, second],
+                       {"input_points": [[[[10, 12]]], [[[30, 20]]]]}),
+                  Case("one image as PNG bytes, two prompts, one mask each", media.png(one),
+                       {"input_points": [[[[8, 8]], [[40, 30]]]], "multimask_output": False})]
     elif plan["task"] == "zero-shot-object-detection":
         # Labels as the pipeline takes them: a list, or one string of comma-separated ones.
         result = [Case("one image, two labels", one, {"candidate_labels": QUERIES}),
@@ -257,6 +289,8 @@ def reference(model_dir, candidate, case, plan):
     task = plan["task"]
     if task in vision.EMBEDDING_TASKS:  # the base model, as the vision family embeds images
         return vision._embed(model_dir, candidate, media.pil_images(case.input))
+    if task == "mask-generation":
+        return _generate_masks(model_dir, candidate, media.pil_images(case.input), case.options)
     pipe = _pipeline(task, model_dir, candidate["model_class"])
     images = media.pil_images(case.input)
     if task == "object-detection":
@@ -321,6 +355,66 @@ def _detect_named(pipe, images, labels, threshold, top_k):
     return expected
 
 
+@functools.lru_cache(maxsize=1)
+def _prompted_model(model_dir, model_class):
+    model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
+    return model, transformers.AutoProcessor.from_pretrained(model_dir)
+
+
+def _generate_masks(model_dir, candidate, images, options):
+    """Per image, per prompt, the masks and their predicted IoU scores, from the model
+    and its processor's own post-processing (post_process_masks, at the image's size).
+    transformers' mask-generation pipeline prompts a grid of points and merges the masks
+    with torchvision's compiled non-maximum suppression, absent here; prompted masks are
+    what it is made of. Without `input_points`, one point at the image's centre."""
+    model, processor = _prompted_model(model_dir, candidate["model_class"])
+    multimask = options.get("multimask_output", True)
+    expected = Expected({"masks": [], "iou_scores": []})
+    expected.margins = []
+    for index, image in enumerate(images):
+        points = options["input_points"][index] if "input_points" in options \
+            else [[[image.width // 2, image.height // 2]]]
+        inputs = processor(images=image, input_points=[points], return_tensors="pt")
+        with torch.inference_mode():
+            outputs = model(**inputs, multimask_output=multimask)
+        sizes = (outputs.pred_masks, inputs["original_sizes"], inputs["reshaped_input_sizes"])
+        masks = processor.post_process_masks(*sizes)[0]
+        logits = processor.post_process_masks(*sizes, binarize=False)[0]
+        expected["masks"].append(masks.int().tolist())
+        expected["iou_scores"].append(outputs.iou_scores[0].float().tolist())
+        # A pixel whose upscaled logit lies within tolerance of the threshold (0) may
+        # fall on either side in another kernel.
+        expected.margins.append(logits.abs().float().numpy())
+    return expected
+
+
+def _compare_masks(expected, actual, rtol, atol):
+    """Per image the IoU scores allclose and the masks equal but at pixels whose logit
+    ties with the threshold (within TIE)."""
+    for key in ("masks", "iou_scores"):
+        if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
+            return Comparison(False, None, f"{key}: expected {len(expected[key])} entries, got {short(actual[key])}")
+    worst, tied = 0.0, 0
+    for row, (want, got, margin) in enumerate(zip(expected["masks"], actual["masks"], expected.margins)):
+        try:
+            mask = np.asarray(got, dtype=np.int64)
+        except (TypeError, ValueError):
+            return Comparison(False, None, f"masks[{row}]: not prompts of masks of rows of pixels")
+        reference = np.asarray(want, dtype=np.int64)
+        if mask.shape != reference.shape:
+            return Comparison(False, None, f"masks[{row}]: shape {list(mask.shape)}, expected {list(reference.shape)}")
+        differ = mask != reference
+        if (differ & (margin > TIE)).any():
+            return Comparison(False, None, f"masks[{row}]: {int((differ & (margin > TIE)).sum())} pixels differ")
+        tied += int(differ.sum())
+    for row, (want, got) in enumerate(zip(expected["iou_scores"], actual["iou_scores"])):
+        scores = allclose(want, got, rtol, atol)
+        if not scores.ok:
+            return Comparison(False, scores.max_abs_diff, f"iou_scores[{row}]: {scores.message}")
+        worst = max(worst, scores.max_abs_diff)
+    return Comparison(True, worst, f"masks match ({tied} tied pixels excused)" if tied else "masks match")
+
+
 def _estimate_depth(pipe, images):
     expected = Expected({"predicted_depth": []})
     for image in images:
@@ -367,6 +461,8 @@ def compare(expected, actual, plan):
     if "embeddings" in expected:
         return vision.compare(expected, actual, plan)
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    if "iou_scores" in expected:
+        return _compare_masks(expected, actual, rtol, atol)
     worst = 0.0
     for key in ("logits", "pred_boxes", "predicted_depth", "class_queries_logits", "masks_queries_logits"):
         if key not in expected:
