@@ -155,6 +155,8 @@ def detr_skillset(tmp_path_factory):
     ("grounding-dino", "zero-shot-object-detection", "GroundingDinoForObjectDetection"),
     ("sam", "mask-generation", "SamModel"),
     ("sam_hq", "mask-generation", "SamHQModel"),
+    ("sam2", "mask-generation", "Sam2Model"),
+    ("sam3_tracker", "mask-generation", "Sam3TrackerModel"),
     ("detr", "feature-extraction", "DetrModel"),
     ("yolos", "image-feature-extraction", "YolosModel"),
 ])

@@ -134,22 +134,56 @@ def _text_queries(model_type, config, image_processor):
 
 
 def _prompted(model_type, config):
-    """A mask generator prompted with points (sam's): its image encoder's outputs, the
-    prompts' and the masks' widths agree; the prompt encoder sees the tiny image's grid
-    of patches; windowed attention (windows of WINDOW patches) but in the last layer,
-    which attends globally. Its processor resizes the longest edge to IMAGE_SIZE and pads
-    to a square, and reads input masks at the mask decoder's resolution (4 x the grid)."""
+    """A mask generator prompted with points (sam's and its kin's): the prompts' and the
+    masks' widths agree with what the image encoder gives, at the tiny image's scale,
+    and the processor resizes to IMAGE_SIZE, reading input masks at the mask decoder's
+    resolution (4 x the grid of image embeddings).
+
+    A windowed ViT (sam's own, sam3's backbone) takes PATCH_SIZE patches, windows of
+    WINDOW patches and global attention in its last layer, and the prompt encoder its
+    grid; a backbone of stages (sam2's hiera) doubles its width stage by stage, and the
+    feature pyramid reads those widths. The pyramid's feature sizes shrink with the
+    grid."""
     vision, prompts, masks = config.vision_config, config.prompt_encoder_config, config.mask_decoder_config
-    grid = IMAGE_SIZE // PATCH_SIZE
-    vision.output_channels, vision.num_pos_feats = prompts.hidden_size, prompts.hidden_size // 2
-    vision.window_size, vision.global_attn_indexes = WINDOW, [vision.num_hidden_layers - 1]
-    prompts.image_size, prompts.patch_size, prompts.image_embedding_size = IMAGE_SIZE, PATCH_SIZE, grid
+    real_grid = prompts.image_size // prompts.patch_size
+    width = prompts.hidden_size
+    backbone = getattr(vision, "backbone_config", None)
+    vit = next((part for part in (vision, backbone) if getattr(part, "global_attn_indexes", None)), None)
+    if vit is not None:
+        vit.window_size, vit.global_attn_indexes = WINDOW, [vit.num_hidden_layers - 1]
+        vit.image_size, vit.patch_size = IMAGE_SIZE, PATCH_SIZE
+        if tiny._present(vit, "pretrain_image_size"):  # its position embeddings' grid
+            vit.pretrain_image_size = IMAGE_SIZE
+        prompts.patch_size = PATCH_SIZE
+    if backbone is None:  # sam's ViT gives the masks' width itself
+        vision.output_channels, vision.num_pos_feats = width, width // 2
+    else:
+        if getattr(backbone, "embed_dim_per_stage", None):
+            stages = len(backbone.embed_dim_per_stage)
+            backbone.embed_dim_per_stage = [backbone.hidden_size * 2 ** i for i in range(stages)]
+            vision.backbone_channel_list = backbone.embed_dim_per_stage[::-1]
+        if isinstance(getattr(backbone, "image_size", None), list):
+            backbone.image_size = [IMAGE_SIZE, IMAGE_SIZE]
+        vision.fpn_hidden_size = width
+    prompts.image_size = IMAGE_SIZE
+    grid = IMAGE_SIZE // prompts.patch_size
+    if getattr(vision, "backbone_feature_sizes", None):
+        vision.backbone_feature_sizes = [[side * grid // real_grid for side in sides]
+                                         for sides in vision.backbone_feature_sizes]
+    if tiny._present(prompts, "image_embedding_size"):
+        prompts.image_embedding_size = grid
+    if tiny._present(config, "image_size"):
+        config.image_size = IMAGE_SIZE
     masks.iou_head_hidden_dim, masks.mlp_dim = masks.hidden_size, tiny.INTERMEDIATE
     if tiny._present(masks, "vit_dim"):  # a decoder that reads the ViT's features too (sam_hq's)
         masks.vit_dim = vision.hidden_size
     processor = getattr(transformers, tiny.image_processor_name(model_type))()
-    processor.size, processor.pad_size = {"longest_edge": IMAGE_SIZE}, {"height": IMAGE_SIZE, "width": IMAGE_SIZE}
-    processor.mask_size, processor.mask_pad_size = {"longest_edge": 4 * grid}, {"height": 4 * grid, "width": 4 * grid}
+    if getattr(processor, "size", None) and processor.size.get("longest_edge"):  # and pads to a square
+        processor.size, processor.pad_size = {"longest_edge": IMAGE_SIZE}, {"height": IMAGE_SIZE, "width": IMAGE_SIZE}
+        processor.mask_size = {"longest_edge": 4 * grid}
+        processor.mask_pad_size = {"height": 4 * grid, "width": 4 * grid}
+    else:  # resizes to a square
+        processor.size, processor.mask_size = ({"height": side, "width": side} for side in (IMAGE_SIZE, 4 * grid))
     return getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])(image_processor=processor)
 
 
@@ -377,7 +411,9 @@ def _generate_masks(model_dir, candidate, images, options):
         inputs = processor(images=image, input_points=[points], return_tensors="pt")
         with torch.inference_mode():
             outputs = model(**inputs, multimask_output=multimask)
-        sizes = (outputs.pred_masks, inputs["original_sizes"], inputs["reshaped_input_sizes"])
+        # The resized sizes where the processor padded to a square (sam's; sam2's resizes to one).
+        sizes = [outputs.pred_masks] + [inputs[key] for key in ("original_sizes", "reshaped_input_sizes")
+                                        if key in inputs]
         masks = processor.post_process_masks(*sizes)[0]
         logits = processor.post_process_masks(*sizes, binarize=False)[0]
         expected["masks"].append(masks.int().tolist())
