@@ -157,6 +157,7 @@ def detr_skillset(tmp_path_factory):
     ("sam_hq", "mask-generation", "SamHQModel"),
     ("sam2", "mask-generation", "Sam2Model"),
     ("sam3_tracker", "mask-generation", "Sam3TrackerModel"),
+    ("superpoint", "keypoint-detection", "SuperPointForKeypointDetection"),
     ("detr", "feature-extraction", "DetrModel"),
     ("yolos", "image-feature-extraction", "YolosModel"),
 ])

@@ -325,6 +325,8 @@ def reference(model_dir, candidate, case, plan):
         return vision._embed(model_dir, candidate, media.pil_images(case.input))
     if task == "mask-generation":
         return _generate_masks(model_dir, candidate, media.pil_images(case.input), case.options)
+    if task == "keypoint-detection":
+        return _detect_keypoints(model_dir, candidate, media.pil_images(case.input))
     pipe = _pipeline(task, model_dir, candidate["model_class"])
     images = media.pil_images(case.input)
     if task == "object-detection":
@@ -391,6 +393,8 @@ def _detect_named(pipe, images, labels, threshold, top_k):
 
 @functools.lru_cache(maxsize=1)
 def _prompted_model(model_dir, model_class):
+    """The model and its processor (AutoProcessor: the image processor where there is
+    no other)."""
     model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
     return model, transformers.AutoProcessor.from_pretrained(model_dir)
 
@@ -422,6 +426,40 @@ def _generate_masks(model_dir, candidate, images, options):
         # fall on either side in another kernel.
         expected.margins.append(logits.abs().float().numpy())
     return expected
+
+
+def _detect_keypoints(model_dir, candidate, images):
+    """Per image, alone, the keypoints (whole pixels of the image), their scores and
+    descriptors, from the model and its image processor's own post-processing
+    (post_process_keypoint_detection): transformers has no pipeline for the task."""
+    model, processor = _prompted_model(model_dir, candidate["model_class"])
+    expected = Expected({"keypoints": [], "scores": [], "descriptors": []})
+    for image in images:
+        inputs = processor(images=image, return_tensors="pt")
+        with torch.inference_mode():
+            outputs = model(**inputs)
+        found = processor.post_process_keypoint_detection(outputs, [(image.height, image.width)])[0]
+        for key in expected:
+            expected[key].append(found[key].tolist())
+    return expected
+
+
+def _compare_keypoints(expected, actual, rtol, atol):
+    """Per image the same keypoints in the same order, scores and descriptors allclose."""
+    worst = 0.0
+    for key in ("keypoints", "scores", "descriptors"):
+        if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
+            return Comparison(False, None, f"{key}: expected {len(expected[key])} entries, got {short(actual[key])}")
+    for row, (want, got) in enumerate(zip(expected["keypoints"], actual["keypoints"])):
+        if got != want:
+            return Comparison(False, None, f"keypoints[{row}]: {short(got)}, expected {short(want)}")
+    for key in ("scores", "descriptors"):
+        for row, (want, got) in enumerate(zip(expected[key], actual[key])):
+            values = allclose(want, got, rtol, atol)
+            if not values.ok:
+                return Comparison(False, values.max_abs_diff, f"{key}[{row}]: {values.message}")
+            worst = max(worst, values.max_abs_diff)
+    return Comparison(True, worst, "keypoints match")
 
 
 def _compare_masks(expected, actual, rtol, atol):
@@ -499,6 +537,8 @@ def compare(expected, actual, plan):
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
     if "iou_scores" in expected:
         return _compare_masks(expected, actual, rtol, atol)
+    if "descriptors" in expected:
+        return _compare_keypoints(expected, actual, rtol, atol)
     worst = 0.0
     for key in ("logits", "pred_boxes", "predicted_depth", "class_queries_logits", "masks_queries_logits"):
         if key not in expected:
