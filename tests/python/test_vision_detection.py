@@ -96,6 +96,41 @@ def test_instance_segmentation_of_a_tiny_mask2former_finds_segments_without_thre
     assert all(len(segments) > 1 for segments in expected["segments"])
 
 
+def test_zero_shot_raw_outputs_are_compared_per_label_whatever_their_widths():
+    # grounding-dino's logits: one column per token of the label, so labels differ in width.
+    logits = [[[[0.5, 1.0]], [[0.25, 0.5, 2.0]]]]
+    boxes = [[[[0.5, 0.5, 0.2, 0.2]], [[0.4, 0.4, 0.1, 0.1]]]]
+    expected = Expected({"detections": [[detection(0.9)]], "logits": logits, "pred_boxes": boxes})
+    expected.threshold = vision_detection.NAMED_THRESHOLD
+    zero_shot = plan("zero-shot-object-detection")
+    assert vision_detection.compare(expected, dict(expected), zero_shot).ok
+    one_label_off = [[[[0.5, 1.0]], [[0.25, 0.5, 2.1]]]]
+    assert not vision_detection.compare(expected, dict(expected, logits=one_label_off), zero_shot).ok
+    a_label_missing = [[[[0.5, 1.0]]]]
+    assert not vision_detection.compare(expected, dict(expected, logits=a_label_missing), zero_shot).ok
+
+
+def test_masks_may_differ_only_where_the_logit_ties_with_the_threshold():
+    masks = [[[[[1, 0], [0, 0]]]]]  # one image, one prompt, one mask of 2 x 2 pixels
+    expected = Expected({"masks": masks, "iou_scores": [[[0.5]]]})
+    expected.margins = [np.array([[[[1.0, 1.0], [1.0, 0.0]]]])]  # the bottom right logit is 0
+    generation = plan("mask-generation")
+    assert vision_detection.compare(expected, dict(expected), generation).ok
+    tied_pixel = [[[[[1, 0], [0, 1]]]]]
+    assert vision_detection.compare(expected, dict(expected, masks=tied_pixel), generation).ok
+    clear_pixel = [[[[[0, 0], [0, 0]]]]]
+    assert not vision_detection.compare(expected, dict(expected, masks=clear_pixel), generation).ok
+    assert not vision_detection.compare(expected, dict(expected, iou_scores=[[[0.6]]]), generation).ok
+
+
+def test_keypoints_must_be_the_same_and_their_scores_and_descriptors_close():
+    expected = Expected({"keypoints": [[[3, 4]]], "scores": [[0.9]], "descriptors": [[[0.1, 0.2]]]})
+    detection_plan = plan("keypoint-detection")
+    assert vision_detection.compare(expected, dict(expected), detection_plan).ok
+    for wrong in ({"keypoints": [[[3, 5]]]}, {"scores": [[0.8]]}, {"descriptors": [[[0.1, 0.3]]]}):
+        assert not vision_detection.compare(expected, dict(expected, **wrong), detection_plan).ok, wrong
+
+
 def test_object_detection_cases_lower_the_threshold_and_batch_two_sizes():
     cases = vision_detection.cases(plan("object-detection"))
     batches = [case for case in cases if isinstance(case.input, list)]
