@@ -96,6 +96,41 @@ def test_instance_segmentation_of_a_tiny_mask2former_finds_segments_without_thre
     assert all(len(segments) > 1 for segments in expected["segments"])
 
 
+def test_zero_shot_raw_outputs_are_compared_per_label_whatever_their_widths():
+    # grounding-dino's logits: one column per token of the label, so labels differ in width.
+    logits = [[[[0.5, 1.0]], [[0.25, 0.5, 2.0]]]]
+    boxes = [[[[0.5, 0.5, 0.2, 0.2]], [[0.4, 0.4, 0.1, 0.1]]]]
+    expected = Expected({"detections": [[detection(0.9)]], "logits": logits, "pred_boxes": boxes})
+    expected.threshold = vision_detection.NAMED_THRESHOLD
+    zero_shot = plan("zero-shot-object-detection")
+    assert vision_detection.compare(expected, dict(expected), zero_shot).ok
+    one_label_off = [[[[0.5, 1.0]], [[0.25, 0.5, 2.1]]]]
+    assert not vision_detection.compare(expected, dict(expected, logits=one_label_off), zero_shot).ok
+    a_label_missing = [[[[0.5, 1.0]]]]
+    assert not vision_detection.compare(expected, dict(expected, logits=a_label_missing), zero_shot).ok
+
+
+def test_masks_may_differ_only_where_the_logit_ties_with_the_threshold():
+    masks = [[[[[1, 0], [0, 0]]]]]  # one image, one prompt, one mask of 2 x 2 pixels
+    expected = Expected({"masks": masks, "iou_scores": [[[0.5]]]})
+    expected.margins = [np.array([[[[1.0, 1.0], [1.0, 0.0]]]])]  # the bottom right logit is 0
+    generation = plan("mask-generation")
+    assert vision_detection.compare(expected, dict(expected), generation).ok
+    tied_pixel = [[[[[1, 0], [0, 1]]]]]
+    assert vision_detection.compare(expected, dict(expected, masks=tied_pixel), generation).ok
+    clear_pixel = [[[[[0, 0], [0, 0]]]]]
+    assert not vision_detection.compare(expected, dict(expected, masks=clear_pixel), generation).ok
+    assert not vision_detection.compare(expected, dict(expected, iou_scores=[[[0.6]]]), generation).ok
+
+
+def test_keypoints_must_be_the_same_and_their_scores_and_descriptors_close():
+    expected = Expected({"keypoints": [[[3, 4]]], "scores": [[0.9]], "descriptors": [[[0.1, 0.2]]]})
+    detection_plan = plan("keypoint-detection")
+    assert vision_detection.compare(expected, dict(expected), detection_plan).ok
+    for wrong in ({"keypoints": [[[3, 5]]]}, {"scores": [[0.8]]}, {"descriptors": [[[0.1, 0.3]]]}):
+        assert not vision_detection.compare(expected, dict(expected, **wrong), detection_plan).ok, wrong
+
+
 def test_object_detection_cases_lower_the_threshold_and_batch_two_sizes():
     cases = vision_detection.cases(plan("object-detection"))
     batches = [case for case in cases if isinstance(case.input, list)]
@@ -133,11 +168,12 @@ def test_a_depth_anything_neck_reads_every_stage_of_its_tiny_vit_and_depth_varie
     assert all(np.isfinite(depth).all() and depth.std() > 1e-3 for depth in depths)
 
 
-def generate(out, model_type):
-    """The skillset gen-skillset writes for `model_type` from the registry alone."""
-    subprocess.run([str(ROOT / "bin" / "gen-skillset"), "-q", "-o", str(out), model_type], check=True,
-                   capture_output=True, cwd=ROOT)
-    return out / f"hf_{model_type}.py"
+def generate(out, model_type, task=None):
+    """The skillset gen-skillset writes for `model_type` from the registry alone, for its
+    default task or `task`."""
+    subprocess.run([str(ROOT / "bin" / "gen-skillset"), "-q", "-o", str(out), model_type]
+                   + (["--task", task] if task else []), check=True, capture_output=True, cwd=ROOT)
+    return out / f"hf_{model_type.replace('-', '_')}.py"
 
 
 @pytest.fixture(scope="module")
@@ -150,11 +186,20 @@ def detr_skillset(tmp_path_factory):
     ("glpn", "depth-estimation", "GLPNForDepthEstimation"),
     ("upernet", "semantic-segmentation", "UperNetForSemanticSegmentation"),
     ("mask2former", "universal-segmentation", "Mask2FormerForUniversalSegmentation"),
+    ("owlvit", "zero-shot-object-detection", "OwlViTForObjectDetection"),
+    ("grounding-dino", "zero-shot-object-detection", "GroundingDinoForObjectDetection"),
+    ("sam", "mask-generation", "SamModel"),
+    ("sam_hq", "mask-generation", "SamHQModel"),
+    ("sam2", "mask-generation", "Sam2Model"),
+    ("sam3_tracker", "mask-generation", "Sam3TrackerModel"),
+    ("superpoint", "keypoint-detection", "SuperPointForKeypointDetection"),
+    ("detr", "feature-extraction", "DetrModel"),
+    ("yolos", "image-feature-extraction", "YolosModel"),
 ])
 def test_a_generated_skillset_matches_the_pipeline_in_its_tasks_output_schema(tmp_path, model_type, task,
                                                                               model_class):
     candidate = _build(tmp_path / "model", model_type, model_class)
-    served = skillset.instantiate(str(generate(tmp_path, model_type)), model_type)
+    served = skillset.instantiate(str(generate(tmp_path, model_type, task)), model_type.replace("-", "_"))
     assert served.TASK == task
     _, _, handler, _, _ = served.init_cpu(str(tmp_path / "model"), "cpu", "cpu")
     for case in vision_detection.cases(plan(task)):
@@ -164,8 +209,8 @@ def test_a_generated_skillset_matches_the_pipeline_in_its_tasks_output_schema(tm
         assert schema_violation(json.loads(json.dumps(outputs)), task) is None  # plain lists and numbers
         result = vision_detection.compare(expected, outputs, plan(task))
         assert result.ok, (case.name, result.message)
-    with pytest.raises(TypeError, match="top_k"):
-        handler(case.input, top_k=3)
+    with pytest.raises(TypeError, match="no_such_option"):
+        handler(case.input, **case.options, no_such_option=3)
 
 
 def test_the_detr_skillset_serves_no_converted_backend_and_says_so(detr_skillset):
