@@ -12,6 +12,7 @@ model of this family's recipe with that family's labels.
 """
 import json
 import os
+import re
 
 import transformers
 from transformers import pipeline
@@ -28,15 +29,32 @@ from . import Case, audio_encoder
 VOCABULARY = ("<pad>", "<s>", "</s>", "<unk>", "|", *"etaoinshrdlucmfwypvbgk'")
 
 
+def _extractor_name(model_type, main):
+    """The type's feature extractor in transformers' table, unless it does not make the
+    model's main input: then the one the type's config documents its input with.
+    (wav2vec2-bert's table names Wav2Vec2FeatureExtractor, whose raw `input_values` the
+    model does not take; its config's docs say its `input_features` come from
+    SeamlessM4TFeatureExtractor, as its checkpoints' preprocessor configs do.)"""
+    name = FEATURE_EXTRACTOR_MAPPING_NAMES[model_type]
+    if getattr(transformers, name).model_input_names[0] == main:
+        return name
+    documented = re.findall(r"\[`(\w+FeatureExtractor)`\]", CONFIG_MAPPING[model_type].__doc__ or "")
+    for other in dict.fromkeys(documented):
+        if hasattr(transformers, other) and getattr(transformers, other).model_input_names[0] == main:
+            return other
+    raise NotImplementedError(f"no feature extractor makes {model_type}'s {main}: Unrecognized feature extractor")
+
+
 def _processor(model_type, model_class, out_dir):
     vocabulary = os.path.join(out_dir, "vocab.json")
     with open(vocabulary, "w", encoding="utf-8") as handle:
         json.dump({token: index for index, token in enumerate(VOCABULARY)}, handle)
     tokenizer = transformers.Wav2Vec2CTCTokenizer(vocabulary, word_delimiter_token="|")
-    if getattr(transformers, model_class).main_input_name == "input_features":
+    main = getattr(transformers, model_class).main_input_name
+    if main == "input_features":
         # A model of spectrogram features (parakeet, lasr): the type's own feature
         # extractor, at the sizes the config's defaults expect.
-        extractor = getattr(transformers, FEATURE_EXTRACTOR_MAPPING_NAMES[model_type])(return_attention_mask=True)
+        extractor = getattr(transformers, _extractor_name(model_type, main))(return_attention_mask=True)
     else:
         # An attention mask and normalisation, as layer-norm checkpoints (wav2vec2-large
         # and later) are configured: a skillset that skips either is caught.
