@@ -1,19 +1,24 @@
-"""Speech recognition with a CTC head (wav2vec2, hubert, wavlm, ...): each clip's transcript.
+"""Speech recognition without a seq2seq decoder: a CTC head (wav2vec2, hubert, wavlm,
+...) or a transducer's (parakeet_rnnt, parakeet_tdt, nemotron_asr_streaming): each
+clip's transcript.
 
 The handler's contract is data/families.json's "audio-ctc" entry: a clip or a list of
-clips (float32 mono 16 kHz arrays, paths or bytes) in, `texts` out, one greedy CTC
-transcript per clip. The reference is transformers' automatic-speech-recognition
-pipeline, run on each clip alone.
+clips (float32 mono 16 kHz arrays, paths or bytes) in, `texts` out, one greedy
+transcript per clip (ctc, rnnt and tdt alike). The reference is transformers'
+automatic-speech-recognition pipeline, run on each clip alone: argmax and CTC decoding,
+or the transducer's own generate().
 
 audio-classification, audio-frame-classification and feature-extraction are served as
 the audio-encoder family serves them (the `audio_tasks` partial), and so tested: that
 family's cases, references and comparisons (skillkit.families.audio_encoder), on a tiny
-model of this family's recipe with that family's labels.
+model of this family's recipe with that family's labels. audio-xvector (wav2vec2's
+ForXVector heads): each clip's speaker embedding, the model's own `embeddings`.
 """
 import json
 import os
 import re
 
+import torch
 import transformers
 from transformers import pipeline
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
@@ -27,6 +32,13 @@ from . import Case, audio_encoder
 # A character vocabulary as wav2vec2's English checkpoints have: specials, the word
 # delimiter "|", and letters. CTC's blank is the pad token.
 VOCABULARY = ("<pad>", "<s>", "</s>", "<unk>", "|", *"etaoinshrdlucmfwypvbgk'")
+# A transducer's blank, after the vocabulary.
+BLANK = "<blank>"
+TRANSDUCER_SYMBOLS_PER_STEP = 2
+
+# The tasks that transcribe, CTC and the transducers (RNN-T, TDT), and their Auto classes.
+TRANSCRIBING = ("ctc", "rnnt", "tdt")
+TRANSCRIBERS = ("AutoModelForCTC", "AutoModelForRNNT", "AutoModelForTDT")
 
 
 def _extractor_name(model_type, main):
@@ -45,11 +57,13 @@ def _extractor_name(model_type, main):
     raise NotImplementedError(f"no feature extractor makes {model_type}'s {main}: Unrecognized feature extractor")
 
 
-def _processor(model_type, model_class, out_dir):
+def _processor(model_type, model_class, out_dir, tokens=VOCABULARY):
     vocabulary = os.path.join(out_dir, "vocab.json")
     with open(vocabulary, "w", encoding="utf-8") as handle:
-        json.dump({token: index for index, token in enumerate(VOCABULARY)}, handle)
-    tokenizer = transformers.Wav2Vec2CTCTokenizer(vocabulary, word_delimiter_token="|")
+        json.dump({token: index for index, token in enumerate(tokens)}, handle)
+    # A transducer's blank is a special token: decoding skips it, as the pipeline asks.
+    specials = {"additional_special_tokens": [BLANK]} if BLANK in tokens else {}
+    tokenizer = transformers.Wav2Vec2CTCTokenizer(vocabulary, word_delimiter_token="|", **specials)
     main = getattr(transformers, model_class).main_input_name
     if main == "input_features":
         # A model of spectrogram features (parakeet, lasr): the type's own feature
@@ -66,10 +80,22 @@ def _processor(model_type, model_class, out_dir):
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
-    processor = _processor(model_type, candidate["model_class"], out_dir)
     config = CONFIG_MAPPING[model_type]()
-    overrides = {"vocab_size": len(VOCABULARY), "pad_token_id": 0, **tiny.feature_encoder_overrides(config)}
-    if candidate["auto_class"] != "AutoModelForCTC":  # audio-encoder's tasks, its labels
+    tokens = VOCABULARY
+    overrides = {"pad_token_id": 0, **tiny.feature_encoder_overrides(config)}
+    if "blank_token_id" in vars(config):
+        # A transducer (parakeet_tdt, nemotron_asr_streaming): its blank is the last id,
+        # after the tokenizer's vocabulary (8192 of parakeet-tdt's 8193), and its decoder
+        # starts from it, as transformers' tests and configs set decoder_start_token_id.
+        tokens = (*VOCABULARY, BLANK)
+        overrides.update(blank_token_id=len(VOCABULARY), decoder_start_token_id=len(VOCABULARY),
+                         bos_token_id=len(VOCABULARY), eos_token_id=None)
+        # A random joint network seldom says blank, so every frame would emit the most
+        # symbols it may (10): two keep the greedy loop short.
+        overrides["max_symbols_per_step"] = TRANSDUCER_SYMBOLS_PER_STEP
+    overrides["vocab_size"] = len(tokens)
+    processor = _processor(model_type, candidate["model_class"], out_dir, tokens)
+    if candidate["auto_class"] not in TRANSCRIBERS:  # audio-encoder's tasks, its labels
         overrides.update(id2label=dict(enumerate(audio_encoder.LABELS)),
                          label2id={label: index for index, label in enumerate(audio_encoder.LABELS)},
                          initializer_range=audio_encoder.INITIALIZER_RANGE)
@@ -79,7 +105,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
 
 
 def cases(plan):
-    if plan["task"] != "ctc":
+    if plan["task"] not in TRANSCRIBING:
         return audio_encoder.cases(plan)
     clips = media.audio(3, plan.get("seed", 0))
     return [
@@ -91,8 +117,24 @@ def cases(plan):
     ]
 
 
+def _xvectors(model_dir, candidate, case):
+    """Each clip alone: the x-vector head's speaker embedding (no pipeline exists for
+    the task; the model's own `embeddings`, which transformers' speaker-verification
+    examples compare by cosine similarity)."""
+    model = getattr(transformers, candidate["model_class"]).from_pretrained(model_dir).eval()
+    extractor = transformers.AutoFeatureExtractor.from_pretrained(model_dir)
+    expected = Expected({"embeddings": []})
+    for item in (case.input if isinstance(case.input, list) else [case.input]):
+        features = extractor(media.load_clip(item), sampling_rate=extractor.sampling_rate, return_tensors="pt")
+        with torch.inference_mode():
+            expected["embeddings"].append(model(**features).embeddings[0].tolist())
+    return expected
+
+
 def reference(model_dir, candidate, case, plan):
-    if plan["task"] != "ctc":
+    if plan["task"] == "audio-xvector":
+        return _xvectors(model_dir, candidate, case)
+    if plan["task"] not in TRANSCRIBING:
         return audio_encoder.reference(model_dir, candidate, case, plan)
     model = getattr(transformers, candidate["model_class"]).from_pretrained(model_dir).eval()
     processor = transformers.AutoProcessor.from_pretrained(model_dir)
@@ -107,9 +149,10 @@ def reference(model_dir, candidate, case, plan):
 
 
 def compare(expected, actual, plan):
-    """Transcripts equal, clip by clip: greedy CTC on the same logits has no tolerance.
-    The other tasks as audio-encoder compares them."""
-    if plan["task"] != "ctc":
+    """Transcripts equal, clip by clip: greedy decoding of the same logits has no
+    tolerance. The other tasks as audio-encoder compares them (x-vectors allclose, as
+    its hidden states)."""
+    if plan["task"] not in TRANSCRIBING:
         return audio_encoder.compare(expected, actual, plan)
     if "texts" not in actual:
         return Comparison(False, None, f"output 'texts' expected, got {sorted(actual)}")
