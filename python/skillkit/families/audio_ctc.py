@@ -13,6 +13,8 @@ the audio-encoder family serves them (the `audio_tasks` partial), and so tested:
 family's cases, references and comparisons (skillkit.families.audio_encoder), on a tiny
 model of this family's recipe with that family's labels. audio-xvector (wav2vec2's
 ForXVector heads): each clip's speaker embedding, the model's own `embeddings`.
+pretraining (ForPreTraining heads): each clip's projected states, and its projected
+quantized states where the head quantizes.
 """
 import json
 import os
@@ -25,7 +27,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
 
 from .. import media, tiny
-from ..compare import Comparison, short
+from ..compare import Comparison, missing_outputs, short
 from ..expected import Expected
 from . import Case, audio_encoder
 
@@ -39,6 +41,8 @@ TRANSDUCER_SYMBOLS_PER_STEP = 2
 # The tasks that transcribe, CTC and the transducers (RNN-T, TDT), and their Auto classes.
 TRANSCRIBING = ("ctc", "rnnt", "tdt")
 TRANSCRIBERS = ("AutoModelForCTC", "AutoModelForRNNT", "AutoModelForTDT")
+# What a pretraining head (wav2vec2's contrastive one) gives per clip, of those it has.
+PRETRAINING_OUTPUTS = ("projected_states", "projected_quantized_states")
 
 
 def _extractor_name(model_type, main):
@@ -131,9 +135,29 @@ def _xvectors(model_dir, candidate, case):
     return expected
 
 
+def _pretraining(model_dir, candidate, case):
+    """Each clip alone, unmasked: the pretraining head's projected context vectors and,
+    where it quantizes (wav2vec2's, unispeech's), the projected quantized targets that
+    its contrastive loss compares them with."""
+    model = getattr(transformers, candidate["model_class"]).from_pretrained(model_dir).eval()
+    extractor = transformers.AutoFeatureExtractor.from_pretrained(model_dir)
+    expected = None
+    for item in (case.input if isinstance(case.input, list) else [case.input]):
+        features = extractor(media.load_clip(item), sampling_rate=extractor.sampling_rate, return_tensors="pt")
+        with torch.inference_mode():
+            output = model(**features)
+        keys = [key for key in PRETRAINING_OUTPUTS if output.get(key) is not None]
+        expected = expected or Expected({key: [] for key in keys})
+        for key in keys:
+            expected[key].append(output[key][0].tolist())
+    return expected
+
+
 def reference(model_dir, candidate, case, plan):
     if plan["task"] == "audio-xvector":
         return _xvectors(model_dir, candidate, case)
+    if plan["task"] == "pretraining":
+        return _pretraining(model_dir, candidate, case)
     if plan["task"] not in TRANSCRIBING:
         return audio_encoder.reference(model_dir, candidate, case, plan)
     model = getattr(transformers, candidate["model_class"]).from_pretrained(model_dir).eval()
@@ -152,6 +176,16 @@ def compare(expected, actual, plan):
     """Transcripts equal, clip by clip: greedy decoding of the same logits has no
     tolerance. The other tasks as audio-encoder compares them (x-vectors allclose, as
     its hidden states)."""
+    if plan["task"] == "pretraining":
+        if (missing := missing_outputs(expected, actual)) is not None:
+            return missing
+        worst = 0.0
+        for key in expected:  # each as audio-encoder compares one output
+            result = audio_encoder.compare({key: expected[key]}, {key: actual[key]}, plan)
+            if not result.ok:
+                return result
+            worst = max(worst, result.max_abs_diff)
+        return Comparison(True, worst, f"{', '.join(expected)} match")
     if plan["task"] not in TRANSCRIBING:
         return audio_encoder.compare(expected, actual, plan)
     if "texts" not in actual:
