@@ -213,14 +213,18 @@ def _hidden_states(model, extractor, case):
     """Each clip alone: its encoder's last hidden state, or an encoder half's latents
     (mimi_encoder's, vibevoice's: they have no other output).
 
-    A head class (parakeet_ctc's, a transducer's: the registry names one where the type
-    has no bare encoder class) is asked for its encoder's (get_encoder()). The
+    A model with an audio tower (an audio-text dual encoder: pe_audio's) is asked for
+    its tower's (get_encoder(modality="audio")); a head class (parakeet_ctc's, a
+    transducer's: the registry names one where the type has no bare encoder class) for
+    its encoder's (get_encoder()). The
     extractor's main input goes in as the forward's first argument (vibevoice's encoder
     half names it hidden_states). An audio tower that counts its frames from an
     `input_features_mask` (audioflamingo3's, qwen3_asr's) is given the extractor's
     attention mask under that name, as its composite model's processor asks for it and
     renames it. What the forward does not take stays out."""
-    encoder = model.get_encoder() if "For" in type(model).__name__ else model
+    encoder = model.get_encoder(modality="audio")
+    if encoder is model and "For" in type(model).__name__:
+        encoder = model.get_encoder()
     taken = inspect.signature(encoder.forward).parameters
     expected = None
     masked = {"return_attention_mask": True} if "input_features_mask" in taken else {}
