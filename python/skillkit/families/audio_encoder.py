@@ -235,7 +235,10 @@ def _hidden_states(model, extractor, case):
             features["input_features_mask"] = features.pop("attention_mask")
         with torch.inference_mode():
             output = encoder(main, **{name: value for name, value in features.items() if name in taken})
-        key = "last_hidden_state" if getattr(output, "last_hidden_state", None) is not None else "latents"
+        key = next((key for key in ("last_hidden_state", "latents") if output.get(key) is not None), None)
+        if key is None:  # univnet, a vocoder: a waveform from a spectrogram
+            raise NotImplementedError(f"{type(encoder).__name__} gives {', '.join(output.keys())}: "
+                                      "neither hidden states nor latents to serve as features")
         expected = expected or Expected({key: []})
         # A tower that packs its clips' frames into one sequence (qwen3_asr's) gives
         # frames x hidden, no batch axis.
