@@ -37,6 +37,8 @@ VOCABULARY = ("<pad>", "<s>", "</s>", "<unk>", "|", *"etaoinshrdlucmfwypvbgk'")
 # A transducer's blank, after the vocabulary.
 BLANK = "<blank>"
 TRANSDUCER_SYMBOLS_PER_STEP = 2
+TRANSDUCER_SIZES = {"decoder_hidden_size": tiny.HIDDEN, "num_decoder_layers": 1,
+                    "prompt_intermediate_size": tiny.HIDDEN}
 
 # The tasks that transcribe, CTC and the transducers (RNN-T, TDT), and their Auto classes.
 TRANSCRIBING = ("ctc", "rnnt", "tdt")
@@ -97,6 +99,10 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # A random joint network seldom says blank, so every frame would emit the most
         # symbols it may (10): two keep the greedy loop short.
         overrides["max_symbols_per_step"] = TRANSDUCER_SYMBOLS_PER_STEP
+        # Its prediction network and joint as transformers' tests keep them: one narrow
+        # LSTM layer (640 wide, each greedy step costs a fifth of a second on a shared
+        # core), and nemotron3_5_asr's language-prompt projection as narrow.
+        overrides.update({name: value for name, value in TRANSDUCER_SIZES.items() if name in vars(config)})
     overrides["vocab_size"] = len(tokens)
     processor = _processor(model_type, candidate["model_class"], out_dir, tokens)
     if candidate["auto_class"] not in TRANSCRIBERS:  # audio-encoder's tasks, its labels
