@@ -15,7 +15,9 @@ out, per clip:
 - audio-frame-classification: `logits`, frames x labels per clip (no pipeline exists
   for the task; nemotron3_diarization's speakers, each active where its sigmoid is);
 - feature-extraction: for a codec (a model with `encode()`), as audio-tokenization: a
-  codec's features are its codes; for any other encoder, `last_hidden_state`.
+  codec's features are its codes; for any other encoder, `last_hidden_state` (an
+  audio-text model's audio tower's, a CTC or transducer head's encoder's), or `latents`
+  for a codec's encoder half (mimi_encoder), which has no other output.
 """
 import functools
 import inspect
@@ -60,7 +62,7 @@ def _extractor_name(model_type):
 
     The type's own, where transformers' table has one. Else that of the model whose part
     the type is: an audio tower or a codec half (qwen2_audio_encoder, mimi_encoder,
-    vibevoice_acoustic_tokenizer_decoder) has no processor of its own, its config lives
+    vibevoice_acoustic_tokenizer_encoder) has no processor of its own, its config lives
     in the module of the composite model (models/qwen2_audio/), and its checkpoints are
     cut from that model's, hearing what that model's feature extractor makes of a clip.
     The one type of that module with a feature extractor names it."""
@@ -216,12 +218,11 @@ def _hidden_states(model, extractor, case):
     A model with an audio tower (an audio-text dual encoder: pe_audio's) is asked for
     its tower's (get_encoder(modality="audio")); a head class (parakeet_ctc's, a
     transducer's: the registry names one where the type has no bare encoder class) for
-    its encoder's (get_encoder()). The
-    extractor's main input goes in as the forward's first argument (vibevoice's encoder
-    half names it hidden_states). An audio tower that counts its frames from an
-    `input_features_mask` (audioflamingo3's, qwen3_asr's) is given the extractor's
-    attention mask under that name, as its composite model's processor asks for it and
-    renames it. What the forward does not take stays out."""
+    its encoder's (get_encoder()). The extractor's main input goes in as the forward's
+    first argument (vibevoice's encoder half names it hidden_states). An audio tower that
+    counts its frames from an `input_features_mask` (audioflamingo3's, qwen3_asr's) is
+    given the extractor's attention mask under that name, as its composite model's
+    processor asks for it and renames it. What the forward does not take stays out."""
     encoder = model.get_encoder(modality="audio")
     if encoder is model and "For" in type(model).__name__:
         encoder = model.get_encoder()
