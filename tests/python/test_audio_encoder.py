@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import transformers
 
-from skillkit import media, skillset
+from skillkit import failures, media, skillset
 from skillkit.families import Case, audio_encoder
 from skillkit.output_check import schema_violation
 
@@ -23,6 +23,9 @@ TYPES = {
     "encodec": ("feature-extraction", "EncodecModel"),
     "pocket_tts_audio_tokenizer": ("audio-tokenization", "PocketTTSAudioTokenizerModel"),
     "nemotron3_diarization": ("audio-frame-classification", "Nemotron3DiarizationForAudioFrameClassification"),
+    # A codec's encoder half and an audio tower, neither with a feature extractor of its own.
+    "mimi_encoder": ("feature-extraction", "MimiEncoderModel"),
+    "audioflamingo3_encoder": ("feature-extraction", "AudioFlamingo3Encoder"),
 }
 
 
@@ -104,8 +107,40 @@ def test_a_frame_classifier_hears_the_configs_mel_bins_and_gives_logits_per_fram
     assert not audio_encoder.compare(expected, {"logits": [short.tolist(), long.tolist()]}, plan).ok
 
 
+def test_an_audio_tower_or_codec_half_takes_the_feature_extractor_of_the_model_it_is_part_of():
+    assert audio_encoder._extractor_name("qwen2_audio_encoder") == "WhisperFeatureExtractor"  # qwen2_audio's
+    assert audio_encoder._extractor_name("mimi_encoder") == "EncodecFeatureExtractor"  # mimi's
+    assert audio_encoder._extractor_name("vibevoice_acoustic_tokenizer_encoder") == \
+        "VibeVoiceAcousticTokenizerFeatureExtractor"
+    assert audio_encoder._extractor_name("encodec") == "EncodecFeatureExtractor"  # its own
+
+
+def test_a_codecs_decoder_half_is_refused_as_no_processor_makes_its_input(tmp_path):
+    with pytest.raises(NotImplementedError, match="decoder half takes latents") as refused:
+        audio_encoder.build_tiny("mimi_decoder", {"model_class": "MimiDecoderModel"}, str(tmp_path), 0)
+    assert failures.classify(refused.value, failures.TINY_MODEL) == "no-processor"
+
+
+def test_a_codecs_encoder_half_gives_latents_of_each_clips_own_length(built):
+    model_dir, plan = built("mimi_encoder"), _plan("mimi_encoder")
+    case = Case("two", media.audio(2, 0))  # 1.0 s and 0.6 s
+    expected = audio_encoder.reference(model_dir, _candidate("mimi_encoder"), case, plan)
+    assert list(expected) == ["latents"]
+    long, short = (np.asarray(latents) for latents in expected["latents"])
+    assert long.shape[0] == short.shape[0] and long.shape[1] > short.shape[1]  # channels x frames
+
+
+def test_an_audio_tower_that_counts_frames_from_a_mask_is_given_one(built):
+    model_dir, plan = built("audioflamingo3_encoder"), _plan("audioflamingo3_encoder")
+    case = Case("one", media.audio(1, 0)[0])
+    expected = audio_encoder.reference(model_dir, _candidate("audioflamingo3_encoder"), case, plan)
+    (hidden,) = (np.asarray(rows) for rows in expected["last_hidden_state"])
+    assert hidden.ndim == 2 and np.isfinite(hidden).all()
+
+
 @pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
-@pytest.mark.parametrize("model_type", ["audio-spectrogram-transformer", "dac", "encodec", "nemotron3_diarization"])
+@pytest.mark.parametrize("model_type", ["audio-spectrogram-transformer", "dac", "encodec", "nemotron3_diarization",
+                                        "mimi_encoder", "audioflamingo3_encoder"])
 def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_tasks_schema(
         built, model_type, tmp_path):
     model_dir, plan, candidate = built(model_type), _plan(model_type), _candidate(model_type)

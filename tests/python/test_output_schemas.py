@@ -102,6 +102,11 @@ GOOD = {
     "text2text-generation": {"token_ids": [[5, 1], [8, 8, 1]], "texts": ["a", "b b"]},
     "automatic-speech-recognition": {"token_ids": [[50, 51], [52]], "texts": [" hello", " x"]},
     "ctc": {"texts": ["HELLO", ""]},
+    "rnnt": {"texts": ["hello", ""]},
+    "tdt": {"texts": ["hello hello", "x"]},
+    "audio-xvector": {"embeddings": [[0.1, -0.2, 0.3], [0.0, 0.5, -1.0]]},
+    "pretraining": {"projected_states": [[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6]]],
+                    "projected_quantized_states": [[[0.0, 1.0], [1.0, 0.0]], [[0.5, 0.5]]]},
     "image-classification": {
         "logits": [[0.1, 0.2, 0.3], [0.0, 0.0, 0.0]],
         "predictions": [[{"label": "cat", "score": 0.4}, {"label": "dog", "score": 0.3}],

@@ -15,7 +15,9 @@ out, per clip:
 - audio-frame-classification: `logits`, frames x labels per clip (no pipeline exists
   for the task; nemotron3_diarization's speakers, each active where its sigmoid is);
 - feature-extraction: for a codec (a model with `encode()`), as audio-tokenization: a
-  codec's features are its codes; for any other encoder, `last_hidden_state`.
+  codec's features are its codes; for any other encoder, `last_hidden_state` (an
+  audio-text model's audio tower's, a CTC or transducer head's encoder's), or `latents`
+  for a codec's encoder half (mimi_encoder), which has no other output.
 """
 import functools
 import inspect
@@ -23,7 +25,7 @@ import inspect
 import torch
 import transformers
 from transformers import pipeline
-from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING, CONFIG_MAPPING_NAMES
 from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
 
 from .. import media, tiny
@@ -55,15 +57,42 @@ def _mel_bins(config):
     return None
 
 
+def _extractor_name(model_type):
+    """The feature extractor class a checkpoint of `model_type` is saved with.
+
+    The type's own, where transformers' table has one. Else that of the model whose part
+    the type is: an audio tower or a codec half (qwen2_audio_encoder, mimi_encoder,
+    vibevoice_acoustic_tokenizer_encoder) has no processor of its own, its config lives
+    in the module of the composite model (models/qwen2_audio/), and its checkpoints are
+    cut from that model's, hearing what that model's feature extractor makes of a clip.
+    The one type of that module with a feature extractor names it."""
+    name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
+    if name is not None:
+        return name
+    module = CONFIG_MAPPING[model_type].__module__
+    owners = {FEATURE_EXTRACTOR_MAPPING_NAMES[other] for other in FEATURE_EXTRACTOR_MAPPING_NAMES
+              if other in CONFIG_MAPPING_NAMES and _config_module(other) == module}
+    if len(owners) != 1:
+        raise NotImplementedError(f"no feature extractor for {model_type!r}: Unrecognized feature extractor"
+                                  + (f" (its module's types name {sorted(owners)})" if owners else ""))
+    return owners.pop()
+
+
+def _config_module(model_type):
+    try:
+        return CONFIG_MAPPING[model_type].__module__
+    except (ImportError, KeyError):  # a config that needs a missing package
+        return None
+
+
 def _feature_extractor(model_type, config):
-    """The type's own feature extractor with its defaults, hearing media's 16 kHz clips.
+    """The type's feature extractor (_extractor_name) with its defaults, hearing media's
+    16 kHz clips.
 
     A spectrogram extractor that counts its mel bins as its feature size (nemotron's,
     80 by default for speech recognition) is given the config's count (128 for
     diarization), as the real checkpoint's processor is."""
-    name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
-    if name is None:
-        raise NotImplementedError(f"no feature extractor for {model_type!r}: Unrecognized feature extractor")
+    name = _extractor_name(model_type)
     extractor = getattr(transformers, name)()
     bins = _mel_bins(config)
     if bins and not hasattr(extractor, "num_mel_bins") and getattr(extractor, "feature_size", 1) not in (1, bins):
@@ -89,6 +118,12 @@ def _codec_overrides(config):
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
+    model_class = getattr(transformers, candidate["model_class"])
+    if model_type.endswith("_decoder") or model_class.main_input_name == "latents":
+        # mimi_decoder, vibevoice_acoustic_tokenizer_decoder: they turn a codec's latents
+        # into audio; no feature extractor makes their input from a clip.
+        raise NotImplementedError(f"no processor makes {model_class.__name__}'s input: a codec's "
+                                  "decoder half takes latents, not audio")
     config = CONFIG_MAPPING[model_type]()
     extractor = _feature_extractor(model_type, config)
     # Sub-models (xcodec's acoustic dac and semantic hubert) get the same sizes; shrink
@@ -110,7 +145,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     for sub in vars(config).values():
         if isinstance(sub, transformers.PreTrainedConfig) and "audio_hidden_size" in vars(sub) and audio is not None:
             sub.audio_hidden_size = audio.hidden_size
-    model = getattr(transformers, candidate["model_class"])(config).eval()
+    model = model_class(config).eval()
     tiny.save_and_verify(model, extractor, out_dir)
 
 
@@ -177,11 +212,39 @@ def _frame_logits(model, extractor, case):
 
 
 def _hidden_states(model, extractor, case):
-    expected = Expected({"last_hidden_state": []})
+    """Each clip alone: its encoder's last hidden state, or an encoder half's latents
+    (mimi_encoder's, vibevoice's: they have no other output).
+
+    A model with an audio tower (an audio-text dual encoder: pe_audio's) is asked for
+    its tower's (get_encoder(modality="audio")); a head class (parakeet_ctc's, a
+    transducer's: the registry names one where the type has no bare encoder class) for
+    its encoder's (get_encoder()). The extractor's main input goes in as the forward's
+    first argument (vibevoice's encoder half names it hidden_states). An audio tower that
+    counts its frames from an `input_features_mask` (audioflamingo3's, qwen3_asr's) is
+    given the extractor's attention mask under that name, as its composite model's
+    processor asks for it and renames it. What the forward does not take stays out."""
+    encoder = model.get_encoder(modality="audio")
+    if encoder is model and "For" in type(model).__name__:
+        encoder = model.get_encoder()
+    taken = inspect.signature(encoder.forward).parameters
+    expected = None
+    masked = {"return_attention_mask": True} if "input_features_mask" in taken else {}
     for clip in _clips(case):
-        features = extractor(clip, sampling_rate=extractor.sampling_rate, return_tensors="pt")
+        features = dict(extractor(clip, sampling_rate=extractor.sampling_rate, return_tensors="pt", **masked))
+        main = features.pop(extractor.model_input_names[0])
+        if masked:
+            features["input_features_mask"] = features.pop("attention_mask")
         with torch.inference_mode():
-            expected["last_hidden_state"].append(model(**features).last_hidden_state[0].tolist())
+            output = encoder(main, **{name: value for name, value in features.items() if name in taken})
+        key = next((key for key in ("last_hidden_state", "latents") if output.get(key) is not None), None)
+        if key is None:  # univnet, a vocoder: a waveform from a spectrogram
+            raise NotImplementedError(f"{type(encoder).__name__} gives {', '.join(output.keys())}: "
+                                      "neither hidden states nor latents to serve as features")
+        expected = expected or Expected({key: []})
+        # A tower that packs its clips' frames into one sequence (qwen3_asr's) gives
+        # frames x hidden, no batch axis.
+        value = output[key] if output[key].dim() == 2 else output[key][0]
+        expected[key].append(value.tolist())
     return expected
 
 
