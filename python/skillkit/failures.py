@@ -34,9 +34,9 @@ _REQUIRES_LIBRARY = re.compile(r"requires the (\S+) library")
 _REQUIRES_PACKAGES = re.compile(r"requires the following packages that were not found in your environment: ([\w.\-, ]+)")
 
 # A processor the tiny model cannot be given: skillkit.tiny's own refusals (an image
-# processor with no PIL form, a size it cannot resize to) and transformers' when no
+# processor for the type, a size it cannot resize to) and transformers' when no
 # processing class of the name exists or loads.
-_NO_PROCESSOR = ("no PIL image processor", "no recipe for resizing", "Unrecognized processing class",
+_NO_PROCESSOR = ("no image processor for", "no recipe for resizing", "Unrecognized processing class",
                  "Can't load tokenizer", "Can't load image processor", "Can't load feature extractor",
                  "Unrecognized image processor", "Unrecognized feature extractor",
                  "no processor class in transformers' processor table", "no processor makes")

@@ -63,7 +63,7 @@ def test_custom_code_is_remote_code(tmp_path):
     assert failures.classify(exc, failures.TINY_MODEL) == "remote-code", exc
 
 
-def test_an_image_processor_without_a_pil_form_is_no_processor():
+def test_a_type_without_an_image_processor_is_no_processor():
     from skillkit import tiny
     exc = raised(lambda: tiny.image_processor("no-such-vision-type", 32))
     assert failures.classify(exc, failures.TINY_MODEL) == "no-processor"
