@@ -193,6 +193,7 @@ def detr_skillset(tmp_path_factory):
     ("sam2", "mask-generation", "Sam2Model"),
     ("sam3_tracker", "mask-generation", "Sam3TrackerModel"),
     ("superpoint", "keypoint-detection", "SuperPointForKeypointDetection"),
+    ("vitpose", "pose-estimation", "VitPoseForPoseEstimation"),
     ("detr", "feature-extraction", "DetrModel"),
     ("yolos", "image-feature-extraction", "YolosModel"),
 ])

@@ -101,6 +101,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
     vision = getattr(config, "vision_config", None)
     if vision is not None:  # the vision tower a text-queried detector (owlvit's) reads images with
         vision.image_size, vision.patch_size = IMAGE_SIZE, PATCH_SIZE
+    vit = getattr(config, "backbone_config", None)
+    if isinstance(getattr(vit, "image_size", None), (list, tuple)):  # a ViT told its [height, width] (vitpose's)
+        vit.image_size = [IMAGE_SIZE, IMAGE_SIZE]
     if stages and backbone.out_features != stages and set(stages) <= set(backbone.stage_names):
         # Shrinking derives a hierarchical backbone's sizes again (swin's), which resets
         # its outputs to the last stage; the heads (mask2former's pixel decoder) read
@@ -291,6 +294,13 @@ def cases(plan):
                        {"input_points": [[[[10, 12]]], [[[30, 20]]]]}),
                   Case("one image as PNG bytes, two prompts, one mask each", media.png(one),
                        {"input_points": [[[[8, 8]], [[40, 30]]]], "multimask_output": False})]
+    elif plan["task"] == "pose-estimation":
+        # Boxes [x, y, width, height] in each image's own pixels, as the processor takes them.
+        result = [Case("one image, the whole of it", one),
+                  Case("two images of different sizes, a box each", [first, second],
+                       {"boxes": [[[4, 6, 40, 30]], [[0, 10, 36, 50]]]}),
+                  Case("one image as PNG bytes, two boxes", media.png(one),
+                       {"boxes": [[[0, 0, 32, 48], [20, 8, 40, 36]]]})]
     elif plan["task"] == "zero-shot-object-detection":
         # Labels as the pipeline takes them: a list, or one string of comma-separated ones.
         result = [Case("one image, two labels", one, {"candidate_labels": QUERIES}),
@@ -327,6 +337,8 @@ def reference(model_dir, candidate, case, plan):
         return _generate_masks(model_dir, candidate, media.pil_images(case.input), case.options)
     if task == "keypoint-detection":
         return _detect_keypoints(model_dir, candidate, media.pil_images(case.input))
+    if task == "pose-estimation":
+        return _estimate_poses(model_dir, candidate, media.pil_images(case.input), case.options)
     pipe = _pipeline(task, model_dir, candidate["model_class"])
     images = media.pil_images(case.input)
     if task == "object-detection":
@@ -444,6 +456,54 @@ def _detect_keypoints(model_dir, candidate, images):
     return expected
 
 
+def _estimate_poses(model_dir, candidate, images, options):
+    """Per image, per box (`boxes`: per image its [x, y, width, height] boxes; by
+    default the whole image), the keypoints, their scores and labels, from the model's
+    heatmaps and the image processor's own post_process_pose_estimation: transformers
+    has no pipeline for the task. And per image the raw `heatmaps`."""
+    model, processor = _prompted_model(model_dir, candidate["model_class"])
+    expected = Expected({"poses": [], "heatmaps": []})
+    for index, image in enumerate(images):
+        boxes = options["boxes"][index] if "boxes" in options else [[0, 0, image.width, image.height]]
+        inputs = processor(image, boxes=[boxes], return_tensors="pt")
+        with torch.inference_mode():
+            outputs = model(**inputs)
+        found = processor.post_process_pose_estimation(outputs, boxes=[boxes])[0]
+        expected["poses"].append([{key: pose[key].tolist() for key in ("keypoints", "scores", "labels")}
+                                  for pose in found])
+        expected["heatmaps"].append(outputs.heatmaps.float().tolist())
+    return expected
+
+
+def _compare_poses(expected, actual, rtol, atol):
+    """Per image the raw heatmaps allclose; per box the same labels, keypoints and
+    scores allclose."""
+    worst = 0.0
+    for key in ("poses", "heatmaps"):
+        if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
+            return Comparison(False, None, f"{key}: expected {len(expected[key])} entries, got {short(actual[key])}")
+    for row, (want, got) in enumerate(zip(expected["heatmaps"], actual["heatmaps"])):
+        values = allclose(want, got, rtol, atol)
+        if not values.ok:
+            return Comparison(False, values.max_abs_diff, f"heatmaps[{row}]: {values.message}")
+        worst = max(worst, values.max_abs_diff)
+    for row, (want, got) in enumerate(zip(expected["poses"], actual["poses"])):
+        if not isinstance(got, list) or len(got) != len(want) or not all(
+                isinstance(pose, dict) and {"keypoints", "scores", "labels"} <= pose.keys() for pose in got):
+            return Comparison(False, None, f"poses[{row}]: expected {len(want)} {{'keypoints', 'scores', 'labels'}} "
+                                           f"dicts, got {short(got)}")
+        for box, (w, g) in enumerate(zip(want, got)):
+            if g["labels"] != w["labels"]:
+                return Comparison(False, None, f"poses[{row}][{box}] labels: {short(g['labels'])}, "
+                                               f"expected {short(w['labels'])}")
+            for key in ("keypoints", "scores"):
+                values = allclose(w[key], g[key], rtol, atol)
+                if not values.ok:
+                    return Comparison(False, values.max_abs_diff, f"poses[{row}][{box}] {key}: {values.message}")
+                worst = max(worst, values.max_abs_diff)
+    return Comparison(True, worst, "poses match")
+
+
 def _compare_keypoints(expected, actual, rtol, atol):
     """Per image the same keypoints in the same order, scores and descriptors allclose."""
     worst = 0.0
@@ -539,6 +599,8 @@ def compare(expected, actual, plan):
         return _compare_masks(expected, actual, rtol, atol)
     if "descriptors" in expected:
         return _compare_keypoints(expected, actual, rtol, atol)
+    if "poses" in expected:
+        return _compare_poses(expected, actual, rtol, atol)
     worst = 0.0
     for key in ("logits", "pred_boxes", "predicted_depth", "class_queries_logits", "masks_queries_logits"):
         if key not in expected:
