@@ -1,0 +1,171 @@
+"""Image-conditioned text without an image-text-to-text class: visual question answering
+(vilt), text recognition (the PP-OCR recognisers) and table recognition (slanet,
+slanext).
+
+The task is the plan's (the skillset serves one, fixed when it is generated). The
+handler's contract is data/families.json's "image-to-text" entry; out, per input:
+- visual-question-answering: input `{"image", "question"}`; the answer classifier's
+  `logits` and the top_k (5) answers as `predictions` (`label`, `score`), scored as
+  transformers 4's visual-question-answering pipeline scored them (a sigmoid per answer:
+  a VQA head is trained on soft multi-label targets; transformers 5 dropped the
+  pipeline, so the reference writes that rule itself);
+- text-recognition: input an image; the recognised `texts` and their `scores` (the mean
+  probability of the characters kept), by the image processor's own CTC decoding,
+  `post_process_text_recognition`;
+- table-recognition: input an image; the table's HTML `structures` (tokens, wrapped in
+  html, body and table) and their `scores`, by `post_process_table_recognition`.
+Every input is processed alone: the OCR processors size a batch by its widest image.
+"""
+import functools
+
+import torch
+import transformers
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+
+from .. import media, tiny, tokenizers
+from ..compare import Comparison, allclose, missing_outputs, scores_and_predictions, short
+from ..expected import Expected
+from . import Case
+
+VQA, OCR, TABLE = "visual-question-answering", "text-recognition", "table-recognition"
+# Seven answers: more than the default top_k of 5, so the cut is exercised.
+ANSWERS = ("yes", "no", "2", "red", "cat", "table", "outside")
+QUESTIONS = ("what colour is it?", "how many are there in the picture?")
+# A recogniser's characters: index 0 is CTC's blank, the last a space (PaddleOCR's
+# layout, which the image processor's `character_list` keeps), as many as the tiny
+# head's outputs.
+CHARACTERS = ["blank", *"abcdefghijklmnopqrstuvwxyz0123456789", " "]
+# The side the vision-language processor resizes to (vilt: its shortest edge) and the
+# tiny config's image size: a few 32-pixel patches, not a 384-pixel grid.
+IMAGE_SIZE = 64
+# Wider weights than the configs' 0.02, so that two images differ in their answers'
+# scores by far more than the tolerance.
+INITIALIZER_RANGE = 0.2
+# A table recogniser decodes up to max_text_length structure tokens, one step each:
+# the tiny one stops after as many as a small table has.
+TABLE_TOKENS = 24
+
+
+def _image_processor(model_type, task):
+    """The type's image processor: the OCR ones with CHARACTERS, the others at
+    IMAGE_SIZE (tiny.image_processor)."""
+    if task == VQA:
+        return tiny.image_processor(model_type, IMAGE_SIZE)
+    name = tiny.image_processor_name(model_type)
+    if name is None or not hasattr(transformers, name):
+        raise NotImplementedError(f"no image processor for {model_type!r} ({name})")
+    if task == OCR:
+        return getattr(transformers, name)(character_list=CHARACTERS)
+    return getattr(transformers, name)()
+
+
+def build_tiny(model_type, candidate, out_dir, seed):
+    tiny.seed_everything(seed)
+    task = _task_of(candidate)
+    config = CONFIG_MAPPING[model_type]()
+    processor = _image_processor(model_type, task)
+    overrides = {}
+    if task == VQA:
+        tokenizer = tokenizers.for_model_type(model_type, 200, tokenizers.ROLES)
+        processor = getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])(processor, tokenizer)
+        overrides.update(vocab_size=len(tokenizer), image_size=IMAGE_SIZE, initializer_range=INITIALIZER_RANGE,
+                         id2label=dict(enumerate(ANSWERS)),
+                         label2id={answer: index for index, answer in enumerate(ANSWERS)})
+    elif task == OCR:
+        overrides["head_out_channels"] = len(CHARACTERS)
+    elif "max_text_length" in vars(config):
+        overrides["max_text_length"] = TABLE_TOKENS
+    tiny.shrink(config, **overrides)
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    tiny.save_and_verify(model, processor, out_dir)
+
+
+def _task_of(candidate):
+    """The task a candidate's Auto class serves."""
+    return {"AutoModelForVisualQuestionAnswering": VQA, "AutoModelForTextRecognition": OCR,
+            "AutoModelForTableRecognition": TABLE}.get(candidate["auto_class"], VQA)
+
+
+def cases(plan):
+    one, first, second = media.images(3, plan.get("seed", 0))
+    if plan["task"] == VQA:
+        return [
+            Case("one image and a question", {"image": one, "question": QUESTIONS[0]}),
+            # Different sizes and question lengths: a batch that pads them together
+            # must change nothing.
+            Case("two images of different sizes, questions of different lengths",
+                 [{"image": first, "question": QUESTIONS[0]}, {"image": second, "question": QUESTIONS[1]}]),
+            Case("one image as PNG bytes, top_k 2", {"image": media.png(one), "question": QUESTIONS[1]},
+                 {"top_k": 2}),
+        ]
+    return [
+        Case("one image", one),
+        Case("two images of different sizes", [first, second]),
+        Case("an image as PNG bytes and an image", [media.png(second), one]),
+    ]
+
+
+@functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
+def _load(model_dir, model_class):
+    processor = transformers.AutoProcessor.from_pretrained(model_dir)
+    model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
+    return processor, model
+
+
+def _answers(processor, model, case):
+    top_k = case.options.get("top_k", 5)
+    expected = Expected({"logits": [], "predictions": []})
+    for item in case.input if isinstance(case.input, list) else [case.input]:  # each alone
+        [image] = media.pil_images(item["image"])
+        inputs = processor(images=image.convert("RGB"), text=item["question"], return_tensors="pt")
+        with torch.inference_mode():
+            logits = model(**inputs).logits[0]
+        scores = logits.sigmoid()
+        ranked = scores.argsort(descending=True, stable=True)[:top_k].tolist()
+        expected["logits"].append(logits.tolist())
+        expected["predictions"].append([{"label": model.config.id2label[i], "score": float(scores[i])}
+                                        for i in ranked])
+    return expected
+
+
+def _recognised(processor, model, case, task):
+    keys = ("texts", "scores") if task == OCR else ("structures", "scores")
+    expected = Expected({key: [] for key in keys})
+    for image in media.pil_images(case.input):  # each alone
+        inputs = processor(images=image.convert("RGB"), return_tensors="pt")
+        with torch.inference_mode():
+            outputs = model(**inputs)
+        if task == OCR:
+            [result] = processor.post_process_text_recognition(outputs)
+            expected["texts"].append(result["text"])
+            expected["scores"].append(float(result["score"]))
+        else:
+            result = processor.post_process_table_recognition(outputs)
+            expected["structures"].append(list(result["structure"]))
+            expected["scores"].append(float(result["structure_score"]))
+    return expected
+
+
+def reference(model_dir, candidate, case, plan):
+    processor, model = _load(model_dir, candidate["model_class"])
+    if plan["task"] == VQA:
+        return _answers(processor, model, case)
+    return _recognised(processor, model, case, plan["task"])
+
+
+def compare(expected, actual, plan):
+    """VQA: logits allclose and the answers ranked alike; recognition: texts (or table
+    structures) equal and scores allclose, input by input."""
+    rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    if (missing := missing_outputs(expected, actual)) is not None:
+        return missing
+    if "predictions" in expected:
+        return scores_and_predictions(expected, actual, "logits", rtol, atol)
+    key = "texts" if "texts" in expected else "structures"
+    if actual[key] != expected[key]:
+        return Comparison(False, None, f"{key}: {short(actual[key])}, expected {short(expected[key])}")
+    scores = allclose(expected["scores"], actual["scores"], rtol, atol)
+    if not scores.ok:
+        return Comparison(False, scores.max_abs_diff, f"scores: {scores.message}")
+    return Comparison(True, scores.max_abs_diff, f"{key} equal, scores match")
