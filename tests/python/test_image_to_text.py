@@ -1,5 +1,6 @@
 """The image-to-text family on real tiny models: vilt answers questions about images,
-a PP-OCR recogniser reads text lines and slanext a table's structure; a generated
+layoutlmv3 about documents, a PP-OCR recogniser reads text lines and slanext a table's
+structure; a generated
 skillset matches each reference (and would not with the bugs its cases are there to
 catch)."""
 import json
@@ -16,10 +17,10 @@ from skillkit.skillset import instantiate
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = json.loads((ROOT / "data" / "registry.json").read_text(encoding="utf-8"))
 GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
-VQA, OCR, TABLE = image_to_text.VQA, image_to_text.OCR, image_to_text.TABLE
+VQA, OCR, TABLE, DOCQA = image_to_text.VQA, image_to_text.OCR, image_to_text.TABLE, image_to_text.DOCQA
 AUTO = {VQA: "AutoModelForVisualQuestionAnswering", OCR: "AutoModelForTextRecognition",
-        TABLE: "AutoModelForTableRecognition"}
-TYPES = {VQA: "vilt", OCR: "pp_ocrv6_tiny_rec", TABLE: "slanext"}
+        TABLE: "AutoModelForTableRecognition", DOCQA: "AutoModelForDocumentQuestionAnswering"}
+TYPES = {VQA: "vilt", OCR: "pp_ocrv6_tiny_rec", TABLE: "slanext", DOCQA: "layoutlmv3"}
 
 
 def _plan(task):
@@ -56,7 +57,7 @@ def skillsets(tmp_path_factory):
     return generate
 
 
-@pytest.mark.parametrize("task", [VQA, OCR, TABLE])
+@pytest.mark.parametrize("task", [VQA, OCR, TABLE, DOCQA])
 def test_a_generated_skillset_matches_the_reference_on_every_case(task, built, skillsets):
     model_dir, candidate = built(task)
     plan = _plan(task)
@@ -114,6 +115,20 @@ def test_a_recogniser_refuses_top_k_and_vqa_an_input_without_its_question(built,
         answer({"image": media.images(1, 0)[0]})
 
 
+def test_document_answers_are_spans_of_the_documents_words_best_first(built, skillsets):
+    model_dir, _ = built(DOCQA)
+    _, _, handler, _, _ = skillsets("layoutlmv3").init_cpu(model_dir)
+    case = image_to_text.cases(_plan(DOCQA))[2]  # top_k 3, at most 2 tokens
+    [answers] = handler(case.input, **case.options)["answers"]
+    words = [word for word, _ in case.input["word_boxes"]]
+    assert len(answers) == 3
+    assert [a["score"] for a in answers] == sorted((a["score"] for a in answers), reverse=True)
+    for answer in answers:
+        assert answer["answer"] == " ".join(words[answer["start"]:answer["end"] + 1])
+    with pytest.raises(TypeError, match="word_boxes"):
+        handler({"image": case.input["image"], "question": "who?"})
+
+
 def test_compare_fails_other_texts_structures_or_answers():
     plan = _plan(OCR)
     assert not image_to_text.compare({"texts": ["ab"], "scores": [0.5]}, {"texts": ["a"], "scores": [0.5]}, plan).ok
@@ -124,3 +139,7 @@ def test_compare_fails_other_texts_structures_or_answers():
     answers = {"logits": [[1.0, 0.0]], "predictions": [[{"label": "yes", "score": 0.73}, {"label": "no", "score": 0.5}]]}
     wrong = {"logits": [[1.0, 0.0]], "predictions": [[{"label": "no", "score": 0.73}, {"label": "yes", "score": 0.5}]]}
     assert not image_to_text.compare(answers, wrong, plan).ok
+    spans = {"answers": [[{"score": 0.4, "answer": "42", "start": 2, "end": 2}]]}
+    other = {"answers": [[{"score": 0.4, "answer": "number 42", "start": 1, "end": 2}]]}
+    assert not image_to_text.compare(spans, other, plan).ok
+    assert image_to_text.compare(spans, {"answers": [[dict(spans["answers"][0][0], score=0.40001)]]}, plan).ok

@@ -17,6 +17,7 @@ handler's contract is data/families.json's "image-to-text" entry; out, per input
 Every input is processed alone: the OCR processors size a batch by its widest image.
 """
 import functools
+import math
 
 import torch
 import transformers
@@ -29,6 +30,16 @@ from ..expected import Expected
 from . import Case
 
 VQA, OCR, TABLE = "visual-question-answering", "text-recognition", "table-recognition"
+DOCQA = "document-question-answering"
+# A document's words and their boxes (0-1000, as the document-question-answering
+# pipeline takes them), for questions about two documents of different lengths.
+DOCUMENTS = (
+    [["invoice", [60, 40, 300, 90]], ["number", [320, 40, 520, 90]], ["42", [540, 40, 600, 90]],
+     ["total", [60, 700, 220, 760]], ["due", [240, 700, 330, 760]], ["7", [350, 700, 400, 760]]],
+    [["dear", [50, 50, 150, 100]], ["reader", [170, 50, 330, 100]], ["the", [50, 150, 120, 200]],
+     ["meeting", [140, 150, 320, 200]], ["is", [340, 150, 380, 200]], ["on", [400, 150, 450, 200]],
+     ["monday", [470, 150, 640, 200]], ["at", [50, 250, 100, 300]], ["noon", [120, 250, 230, 300]]],
+)
 # Seven answers: more than the default top_k of 5, so the cut is exercised.
 ANSWERS = ("yes", "no", "2", "red", "cat", "table", "outside")
 QUESTIONS = ("what colour is it?", "how many are there in the picture?")
@@ -42,6 +53,8 @@ IMAGE_SIZE = 64
 # Wider weights than the configs' 0.02, so that two images differ in their answers'
 # scores by far more than the tolerance.
 INITIALIZER_RANGE = 0.2
+# The width of each of a layout model's six 2-D position embeddings.
+SPATIAL = 6
 # A table recogniser decodes up to max_text_length structure tokens, one step each:
 # the tiny one stops after as many as a small table has.
 TABLE_TOKENS = 24
@@ -52,6 +65,10 @@ def _image_processor(model_type, task):
     IMAGE_SIZE (tiny.image_processor)."""
     if task == VQA:
         return tiny.image_processor(model_type, IMAGE_SIZE)
+    if task == DOCQA:  # the words and boxes come with the question: no OCR (pytesseract)
+        processor = tiny.image_processor(model_type, IMAGE_SIZE)
+        processor.apply_ocr = False
+        return processor
     name = tiny.image_processor_name(model_type)
     if name is None or not hasattr(transformers, name):
         raise NotImplementedError(f"no image processor for {model_type!r} ({name})")
@@ -66,7 +83,16 @@ def build_tiny(model_type, candidate, out_dir, seed):
     config = CONFIG_MAPPING[model_type]()
     processor = _image_processor(model_type, task)
     overrides = {}
-    if task == VQA:
+    if task == DOCQA:
+        tokenizer = tokenizers.for_model_type(model_type, 200, tokenizers.ROLES)
+        processor = getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])(processor, tokenizer)
+        overrides.update(vocab_size=len(tokenizer), input_size=IMAGE_SIZE, initializer_range=INITIALIZER_RANGE)
+        overrides.update(tokenizers.special_token_overrides(model_type, config, tokenizer))
+        if "coordinate_size" in vars(config):
+            # A token's 2-D position is four coordinate and two shape embeddings side by
+            # side, together the model's width (layoutlmv2/v3; their tests: 36 = 6 x 6).
+            overrides.update(hidden_size=6 * SPATIAL, coordinate_size=SPATIAL, shape_size=SPATIAL)
+    elif task == VQA:
         tokenizer = tokenizers.for_model_type(model_type, 200, tokenizers.ROLES)
         processor = getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])(processor, tokenizer)
         overrides.update(vocab_size=len(tokenizer), image_size=IMAGE_SIZE, initializer_range=INITIALIZER_RANGE,
@@ -97,7 +123,7 @@ def _draw_convolutions(model):
 def _task_of(candidate):
     """The task a candidate's Auto class serves."""
     return {"AutoModelForVisualQuestionAnswering": VQA, "AutoModelForTextRecognition": OCR,
-            "AutoModelForTableRecognition": TABLE}.get(candidate["auto_class"], VQA)
+            "AutoModelForTableRecognition": TABLE, "AutoModelForDocumentQuestionAnswering": DOCQA}.get(candidate["auto_class"], VQA)
 
 
 def cases(plan):
@@ -111,6 +137,19 @@ def cases(plan):
                  [{"image": first, "question": QUESTIONS[0]}, {"image": second, "question": QUESTIONS[1]}]),
             Case("one image as PNG bytes, top_k 2", {"image": media.png(one), "question": QUESTIONS[1]},
                  {"top_k": 2}),
+        ]
+    if plan["task"] == DOCQA:
+        first_doc, second_doc = DOCUMENTS
+        return [
+            Case("one document and a question", {"image": one, "question": "what is the number?",
+                                                 "word_boxes": first_doc}),
+            # Of different lengths: a batch that pads them together must change nothing.
+            Case("two documents of different lengths",
+                 [{"image": first, "question": "what is due?", "word_boxes": first_doc},
+                  {"image": second, "question": "when is the meeting?", "word_boxes": second_doc}]),
+            Case("one document, top_k 3 and answers of at most 2 words",
+                 {"image": media.png(second), "question": "who?", "word_boxes": second_doc},
+                 {"top_k": 3, "max_answer_len": 2}),
         ]
     return [
         Case("one image", one),
@@ -142,6 +181,51 @@ def _answers(processor, model, case):
     return expected
 
 
+def _spans(start_logits, end_logits, context, top_k, max_answer_len):
+    """The best answer spans of one input, by the document-question-answering pipeline's
+    rule: the context's tokens and the first (classifier) token share one softmax each
+    for start and end, the classifier token then scores 0; a span ends at or after its
+    start, spans at most max_answer_len tokens, and scores its start's times its end's
+    probability. (start, end, score) best first, context spans only."""
+    allowed = [index == 0 or inside for index, inside in enumerate(context)]
+
+    def probabilities(logits):
+        masked = [value if ok else -10000.0 for value, ok in zip(logits, allowed)]
+        top = max(masked)
+        exps = [math.exp(value - top) for value in masked]
+        total = sum(exps)
+        return [value / total for value in exps]
+
+    starts, ends = probabilities(start_logits), probabilities(end_logits)
+    starts[0] = ends[0] = 0.0
+    spans = [(starts[i] * ends[j], i, j) for i in range(len(starts))
+             for j in range(i, min(len(ends), i + max_answer_len)) if context[i] and context[j]]
+    spans.sort(key=lambda span: -span[0])
+    return [(i, j, score) for score, i, j in spans[:top_k]]
+
+
+def _document_answers(processor, model, case):
+    top_k, longest = case.options.get("top_k", 1), case.options.get("max_answer_len", 15)
+    expected = Expected({"answers": []})
+    for item in case.input if isinstance(case.input, list) else [case.input]:  # each alone
+        [image] = media.pil_images(item["image"])
+        words = [word for word, _ in item["word_boxes"]]
+        boxes = [box for _, box in item["word_boxes"]]
+        inputs = processor(images=image.convert("RGB"), text=item["question"], text_pair=words, boxes=boxes,
+                           truncation="only_second", return_tensors="pt")
+        word_ids = inputs.word_ids(0)
+        context = [sequence == 1 for sequence in inputs.sequence_ids(0)]
+        with torch.inference_mode():
+            outputs = model(**inputs)
+        # The text's tokens' logits: layoutlmv3 scores its image patches after them.
+        text = len(context)
+        spans = _spans(outputs.start_logits[0, :text].tolist(), outputs.end_logits[0, :text].tolist(), context,
+                       top_k, longest)
+        expected["answers"].append([{"score": score, "answer": " ".join(words[word_ids[i]:word_ids[j] + 1]),
+                                     "start": word_ids[i], "end": word_ids[j]} for i, j, score in spans])
+    return expected
+
+
 def _recognised(processor, model, case, task):
     keys = ("texts", "scores") if task == OCR else ("structures", "scores")
     expected = Expected({key: [] for key in keys})
@@ -164,6 +248,8 @@ def reference(model_dir, candidate, case, plan):
     processor, model = _load(model_dir, candidate["model_class"])
     if plan["task"] == VQA:
         return _answers(processor, model, case)
+    if plan["task"] == DOCQA:
+        return _document_answers(processor, model, case)
     return _recognised(processor, model, case, plan["task"])
 
 
@@ -175,6 +261,8 @@ def compare(expected, actual, plan):
         return missing
     if "predictions" in expected:
         return scores_and_predictions(expected, actual, "logits", rtol, atol)
+    if "answers" in expected:
+        return _compare_answers(expected["answers"], actual["answers"], rtol, atol)
     key = "texts" if "texts" in expected else "structures"
     if actual[key] != expected[key]:
         return Comparison(False, None, f"{key}: {short(actual[key])}, expected {short(expected[key])}")
@@ -182,3 +270,19 @@ def compare(expected, actual, plan):
     if not scores.ok:
         return Comparison(False, scores.max_abs_diff, f"scores: {scores.message}")
     return Comparison(True, scores.max_abs_diff, f"{key} equal, scores match")
+
+
+def _compare_answers(expected, actual, rtol, atol):
+    """Per input the same spans (answer, start, end) in the same order, scores allclose."""
+    if not isinstance(actual, list) or len(actual) != len(expected):
+        return Comparison(False, None, f"answers: {len(expected)} inputs expected, got {short(actual)}")
+    worst = 0.0
+    for index, (want, got) in enumerate(zip(expected, actual)):
+        spans = [(a["answer"], a["start"], a["end"]) for a in want]
+        if not isinstance(got, list) or [(a.get("answer"), a.get("start"), a.get("end")) for a in got] != spans:
+            return Comparison(False, None, f"answers[{index}]: {short(got)}, expected {short(want)}")
+        scores = allclose([a["score"] for a in want], [a["score"] for a in got], rtol, atol)
+        if not scores.ok:
+            return Comparison(False, scores.max_abs_diff, f"answers[{index}] scores: {scores.message}")
+        worst = max(worst, scores.max_abs_diff)
+    return Comparison(True, worst, "answers match")
