@@ -81,12 +81,15 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     task = _task_of(candidate)
     config = CONFIG_MAPPING[model_type]()
-    processor = _image_processor(model_type, task)
     overrides = {}
     if task == DOCQA:
         tokenizer = tokenizers.for_model_type(model_type, 200, tokenizers.ROLES)
-        processor = getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])(processor, tokenizer)
-        overrides.update(vocab_size=len(tokenizer), input_size=IMAGE_SIZE, initializer_range=INITIALIZER_RANGE)
+        # A layout model that reads no pixels (layoutlm) takes its tokenizer alone.
+        processor = tokenizer if model_type not in PROCESSOR_MAPPING_NAMES else getattr(
+            transformers, PROCESSOR_MAPPING_NAMES[model_type])(_image_processor(model_type, task), tokenizer)
+        overrides.update(vocab_size=len(tokenizer), initializer_range=INITIALIZER_RANGE)
+        if "input_size" in vars(config):
+            overrides["input_size"] = IMAGE_SIZE
         overrides.update(tokenizers.special_token_overrides(model_type, config, tokenizer))
         if "coordinate_size" in vars(config):
             # A token's 2-D position is four coordinate and two shape embeddings side by
@@ -94,14 +97,18 @@ def build_tiny(model_type, candidate, out_dir, seed):
             overrides.update(hidden_size=6 * SPATIAL, coordinate_size=SPATIAL, shape_size=SPATIAL)
     elif task == VQA:
         tokenizer = tokenizers.for_model_type(model_type, 200, tokenizers.ROLES)
-        processor = getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])(processor, tokenizer)
+        processor = getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])(
+            _image_processor(model_type, task), tokenizer)
         overrides.update(vocab_size=len(tokenizer), image_size=IMAGE_SIZE, initializer_range=INITIALIZER_RANGE,
                          id2label=dict(enumerate(ANSWERS)),
                          label2id={answer: index for index, answer in enumerate(ANSWERS)})
     elif task == OCR:
+        processor = _image_processor(model_type, task)
         overrides["head_out_channels"] = len(CHARACTERS)
-    elif "max_text_length" in vars(config):
-        overrides["max_text_length"] = TABLE_TOKENS
+    else:
+        processor = _image_processor(model_type, task)
+        if "max_text_length" in vars(config):
+            overrides["max_text_length"] = TABLE_TOKENS
     tiny.shrink(config, **overrides)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if task == OCR:
@@ -204,6 +211,16 @@ def _spans(start_logits, end_logits, context, top_k, max_answer_len):
     return [(i, j, score) for score, i, j in spans[:top_k]]
 
 
+def _token_boxes(inputs, boxes, sep_token_id):
+    """Per token its box, as the document-question-answering pipeline gives layoutlm
+    them: a document word's token its word's box, a separator [1000] * 4, the rest
+    (the question, the classifier token) [0] * 4."""
+    result = []
+    for token, part, word in zip(inputs["input_ids"][0].tolist(), inputs.sequence_ids(0), inputs.word_ids(0)):
+        result.append(boxes[word] if part == 1 else [1000] * 4 if token == sep_token_id else [0] * 4)
+    return result
+
+
 def _document_answers(processor, model, case):
     top_k, longest = case.options.get("top_k", 1), case.options.get("max_answer_len", 15)
     expected = Expected({"answers": []})
@@ -211,8 +228,13 @@ def _document_answers(processor, model, case):
         [image] = media.pil_images(item["image"])
         words = [word for word, _ in item["word_boxes"]]
         boxes = [box for _, box in item["word_boxes"]]
-        inputs = processor(images=image.convert("RGB"), text=item["question"], text_pair=words, boxes=boxes,
-                           truncation="only_second", return_tensors="pt")
+        if hasattr(processor, "image_processor"):
+            inputs = processor(images=image.convert("RGB"), text=item["question"], text_pair=words, boxes=boxes,
+                               truncation="only_second", return_tensors="pt")
+        else:  # layoutlm: the question's words and the document's, each token with its word's box
+            inputs = processor(text=item["question"].split(), text_pair=words, is_split_into_words=True,
+                               truncation="only_second", return_tensors="pt")
+            inputs["bbox"] = torch.tensor([_token_boxes(inputs, boxes, processor.sep_token_id)])
         word_ids = inputs.word_ids(0)
         context = [sequence == 1 for sequence in inputs.sequence_ids(0)]
         with torch.inference_mode():
