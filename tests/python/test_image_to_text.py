@@ -1,6 +1,6 @@
 """The image-to-text family on real tiny models: vilt answers questions about images,
-layoutlmv3 about documents, a PP-OCR recogniser reads text lines and slanext a table's
-structure; a generated
+layoutlmv3 about documents, a PP-OCR recogniser reads text lines, slanext a table's
+structure and trocr's decoder continues text; a generated
 skillset matches each reference (and would not with the bugs its cases are there to
 catch)."""
 import json
@@ -18,13 +18,16 @@ ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = json.loads((ROOT / "data" / "registry.json").read_text(encoding="utf-8"))
 GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
 VQA, OCR, TABLE, DOCQA = image_to_text.VQA, image_to_text.OCR, image_to_text.TABLE, image_to_text.DOCQA
+GENERATE = image_to_text.GENERATE
 AUTO = {VQA: "AutoModelForVisualQuestionAnswering", OCR: "AutoModelForTextRecognition",
-        TABLE: "AutoModelForTableRecognition", DOCQA: "AutoModelForDocumentQuestionAnswering"}
-TYPES = {VQA: "vilt", OCR: "pp_ocrv6_tiny_rec", TABLE: "slanext", DOCQA: "layoutlmv3"}
+        TABLE: "AutoModelForTableRecognition", DOCQA: "AutoModelForDocumentQuestionAnswering",
+        GENERATE: "AutoModelForCausalLM"}
+TYPES = {VQA: "vilt", OCR: "pp_ocrv6_tiny_rec", TABLE: "slanext", DOCQA: "layoutlmv3", GENERATE: "trocr"}
 
 
 def _plan(task):
-    return {"model_type": TYPES[task], "task": task, "seed": 0, "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
+    return {"model_type": TYPES[task], "task": task, "seed": 0, "tolerance": {"rtol": 1e-4, "atol": 1e-4},
+            "generation": {"max_new_tokens": 8}}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +60,7 @@ def skillsets(tmp_path_factory):
     return generate
 
 
-@pytest.mark.parametrize("task", [VQA, OCR, TABLE, DOCQA])
+@pytest.mark.parametrize("task", [VQA, OCR, TABLE, DOCQA, GENERATE])
 def test_a_generated_skillset_matches_the_reference_on_every_case(task, built, skillsets):
     model_dir, candidate = built(task)
     plan = _plan(task)

@@ -24,13 +24,16 @@ import transformers
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 
-from .. import media, tiny, tokenizers
+from .. import greedy, media, tiny, tokenizers
 from ..compare import Comparison, allclose, missing_outputs, scores_and_predictions, short
 from ..expected import Expected
 from . import Case
 
 VQA, OCR, TABLE = "visual-question-answering", "text-recognition", "table-recognition"
 DOCQA = "document-question-answering"
+GENERATE = "text-generation"
+# Prompts of different lengths for a text decoder the family serves (trocr's).
+PROMPTS = ("the invoice", "total due on the first of the month, to be paid by")
 # A document's words and their boxes (0-1000, as the document-question-answering
 # pipeline takes them), for questions about two documents of different lengths.
 DOCUMENTS = (
@@ -102,6 +105,13 @@ def build_tiny(model_type, candidate, out_dir, seed):
         overrides.update(vocab_size=len(tokenizer), image_size=IMAGE_SIZE, initializer_range=INITIALIZER_RANGE,
                          id2label=dict(enumerate(ANSWERS)),
                          label2id={answer: index for index, answer in enumerate(ANSWERS)})
+    elif task == GENERATE:
+        # A text decoder (trocr's, without its image encoder): its processor over the
+        # type's own lossless tokenizer (texts are compared) and image processor.
+        tokenizer = tokenizers.for_model_type(model_type, 200, tokenizers.ROLES, lossless=True)
+        processor = getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])(
+            tiny.image_processor(model_type, IMAGE_SIZE), tokenizer)
+        overrides.update(tokenizers.special_token_overrides(model_type, config, tokenizer))
     elif task == OCR:
         processor = _image_processor(model_type, task)
         overrides["head_out_channels"] = len(CHARACTERS)
@@ -130,7 +140,8 @@ def _draw_convolutions(model):
 def _task_of(candidate):
     """The task a candidate's Auto class serves."""
     return {"AutoModelForVisualQuestionAnswering": VQA, "AutoModelForTextRecognition": OCR,
-            "AutoModelForTableRecognition": TABLE, "AutoModelForDocumentQuestionAnswering": DOCQA}.get(candidate["auto_class"], VQA)
+            "AutoModelForTableRecognition": TABLE, "AutoModelForDocumentQuestionAnswering": DOCQA,
+            "AutoModelForCausalLM": GENERATE}.get(candidate["auto_class"], VQA)
 
 
 def cases(plan):
@@ -144,6 +155,16 @@ def cases(plan):
                  [{"image": first, "question": QUESTIONS[0]}, {"image": second, "question": QUESTIONS[1]}]),
             Case("one image as PNG bytes, top_k 2", {"image": media.png(one), "question": QUESTIONS[1]},
                  {"top_k": 2}),
+        ]
+    if plan["task"] == GENERATE:
+        n = plan["generation"]["max_new_tokens"]
+        # min_new_tokens == max_new_tokens: a random model may end at once, and two empty
+        # continuations would agree whatever the skillset does.
+        fixed = {"max_new_tokens": n, "min_new_tokens": n}
+        return [
+            Case("one prompt", PROMPTS[0], fixed),
+            Case("two prompts of different lengths", list(PROMPTS), fixed),
+            Case("one prompt, to its own end", PROMPTS[1], {"max_new_tokens": n}),
         ]
     if plan["task"] == DOCQA:
         first_doc, second_doc = DOCUMENTS
@@ -248,6 +269,25 @@ def _document_answers(processor, model, case):
     return expected
 
 
+def _continuations(processor, model, case):
+    """Each prompt alone, generated greedily: the new tokens up to and including the
+    first end-of-sequence, their text, and greedy's margins."""
+    end = model.generation_config.eos_token_id
+    end_ids = set(end) if isinstance(end, list) else {end}
+    expected = Expected({"token_ids": [], "texts": []})
+    for text in [case.input] if isinstance(case.input, str) else case.input:
+        inputs = processor(text=text, return_tensors="pt")
+        with torch.inference_mode():
+            scored = model.generate(**inputs, **case.options, do_sample=False, num_beams=1,
+                                    return_dict_in_generate=True, output_scores=True)
+        generated = scored.sequences[0, inputs["input_ids"].shape[1]:].tolist()
+        token_ids = next((generated[:at + 1] for at, token in enumerate(generated) if token in end_ids), generated)
+        expected["token_ids"].append(token_ids)
+        expected["texts"].append(processor.batch_decode([token_ids], skip_special_tokens=True)[0])
+        expected.margins.append(greedy.margins(scored.scores))
+    return expected
+
+
 def _recognised(processor, model, case, task):
     keys = ("texts", "scores") if task == OCR else ("structures", "scores")
     expected = Expected({key: [] for key in keys})
@@ -272,6 +312,8 @@ def reference(model_dir, candidate, case, plan):
         return _answers(processor, model, case)
     if plan["task"] == DOCQA:
         return _document_answers(processor, model, case)
+    if plan["task"] == GENERATE:
+        return _continuations(processor, model, case)
     return _recognised(processor, model, case, plan["task"])
 
 
@@ -285,6 +327,8 @@ def compare(expected, actual, plan):
         return scores_and_predictions(expected, actual, "logits", rtol, atol)
     if "answers" in expected:
         return _compare_answers(expected["answers"], actual["answers"], rtol, atol)
+    if "token_ids" in expected:
+        return greedy.compare(expected, actual, plan)
     key = "texts" if "texts" in expected else "structures"
     if actual[key] != expected[key]:
         return Comparison(False, None, f"{key}: {short(actual[key])}, expected {short(expected[key])}")
