@@ -1,0 +1,192 @@
+"""Text to audio: speech and music from text (vits, musicgen, bark, ...).
+
+The handler's contract is data/families.json's "text-to-audio" entry: a text or a list
+of texts in; per text the waveform (`audio`: a float list, or per channel a list where
+the model makes several) and its `sampling_rate`, as transformers' text-to-audio
+pipeline shapes them.
+
+Two kinds of model, told apart as the pipeline tells them, by `can_generate()`:
+- forward models (vits) make the waveform in one call, drawing noise (vits' stochastic
+  durations and prior): the draws are fixed by the handler's `seed` (default 0), set
+  before each text alone, so the same model speaks a text alike on every call and in
+  every batch;
+- generators (musicgen) generate codec tokens and decode them; decoding is greedy
+  (`do_sample=False`) for `max_new_tokens` (default: the family's generation).
+
+The reference is the pipeline itself, on each text alone, under the same seed.
+"""
+import functools
+import json
+import os
+
+import numpy as np
+import torch
+import transformers
+from transformers import pipeline
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
+from transformers.models.auto.modeling_auto import (MODEL_FOR_TEXT_TO_SPECTROGRAM_MAPPING_NAMES,
+                                                    MODEL_FOR_TEXT_TO_WAVEFORM_MAPPING_NAMES)
+from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+
+from .. import tiny, tokenizers
+from ..compare import Comparison, allclose, missing_outputs, short
+from ..expected import Expected
+from . import Case
+
+TEXTS = ("hello there", "the quick brown fox jumps over the lazy dog.", "a cat")
+# The letters a character-level tokenizer (VitsTokenizer: one id per letter or phoneme)
+# knows: the corpus' own, and the characters of the cases.
+CHARACTERS = "_ abcdefghijklmnopqrstuvwxyz,.!?'-"
+# A codec's codebook and the generator's vocabulary over it: the same size, as in every
+# real checkpoint (the configs' defaults disagree: musicgen's decoder 2048, its encodec
+# 1024); the ids past it are the generator's pad and start tokens.
+CODEBOOK = 64
+# A HiFi-GAN vocoder's sizes (vits' upsampler, its duration predictor's filters), as
+# transformers' tests keep them (tests/models/vits): narrow, and two upsampling stages of
+# 16 samples a frame in all, where checkpoints have four of 256: a random duration
+# predictor holds each token for many frames, and 256 samples a frame made a sentence
+# last 50 s and its test a minute.
+VOCODER_SIZES = {"upsample_initial_channel": 16, "duration_predictor_filter_channels": 16,
+                 "flow_size": 16, "spectrogram_bins": 8, "upsample_rates": [8, 2],
+                 "upsample_kernel_sizes": [16, 4], "resblock_kernel_sizes": [3, 7],
+                 "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5]]}
+# Where configs name the rate of their audio (vits: sampling_rate; xcodec: sample_rate).
+RATE_FIELDS = ("sampling_rate", "sample_rate")
+
+
+def _sub_configs(config):
+    return [value for value in vars(config).values() if isinstance(value, transformers.PreTrainedConfig)]
+
+
+def _tokenizer(model_type, out_dir):
+    """The type's own tokenizer class with an offline vocabulary: a character-level
+    class (a `vocab_file` of characters, no merges: VitsTokenizer) gets CHARACTERS, with
+    phonemizing off (no phonemizer offline); any other, skillkit.tokenizers'."""
+    name = tokenizers.TOKENIZER_MAPPING_NAMES.get(model_type)
+    tokenizer_class = getattr(transformers, name, None) if isinstance(name, str) else None
+    if tokenizer_class is not None and tokenizer_class.vocab_files_names == {"vocab_file": "vocab.json"} \
+            and "phonemize" in tokenizer_class.__init__.__code__.co_varnames:
+        path = os.path.join(out_dir, "characters.json")
+        with open(path, "w", encoding="utf-8") as file:
+            json.dump({character: index for index, character in enumerate(CHARACTERS)}, file)
+        return tokenizer_class(path, phonemize=False, pad_token=CHARACTERS[0], unk_token="<unk>")
+    return tokenizers.for_model_type(model_type, 200, ("pad_token", "eos_token", "unk_token", "bos_token"))
+
+
+def _processor(model_type, tokenizer):
+    """The type's processor class over its feature extractor and the tokenizer, where
+    transformers maps it one (musicgen's); else the tokenizer alone (vits')."""
+    name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
+    if name and extractor_name:
+        return getattr(transformers, name)(getattr(transformers, extractor_name)(), tokenizer)
+    return tokenizer
+
+
+def _shrunk(model_type, tokenizer):
+    """The type's config, shrunk, its vocabularies the tiny ones: the text encoder's
+    (or the model's own) the tokenizer's, a generator's over a codec its codebook's."""
+    config = CONFIG_MAPPING[model_type]()
+    # The config that reads the tokens: a text encoder's (musicgen), the model's own
+    # (vits), or the one sub-config that has a vocabulary (fastspeech2's model_config).
+    text = getattr(config, "text_encoder", None) or (config if "vocab_size" in vars(config) else next(
+        (sub for sub in _sub_configs(config) if "vocab_size" in vars(sub)), config))
+    codec = getattr(config, "audio_encoder", None)
+    decoder = getattr(config, "decoder", None)
+    for sub in _sub_configs(config):
+        tiny.shrink(sub)
+    if codec is not None and decoder is not None and "codebook_size" in vars(codec):
+        codec.codebook_size = CODEBOOK
+        decoder.vocab_size = CODEBOOK
+        for name in ("pad_token_id", "bos_token_id", "decoder_start_token_id"):
+            for holder in (decoder, config):
+                if getattr(holder, name, None) is not None:
+                    setattr(holder, name, CODEBOOK)
+    text.vocab_size = len(tokenizer)
+    if getattr(text, "pad_token_id", None) is not None and tokenizer.pad_token_id is not None:
+        text.pad_token_id = tokenizer.pad_token_id
+    overrides = {name: value for name, value in VOCODER_SIZES.items() if name in vars(config)}
+    if text is config:
+        overrides["vocab_size"] = len(tokenizer)
+    return tiny.shrink(config, **overrides)
+
+
+def build_tiny(model_type, candidate, out_dir, seed):
+    tiny.seed_everything(seed)
+    tokenizer = _tokenizer(model_type, out_dir)
+    config = _shrunk(model_type, tokenizer)
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    processor = _processor(model_type, tokenizer)
+    tiny.save_and_verify(model, processor, out_dir)
+
+
+def cases(plan):
+    one, longer, short_one = TEXTS
+    result = [
+        Case("one text", one),
+        # Of different lengths: a skillset that pads them together changes the shorter
+        # one's waveform (vits' durations read the padding) or its length.
+        Case("two texts of different lengths", [longer, short_one]),
+        Case("one text, seed 7", one, {"seed": 7}),
+    ]
+    if (plan.get("generation") or {}).get("max_new_tokens") and _generates(plan["model_type"]):
+        result.append(Case("one text, 4 new tokens", short_one, {"max_new_tokens": 4}))
+    return result
+
+
+def _generates(model_type):
+    """Whether the type's model generates (the pipeline's own test, can_generate())."""
+    try:
+        model_class = getattr(transformers, MODEL_FOR_TEXT_TO_WAVEFORM_MAPPING_NAMES.get(model_type)
+                              or MODEL_FOR_TEXT_TO_SPECTROGRAM_MAPPING_NAMES[model_type])
+    except (KeyError, TypeError, AttributeError):
+        return False
+    return bool(model_class.can_generate())
+
+
+@functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
+def _pipeline(model_dir):
+    return pipeline("text-to-audio", model=model_dir, device="cpu")
+
+
+def reference(model_dir, candidate, case, plan):
+    speaker = _pipeline(model_dir)
+    texts = [case.input] if isinstance(case.input, str) else list(case.input)
+    options = dict(case.options)
+    seed = options.pop("seed", 0)
+    generate = {}
+    if speaker.model.can_generate():
+        generate = {"do_sample": False, "max_new_tokens": plan["generation"]["max_new_tokens"]}
+        generate.update(options)
+    expected = Expected({"audio": [], "sampling_rate": []})
+    with torch.random.fork_rng(devices=[]):  # leave the worker's own random state alone
+        for text in texts:  # each alone, under the seed
+            torch.manual_seed(seed)
+            spoken = speaker(text, generate_kwargs=generate) if generate else speaker(text)
+            expected["audio"].append(np.asarray(spoken["audio"], dtype=np.float32).tolist())
+            if spoken["sampling_rate"] is None:  # fastspeech2_conformer_with_hifigan's config names none
+                raise ValueError("the text-to-audio pipeline finds no sampling rate in the model's config "
+                                 "or processor: a waveform without its rate cannot be served")
+            expected["sampling_rate"].append(int(spoken["sampling_rate"]))
+    return expected
+
+
+def compare(expected, actual, plan):
+    """Sampling rates equal; waveforms of the same length, allclose within the plan's
+    tolerance, text by text."""
+    rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    if (missing := missing_outputs(expected, actual)) is not None:
+        return missing
+    if actual["sampling_rate"] != expected["sampling_rate"]:
+        return Comparison(False, None, f"sampling_rate {short(actual['sampling_rate'])}, "
+                                       f"expected {expected['sampling_rate']}")
+    if not isinstance(actual["audio"], list) or len(actual["audio"]) != len(expected["audio"]):
+        return Comparison(False, None, f"audio: one waveform per text expected, got {short(actual['audio'])}")
+    worst = 0.0
+    for index, (want, got) in enumerate(zip(expected["audio"], actual["audio"])):
+        result = allclose(want, got, rtol, atol)
+        if not result.ok:
+            return Comparison(False, result.max_abs_diff, f"audio[{index}]: {result.message}")
+        worst = max(worst, result.max_abs_diff)
+    return Comparison(True, worst, "waveforms match")

@@ -1,0 +1,129 @@
+"""The text-to-audio family on real tiny models: vits (a forward model drawing noise) and
+musicgen (a generator of codec tokens) speak, the reference is fixed by its seed, and a
+generated skillset matches it (and would not with the bugs its cases are there to
+catch)."""
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import transformers
+
+from skillkit.families import Case, text_to_audio
+from skillkit.output_check import schema_violation
+from skillkit.skillset import instantiate
+
+ROOT = Path(__file__).resolve().parents[2]
+REGISTRY = json.loads((ROOT / "data" / "registry.json").read_text(encoding="utf-8"))
+GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
+TASK = "text-to-audio"
+
+
+def _plan(model_type):
+    return {"model_type": model_type, "task": TASK, "seed": 0, "generation": {"max_new_tokens": 8},
+            "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Tiny models, built once per type for the module."""
+    made = {}
+
+    def build(model_type):
+        if model_type not in made:
+            out = tmp_path_factory.mktemp(model_type)
+            candidate = {"model_class": REGISTRY["models"][model_type]["tasks"][TASK]}
+            text_to_audio.build_tiny(model_type, candidate, str(out), 0)
+            made[model_type] = str(out), candidate
+        return made[model_type]
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def skillsets(tmp_path_factory):
+    """Skillsets gen-skillset writes from the template, per type."""
+    if not GEN_SKILLSET.exists():
+        pytest.skip("needs bin/gen-skillset (make tools)")
+    out = tmp_path_factory.mktemp("skillsets")
+
+    def generate(model_type):
+        subprocess.run([str(GEN_SKILLSET), "-q", model_type, "-o", str(out)], check=True, capture_output=True)
+        return instantiate(out / f"hf_{model_type}.py", model_type)
+
+    return generate
+
+
+def test_a_vits_waveform_depends_on_the_seed_and_not_on_the_batch(built):
+    model_dir, candidate = built("vits")
+    plan = _plan("vits")
+    longer, shorter = text_to_audio.cases(plan)[1].input
+    batch = text_to_audio.reference(model_dir, candidate, Case("b", [longer, shorter]), plan)
+    alone = text_to_audio.reference(model_dir, candidate, Case("a", shorter), plan)
+    assert batch["audio"][1] == alone["audio"][0]
+    assert batch["sampling_rate"] == [16000, 16000]
+    other_seed = text_to_audio.reference(model_dir, candidate, Case("s", shorter, {"seed": 7}), plan)
+    assert other_seed["audio"][0] != alone["audio"][0]
+
+
+@pytest.mark.parametrize("model_type", ["vits", "musicgen"])
+def test_a_generated_skillset_matches_the_reference_on_every_case(model_type, built, skillsets):
+    model_dir, candidate = built(model_type)
+    plan = _plan(model_type)
+    _, _, handler, _, _ = skillsets(model_type).init_cpu(model_dir)
+    for case in text_to_audio.cases(plan):
+        expected = text_to_audio.reference(model_dir, candidate, case, plan)
+        result = handler(case.input, **case.options)
+        assert schema_violation(result, TASK) is None
+        comparison = text_to_audio.compare(expected, result, plan)
+        assert comparison.ok, (case.name, comparison.message)
+
+
+def test_texts_padded_into_one_batch_are_caught(built):
+    """What a handler that batched the texts would give: vits reads the padding, so the
+    shorter text's waveform changes (its length, or its samples)."""
+    model_dir, candidate = built("vits")
+    plan = _plan("vits")
+    case = text_to_audio.cases(plan)[1]
+    expected = text_to_audio.reference(model_dir, candidate, case, plan)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+    model = transformers.VitsModel.from_pretrained(model_dir).eval()
+    inputs = tokenizer(case.input, padding=True, return_tensors="pt")
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        output = model(**inputs)
+    batched = [wave[:length].tolist() for wave, length in zip(output.waveform, output.sequence_lengths.tolist())]
+    assert not text_to_audio.compare(expected, {"audio": batched, "sampling_rate": [16000, 16000]}, plan).ok
+
+
+def test_a_waveform_of_the_wrong_seed_or_rate_is_caught(built):
+    model_dir, candidate = built("vits")
+    plan = _plan("vits")
+    expected = text_to_audio.reference(model_dir, candidate, Case("a", "a cat"), plan)
+    other = text_to_audio.reference(model_dir, candidate, Case("s", "a cat", {"seed": 1}), plan)
+    assert not text_to_audio.compare(expected, dict(other), plan).ok
+    assert not text_to_audio.compare(expected, dict(expected, sampling_rate=[22050]), plan).ok
+    assert text_to_audio.compare(expected, dict(expected), plan).ok
+
+
+def test_a_forward_model_refuses_generation_options_and_a_generator_takes_them(built, skillsets):
+    vits_dir, _ = built("vits")
+    _, _, speak, _, _ = skillsets("vits").init_cpu(vits_dir)
+    with pytest.raises(TypeError, match="max_new_tokens"):
+        speak("a cat", max_new_tokens=4)
+    musicgen_dir, _ = built("musicgen")
+    _, _, play, _, _ = skillsets("musicgen").init_cpu(musicgen_dir)
+    short, longer = play("a cat", max_new_tokens=4)["audio"][0], play("a cat", max_new_tokens=8)["audio"][0]
+    assert 0 < len(short) < len(longer)
+    assert np.isfinite(longer).all()
+
+
+def test_compare_fails_waveforms_beyond_the_tolerance():
+    plan = _plan("vits")
+    want = {"audio": [[0.5, -0.25]], "sampling_rate": [16000]}
+    assert text_to_audio.compare(want, {"audio": [[0.5, -0.25001]], "sampling_rate": [16000]}, plan).ok
+    assert not text_to_audio.compare(want, {"audio": [[0.5, -0.3]], "sampling_rate": [16000]}, plan).ok
+    assert not text_to_audio.compare(want, {"audio": [[0.5]], "sampling_rate": [16000]}, plan).ok
+    assert not text_to_audio.compare(want, {"audio": [[0.5, -0.25]]}, plan).ok
