@@ -10,6 +10,9 @@ nothing.
 The tiny model is taught (skillkit.teaching) to answer the first prompt with
 ENDS_AFTER tokens and end, and the second with GOES_ON tokens.
 
+pretraining is served as text-generation: a type's pretraining head is its causal LM
+(gpt2's GPT2LMHeadModel), and a pretraining head keeps the family's default task.
+
 feature-extraction, text-classification, token-classification and question-answering
 are served as the text-encoder family serves them, so their tiny models, cases, references and
 comparisons are that family's (skillkit.families.text_encoder): a decoder's head
@@ -27,6 +30,9 @@ from ..teaching import ENDS_AFTER, GOES_ON, fit, generation_cases
 from . import text_encoder
 
 VOCAB_SIZE = 384
+# The tasks whose head is the causal LM, served by generating.
+GENERATING = ("text-generation", "pretraining")
+GENERATING_AUTO_CLASSES = ("AutoModelForCausalLM", "AutoModelForPreTraining")
 
 PROMPTS = (
     "The quick brown fox",
@@ -40,7 +46,7 @@ ANSWERS = (
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
-    if candidate["auto_class"] != "AutoModelForCausalLM":
+    if candidate["auto_class"] not in GENERATING_AUTO_CLASSES:
         return text_encoder.build_tiny(model_type, candidate, out_dir, seed)
     tiny.seed_everything(seed)
     config = CONFIG_MAPPING[model_type]()
@@ -94,7 +100,7 @@ def _greedy(model, prompt_ids, length, end):
 
 
 def _generates(plan):
-    return plan["task"] == "text-generation"
+    return plan["task"] in GENERATING
 
 
 def cases(plan):

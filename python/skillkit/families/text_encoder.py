@@ -15,6 +15,9 @@ The task is the plan's (the skillset serves one, fixed when it is generated):
   text holds two masks, where the pipeline keeps special tokens in its sequences.
 - multiple-choice: the model on each prompt with its choices, written out here (there
   is no pipeline): the batch holds prompts with different numbers of choices.
+- pretraining: a pretraining head (BertForPreTraining, RobertaForMaskedLM) keeps the
+  family's default, so it is feature-extraction's reference on the head model's own
+  base model (its `base_model`: BertForPreTraining's bert).
 - question-answering: transformers 5 dropped its pipeline; the model on each question
   alone, its span chosen by the rule that pipeline had (_answer_questions); the batch
   pairs questions and contexts of different lengths, so padding shows.
@@ -123,14 +126,17 @@ def cases(plan):
 
 
 # text-encoding (AutoModelForTextEncoding: the encoder's hidden states) is served as
-# feature-extraction is, and has no pipeline of its own.
-PIPELINES = {"text-encoding": "feature-extraction"}
+# feature-extraction is, and has no pipeline of its own; so is pretraining, on the head
+# model's base model.
+PIPELINES = {"text-encoding": "feature-extraction", "pretraining": "feature-extraction"}
 
 
 @functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
 def _pipeline(task, model_dir, auto_class, processor_class):
     tokenizer = getattr(transformers, processor_class).from_pretrained(model_dir)
     model = getattr(transformers, auto_class).from_pretrained(model_dir).eval()
+    if task == "pretraining":
+        model = model.base_model
     return transformers.pipeline(PIPELINES.get(task, task), model=model, tokenizer=tokenizer, device="cpu")
 
 
@@ -153,7 +159,7 @@ def reference(model_dir, candidate, case, plan):
         return _classify_tokens(pipe, texts)
     if task == "fill-mask":
         return _fill_masks(pipe, texts, case.options.get("top_k", 5))
-    if task not in ("feature-extraction", "text-encoding"):
+    if task not in ("feature-extraction", "text-encoding", "pretraining"):
         raise ValueError(f"unknown task {task!r}")
     embeddings = []
     with torch.inference_mode():
