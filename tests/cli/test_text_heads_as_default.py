@@ -1,7 +1,8 @@
 """The text families' heads served as another task serves them: a pretraining head keeps
 its family's default (bert's BertForPreTraining embeds, gpt2's GPT2LMHeadModel and t5's
-T5ForConditionalGeneration generate), and t5's encoder model and token classifier are
-served as the text-encoder family serves those tasks. Each on a tiny model of that very
+T5ForConditionalGeneration generate), t5's encoder model and token classifier are
+served as the text-encoder family serves those tasks, and bert's BertLMHeadModel
+generates as the text-decoder family does. Each on a tiny model of that very
 head, against the family's reference."""
 import json
 from pathlib import Path
@@ -22,6 +23,10 @@ REGISTRY = json.loads((ROOT / "data" / "registry.json").read_text(encoding="utf-
     ("t5", "pretraining"),
     ("t5", "text-encoding"),
     ("t5", "token-classification"),
+    # An encoder type's causal LM head generates: bert's, and roberta's, whose positions
+    # count from past its padding id.
+    ("bert", "text-generation"),
+    ("roberta", "text-generation"),
 ])
 def test_a_text_head_served_as_its_task_matches_the_reference_on_every_case(tmp_path, run_tool, model_type, task):
     entry = REGISTRY["models"][model_type]
@@ -42,3 +47,15 @@ def test_a_text_head_served_as_its_task_matches_the_reference_on_every_case(tmp_
         assert schema_violation(actual, task) is None
         comparison = family.compare(family.reference(str(model_dir), candidate, case, plan), actual, plan)
         assert comparison.ok, f"{case.name}: {comparison.message}"
+
+
+@pytest.mark.parametrize("init", ["init_openvino", "init_onnx", "init_webnn"])
+def test_an_encoder_types_generation_on_a_converted_backend_is_unimplemented_not_a_failure(tmp_path, run_tool,
+                                                                                          init):
+    rc, _, err = run_tool("gen-skillset", "-q", "--task", "text-generation", "-o", tmp_path, "bert")
+    assert rc == 0, err
+    hf = instantiate(str(tmp_path / "hf_bert.py"), "bert")
+    args = ("bert", "bert", "openvino:0", "openvino:0") if init == "init_openvino" else ("bert",)
+    with pytest.raises(hf.BackendUnavailable) as raised:
+        getattr(hf, init)(*args)
+    assert raised.value.reason == "unimplemented" and "torch only" in str(raised.value)

@@ -18,6 +18,10 @@ The task is the plan's (the skillset serves one, fixed when it is generated):
 - pretraining: a pretraining head (BertForPreTraining, RobertaForMaskedLM) keeps the
   family's default, so it is feature-extraction's reference on the head model's own
   base model (its `base_model`: BertForPreTraining's bert).
+- text-generation: an encoder type's causal LM head (BertLMHeadModel, configured as a
+  decoder as its checkpoints are) is built, taught and checked as the text-decoder
+  family's generators are (skillkit.families.text_decoder, imported where used, since
+  it imports this module).
 - question-answering: transformers 5 dropped its pipeline; the model on each question
   alone, its span chosen by the rule that pipeline had (_answer_questions); the batch
   pairs questions and contexts of different lengths, so padding shows.
@@ -65,6 +69,8 @@ QUESTIONS = (
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
+    if candidate["auto_class"] == "AutoModelForCausalLM":
+        return _decoder().build_tiny(model_type, candidate, out_dir, seed, is_decoder=True)
     seed_everything(seed)
     config = transformers.AutoConfig.for_model(model_type)
     # Real checkpoints cap inputs at 512 tokens; roberta-like models hold two more
@@ -106,7 +112,14 @@ def _mask_token(model_type, checkpoint):
     return tokenizers.for_model_type(model_type, VOCAB_SIZE, tokenizers.ROLES).mask_token
 
 
+def _decoder():
+    from . import text_decoder  # it imports this module
+    return text_decoder
+
+
 def cases(plan):
+    if plan["task"] == "text-generation":
+        return _decoder().cases(plan)
     if plan["task"] == "fill-mask":
         mask = _mask_token(plan["model_type"], plan.get("checkpoint"))
         one = f"The quick brown {mask} jumps over the lazy dog."
@@ -142,6 +155,8 @@ def _pipeline(task, model_dir, auto_class, processor_class):
 
 def reference(model_dir, candidate, case, plan):
     task = plan["task"]
+    if task == "text-generation":
+        return _decoder().reference(model_dir, candidate, case, plan)
     if task == "multiple-choice":
         tokenizer = getattr(transformers, candidate["processor_class"]).from_pretrained(model_dir)
         model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
@@ -276,6 +291,8 @@ def compare(expected, actual, plan):
     labels of each rank equal unless their scores tie (compare.ranked_predictions);
     entities equal but for their scores, which are allclose; a mask's tokens ranked as
     predictions are, each token's token_str and sequence equal."""
+    if plan["task"] == "text-generation":
+        return _decoder().compare(expected, actual, plan)
     if (missing := missing_outputs(expected, actual)) is not None:
         return missing
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
