@@ -70,7 +70,11 @@ QUESTIONS = (
 
 def build_tiny(model_type, candidate, out_dir, seed):
     if candidate["auto_class"] == "AutoModelForCausalLM":
-        return _decoder().build_tiny(model_type, candidate, out_dir, seed, is_decoder=True)
+        changes = {"is_decoder": True}
+        languages = getattr(transformers.AutoConfig.for_model(model_type), "languages", None)
+        if languages:
+            changes["default_language"] = languages[0]  # xmod runs one language's adapters
+        return _decoder().build_tiny(model_type, candidate, out_dir, seed, **changes)
     seed_everything(seed)
     config = transformers.AutoConfig.for_model(model_type)
     # Real checkpoints cap inputs at 512 tokens; roberta-like models hold two more
