@@ -27,6 +27,7 @@ REGISTRY = json.loads((ROOT / "data" / "registry.json").read_text(encoding="utf-
     # count from past its padding id.
     ("bert", "text-generation"),
     ("roberta", "text-generation"),
+    ("bert", "next-sentence-prediction"),
 ])
 def test_a_text_head_served_as_its_task_matches_the_reference_on_every_case(tmp_path, run_tool, model_type, task):
     entry = REGISTRY["models"][model_type]

@@ -54,6 +54,8 @@ GOOD = {
     "text-encoding": {"embeddings": [[0.5, -1.0], [0.25, 2.0]]},
     # A pretraining head served as its family's default: here a text encoder's embeddings.
     "pretraining": {"embeddings": [[0.5, -1.0], [0.25, 2.0]]},
+    "next-sentence-prediction": {"logits": [[2.0, -1.0], [0.1, 0.3]], "scores": [[0.95, 0.05], [0.45, 0.55]],
+                                 "is_next": [True, False]},
     "multiple-choice": {"logits": [[0.5, -1.0, 2.0], [0.1, 0.3]], "scores": [[0.18, 0.04, 0.78], [0.45, 0.55]],
                         "best": [2, 1]},
     "question-answering": {

@@ -344,7 +344,8 @@ def test_six_family_defaults(registry):
     assert families["component"]["handler_tasks"] == []
     assert families["text-encoder"]["handler_tasks"] == [
         "feature-extraction", "text-encoding", "text-classification", "token-classification",
-        "question-answering", "multiple-choice", "fill-mask", "pretraining", "text-generation"]
+        "question-answering", "multiple-choice", "fill-mask", "pretraining", "next-sentence-prediction",
+        "text-generation"]
     assert families["vision-text-dual-encoder"]["handler_tasks"] == [
         "zero-shot-image-classification", "image-embedding", "text-embedding"]
 

@@ -22,6 +22,8 @@ The task is the plan's (the skillset serves one, fixed when it is generated):
   decoder as its checkpoints are) is built, taught and checked as the text-decoder
   family's generators are (skillkit.families.text_decoder, imported where used, since
   it imports this module).
+- next-sentence-prediction: the model on each pair alone (there is no pipeline); the
+  batch pairs texts of different lengths, so padding shows.
 - question-answering: transformers 5 dropped its pipeline; the model on each question
   alone, its span chosen by the rule that pipeline had (_answer_questions); the batch
   pairs questions and contexts of different lengths, so padding shows.
@@ -55,11 +57,16 @@ LABELS = {
 # more than the tolerance), small enough for every architecture.
 HEAD_INITIALIZER_RANGE = 0.2
 HEADS = ("AutoModelForSequenceClassification", "AutoModelForTokenClassification", "AutoModelForMaskedLM",
-         "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice")
+         "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice", "AutoModelForNextSentencePrediction")
 CHOICES = (
     {"prompt": "The quick brown fox", "choices": ["jumps over the lazy dog.", "sleeps.", "reads a long book today."]},
     {"prompt": "Hello", "choices": ["world.", "there, my old friend!"]},
     {"prompt": "A much longer prompt, so that its pairs are padded", "choices": ["yes", "no", "maybe", "never"]},
+)
+PAIRS = (
+    {"text": SENTENCES[0], "text_pair": "It lands softly in the grass."},
+    {"text": "Hello world.", "text_pair": SENTENCES[2]},
+    {"text": SENTENCES[2], "text_pair": "Yes."},
 )
 QUESTIONS = (
     {"question": "What does the fox jump over?", "context": SENTENCES[0]},
@@ -130,6 +137,8 @@ def cases(plan):
         batch = [f"Hello {mask}.", f"A much longer second {mask}, so that the batch needs padding to a {mask} length!"]
         return [Case("one", one), Case("batch, one text with two masks", batch),
                 Case("batch, top 2", batch, {"top_k": 2})]
+    if plan["task"] == "next-sentence-prediction":
+        return [Case("one", PAIRS[0]), Case("batch of pairs of different lengths", list(PAIRS))]
     if plan["task"] == "multiple-choice":
         return [Case("one", CHOICES[0]), Case("batch of different numbers of choices", list(CHOICES[1:]))]
     if plan["task"] == "question-answering":
@@ -161,6 +170,10 @@ def reference(model_dir, candidate, case, plan):
     task = plan["task"]
     if task == "text-generation":
         return _decoder().reference(model_dir, candidate, case, plan)
+    if task == "next-sentence-prediction":
+        tokenizer = getattr(transformers, candidate["processor_class"]).from_pretrained(model_dir)
+        model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
+        return _predict_next(model, tokenizer, [case.input] if isinstance(case.input, dict) else case.input)
     if task == "multiple-choice":
         tokenizer = getattr(transformers, candidate["processor_class"]).from_pretrained(model_dir)
         model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
@@ -239,6 +252,18 @@ def _choose(model, tokenizer, examples):
     return expected
 
 
+def _predict_next(model, tokenizer, pairs):
+    expected = Expected({"logits": [], "scores": [], "is_next": []})
+    for pair in pairs:
+        with torch.inference_mode():  # each pair alone, unpadded
+            logits = model(**tokenizer(pair["text"], pair["text_pair"], return_tensors="pt")).logits[0].float()
+        scores = torch.softmax(logits, dim=0)
+        expected["logits"].append(logits.tolist())
+        expected["scores"].append(scores.tolist())
+        expected["is_next"].append(bool(scores[0] > scores[1]))  # index 0: the second text follows
+    return expected
+
+
 def _answer_questions(model, tokenizer, questions, max_answer_len):
     """transformers 5 has no question-answering pipeline any more: the model on each
     question alone, and the span rule its pipeline had, written out here by itself:
@@ -308,6 +333,8 @@ def compare(expected, actual, plan):
         return _compare_answers(expected, actual, rtol, atol)
     if "best" in expected:
         return _compare_choices(expected, actual, rtol, atol)
+    if "is_next" in expected:
+        return _compare_next(expected, actual, rtol, atol)
     if "logits" not in expected:
         return _compare_masks(expected["predictions"], actual["predictions"], rtol, atol)
     return scores_and_predictions(expected, actual, "logits", rtol, atol)
@@ -365,6 +392,22 @@ def _compare_choices(expected, actual, rtol, atol):
                                     and abs(scores[want] - scores[got]) <= atol + rtol * abs(scores[want])):
                 return Comparison(False, worst, f"best[{row}]: expected choice {want}, got {short(got)}")
     return Comparison(True, worst, "choices match")
+
+
+def _compare_next(expected, actual, rtol, atol):
+    """Per pair its logits and scores allclose, and the same verdict unless its two
+    scores tie within the tolerance."""
+    failed, worst = _rows_allclose(expected, actual, ("logits", "scores"), rtol, atol)
+    if failed:
+        return failed
+    got = actual["is_next"]
+    if not isinstance(got, list) or len(got) != len(expected["is_next"]):
+        return Comparison(False, worst, f"is_next: expected {len(expected['is_next'])} verdicts, got {short(got)}")
+    for row, (want, verdict) in enumerate(zip(expected["is_next"], got)):
+        follows, not_follows = expected["scores"][row]
+        if verdict != want and abs(follows - not_follows) > atol + rtol * abs(follows):
+            return Comparison(False, worst, f"is_next[{row}]: expected {want}, got {short(verdict)}")
+    return Comparison(True, worst, "next-sentence verdicts match")
 
 
 def _compare_answers(expected, actual, rtol, atol):
