@@ -28,6 +28,8 @@ REGISTRY = json.loads((ROOT / "data" / "registry.json").read_text(encoding="utf-
     ("bert", "text-generation"),
     ("roberta", "text-generation"),
     ("bert", "next-sentence-prediction"),
+    # DPR's question encoder gives its pooled embedding alone, as the pipeline does.
+    ("dpr", "feature-extraction"),
 ])
 def test_a_text_head_served_as_its_task_matches_the_reference_on_every_case(tmp_path, run_tool, model_type, task):
     entry = REGISTRY["models"][model_type]

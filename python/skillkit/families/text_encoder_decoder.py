@@ -64,6 +64,10 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.shrink(config, **overrides)
     if not generates:  # a classification or question-answering head, or the bare model
         text_encoder.dress_head(config, candidate["auto_class"])
+    if candidate["auto_class"] == "AutoModelForTextEncoding":
+        # An encoder model's checkpoint is configured as the encoder alone
+        # (T5GemmaEncoderModel refuses an encoder-decoder config).
+        config.is_encoder_decoder = False
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if generates:
         _teach(model, tokenizer)
