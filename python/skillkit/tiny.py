@@ -189,10 +189,24 @@ def shrink(config, **overrides):
                 and _is_int(old_sizes.get(base)) and _present(config, base):
             _set(config, name, [max(1, value[source] * getattr(config, base) // old_sizes[base])
                                 for source in sources])
+    # Numbers listed per layer, one for each of the real depth's layers: a width
+    # (gemma3n's intermediate_size) is the tiny width on every tiny layer, a fraction
+    # (its activation_sparsity_pattern, granite_swa's layer_rope_theta) that of the
+    # layer the tiny one stands for. Lists of ints under other names are left alone:
+    # they may be layer indices (lfm2's full_attn_idxs), not values.
+    layers = next((getattr(config, n) for n in _LAYERS if _present(config, n)), None)
+    old_layers = next((old_sizes[n] for n in _LAYERS if _present(config, n) and n in old_sizes), None)
+    for name, value in list(vars(config).items()):
+        if hierarchical or not layers or name in overrides or not isinstance(value, list) \
+                or len(value) != old_layers or old_layers <= layers:
+            continue
+        if name in _INTERMEDIATES and all(_is_int(v) for v in value):
+            _set(config, name, [intermediate] * layers)
+        elif all(isinstance(v, float) for v in value):
+            _set(config, name, [value[source] for source in sources])
     # A backbone of one stage per layer (beit, dinov2) names its stages for the real
     # depth, and its outputs the last one ('stage12'): the tiny model's stages, its
     # outputs the last.
-    layers = next((getattr(config, n) for n in _LAYERS if _present(config, n)), None)
     if not hierarchical and layers and len(getattr(config, "stage_names", None) or ()) > layers + 1 \
             and hasattr(config, "set_output_features_output_indices"):
         config.stage_names = config.stage_names[:layers + 1]
@@ -235,6 +249,13 @@ def _per_layer_overrides(config, spec, old_globals, sources):
         if values:
             tiny_overrides[layer] = values
     return tiny_overrides
+
+
+def _is_repeated_pattern(value):
+    """Whether `value` is one pattern of layer kinds with its repeat count: [[kinds, n]]."""
+    return (isinstance(value, list) and len(value) == 1 and isinstance(value[0], (list, tuple))
+            and len(value[0]) == 2 and isinstance(value[0][0], (list, tuple)) and value[0][0]
+            and all(isinstance(kind, str) for kind in value[0][0]) and _is_int(value[0][1]))
 
 
 def _derive(config, old_heads, old_kv_heads, overrides):
@@ -305,6 +326,11 @@ def _derive(config, old_heads, old_kv_heads, overrides):
     # repeating pattern such as recurrent_gemma's block_types too). Which old layer each
     # tiny one stands for is returned, for the per-layer overrides.
     sources = list(range(layers))
+    if "layer_types" in vars(config) and config.layer_types is None and "layer_types" not in overrides \
+            and _present(config, "num_attention_heads"):
+        # Kinds a config leaves None without deriving them, which its model indexes
+        # all the same (lfm2_moe's, where real checkpoints list them): every layer attends.
+        _set(config, "layer_types", ["full_attention"] * layers)
     for name, value in list(vars(config).items()):
         if name in overrides or not name.endswith(_KIND_LISTS) or not isinstance(value, list) \
                 or len(value) <= layers:
@@ -316,6 +342,28 @@ def _derive(config, old_heads, old_kv_heads, overrides):
         _set(config, name, cut)
         if name in _KIND_LISTS:
             sources = ([value.index(kind) for kind in kinds] + list(range(len(kinds), len(value))))[:layers]
+    # Kinds given as a pattern and its repeat count (gpt_neo's attention_types, [[["global",
+    # "local"], 12]]), from which the config derives its per-layer list: the pattern
+    # repeated as often as the tiny depth holds it, and the list derived again.
+    for name, value in list(vars(config).items()):
+        if name in overrides or not _is_repeated_pattern(value):
+            continue
+        [[kinds, count]] = value
+        expanded = list(kinds) * count
+        if len(expanded) > layers and layers % len(kinds) == 0:
+            _set(config, name, [[list(kinds), layers // len(kinds)]])
+            for other, listed in list(vars(config).items()):
+                if listed == expanded:
+                    _set(config, other, list(kinds) * (layers // len(kinds)))
+    # A tail of layers that reuse the caches of earlier layers of their kind (gemma3n's
+    # num_kv_shared_layers): only as long as the layers before it still produce every
+    # kind of cache the tail reads.
+    if _present(config, "num_kv_shared_layers") and "num_kv_shared_layers" not in overrides:
+        kinds = getattr(config, "layer_types", None) or []
+        shared = min(config.num_kv_shared_layers, layers)
+        while shared and not set(kinds[layers - shared:layers]) <= set(kinds[:layers - shared]):
+            shared -= 1
+        _set(config, "num_kv_shared_layers", shared)
     # A list of the layers of one kind derived from the kinds (zamba2's hybrid layers).
     if isinstance(getattr(config, "hybrid_layer_ids", None), list):
         _set(config, "hybrid_layer_ids", [index for index, kind in enumerate(config.layer_types)

@@ -97,8 +97,10 @@ def test_a_skillset_with_a_head_bug_fails_real_cpu_parity(head_loop, cli):
     (["BertForSequenceClassification"], "text-classification"),
     (["BertForTokenClassification"], "token-classification"),
     (["BertForMaskedLM"], "feature-extraction"),  # a pretraining head keeps the family's default
+    (["BertForPreTraining"], "feature-extraction"),
     (["BertForQuestionAnswering"], "question-answering"),
-    (["BertForNextSentencePrediction"], "feature-extraction"),  # a head the template does not serve yet
+    (["BertForNextSentencePrediction"], "next-sentence-prediction"),
+    (["BertLMHeadModel"], "text-generation"),  # an encoder type's causal LM head generates
     ([], "feature-extraction"),
 ])
 def test_a_local_checkpoint_is_served_as_the_task_of_its_head(cli, tmp_path, architectures, task):

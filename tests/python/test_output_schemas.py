@@ -82,6 +82,10 @@ GOOD = {
         "masks_queries_logits": [[[[0.1, -0.2], [0.3, 0.4]]]],
     },
     "text-encoding": {"embeddings": [[0.5, -1.0], [0.25, 2.0]]},
+    # A pretraining head served as its family's default: here a text encoder's embeddings.
+    "pretraining": {"embeddings": [[0.5, -1.0], [0.25, 2.0]]},
+    "next-sentence-prediction": {"logits": [[2.0, -1.0], [0.1, 0.3]], "scores": [[0.95, 0.05], [0.45, 0.55]],
+                                 "is_next": [True, False]},
     "multiple-choice": {"logits": [[0.5, -1.0, 2.0], [0.1, 0.3]], "scores": [[0.18, 0.04, 0.78], [0.45, 0.55]],
                         "best": [2, 1]},
     "question-answering": {
@@ -178,6 +182,15 @@ def test_every_task_served_today_has_a_good_example_here():
 @pytest.mark.parametrize("task", sorted(GOOD))
 def test_a_result_of_the_tasks_shape_matches_its_schema(task):
     assert schema_violation(result(task), task) is None
+
+
+def test_a_pretraining_result_is_its_familys_default_tasks_shape_and_one_of_them():
+    # text-decoder and text-encoder-decoder serve a pretraining head by generating.
+    generated = result("pretraining", embeddings=None)
+    del generated["embeddings"]
+    generated.update(GOOD["text-generation"])
+    assert schema_violation(generated, "pretraining") is None
+    assert schema_violation(result("pretraining", **GOOD["text-generation"]), "pretraining") is not None
 
 
 def test_a_result_served_on_the_cpu_in_another_backends_place_matches():

@@ -336,7 +336,7 @@ def test_supported_families(registry, models, model_type, family, task):
 
 def test_six_family_defaults(registry):
     families = registry["families"]
-    assert families["text-encoder"]["generation"] is None
+    assert families["text-encoder"]["generation"] == {"max_new_tokens": 8}  # its causal LM heads
     assert families["text-decoder"]["generation"] == {"max_new_tokens": 8}
     assert families["text-encoder"]["tolerance"] == {"rtol": 1e-4, "atol": 1e-5}
     assert families["text-encoder"]["processors"] == ["AutoTokenizer"]
@@ -344,7 +344,8 @@ def test_six_family_defaults(registry):
     assert families["component"]["handler_tasks"] == []
     assert families["text-encoder"]["handler_tasks"] == [
         "feature-extraction", "text-encoding", "text-classification", "token-classification",
-        "question-answering", "multiple-choice", "fill-mask"]
+        "question-answering", "multiple-choice", "fill-mask", "pretraining", "next-sentence-prediction",
+        "text-generation"]
     assert families["vision-text-dual-encoder"]["handler_tasks"] == [
         "zero-shot-image-classification", "image-embedding", "text-embedding"]
 

@@ -64,6 +64,39 @@ def test_sizes_listed_per_layer_are_cut_with_the_layers():
     assert _generates(model)
 
 
+def test_numbers_listed_per_layer_follow_the_tiny_depth():
+    # gemma3n lists its feed-forward width and activation sparsity per layer.
+    config, model = _tiny("gemma3n_text", "Gemma3nForCausalLM", vocab_size=64)
+    assert config.intermediate_size == [37, 37]
+    assert len(config.activation_sparsity_pattern) == 2
+    assert _generates(model)
+
+
+def test_a_cache_sharing_tail_keeps_a_layer_producing_each_kind_it_reads():
+    # gemma3n's last 15 of 35 layers reuse earlier caches; two layers of two kinds leave
+    # none to share.
+    config = shrink(AutoConfig.for_model("gemma3n_text"))
+    assert config.layer_types == ["sliding_attention", "full_attention"] and config.num_kv_shared_layers == 0
+    config = shrink(AutoConfig.for_model("gemma3n_text"), num_hidden_layers=4)
+    assert config.layer_types == ["sliding_attention", "full_attention", "sliding_attention", "sliding_attention"]
+    assert config.num_kv_shared_layers == 2
+
+
+def test_kinds_given_as_a_repeated_pattern_follow_the_tiny_depth():
+    # gpt_neo's [[["global", "local"], 12]] derives its 24 attention_layers.
+    config, model = _tiny("gpt_neo", "GPTNeoForCausalLM", vocab_size=64)
+    assert config.attention_types == [[["global", "local"], 1]]
+    assert config.attention_layers == ["global", "local"]
+    assert _generates(model)
+
+
+def test_kinds_left_none_but_read_by_the_model_are_written_out():
+    # lfm2_moe leaves layer_types None by default and indexes it per layer.
+    config, model = _tiny("lfm2_moe", "Lfm2MoeForCausalLM", vocab_size=64)
+    assert config.layer_types == ["full_attention", "full_attention"]
+    assert _generates(model)
+
+
 def test_shared_experts_left_unnamed_are_one():
     config, model = _tiny("dots1", "Dots1ForCausalLM", vocab_size=64)
     assert config.n_shared_experts == 1

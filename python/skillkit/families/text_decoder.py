@@ -10,6 +10,9 @@ nothing.
 The tiny model is taught (skillkit.teaching) to answer the first prompt with
 ENDS_AFTER tokens and end, and the second with GOES_ON tokens.
 
+pretraining is served as text-generation: a type's pretraining head is its causal LM
+(gpt2's GPT2LMHeadModel), and a pretraining head keeps the family's default task.
+
 feature-extraction, text-classification, token-classification and question-answering
 are served as the text-encoder family serves them, so their tiny models, cases, references and
 comparisons are that family's (skillkit.families.text_encoder): a decoder's head
@@ -27,6 +30,9 @@ from ..teaching import ENDS_AFTER, GOES_ON, fit, generation_cases
 from . import text_encoder
 
 VOCAB_SIZE = 384
+# The tasks whose head is the causal LM, served by generating.
+GENERATING = ("text-generation", "pretraining")
+GENERATING_AUTO_CLASSES = ("AutoModelForCausalLM", "AutoModelForPreTraining")
 
 PROMPTS = (
     "The quick brown fox",
@@ -39,11 +45,13 @@ ANSWERS = (
 )
 
 
-def build_tiny(model_type, candidate, out_dir, seed):
-    if candidate["auto_class"] != "AutoModelForCausalLM":
+def build_tiny(model_type, candidate, out_dir, seed, **config_changes):
+    """The tiny model; `config_changes` are set on the type's default config first (a
+    text encoder's causal LM head is built here with is_decoder=True)."""
+    if candidate["auto_class"] not in GENERATING_AUTO_CLASSES:
         return text_encoder.build_tiny(model_type, candidate, out_dir, seed)
     tiny.seed_everything(seed)
-    config = CONFIG_MAPPING[model_type]()
+    config = CONFIG_MAPPING[model_type](**config_changes)
     # No padding token unless the config names one, as the real checkpoints ship: the
     # skillset must cope with that.
     roles = ("bos_token", "eos_token", "unk_token")
@@ -73,13 +81,19 @@ def _teach(model, tokenizer):
     wanted = [answers[0][:ENDS_AFTER] + [end], answers[1][:GOES_ON]]
     rows = [prompt + tokens for prompt, tokens in zip(prompts, wanted)]
     width = max(map(len, rows))
-    fit(model, {  # padded on the right, where the causal mask keeps padding out of the way
+    batch = {  # padded on the right, where the causal mask keeps padding out of the way
         "input_ids": torch.tensor([row + [end] * (width - len(row)) for row in rows]),
         "attention_mask": torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows]),
         # The prompt is given, not learnt.
         "labels": torch.tensor([[-100] * len(prompt) + tokens + [-100] * (width - len(row))
                                 for prompt, tokens, row in zip(prompts, wanted, rows)]),
-    })
+    }
+    if getattr(model.config, "is_decoder", False):
+        # An encoder type's causal LM head (roberta's numbers its positions from past
+        # its padding id) is fed by generate() the positions it counts from the
+        # attention mask: taught at those.
+        batch["position_ids"] = torch.arange(width).expand(len(rows), width)
+    fit(model, batch)
     for prompt, text, tokens in zip(prompts, PROMPTS, wanted):
         if _greedy(model, prompt, len(tokens), end) != tokens:
             raise RuntimeError(f"the tiny model did not learn its continuation of {text!r}")
@@ -94,7 +108,7 @@ def _greedy(model, prompt_ids, length, end):
 
 
 def _generates(plan):
-    return plan["task"] == "text-generation"
+    return plan["task"] in GENERATING
 
 
 def cases(plan):

@@ -15,6 +15,15 @@ The task is the plan's (the skillset serves one, fixed when it is generated):
   text holds two masks, where the pipeline keeps special tokens in its sequences.
 - multiple-choice: the model on each prompt with its choices, written out here (there
   is no pipeline): the batch holds prompts with different numbers of choices.
+- pretraining: a pretraining head (BertForPreTraining, RobertaForMaskedLM) keeps the
+  family's default, so it is feature-extraction's reference on the head model's own
+  base model (its `base_model`: BertForPreTraining's bert).
+- text-generation: an encoder type's causal LM head (BertLMHeadModel, configured as a
+  decoder as its checkpoints are) is built, taught and checked as the text-decoder
+  family's generators are (skillkit.families.text_decoder, imported where used, since
+  it imports this module).
+- next-sentence-prediction: the model on each pair alone (there is no pipeline); the
+  batch pairs texts of different lengths, so padding shows.
 - question-answering: transformers 5 dropped its pipeline; the model on each question
   alone, its span chosen by the rule that pipeline had (_answer_questions); the batch
   pairs questions and contexts of different lengths, so padding shows.
@@ -48,11 +57,16 @@ LABELS = {
 # more than the tolerance), small enough for every architecture.
 HEAD_INITIALIZER_RANGE = 0.2
 HEADS = ("AutoModelForSequenceClassification", "AutoModelForTokenClassification", "AutoModelForMaskedLM",
-         "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice")
+         "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice", "AutoModelForNextSentencePrediction")
 CHOICES = (
     {"prompt": "The quick brown fox", "choices": ["jumps over the lazy dog.", "sleeps.", "reads a long book today."]},
     {"prompt": "Hello", "choices": ["world.", "there, my old friend!"]},
     {"prompt": "A much longer prompt, so that its pairs are padded", "choices": ["yes", "no", "maybe", "never"]},
+)
+PAIRS = (
+    {"text": SENTENCES[0], "text_pair": "It lands softly in the grass."},
+    {"text": "Hello world.", "text_pair": SENTENCES[2]},
+    {"text": SENTENCES[2], "text_pair": "Yes."},
 )
 QUESTIONS = (
     {"question": "What does the fox jump over?", "context": SENTENCES[0]},
@@ -62,6 +76,12 @@ QUESTIONS = (
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
+    if candidate["auto_class"] == "AutoModelForCausalLM":
+        changes = {"is_decoder": True}
+        languages = getattr(transformers.AutoConfig.for_model(model_type), "languages", None)
+        if languages:
+            changes["default_language"] = languages[0]  # xmod runs one language's adapters
+        return _decoder().build_tiny(model_type, candidate, out_dir, seed, **changes)
     seed_everything(seed)
     config = transformers.AutoConfig.for_model(model_type)
     # Real checkpoints cap inputs at 512 tokens; roberta-like models hold two more
@@ -103,13 +123,22 @@ def _mask_token(model_type, checkpoint):
     return tokenizers.for_model_type(model_type, VOCAB_SIZE, tokenizers.ROLES).mask_token
 
 
+def _decoder():
+    from . import text_decoder  # it imports this module
+    return text_decoder
+
+
 def cases(plan):
+    if plan["task"] == "text-generation":
+        return _decoder().cases(plan)
     if plan["task"] == "fill-mask":
         mask = _mask_token(plan["model_type"], plan.get("checkpoint"))
         one = f"The quick brown {mask} jumps over the lazy dog."
         batch = [f"Hello {mask}.", f"A much longer second {mask}, so that the batch needs padding to a {mask} length!"]
         return [Case("one", one), Case("batch, one text with two masks", batch),
                 Case("batch, top 2", batch, {"top_k": 2})]
+    if plan["task"] == "next-sentence-prediction":
+        return [Case("one", PAIRS[0]), Case("batch of pairs of different lengths", list(PAIRS))]
     if plan["task"] == "multiple-choice":
         return [Case("one", CHOICES[0]), Case("batch of different numbers of choices", list(CHOICES[1:]))]
     if plan["task"] == "question-answering":
@@ -123,19 +152,28 @@ def cases(plan):
 
 
 # text-encoding (AutoModelForTextEncoding: the encoder's hidden states) is served as
-# feature-extraction is, and has no pipeline of its own.
-PIPELINES = {"text-encoding": "feature-extraction"}
+# feature-extraction is, and has no pipeline of its own; so is pretraining, on the head
+# model's base model.
+PIPELINES = {"text-encoding": "feature-extraction", "pretraining": "feature-extraction"}
 
 
 @functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
 def _pipeline(task, model_dir, auto_class, processor_class):
     tokenizer = getattr(transformers, processor_class).from_pretrained(model_dir)
     model = getattr(transformers, auto_class).from_pretrained(model_dir).eval()
+    if task == "pretraining":
+        model = model.base_model
     return transformers.pipeline(PIPELINES.get(task, task), model=model, tokenizer=tokenizer, device="cpu")
 
 
 def reference(model_dir, candidate, case, plan):
     task = plan["task"]
+    if task == "text-generation":
+        return _decoder().reference(model_dir, candidate, case, plan)
+    if task == "next-sentence-prediction":
+        tokenizer = getattr(transformers, candidate["processor_class"]).from_pretrained(model_dir)
+        model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
+        return _predict_next(model, tokenizer, [case.input] if isinstance(case.input, dict) else case.input)
     if task == "multiple-choice":
         tokenizer = getattr(transformers, candidate["processor_class"]).from_pretrained(model_dir)
         model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
@@ -153,13 +191,15 @@ def reference(model_dir, candidate, case, plan):
         return _classify_tokens(pipe, texts)
     if task == "fill-mask":
         return _fill_masks(pipe, texts, case.options.get("top_k", 5))
-    if task not in ("feature-extraction", "text-encoding"):
+    if task not in ("feature-extraction", "text-encoding", "pretraining"):
         raise ValueError(f"unknown task {task!r}")
     embeddings = []
     with torch.inference_mode():
         for text in texts:
             hidden = pipe(text, return_tensors=True)[0]  # (tokens, hidden), no padding
-            embeddings.append(hidden.float().mean(dim=0).tolist())
+            # A model whose first output is pooled already (DPR's encoders) gives the
+            # text's embedding itself.
+            embeddings.append((hidden if hidden.dim() == 1 else hidden.mean(dim=0)).float().tolist())
     return Expected({"embeddings": embeddings})
 
 
@@ -209,6 +249,18 @@ def _choose(model, tokenizer, examples):
         expected["logits"].append(logits.tolist())
         expected["scores"].append(torch.softmax(logits, dim=0).tolist())
         expected["best"].append(int(torch.argmax(logits)))
+    return expected
+
+
+def _predict_next(model, tokenizer, pairs):
+    expected = Expected({"logits": [], "scores": [], "is_next": []})
+    for pair in pairs:
+        with torch.inference_mode():  # each pair alone, unpadded
+            logits = model(**tokenizer(pair["text"], pair["text_pair"], return_tensors="pt")).logits[0].float()
+        scores = torch.softmax(logits, dim=0)
+        expected["logits"].append(logits.tolist())
+        expected["scores"].append(scores.tolist())
+        expected["is_next"].append(bool(scores[0] > scores[1]))  # index 0: the second text follows
     return expected
 
 
@@ -268,6 +320,8 @@ def compare(expected, actual, plan):
     labels of each rank equal unless their scores tie (compare.ranked_predictions);
     entities equal but for their scores, which are allclose; a mask's tokens ranked as
     predictions are, each token's token_str and sequence equal."""
+    if plan["task"] == "text-generation":
+        return _decoder().compare(expected, actual, plan)
     if (missing := missing_outputs(expected, actual)) is not None:
         return missing
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
@@ -279,6 +333,8 @@ def compare(expected, actual, plan):
         return _compare_answers(expected, actual, rtol, atol)
     if "best" in expected:
         return _compare_choices(expected, actual, rtol, atol)
+    if "is_next" in expected:
+        return _compare_next(expected, actual, rtol, atol)
     if "logits" not in expected:
         return _compare_masks(expected["predictions"], actual["predictions"], rtol, atol)
     return scores_and_predictions(expected, actual, "logits", rtol, atol)
@@ -336,6 +392,22 @@ def _compare_choices(expected, actual, rtol, atol):
                                     and abs(scores[want] - scores[got]) <= atol + rtol * abs(scores[want])):
                 return Comparison(False, worst, f"best[{row}]: expected choice {want}, got {short(got)}")
     return Comparison(True, worst, "choices match")
+
+
+def _compare_next(expected, actual, rtol, atol):
+    """Per pair its logits and scores allclose, and the same verdict unless its two
+    scores tie within the tolerance."""
+    failed, worst = _rows_allclose(expected, actual, ("logits", "scores"), rtol, atol)
+    if failed:
+        return failed
+    got = actual["is_next"]
+    if not isinstance(got, list) or len(got) != len(expected["is_next"]):
+        return Comparison(False, worst, f"is_next: expected {len(expected['is_next'])} verdicts, got {short(got)}")
+    for row, (want, verdict) in enumerate(zip(expected["is_next"], got)):
+        follows, not_follows = expected["scores"][row]
+        if verdict != want and abs(follows - not_follows) > atol + rtol * abs(follows):
+            return Comparison(False, worst, f"is_next[{row}]: expected {want}, got {short(verdict)}")
+    return Comparison(True, worst, "next-sentence verdicts match")
 
 
 def _compare_answers(expected, actual, rtol, atol):

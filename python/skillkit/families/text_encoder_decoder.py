@@ -9,10 +9,15 @@ As for decoders, the tiny model is taught (skillkit.teaching) to answer the firs
 with ENDS_AFTER tokens and end, and the second with GOES_ON tokens, so that the cases
 can see min_new_tokens and a batch whose rows end at different steps.
 
-text-classification and question-answering are served as the text-encoder family
-serves them, and so tested (skillkit.families.text_encoder). feature-extraction embeds
-a text as the mean of the encoder's last hidden state: the reference runs the encoder
-on each text alone.
+pretraining is served as text2text-generation: a type's pretraining head is its
+conditional generation model (t5's T5ForConditionalGeneration), and a pretraining head
+keeps the family's default task.
+
+text-classification, token-classification and question-answering are served as the
+text-encoder family serves them, and so tested (skillkit.families.text_encoder).
+feature-extraction embeds a text as the mean of the encoder's last hidden state:
+the reference runs the encoder on each text alone; text-encoding likewise, where the
+model (T5EncoderModel) is the encoder.
 """
 import torch
 import transformers
@@ -27,6 +32,10 @@ from . import text_encoder
 # The byte-level BPE (for types without a tokenizer of their own kind) needs its 256
 # byte symbols before any merge.
 VOCAB_SIZE = 384
+# The tasks whose head generates: text2text-generation's, and a pretraining head, which
+# keeps the family's default.
+GENERATING = ("text2text-generation", "pretraining")
+GENERATING_AUTO_CLASSES = ("AutoModelForSeq2SeqLM", "AutoModelForPreTraining")
 
 TEXTS = (
     "translate English to German: The house is wonderful.",
@@ -42,7 +51,7 @@ ANSWERS = (
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
-    generates = candidate["auto_class"] == "AutoModelForSeq2SeqLM"
+    generates = candidate["auto_class"] in GENERATING_AUTO_CLASSES
     if generates:
         roles = ("bos_token", "eos_token", "unk_token", "pad_token")  # batches of inputs need padding
         tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, roles, lossless=True)
@@ -55,6 +64,10 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.shrink(config, **overrides)
     if not generates:  # a classification or question-answering head, or the bare model
         text_encoder.dress_head(config, candidate["auto_class"])
+    if candidate["auto_class"] == "AutoModelForTextEncoding":
+        # An encoder model's checkpoint is configured as the encoder alone
+        # (T5GemmaEncoderModel refuses an encoder-decoder config).
+        config.is_encoder_decoder = False
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if generates:
         _teach(model, tokenizer)
@@ -87,7 +100,7 @@ def _teach(model, tokenizer):
 
 
 def _generates(plan):
-    return plan["task"] == "text2text-generation"
+    return plan["task"] in GENERATING
 
 
 def cases(plan):
@@ -97,7 +110,7 @@ def cases(plan):
 
 
 def reference(model_dir, candidate, case, plan):
-    if plan["task"] == "feature-extraction":
+    if plan["task"] in ("feature-extraction", "text-encoding"):
         return _embed(model_dir, candidate, [case.input] if isinstance(case.input, str) else case.input)
     if not _generates(plan):
         return text_encoder.reference(model_dir, candidate, case, plan)
@@ -121,9 +134,11 @@ def reference(model_dir, candidate, case, plan):
 
 
 def _embed(model_dir, candidate, texts):
-    """Per text, alone: the mean over its tokens of the encoder's last hidden state."""
+    """Per text, alone: the mean over its tokens of the encoder's last hidden state (an
+    encoder model, AutoModelForTextEncoding's, is the encoder)."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    encoder = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval().get_encoder()
+    model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
+    encoder = model if candidate["auto_class"] == "AutoModelForTextEncoding" else model.get_encoder()
     embeddings = []
     for text in texts:
         with torch.inference_mode():
