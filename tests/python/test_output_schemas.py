@@ -145,6 +145,15 @@ def test_a_result_of_the_tasks_shape_matches_its_schema(task):
     assert schema_violation(result(task), task) is None
 
 
+def test_a_dual_encoders_image_and_text_features_match_the_feature_extraction_schema():
+    both = {**COMMON, "image_embeddings": [[0.5, -1.0]], "text_embeddings": [[0.1, 0.2], [0.3, 0.4]]}
+    assert schema_violation(both, "feature-extraction") is None
+    texts_only = {**COMMON, "text_embeddings": [[0.1, 0.2]]}
+    assert schema_violation(texts_only, "feature-extraction") is None
+    # Embeddings of one kind or the other, not both shapes at once.
+    assert schema_violation({**both, "embeddings": [[0.5]]}, "feature-extraction") is not None
+
+
 def test_a_result_served_on_the_cpu_in_another_backends_place_matches():
     fallback = result("ctc", fallback_from="rocm", fallback_reason="no-device",
                       fallback_message="rocm: no ROCm device")
