@@ -47,6 +47,15 @@ TEXTS = (
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
+    model_class = getattr(transformers, candidate["model_class"])
+    towers = all(hasattr(model_class, f"get_{kind}_features") for kind in ("image", "text"))
+    if candidate["auto_class"] != "AutoModelForImageClassification" and not towers:
+        # bridgetower and tvp fuse image (or video) and text in one tower, xclip and
+        # videoprism embed videos, glm_image generates images: none has the two towers
+        # this family's skillset calls.
+        video = " (it embeds videos)" if hasattr(model_class, "get_video_features") else ""
+        raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: {candidate['model_class']} has no "
+                                  f"get_image_features and get_text_features{video}")
     tiny.seed_everything(seed)
     config = CONFIG_MAPPING[model_type]()
     tiny.shrink(config)  # and its text_config and vision_config
