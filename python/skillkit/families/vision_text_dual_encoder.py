@@ -49,10 +49,12 @@ TEXTS = (
 def build_tiny(model_type, candidate, out_dir, seed):
     model_class = getattr(transformers, candidate["model_class"])
     towers = all(hasattr(model_class, f"get_{kind}_features") for kind in ("image", "text"))
-    if candidate["auto_class"] != "AutoModelForImageClassification" and not towers:
-        # bridgetower and tvp fuse image (or video) and text in one tower, xclip and
-        # videoprism embed videos, glm_image generates images: none has the two towers
-        # this family's skillset calls.
+    if candidate["auto_class"] == "AutoModel" and not towers:
+        # The base model serves feature-extraction through its two towers. bridgetower
+        # and tvp fuse image (or video) and text in one tower, xclip and videoprism
+        # embed videos, glm_image generates images: none has the two towers this
+        # family's skillset calls. (A zero-shot class, blip-2's retrieval head, scores
+        # images against texts without them.)
         video = " (it embeds videos)" if hasattr(model_class, "get_video_features") else ""
         raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: {candidate['model_class']} has no "
                                   f"get_image_features and get_text_features{video}")
