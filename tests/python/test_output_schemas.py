@@ -133,6 +133,8 @@ GOOD = {
                         [{"label": "a dog", "score": 0.97}, {"label": "a cat", "score": 0.03}]],
     },
     "image-embedding": {"embeddings": [[0.1, 0.2], [0.3, 0.4]]},
+    "retrieval": {"image_embeddings": [[[0.1, 0.2], [0.3, 0.4]]], "query_embeddings": [[[0.5, 0.1]], [[0.2, 0.2]]],
+                  "scores": [[0.09], [0.14]]},
     "text-embedding": {"embeddings": [[0.1, 0.2], [0.3, 0.4]]},
 }
 PLAN = {"task": "feature-extraction", "tolerance": {"rtol": 1e-4, "atol": 1e-5}}
@@ -191,6 +193,21 @@ def test_a_pretraining_result_is_its_familys_default_tasks_shape_and_one_of_them
     generated.update(GOOD["text-generation"])
     assert schema_violation(generated, "pretraining") is None
     assert schema_violation(result("pretraining", **GOOD["text-generation"]), "pretraining") is not None
+
+
+def test_a_dual_encoders_image_and_text_features_match_the_feature_extraction_schema():
+    both = {**COMMON, "image_embeddings": [[0.5, -1.0]], "text_embeddings": [[0.1, 0.2], [0.3, 0.4]]}
+    assert schema_violation(both, "feature-extraction") is None
+    texts_only = {**COMMON, "text_embeddings": [[0.1, 0.2]]}
+    assert schema_violation(texts_only, "feature-extraction") is None
+    # Embeddings of one kind or the other, not both shapes at once.
+    assert schema_violation({**both, "embeddings": [[0.5]]}, "feature-extraction") is not None
+
+
+def test_retrieval_scores_come_only_with_both_embeddings():
+    queries_only = {**COMMON, "query_embeddings": [[[0.5, 0.1]]]}
+    assert schema_violation(queries_only, "retrieval") is None
+    assert schema_violation({**queries_only, "scores": [[0.1]]}, "retrieval") is not None
 
 
 def test_a_result_served_on_the_cpu_in_another_backends_place_matches():

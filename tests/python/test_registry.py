@@ -197,8 +197,8 @@ def test_no_servable_type_is_left_in_a_bucket(registry, models):
     ("autoformer", "time-series", "time-series-forecasting"),
     ("time_series_transformer", "time-series", "time-series-forecasting"),
     ("patchtst", "time-series", "time-series-forecasting"),
-    ("groupvit", "vision-text-dual-encoder", "zero-shot-image-classification"),
-    ("aimv2", "vision-text-dual-encoder", "zero-shot-image-classification"),
+    ("groupvit", "vision-text-dual-encoder", "feature-extraction"),
+    ("aimv2", "vision-text-dual-encoder", "feature-extraction"),
     ("clap", "multimodal-embedding", "feature-extraction"),
     ("embedding_gemma2", "multimodal-embedding", "feature-extraction"),
     ("rt_detr_resnet", "vision", "backbone"),
@@ -347,7 +347,8 @@ def test_six_family_defaults(registry):
         "question-answering", "multiple-choice", "fill-mask", "pretraining", "next-sentence-prediction",
         "text-generation"]
     assert families["vision-text-dual-encoder"]["handler_tasks"] == [
-        "zero-shot-image-classification", "image-embedding", "text-embedding"]
+        "zero-shot-image-classification", "image-embedding", "text-embedding", "feature-extraction",
+        "image-classification"]
 
 
 def test_tasks_table(registry):

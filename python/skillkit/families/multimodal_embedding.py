@@ -1,0 +1,110 @@
+"""Text and audio towers in one embedding space (clap): feature-extraction.
+
+The handler's contract (data/families.json's "multimodal-embedding" entry): a dict of
+"texts" (a string or a list) and "audios" (a clip or a list of float32 mono clips at the
+feature extractor's sampling rate, paths or bytes), either or both, in; per text and per
+clip its projected embedding out, `text_embeddings` (get_text_features) and
+`audio_embeddings` (get_audio_features). The reference runs the model on each text and
+each clip alone, through the type's own processor, so a skillset that batches must show
+that padding texts together and bringing clips to one length change nothing.
+
+The tiny model is clap's: its audio tower (HTSAT, a swin over the mel spectrogram) at
+the sizes of transformers' ClapAudioModelTester (a 64-wide spectrogram image of 16 mel
+bins, windows of 4, patches of 2, four one-block stages from 32 channels to 256); the
+feature extractor hears media's 16 kHz clips through 16 mel bins, every clip repeated up
+to 2 s (201 frames: at most the 256 the tower's image takes). Types of the family with
+other towers (clvp's speech conditioning, pe_audio_video's video, embedding_gemma2's
+images) have no recipe here and fail as a tiny model that could not be built.
+"""
+import torch
+import transformers
+from transformers import AutoProcessor
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+
+from .. import media, tiny, tokenizers
+from ..compare import Comparison, allclose, missing_outputs
+from ..expected import Expected
+from . import Case
+
+VOCAB_SIZE = 600
+TEXTS = ("a dog barking", "Rain on a tin roof, with thunder far away and a car passing by.")
+# clap's audio tower at ClapAudioModelTester's sizes.
+AUDIO_TOWER = {"spec_size": 64, "num_mel_bins": 16, "window_size": 4, "patch_size": 2, "patch_stride": 2,
+               "patch_embeds_hidden_size": 32, "hidden_size": 256, "depths": [1, 1, 1, 1],
+               "num_attention_heads": [2, 2, 2, 2], "intermediate_size": 37}
+PROJECTION = 32
+# Its feature extractor on media's clips (at most 1.4 s): 16 mel bins, 100 frames a
+# second, every clip repeated to 2 s (the unfused checkpoints' truncation, which cuts
+# only a longer clip at random).
+FEATURES = {"feature_size": 16, "sampling_rate": media.SAMPLE_RATE, "hop_length": 160, "fft_window_size": 400,
+            "max_length_s": 2, "frequency_max": media.SAMPLE_RATE // 2, "truncation": "rand_trunc",
+            "padding": "repeatpad"}
+
+
+def build_tiny(model_type, candidate, out_dir, seed):
+    tiny.seed_everything(seed)
+    config = CONFIG_MAPPING[model_type]()
+    audio_config = getattr(config, "audio_config", None)
+    if audio_config is None or not hasattr(audio_config, "spec_size"):
+        raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: only clap's text and HTSAT audio towers")
+    tiny.shrink(config)  # and its text_config and audio_config
+    for name, value in AUDIO_TOWER.items():
+        setattr(audio_config, name, value)
+    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ("bos_token", "eos_token", "unk_token", "pad_token"))
+    text_config = config.text_config
+    text_config.vocab_size = len(tokenizer)
+    text_config.pad_token_id = tokenizer.pad_token_id
+    tokenizer.model_max_length = text_config.max_position_embeddings - 2  # roberta's offset
+    for each in (config, text_config, audio_config):
+        each.projection_dim = PROJECTION
+    model = getattr(transformers, candidate["model_class"])(config).eval()
+    feature_extractor = transformers.ClapFeatureExtractor(**FEATURES)
+    processor = getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])(
+        feature_extractor=feature_extractor, tokenizer=tokenizer)
+    tiny.save_and_verify(model, processor, out_dir)
+
+
+def cases(plan):
+    clips = media.audio(3, plan.get("seed", 0))
+    return [
+        Case("two texts of different lengths and two clips of different lengths",
+             {"texts": list(TEXTS), "audios": clips[1:]}),
+        Case("one text", {"texts": TEXTS[0]}),
+        Case("one clip as a WAV file", {"audios": media.wav_file(clips[0], "clip.wav")}),
+    ]
+
+
+def reference(model_dir, candidate, case, plan):
+    model = getattr(transformers, candidate["model_class"]).from_pretrained(model_dir).eval()
+    processor = AutoProcessor.from_pretrained(model_dir)
+    rate = processor.feature_extractor.sampling_rate
+    expected = Expected()
+    with torch.inference_mode():
+        if "texts" in case.input:
+            texts = case.input["texts"]
+            expected["text_embeddings"] = [
+                model.get_text_features(**processor(text=text, return_tensors="pt")).pooler_output[0].tolist()
+                for text in ([texts] if isinstance(texts, str) else texts)]
+        if "audios" in case.input:
+            clips = case.input["audios"]
+            clips = [media.load_clip(clip) for clip in (clips if isinstance(clips, list) else [clips])]
+            expected["audio_embeddings"] = [
+                model.get_audio_features(**processor(audio=clip, sampling_rate=rate, return_tensors="pt"))
+                .pooler_output[0].tolist() for clip in clips]
+    return expected
+
+
+def compare(expected, actual, plan):
+    """Each modality's embeddings allclose within the plan's tolerance."""
+    missing = missing_outputs(expected, actual)
+    if missing is not None:
+        return missing
+    rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    worst = 0.0
+    for key in expected:
+        values = allclose(expected[key], actual[key], rtol, atol)
+        if not values.ok:
+            return Comparison(False, values.max_abs_diff, f"{key}: {values.message}")
+        worst = max(worst, values.max_abs_diff)
+    return Comparison(True, worst, f"{' and '.join(expected)} match")

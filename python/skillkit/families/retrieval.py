@@ -1,0 +1,109 @@
+"""Late-interaction document retrievers (colpali): retrieval.
+
+The handler's contract (data/families.json's "retrieval" entry): a dict of "images"
+(page images) and "queries" (texts), either or both, in; out, per image and per query
+its multi-vector embedding (tokens x dim, the model's `embeddings` at the tokens its
+processor's attention mask keeps: `image_embeddings`, `query_embeddings`) and, given
+both, `scores` (queries x images) as the processor's score_retrieval computes them (the
+sum over query tokens of the best dot product with the image's tokens). The reference
+runs the model on each image (process_images) and each query (process_queries) alone,
+and scores them with the processor's own score_retrieval.
+
+The tiny model is built as the image-text-to-text family builds a vision-language model
+(its tokenizer, token ids, patch grid and processor helpers, reused); colpali's
+PaliGemma builds so. colqwen2 serves `pretraining` (the task its registry entry names)
+and colmodernvbert has no image processor: they fail as such.
+"""
+import importlib
+import inspect
+
+import torch
+import transformers
+from transformers import AutoProcessor
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+from .. import media, tiny
+from ..compare import Comparison, allclose, missing_outputs
+from ..expected import Expected
+from . import Case
+from . import image_text_to_text as vlm
+
+QUERIES = ("What is the total?", "Which page shows the red car near the river at night?")
+
+
+def build_tiny(model_type, candidate, out_dir, seed):
+    tiny.seed_everything(seed)
+    model_class = getattr(transformers, candidate["model_class"])
+    processor_class = vlm._processor_class(model_type, model_class)
+    tokenizer, named = vlm._tokenizer(model_type, processor_class)
+    config = CONFIG_MAPPING[model_type]()
+    vlm._repoint_token_ids(config, tokenizer, named)
+    tiny.shrink(config)
+    vlm._even_patch_grid(config)
+    vlm._tile_image_tokens(config)
+    vlm._clamp_feature_layers(config)
+    vlm._scale_mrope_sections(config, inspect.getsource(importlib.import_module(model_class.__module__)))
+    processor = vlm._processor(model_type, processor_class, tokenizer, config, model_class(config))
+    # The processor may add tokens of its own and names its image token: the config
+    # follows, and the model is built from it anew.
+    vlm._repoint_token_ids(config, tokenizer, named, processor)
+    tiny.seed_everything(seed)
+    model = model_class(config).eval()
+    tiny.save_and_verify(model, processor, out_dir)
+
+
+def cases(plan):
+    one, first, second = media.images(3, plan.get("seed", 0))
+    return [
+        Case("two pages and two queries of different lengths", {"images": [first, second], "queries": list(QUERIES)}),
+        Case("one page", {"images": one}),
+        Case("one query", {"queries": QUERIES[0]}),
+    ]
+
+
+def _embedded(model, batch):
+    """The embeddings of a batch of one at the tokens its attention mask keeps."""
+    with torch.inference_mode():
+        embeddings = model(**batch).embeddings[0]
+    return embeddings[batch["attention_mask"][0].bool()]
+
+
+def reference(model_dir, candidate, case, plan):
+    model = getattr(transformers, candidate["model_class"]).from_pretrained(model_dir).eval()
+    processor = AutoProcessor.from_pretrained(model_dir)
+    expected = Expected()
+    images = queries = None
+    if "images" in case.input:
+        images = [_embedded(model, processor.process_images(images=[image]))
+                  for image in media.pil_images(case.input["images"])]
+        expected["image_embeddings"] = [each.tolist() for each in images]
+    if "queries" in case.input:
+        texts = case.input["queries"]
+        queries = [_embedded(model, processor.process_queries(text=[text]))
+                   for text in ([texts] if isinstance(texts, str) else texts)]
+        expected["query_embeddings"] = [each.tolist() for each in queries]
+    if images and queries:
+        expected["scores"] = processor.score_retrieval(queries, images).tolist()
+    return expected
+
+
+def compare(expected, actual, plan):
+    """Every embedding (of each image and query: their token counts differ) and the
+    scores allclose within the plan's tolerance."""
+    missing = missing_outputs(expected, actual)
+    if missing is not None:
+        return missing
+    rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    worst = 0.0
+    for key in expected:
+        pairs = [(expected[key], actual[key])] if key == "scores" else None
+        if pairs is None:
+            if len(actual[key]) != len(expected[key]):
+                return Comparison(False, None, f"{key}: {len(actual[key])} entries, expected {len(expected[key])}")
+            pairs = list(zip(expected[key], actual[key]))
+        for index, (want, got) in enumerate(pairs):
+            values = allclose(want, got, rtol, atol)
+            if not values.ok:
+                return Comparison(False, values.max_abs_diff, f"{key}[{index}]: {values.message}")
+            worst = max(worst, values.max_abs_diff)
+    return Comparison(True, worst, f"{' and '.join(expected)} match")

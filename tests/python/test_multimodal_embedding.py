@@ -1,0 +1,68 @@
+"""The multimodal-embedding family (clap): its tiny model, its reference, and the
+skillset gen-skillset writes for it, on a real tiny model."""
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import transformers
+
+from skillkit import media, skillset
+from skillkit.families import Case, multimodal_embedding
+from skillkit.output_check import schema_violation
+
+ROOT = Path(__file__).resolve().parents[2]
+GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
+PLAN = {"seed": 0, "task": "feature-extraction", "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
+CANDIDATE = {"model_class": "ClapModel", "auto_class": "AutoModel", "processor_class": "AutoProcessor"}
+
+
+@pytest.fixture(scope="module")
+def clap(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clap")
+    multimodal_embedding.build_tiny("clap", CANDIDATE, str(out), PLAN["seed"])
+    return str(out)
+
+
+def test_the_tiny_clap_hears_every_clip_repeated_to_a_spectrogram_its_audio_tower_takes(clap):
+    processor = transformers.AutoProcessor.from_pretrained(clap)
+    config = transformers.AutoConfig.from_pretrained(clap)
+    longest = max(media.audio(4, 0), key=len)
+    features = processor(audio=longest, sampling_rate=media.SAMPLE_RATE, return_tensors="pt")["input_features"]
+    frames, bins = features.shape[-2:]
+    audio = config.audio_config
+    ratio = audio.spec_size // audio.num_mel_bins  # how HTSAT folds time into its image
+    assert bins == audio.num_mel_bins and frames <= audio.spec_size * ratio
+
+
+def test_the_reference_embeds_texts_and_clips_apart_and_a_changed_value_fails(clap):
+    case = multimodal_embedding.cases(PLAN)[0]
+    expected = multimodal_embedding.reference(clap, CANDIDATE, case, PLAN)
+    assert [len(expected[key]) for key in ("text_embeddings", "audio_embeddings")] == [2, 2]
+    first, second = np.asarray(expected["audio_embeddings"])
+    assert np.abs(first - second).max() > 1e-3  # two clips, two embeddings
+    assert multimodal_embedding.compare(expected, dict(expected), PLAN).ok
+    moved = [[value + 0.01 for value in row] for row in expected["text_embeddings"]]
+    assert not multimodal_embedding.compare(expected, dict(expected, text_embeddings=moved), PLAN).ok
+    assert not multimodal_embedding.compare(expected, {"text_embeddings": moved}, PLAN).ok
+
+
+def test_a_type_without_clap_towers_has_no_tiny_recipe(tmp_path):
+    with pytest.raises(NotImplementedError, match="no tiny-model recipe"):
+        multimodal_embedding.build_tiny("pe_audio_video", {"model_class": "PeAudioVideoModel"}, str(tmp_path), 0)
+
+
+@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
+def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema(clap, tmp_path):
+    subprocess.run([str(GEN_SKILLSET), "-q", "clap", "-o", str(tmp_path)], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    instance = skillset.instantiate(tmp_path / "hf_clap.py", "clap")
+    _, _, handler, _, _ = instance.init_cpu(clap, "cpu", "cpu")
+    for case in multimodal_embedding.cases(PLAN):
+        expected = multimodal_embedding.reference(clap, CANDIDATE, case, PLAN)
+        served = handler(case.input, **case.options)
+        assert served["implementation_type"] == "REAL" and served["backend"] == "cpu"
+        assert schema_violation(served, "feature-extraction") is None
+        assert multimodal_embedding.compare(expected, served, PLAN).ok, case.name
+    with pytest.raises(TypeError, match="texts"):
+        handler(["a dog barking"])

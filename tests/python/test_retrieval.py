@@ -1,0 +1,48 @@
+"""The retrieval family (colpali): its tiny model, its reference, and the skillset
+gen-skillset writes for it, on a real tiny model."""
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from skillkit import skillset
+from skillkit.families import retrieval
+from skillkit.output_check import schema_violation
+
+ROOT = Path(__file__).resolve().parents[2]
+GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
+PLAN = {"seed": 0, "task": "retrieval", "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
+CANDIDATE = {"model_class": "ColPaliForRetrieval", "auto_class": "ColPaliForRetrieval",
+             "processor_class": "AutoProcessor"}
+
+
+@pytest.fixture(scope="module")
+def colpali(tmp_path_factory):
+    out = tmp_path_factory.mktemp("colpali")
+    retrieval.build_tiny("colpali", CANDIDATE, str(out), PLAN["seed"])
+    return str(out)
+
+
+def test_the_reference_scores_each_query_against_each_page_and_a_changed_score_fails(colpali):
+    expected = retrieval.reference(colpali, CANDIDATE, retrieval.cases(PLAN)[0], PLAN)
+    assert [len(expected[key]) for key in ("image_embeddings", "query_embeddings")] == [2, 2]
+    assert [len(row) for row in expected["scores"]] == [2, 2]
+    # Queries of different lengths: multi-vector embeddings of as many tokens each.
+    assert len(expected["query_embeddings"][0]) < len(expected["query_embeddings"][1])
+    assert retrieval.compare(expected, dict(expected), PLAN).ok
+    moved = [[score + 0.01 for score in row] for row in expected["scores"]]
+    assert not retrieval.compare(expected, dict(expected, scores=moved), PLAN).ok
+
+
+@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
+def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema(colpali, tmp_path):
+    subprocess.run([str(GEN_SKILLSET), "-q", "colpali", "-o", str(tmp_path)], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    instance = skillset.instantiate(tmp_path / "hf_colpali.py", "colpali")
+    _, _, handler, _, _ = instance.init_cpu(colpali, "cpu", "cpu")
+    for case in retrieval.cases(PLAN):
+        expected = retrieval.reference(colpali, CANDIDATE, case, PLAN)
+        served = handler(case.input, **case.options)
+        assert served["implementation_type"] == "REAL" and served["backend"] == "cpu"
+        assert schema_violation(served, "retrieval") is None
+        assert retrieval.compare(expected, served, PLAN).ok, case.name
