@@ -120,8 +120,6 @@ GOOD = {
     "rnnt": {"texts": ["hello", ""]},
     "tdt": {"texts": ["hello hello", "x"]},
     "audio-xvector": {"embeddings": [[0.1, -0.2, 0.3], [0.0, 0.5, -1.0]]},
-    "pretraining": {"projected_states": [[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6]]],
-                    "projected_quantized_states": [[[0.0, 1.0], [1.0, 0.0]], [[0.5, 0.5]]]},
     "image-classification": {
         "logits": [[0.1, 0.2, 0.3], [0.0, 0.0, 0.0]],
         "predictions": [[{"label": "cat", "score": 0.4}, {"label": "dog", "score": 0.3}],
@@ -184,6 +182,13 @@ def test_every_task_served_today_has_a_good_example_here():
 @pytest.mark.parametrize("task", sorted(GOOD))
 def test_a_result_of_the_tasks_shape_matches_its_schema(task):
     assert schema_violation(result(task), task) is None
+
+
+def test_an_audio_pretraining_heads_projected_states_match_the_pretraining_schema():
+    projected = {**COMMON, "projected_states": [[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6]]],
+                 "projected_quantized_states": [[[0.0, 1.0], [1.0, 0.0]], [[0.5, 0.5]]]}
+    assert schema_violation(projected, "pretraining") is None
+    assert schema_violation({**projected, "embeddings": [[0.5]]}, "pretraining") is not None
 
 
 def test_a_pretraining_result_is_its_familys_default_tasks_shape_and_one_of_them():
