@@ -112,11 +112,26 @@ def _shrunk(model_type, tokenizer):
     return tiny.shrink(config, **overrides)
 
 
+def _draw_codebooks(model):
+    """A codec's codebooks drawn (normal), where they start as zeros until trained
+    (encodec's `embed`): with every code decoded to the same vector, the waveform of a
+    generator over the codec (musicgen) did not depend on its codes, and a handler that
+    generated other tokens would still have matched."""
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            embed = getattr(module, "embed", None)
+            if "codebook" in name and isinstance(embed, torch.Tensor) and not embed.any():
+                embed.normal_()
+                if isinstance(getattr(module, "embed_avg", None), torch.Tensor):
+                    module.embed_avg.copy_(embed)
+
+
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     tokenizer = _tokenizer(model_type, out_dir)
     config = _shrunk(model_type, tokenizer)
     model = getattr(transformers, candidate["model_class"])(config).eval()
+    _draw_codebooks(model)
     processor = _processor(model_type, tokenizer)
     tiny.save_and_verify(model, processor, out_dir)
 
