@@ -51,8 +51,6 @@ VOCODER_SIZES = {"upsample_initial_channel": 16, "duration_predictor_filter_chan
                  "flow_size": 16, "spectrogram_bins": 8, "upsample_rates": [8, 2],
                  "upsample_kernel_sizes": [16, 4], "resblock_kernel_sizes": [3, 7],
                  "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5]]}
-# Where configs name the rate of their audio (vits: sampling_rate; xcodec: sample_rate).
-RATE_FIELDS = ("sampling_rate", "sample_rate")
 
 
 def _sub_configs(config):
