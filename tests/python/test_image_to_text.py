@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from skillkit import media
-from skillkit.families import Case, image_to_text
+from skillkit.families import image_to_text
 from skillkit.output_check import schema_violation
 from skillkit.skillset import instantiate
 

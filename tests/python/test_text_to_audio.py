@@ -120,6 +120,16 @@ def test_a_forward_model_refuses_generation_options_and_a_generator_takes_them(b
     assert np.isfinite(longer).all()
 
 
+def test_musicgen_speaks_two_texts_differently(built):
+    """Its codec's codebooks drawn: zeros until trained decoded every code alike."""
+    model_dir, candidate = built("musicgen")
+    plan = _plan("musicgen")
+    first, second = text_to_audio.reference(model_dir, candidate, text_to_audio.cases(plan)[1], plan)["audio"]
+    assert len(first) == len(second)
+    assert not text_to_audio.compare({"audio": [first], "sampling_rate": [1]},
+                                     {"audio": [second], "sampling_rate": [1]}, plan).ok
+
+
 def test_compare_fails_waveforms_beyond_the_tolerance():
     plan = _plan("vits")
     want = {"audio": [[0.5, -0.25]], "sampling_rate": [16000]}

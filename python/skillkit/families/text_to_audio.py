@@ -51,8 +51,6 @@ VOCODER_SIZES = {"upsample_initial_channel": 16, "duration_predictor_filter_chan
                  "flow_size": 16, "spectrogram_bins": 8, "upsample_rates": [8, 2],
                  "upsample_kernel_sizes": [16, 4], "resblock_kernel_sizes": [3, 7],
                  "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5]]}
-# Where configs name the rate of their audio (vits: sampling_rate; xcodec: sample_rate).
-RATE_FIELDS = ("sampling_rate", "sample_rate")
 
 
 def _sub_configs(config):
@@ -112,11 +110,26 @@ def _shrunk(model_type, tokenizer):
     return tiny.shrink(config, **overrides)
 
 
+def _draw_codebooks(model):
+    """A codec's codebooks drawn (normal), where they start as zeros until trained
+    (encodec's `embed`): with every code decoded to the same vector, the waveform of a
+    generator over the codec (musicgen) did not depend on its codes, and a handler that
+    generated other tokens would still have matched."""
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            embed = getattr(module, "embed", None)
+            if "codebook" in name and isinstance(embed, torch.Tensor) and not embed.any():
+                embed.normal_()
+                if isinstance(getattr(module, "embed_avg", None), torch.Tensor):
+                    module.embed_avg.copy_(embed)
+
+
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     tokenizer = _tokenizer(model_type, out_dir)
     config = _shrunk(model_type, tokenizer)
     model = getattr(transformers, candidate["model_class"])(config).eval()
+    _draw_codebooks(model)
     processor = _processor(model_type, tokenizer)
     tiny.save_and_verify(model, processor, out_dir)
 
