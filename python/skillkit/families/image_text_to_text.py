@@ -138,7 +138,10 @@ def _follow_widths(config, before):
             widths.setdefault(width, []).append(sub)
     for sub in _configs(config):
         for name, value in list(vars(sub).items()):
+            # Pixel and window sizes are no widths, whatever they equal (got_ocr2's
+            # image_size 1024, its tower's width too).
             if name == "hidden_size" or not re.search(r"(size|dim)$", name) or isinstance(value, bool) \
+                    or re.search(r"image|img|patch|window|grid|kernel|chunk", name) \
                     or not isinstance(value, int) or before[id(sub)].get(name) != value or value not in widths:
                 continue
             towers = widths[value]
