@@ -196,3 +196,30 @@ def test_a_type_the_processor_table_misses_takes_the_processor_its_model_package
     import transformers
     processor_class = family._processor_class("kosmos-2", transformers.Kosmos2ForConditionalGeneration)
     assert processor_class is transformers.Kosmos2Processor
+
+
+def test_a_self_patching_image_processor_takes_the_vision_configs_patch_sizes(tmp_path):
+    # qwen3_vl's tower takes 16-pixel patches; Qwen2VLImageProcessor defaults to 14.
+    candidate = {"model_class": "Qwen3VLForConditionalGeneration", "auto_class": "AutoModelForImageTextToText"}
+    family.build_tiny("qwen3_vl", candidate, str(tmp_path), PLAN["seed"])
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    model = AutoModelForImageTextToText.from_pretrained(tmp_path).eval()
+    assert processor.image_processor.patch_size == model.config.vision_config.patch_size == 16
+    assert family.reference(tmp_path, candidate, family.cases(PLAN)[0], PLAN)["token_ids"][0]
+
+
+def test_a_towers_width_under_another_name_follows_it_but_pixel_sizes_do_not():
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    config = CONFIG_MAPPING["dots3_note"]()
+    before = {id(sub): dict(vars(sub)) for sub in family._configs(config)}
+    tiny.shrink(config)
+    family._follow_widths(config, before)
+    vision = config.vision_config
+    assert (vision.adapter_in_dim, vision.adapter_out_dim) == (vision.hidden_size, config.text_config.hidden_size)
+    # got_ocr2's image_size is 1024 pixels, as wide as its tower was: it stays.
+    config = CONFIG_MAPPING["got_ocr2"]()
+    before = {id(sub): dict(vars(sub)) for sub in family._configs(config)}
+    tiny.shrink(config)
+    family._follow_widths(config, before)
+    assert config.vision_config.image_size == 1024

@@ -85,12 +85,22 @@ def build_tiny(model_type, candidate, out_dir, seed):
     for sub in _configs(config):
         if getattr(sub, "initializer_range", None) is not None:
             sub.initializer_range = INITIALIZER_RANGE
+    # The vision tower's width before shrinking: what it hands on may be a multiple of it.
+    vision = next((sub for sub in _configs(config) if "vision" in type(sub).__name__.lower()
+                   and isinstance(vars(sub).get("hidden_size"), int)), None)
+    vision_width = vision.hidden_size if vision is not None else None
+    before = {id(sub): dict(vars(sub)) for sub in _configs(config)}
     tiny.shrink(config)
+    _follow_widths(config, before)
     # What a vision tower hands the text model (granite_docling's out_hidden_size) is
-    # the text model's width, tiny too.
+    # the text model's width, tiny too; but patches merged k x k before a projector
+    # (muse_glimmer's 6144: 1536 x 2 x 2) keep k x k times the tiny tower's width.
     for sub in _configs(config):
-        if isinstance(vars(sub).get("out_hidden_size"), int):
-            sub.out_hidden_size = tiny.HIDDEN
+        width = vars(sub).get("out_hidden_size")
+        if isinstance(width, int):
+            merged = width // vision_width if vision_width and width % vision_width == 0 else 0
+            square = merged > 1 and math.isqrt(merged) ** 2 == merged
+            sub.out_hidden_size = vision.hidden_size * merged if square else tiny.HIDDEN
     _even_patch_grid(config)
     _tile_image_tokens(config)
     _clamp_feature_layers(config)
@@ -113,6 +123,34 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _open_gates(model)
     _choose_chat_template(processor, model, tokenizer)
     tiny.save_and_verify(model, processor, out_dir)
+
+
+def _follow_widths(config, before):
+    """A tower's width under another name, which tiny.shrink does not know (dots3_note's
+    adapter_in_dim and adapter_out_dim, inkling2's text_hidden_size, nemotron_h_omni's
+    vision_hidden_size): a size or dim left as it was that equals one sub-config's width
+    before shrinking becomes its tiny width. Where two towers were as wide, the one the
+    name says (text, vision, audio)."""
+    widths = {}
+    for sub in _configs(config):
+        width = before[id(sub)].get("hidden_size")
+        if isinstance(width, int) and width > 64 and sub.hidden_size != width:
+            widths.setdefault(width, []).append(sub)
+    for sub in _configs(config):
+        for name, value in list(vars(sub).items()):
+            # Pixel and window sizes are no widths, whatever they equal (got_ocr2's
+            # image_size 1024, its tower's width too).
+            if name == "hidden_size" or not re.search(r"(size|dim)$", name) or isinstance(value, bool) \
+                    or re.search(r"image|img|patch|window|grid|kernel|chunk", name) \
+                    or not isinstance(value, int) or before[id(sub)].get(name) != value or value not in widths:
+                continue
+            towers = widths[value]
+            if len(towers) > 1:
+                towers = [tower for tower in towers
+                          if any(kind in name and kind in type(tower).__name__.lower()
+                                 for kind in ("text", "vision", "audio"))]
+            if len(towers) == 1:
+                setattr(sub, name, towers[0].hidden_size)
 
 
 def _open_gates(model):
