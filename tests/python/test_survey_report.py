@@ -52,7 +52,7 @@ def test_other_tasks_are_the_served_tasks_beside_each_types_default():
     pending = survey_report.other_tasks(registry, ["bert", "gpt2", "qwen2_audio"])
     assert "gpt2" in pending["feature-extraction"] and "gpt2" in pending["text-classification"]
     assert "bert" in pending["fill-mask"] and "bert" not in pending.get("feature-extraction", [])
-    assert "text-generation" not in pending  # gpt2's default
+    assert "gpt2" not in pending.get("text-generation", [])  # its default
     assert all("qwen2_audio" not in names for names in pending.values())  # its family has no template
 
 
@@ -65,11 +65,18 @@ def test_a_type_tested_on_several_tasks_counts_once_in_its_family(tmp_path):
 
 
 def test_a_task_of_the_same_model_class_as_a_served_one_passes_with_it(tmp_path):
-    registry = json.loads(REGISTRY.read_text())
-    camembert = registry["models"]["camembert"]["tasks"]
-    assert camembert["pretraining"] == camembert["fill-mask"]  # the premise: one class, two tasks
+    # A family serving "fill-mask" by name; "pretraining" is the same class, "next" another.
+    registry = {"families": {"text-encoder": {"handler_tasks": ["feature-extraction", "fill-mask"]}},
+                "models": {"camembert": {"family": "text-encoder", "servable": True,
+                                         "default_task": "feature-extraction",
+                                         "tasks": {"feature-extraction": "CamembertModel",
+                                                   "fill-mask": "CamembertForMaskedLM",
+                                                   "pretraining": "CamembertForMaskedLM",
+                                                   "next": "CamembertForNext"}}}}
     assert survey_report.served_as(registry, "camembert", "pretraining") == "fill-mask"
-    assert survey_report.served_as(registry, "bert", "pretraining") == "pretraining"  # BertForPreTraining
-    assert "pretraining" not in survey_report.other_tasks(registry, ["camembert"])
+    assert survey_report.served_as(registry, "camembert", "next") == "next"  # a class of its own
+    assert survey_report.other_tasks(registry) == {"fill-mask": ["camembert"]}
     write(tmp_path, [], [result("camembert", "fill-mask")])
-    assert survey_report.passing_pairs(registry, survey_report._records(tmp_path / "results.jsonl"))[::2] == (2, 1)
+    rows = survey_report._records(tmp_path / "results.jsonl")
+    # fill-mask and pretraining pass, the second as the first; of four pairs.
+    assert survey_report.passing_pairs(registry, rows) == (2, 4, 1)
