@@ -52,6 +52,11 @@ BACKBONE = "backbone"
 # The timm model a type that wraps one is built on: timm's own tiny test architecture
 # (470 thousand parameters), made for tests such as these.
 TIMM_MODEL = "test_resnet"
+# transformers draws every weight of the timm model it wraps at this range: through a
+# stack of convolutions whose batch norms hold no trained statistics, 0.02 leaves two
+# images' scores 2e-6 apart and the family's 0.3 overflows; 0.1 keeps the logits near
+# one and two images' scores 0.06 apart.
+TIMM_INITIALIZER_RANGE = 0.1
 # The first stage's width of a hierarchical encoder that lists it per stage (sam2's).
 STAGE_WIDTH = tiny.STAGE_WIDTH
 # The colours of a processor that quantizes them into the vocabulary (imagegpt's).
@@ -116,13 +121,9 @@ def _build_timm_wrapper(candidate, out_dir):
     data_config = {**timm.get_pretrained_cfg(TIMM_MODEL).to_dict(), "input_size": (3, IMAGE_SIZE, IMAGE_SIZE)}
     config = transformers.TimmWrapperConfig(
         architecture=TIMM_MODEL, pretrained_cfg=data_config, id2label=dict(enumerate(LABELS)),
-        label2id={label: index for index, label in enumerate(LABELS)})
+        label2id={label: index for index, label in enumerate(LABELS)},
+        initializer_range=TIMM_INITIALIZER_RANGE)
     model = getattr(transformers, candidate["model_class"])(config).eval()
-    if hasattr(model.timm_model, "get_classifier"):
-        # timm starts its classifier at zero: every label would score 1/7 whatever the image.
-        with torch.no_grad():
-            for parameter in model.timm_model.get_classifier().parameters():
-                parameter.normal_(0.0, INITIALIZER_RANGE)
     tiny.save_and_verify(model, transformers.TimmWrapperImageProcessor(pretrained_cfg=data_config), out_dir)
 
 
