@@ -53,3 +53,48 @@ def test_a_backbone_gives_every_stage_after_the_stem_per_image(tmp_path):
     assert not result.ok and "image 1, feature map 2" in result.message
     missing = vision.compare(expected, {"embeddings": []}, PLAN)
     assert not missing.ok and "feature_maps" in missing.message
+
+
+def _built(model_type, model_class, tmp_path):
+    """The tiny model of `model_type` vision.build_tiny saves, loaded back with its processor."""
+    import transformers
+
+    vision.build_tiny(model_type, {"model_class": model_class}, str(tmp_path), 0)
+    model = getattr(transformers, model_class).from_pretrained(tmp_path).eval()
+    return model, transformers.AutoImageProcessor.from_pretrained(tmp_path)
+
+
+def _run(model, processor):
+    import torch
+
+    with torch.no_grad():
+        return model(**processor(images=media.pil_images(media.images(2, 0)), return_tensors="pt"))
+
+
+def test_a_stem_of_strided_convolutions_keeps_the_patch_size_it_makes(tmp_path):
+    model, processor = _built("levit", "LevitForImageClassification", tmp_path)
+    assert model.config.patch_size == 16  # four convolutions of stride 2
+    assert _run(model, processor).logits.shape == (2, len(vision.LABELS))
+
+
+def test_an_encoder_listing_its_sizes_per_stage_is_shrunk_stage_by_stage(tmp_path):
+    model, processor = _built("sam2_hiera_det_model", "Sam2HieraDetModel", tmp_path)
+    config = model.config
+    assert config.embed_dim_per_stage == [16, 32, 64, 128] and config.hidden_size == 16
+    # The stage that attended globally keeps a global block, after the one that pools.
+    assert config.blocks_per_stage == [1, 1, 2, 1] and config.global_attention_blocks == [3]
+    assert _run(model, processor).last_hidden_state.shape[0] == 2
+
+
+def test_a_colour_quantizing_processor_holds_a_palette_the_vocabulary_matches(tmp_path):
+    model, processor = _built("imagegpt", "ImageGPTForImageClassification", tmp_path)
+    assert len(processor.clusters) == vision.PALETTE and model.config.vocab_size == vision.PALETTE + 1
+    assert _run(model, processor).logits.shape == (2, len(vision.LABELS))
+
+
+def test_timm_wrapper_wraps_timms_test_architecture_and_scores_images_apart(tmp_path):
+    model, processor = _built("timm_wrapper", "TimmWrapperForImageClassification", tmp_path)
+    assert model.config.architecture == vision.TIMM_MODEL
+    scores = _run(model, processor).logits.softmax(-1)
+    # At transformers' usual 0.02 every image would get the same scores.
+    assert float((scores[0] - scores[1]).abs().max()) > 1e-3

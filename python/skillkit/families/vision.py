@@ -52,6 +52,11 @@ BACKBONE = "backbone"
 # The timm model a type that wraps one is built on: timm's own tiny test architecture
 # (470 thousand parameters), made for tests such as these.
 TIMM_MODEL = "test_resnet"
+# transformers draws every weight of the timm model it wraps at this range: through a
+# stack of convolutions whose batch norms hold no trained statistics, 0.02 leaves two
+# images' scores 2e-6 apart and the family's 0.3 overflows; 0.1 keeps the logits near
+# one and two images' scores 0.06 apart.
+TIMM_INITIALIZER_RANGE = 0.1
 # The first stage's width of a hierarchical encoder that lists it per stage (sam2's).
 STAGE_WIDTH = tiny.STAGE_WIDTH
 # The colours of a processor that quantizes them into the vocabulary (imagegpt's).
@@ -88,8 +93,8 @@ def _takes_images_alone(name):
     return not any(p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters)
 
 
-def _image_processor(model_type):
-    """The processor a checkpoint of the type is fed by, resized to IMAGE_SIZE.
+def _image_processor(model_type, size=IMAGE_SIZE):
+    """The processor a checkpoint of the type is fed by, resized to `size`.
 
     Its own (tiny.image_processor_name); else, for a part of a composite model that
     transformers maps no processor to (sam2_vision_model, mlcd_vision_model,
@@ -103,7 +108,7 @@ def _image_processor(model_type):
     for source in [model_type, *_relatives(model_type), *_parents(model_type), REFERENCE_TYPE]:
         name = tiny.image_processor_name(source)
         if name is not None and hasattr(transformers, name) and _takes_images_alone(name):
-            return tiny.image_processor(source, IMAGE_SIZE)
+            return tiny.image_processor(source, size)
     raise NotImplementedError(f"no image processor for {model_type!r}")  # unreachable: vit has one
 
 
@@ -116,13 +121,9 @@ def _build_timm_wrapper(candidate, out_dir):
     data_config = {**timm.get_pretrained_cfg(TIMM_MODEL).to_dict(), "input_size": (3, IMAGE_SIZE, IMAGE_SIZE)}
     config = transformers.TimmWrapperConfig(
         architecture=TIMM_MODEL, pretrained_cfg=data_config, id2label=dict(enumerate(LABELS)),
-        label2id={label: index for index, label in enumerate(LABELS)})
+        label2id={label: index for index, label in enumerate(LABELS)},
+        initializer_range=TIMM_INITIALIZER_RANGE)
     model = getattr(transformers, candidate["model_class"])(config).eval()
-    if hasattr(model.timm_model, "get_classifier"):
-        # timm starts its classifier at zero: every label would score 1/7 whatever the image.
-        with torch.no_grad():
-            for parameter in model.timm_model.get_classifier().parameters():
-                parameter.normal_(0.0, INITIALIZER_RANGE)
     tiny.save_and_verify(model, transformers.TimmWrapperImageProcessor(pretrained_cfg=data_config), out_dir)
 
 
@@ -168,6 +169,13 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if not isinstance(patch_size, (list, tuple)) and not stem:
         target = STAGE_PATCH_SIZE if hierarchical else PATCH_SIZE
         overrides["patch_size"] = min(patch_size, target) if _is_int(patch_size) else target
+    patch = overrides.get("patch_size", patch_size)
+    size = IMAGE_SIZE
+    if _is_int(getattr(config, "output_stride", None)) and _is_int(patch):
+        # A model that unfolds its last feature map, output_stride times smaller than
+        # the image, into patches (mobilevitv2's 2 x 2 at 1/32) needs one patch there.
+        size = max(IMAGE_SIZE, config.output_stride * patch)
+        overrides["image_size"] = size
     if hierarchical and isinstance(getattr(config, "window_size", None), int):
         overrides["window_size"] = WINDOW_SIZE
     if isinstance(getattr(config, "num_windows", None), int):
@@ -189,7 +197,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     for part in (config, getattr(config, "backbone_config", None)):
         if isinstance(getattr(part, "blocks_per_stage", None), list):
             _shrink_stages(part, config)
-    processor = _image_processor(model_type)
+    processor = _image_processor(model_type, size)
     if hasattr(processor, "clusters") and processor.clusters is None:
         # A processor that quantizes colours into the model's vocabulary (imagegpt's
         # 512 clusters) holds the palette, which a checkpoint saves with it: PALETTE
