@@ -94,6 +94,20 @@ def _set(config, name, value):
         pass
 
 
+def configs(config):
+    """The config and its sub-configs (text_config, vision_config, ...), depth first."""
+    yield config
+    for value in vars(config).values():
+        if isinstance(value, PreTrainedConfig):
+            yield from configs(value)
+
+
+def mel_bins(config):
+    """The mel bins the config's audio encoder takes (num_mel_bins, in it or a sub-config:
+    canary's 128, qwen2_audio's audio_config's 128), or None where it names none."""
+    return next((sub.num_mel_bins for sub in configs(config) if _is_int(getattr(sub, "num_mel_bins", None))), None)
+
+
 def is_hierarchical(config):
     """Whether the model lists its depth per stage (swin, convnext, pvt, ...)."""
     return isinstance(getattr(config, "depths", None), (list, tuple))

@@ -28,7 +28,7 @@ import re
 
 import torch
 import transformers
-from transformers import AutoProcessor, PreTrainedConfig
+from transformers import AutoProcessor
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
@@ -59,11 +59,6 @@ CHAT_TEMPLATE = (
     "{{% if add_generation_prompt %}}assistant:{{% endif %}}"
 )
 
-# Special-looking string literals of a processor's module (qwen2_vl's "<|image_pad|>",
-# pixtral's "[IMG_BREAK]"): tokens its tokenizer must hold as one piece each.
-_TOKEN_LITERAL = re.compile(r"""["'](<\|?[A-Za-z][A-Za-z0-9_:./ -]*\|?>|\[[A-Z][A-Z0-9_]*\])["']""")
-# What a processor reads of its tokenizer by name (gemma3's tokenizer.boi_token).
-_TOKENIZER_ATTRIBUTE = re.compile(r"tokenizer\.([a-z][a-z0-9_]*_token)\b(?!_)")
 # Processor arguments that are not sizes to take from the config.
 _PROCESSOR_PARTS = ("image_processor", "tokenizer", "video_processor", "feature_extractor", "chat_template",
                     "audio_tokenizer", "qformer_tokenizer")
@@ -73,16 +68,16 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     model_class = getattr(transformers, candidate["model_class"])
     processor_class = _processor_class(model_type, model_class)
-    tokenizer, named = _tokenizer(model_type, processor_class)
+    tokenizer, named = tokenizers.for_processor(model_type, processor_class, VOCAB_SIZE, ROLES)
     config = CONFIG_MAPPING[model_type]()
-    _repoint_token_ids(config, tokenizer, named)
-    for sub in _configs(config):
+    tokenizers.repoint_token_ids(config, tokenizer, named)
+    for sub in tiny.configs(config):
         if getattr(sub, "initializer_range", None) is not None:
             sub.initializer_range = INITIALIZER_RANGE
     tiny.shrink(config)
     # What a vision tower hands the text model (granite_docling's out_hidden_size) is
     # the text model's width, tiny too.
-    for sub in _configs(config):
+    for sub in tiny.configs(config):
         if isinstance(vars(sub).get("out_hidden_size"), int):
             sub.out_hidden_size = tiny.HIDDEN
     _even_patch_grid(config)
@@ -94,7 +89,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     processor = _processor(model_type, processor_class, tokenizer, config, model_class(config))
     # The processor may add tokens of its own (paligemma's <loc0000> ...) and names its
     # image token: the config follows, and the model is built from it anew.
-    _repoint_token_ids(config, tokenizer, named, processor)
+    tokenizers.repoint_token_ids(config, tokenizer, named, processor)
     tiny.seed_everything(seed)
     model = model_class(config).eval()
     _open_gates(model)
@@ -120,14 +115,6 @@ def _open_gates(model):
                 parameter.normal_(0.0, INITIALIZER_RANGE)
 
 
-def _configs(config):
-    """The config and its sub-configs (text_config, vision_config, ...), depth first."""
-    yield config
-    for value in vars(config).values():
-        if isinstance(value, PreTrainedConfig):
-            yield from _configs(value)
-
-
 def _processor_class(model_type, model_class):
     """The type's processor class: transformers' processor table's, else the one the
     model's own package defines (kosmos-2's Kosmos2Processor, which the table lists under
@@ -148,69 +135,6 @@ def _processor_class(model_type, model_class):
     return processor_class
 
 
-def _tokenizer(model_type, processor_class):
-    """An offline tokenizer of the type's own kind, holding the special tokens the
-    processor reads: those its constructor defaults to (llava's image_token "<image>"),
-    those it reads of the tokenizer by name (gemma3's boi_token: "<boi>"), and the
-    special-looking literals of its module. Returns it and {name: token} of the named ones.
-    """
-    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ROLES, lossless=True)
-    named = {}
-    for name, parameter in inspect.signature(processor_class.__init__).parameters.items():
-        if name.endswith("_token") and isinstance(parameter.default, str) and parameter.default:
-            named[name] = parameter.default
-    source = inspect.getsource(importlib.import_module(processor_class.__module__))
-    for name in _TOKENIZER_ATTRIBUTE.findall(source):
-        if name not in tokenizers.ROLES and not hasattr(tokenizer, name):
-            named.setdefault(name, f"<{name.removesuffix('_token')}>")
-    literals = [token for token in _TOKEN_LITERAL.findall(source) if token not in named.values()]
-    new = [token for token in dict.fromkeys([*named.values(), *literals]) if token not in tokenizer.get_vocab()]
-    tokenizer.add_tokens(new, special_tokens=True)
-    tokenizer.add_special_tokens({"extra_special_tokens": new}, replace_extra_special_tokens=False)
-    tokenizer._set_model_specific_special_tokens(named)
-    return tokenizer, named
-
-
-def _token_for(role, tokenizer, named, processor=None):
-    """The tiny vocabulary's token for a config's `<role>_token_id`, if it holds one: the
-    tokenizer's own role, a named token, the processor's token of that name (got_ocr2's
-    image_token "<imgpad>"), or a literal of that name ("<|vision_start|>")."""
-    if role in ("bos", "eos", "pad", "unk"):
-        return getattr(tokenizer, f"{role}_token")
-    # The tokenizer's named token first: gemma3's processor calls its placeholder (boi)
-    # image_token, while the model's image_token_id is the tokenizer's image_token.
-    if f"{role}_token" in named:
-        return named[f"{role}_token"]
-    if isinstance(getattr(processor, f"{role}_token", None), str):
-        return getattr(processor, f"{role}_token")
-    for token in tokenizer.get_vocab():
-        if token.strip("<|>[]").lower() == role.lower():
-            return token
-    return None
-
-
-def _repoint_token_ids(config, tokenizer, named, processor=None):
-    """Every token id the configs name (image_token_id, llava's image_token_index, ...)
-    at the tiny vocabulary's token of the same role, and every vocabulary size at its
-    length. An id with no such token is left: a model that reads it fails honestly.
-
-    Once before the model is built (the tokenizer's roles and named tokens) and once
-    the processor exists (what it calls its tokens), into the same config object, which
-    the model reads its token ids from as it runs."""
-    for sub in _configs(config):
-        for name, value in list(vars(sub).items()):
-            match = re.fullmatch(r"(\w+?)_token_(?:id|index)", name)
-            if match and (isinstance(value, int) or value is None):
-                role = match.group(1)
-                if value is None and role != "eos":
-                    continue
-                token = _token_for(role, tokenizer, named, processor)
-                if token is not None:
-                    setattr(sub, name, tokenizer.convert_tokens_to_ids(token))
-            elif name == "vocab_size" and isinstance(value, int) and sub is not config.__dict__.get("vision_config"):
-                sub.vocab_size = len(tokenizer)
-
-
 def _image_processor(model_type, config):
     """The type's own image processor (tiny.image_processor_name), with its defaults,
     which match the config's as in a real checkpoint, but for the size where the vision
@@ -220,7 +144,7 @@ def _image_processor(model_type, config):
     if not name or not hasattr(transformers, name):
         raise NotImplementedError(f"no image processor for {model_type!r} ({name})")
     processor = getattr(transformers, name)()
-    image_size = next((sub.image_size for sub in _configs(config)
+    image_size = next((sub.image_size for sub in tiny.configs(config)
                        if isinstance(getattr(sub, "image_size", None), int)), None)
     # Only a fixed size is the vision tower's; another kind (idefics2's shortest and
     # longest edge, qwen2_vl's pixel counts) keeps its defaults.
@@ -325,7 +249,7 @@ _SIZE_NAMES = {"image_seq_length": ("image_seq_length", "num_image_tokens", "mm_
 def _config_size(config, name):
     """The value the config (or a sub-config) gives the processor's `name`, if any."""
     for alias in _SIZE_NAMES.get(name, (name,)):
-        for sub in _configs(config):
+        for sub in tiny.configs(config):
             value = getattr(sub, alias, None)
             if isinstance(value, (int, str)) and not isinstance(value, bool):
                 return value
@@ -334,7 +258,7 @@ def _config_size(config, name):
 
 def _vision_config(config):
     """The sub-config (or config) that names a fixed image_size and patch_size."""
-    return next((sub for sub in _configs(config) if isinstance(getattr(sub, "image_size", None), int)
+    return next((sub for sub in tiny.configs(config) if isinstance(getattr(sub, "image_size", None), int)
                  and isinstance(getattr(sub, "patch_size", None), int)), None)
 
 
@@ -353,7 +277,7 @@ def _clamp_feature_layers(config):
     mllama's intermediate_layers_indices and cross_attention_layers) within the tiny
     towers' depth, as many as before (a projector's width counts them); and the depths
     of a tower's other stacks (mllama's num_global_layers) no deeper than the tiny one."""
-    for sub in _configs(config):
+    for sub in tiny.configs(config):
         layers = next((vars(sub)[name] for name in ("num_hidden_layers", "num_layers", "depth")
                        if isinstance(vars(sub).get(name), int)), tiny.LAYERS)
         for name, value in list(vars(sub).items()):
@@ -384,7 +308,7 @@ def _scale_mrope_sections(config, modeling_source):
     proportions as whole numbers allow, each at least one; also where the config names
     none and the modeling code falls back on its own (paddleocr_vl's)."""
     fallback = re.search(r"""["']mrope_section["'],\s*\[([\d, ]+)\]""", modeling_source)
-    for sub in _configs(config):
+    for sub in tiny.configs(config):
         for rope in (getattr(sub, "rope_parameters", None), getattr(sub, "rope_scaling", None)):
             sections = rope.get("mrope_section") if isinstance(rope, dict) else None
             if sections is None and fallback and isinstance(rope, dict) and "rope_type" in rope:
@@ -406,7 +330,7 @@ def _tile_image_tokens(config):
     default 14 x 14 patches (its checkpoints: 64 x 64), which cannot pool; a 2 x 2
     pooling then, 49 tokens."""
     vision = _vision_config(config)
-    holder = next((sub for sub in _configs(config) if isinstance(vars(sub).get("mm_tokens_per_image"), int)), None)
+    holder = next((sub for sub in tiny.configs(config) if isinstance(vars(sub).get("mm_tokens_per_image"), int)), None)
     if vision is None or holder is None:
         return
     side = vision.image_size // vision.patch_size

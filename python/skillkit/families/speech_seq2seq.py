@@ -22,7 +22,7 @@ import inspect
 
 import torch
 import transformers
-from transformers import AutoProcessor, GenerationConfig, PreTrainedConfig, pipeline
+from transformers import AutoProcessor, GenerationConfig, pipeline
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
@@ -210,21 +210,12 @@ def _build_any(model_type, candidate, out_dir, seed):
     config = CONFIG_MAPPING[model_type]()
     tiny.shrink(config, **tokenizers.special_token_overrides(model_type, config, tokenizer),
                 **tiny.feature_encoder_overrides(config))
-    processor = _processor(model_type, tokenizer, _mel_bins(config))
+    processor = _processor(model_type, tokenizer, tiny.mel_bins(config))
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if not hasattr(model, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
     _teach(model, processor, seed)
     tiny.save_and_verify(model, processor, out_dir)
-
-
-def _mel_bins(config):
-    """The mel bins the config's encoder takes (num_mel_bins, in it or a sub-config), or
-    None where it names none."""
-    for value in (config, *vars(config).values()):
-        if isinstance(value, PreTrainedConfig) and isinstance(getattr(value, "num_mel_bins", None), int):
-            return value.num_mel_bins
-    return None
 
 
 def _processor(model_type, tokenizer, mel_bins):
