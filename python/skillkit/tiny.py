@@ -36,7 +36,9 @@ _WIDTHS = ("hidden_size", "d_model", "n_embd", "embedding_size", "projection_dim
            "pooler_hidden_size",  # deberta's classification heads pool at this width
            # What cross-attention reads: the encoder's width (blip's text model reads the
            # image's, t5gemma's decoder the encoder's).
-           "encoder_hidden_size", "cross_attention_hidden_size")
+           "encoder_hidden_size", "cross_attention_hidden_size",
+           # What a head reads of an audio encoder (nemo_speechlm's diarization head).
+           "audio_hidden_size")
 _LAYERS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "encoder_layers",
            "decoder_layers", "num_decoder_layers")
 _HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads", "encoder_attention_heads",

@@ -78,7 +78,18 @@ def build_tiny(model_type, candidate, out_dir, seed):
     for sub in tiny.configs(config):
         if getattr(sub, "initializer_range", None) is not None:
             sub.initializer_range = INITIALIZER_RANGE
+    # An audio encoder whose feed-forward width is a whole multiple of its width in the
+    # defaults may reuse that multiple elsewhere: glmasr's projector reads the encoder's
+    # output, four frames merged, at its intermediate_size (1280 x 4 = 5120). The tiny
+    # one keeps the multiple, as transformers' GlmAsrModelTester does (128 x 4 = 512).
+    audio = vars(config).get("audio_config")
+    hidden, intermediate = (vars(audio).get(name) for name in ("hidden_size", "intermediate_size")) \
+        if audio is not None else (None, None)
+    multiple = intermediate // hidden if isinstance(hidden, int) and isinstance(intermediate, int) \
+        and hidden > 0 and intermediate % hidden == 0 else None
     tiny.shrink(config)
+    if multiple is not None:
+        audio.intermediate_size = audio.hidden_size * multiple
     processor = _processor(processor_class, getattr(transformers, extractor_name), tokenizer, config)
     # The processor may name its audio token otherwise than its constructor's default:
     # the config follows, and the model is built from it.
