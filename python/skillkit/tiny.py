@@ -104,10 +104,17 @@ def configs(config):
             yield from configs(value)
 
 
-def mel_bins(config):
-    """The mel bins the config's audio encoder takes (num_mel_bins, in it or a sub-config:
-    canary's 128, qwen2_audio's audio_config's 128), or None where it names none."""
-    return next((sub.num_mel_bins for sub in configs(config) if _is_int(getattr(sub, "num_mel_bins", None))), None)
+def feature_extractor(extractor_class, config):
+    """An audio feature extractor with its defaults, but for the mel bins, which follow
+    the config's (num_mel_bins, in it or a sub-config: canary's encoder takes 128 where
+    its extractor defaults to 80, qwen2_audio's audio_config 128) where the extractor
+    makes spectrogram features; one that passes the waveform on (feature_size 1:
+    speecht5's, whose config's mel bins are its speech decoder's) keeps it."""
+    extractor = extractor_class()
+    mel_bins = next((sub.num_mel_bins for sub in configs(config) if _is_int(getattr(sub, "num_mel_bins", None))), None)
+    if mel_bins is None or getattr(extractor, "feature_size", 1) == 1 or extractor.feature_size == mel_bins:
+        return extractor
+    return extractor_class(feature_size=mel_bins)
 
 
 def is_hierarchical(config):

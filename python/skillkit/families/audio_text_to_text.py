@@ -103,12 +103,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
 
 
 def _processor(processor_class, extractor_class, tokenizer, config):
-    """The type's processor over its own feature extractor (its defaults, but the mel bins
-    the config's audio encoder takes) and `tokenizer`, which also stands for any other
+    """The type's processor over its own feature extractor (tiny.feature_extractor: its
+    defaults, but the mel bins the config's audio encoder takes) and `tokenizer`, which also stands for any other
     tokenizer it takes (nemo_speechlm's alignment_tokenizer), with the sizes its
     constructor takes that the config names (moss_transcribe_diarize's audio_merge_size)."""
-    mel_bins = tiny.mel_bins(config)
-    extractor = extractor_class(**({} if mel_bins is None else {"feature_size": mel_bins}))
+    extractor = tiny.feature_extractor(extractor_class, config)
     if extractor.sampling_rate != media.SAMPLE_RATE:
         raise NotImplementedError(f"{extractor_class.__name__} takes {extractor.sampling_rate} Hz audio, "
                                   f"not the cases' {media.SAMPLE_RATE} Hz")

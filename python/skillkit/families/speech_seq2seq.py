@@ -210,7 +210,10 @@ def _build_any(model_type, candidate, out_dir, seed):
     config = CONFIG_MAPPING[model_type]()
     tiny.shrink(config, **tokenizers.special_token_overrides(model_type, config, tokenizer),
                 **tiny.feature_encoder_overrides(config))
-    processor = _processor(model_type, tokenizer, tiny.mel_bins(config))
+    # A decoder sub-config's vocabulary and special tokens (canary's decoder_config)
+    # follow the tokenizer too.
+    tokenizers.repoint_token_ids(config, tokenizer, {})
+    processor = _processor(model_type, tokenizer, config)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if not hasattr(model, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
@@ -218,18 +221,19 @@ def _build_any(model_type, candidate, out_dir, seed):
     tiny.save_and_verify(model, processor, out_dir)
 
 
-def _processor(model_type, tokenizer, mel_bins):
+def _processor(model_type, tokenizer, config):
     """The type's own processor class over its own feature extractor and `tokenizer`.
 
     The feature extractor keeps its defaults but for the mel bins, which follow the
-    config where it names them (canary's encoder takes 128, its extractor's default is 80).
+    config where it names them (tiny.feature_extractor: canary's encoder takes 128, its
+    extractor's default is 80).
     """
     extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
     processor_name = PROCESSOR_MAPPING_NAMES.get(model_type)
     if not extractor_name or not processor_name:
         raise NotImplementedError(f"{model_type}: no feature extractor and processor class to build "
                                   f"({extractor_name}, {processor_name})")
-    extractor = getattr(transformers, extractor_name)(**({} if mel_bins is None else {"feature_size": mel_bins}))
+    extractor = tiny.feature_extractor(getattr(transformers, extractor_name), config)
     if extractor.sampling_rate != media.SAMPLE_RATE:
         raise NotImplementedError(f"{extractor_name} takes {extractor.sampling_rate} Hz audio, "
                                   f"not the cases' {media.SAMPLE_RATE} Hz")
