@@ -25,6 +25,7 @@ GOOD = {
     "feature-extraction": {"embeddings": [[0.5, -1.0], [0.25, 2.0]]},
     "image-feature-extraction": {"embeddings": [[0.5, -1.0, 3.0]]},
     "image-text-to-text": {"token_ids": [[5, 6, 2]], "texts": ["a cat"]},
+    "any-to-any": {"token_ids": [[5, 6, 2], [7]], "texts": ["a cat", "b"]},
     "time-series-forecasting": {"forecasts": [[0.5, 0.75, 1.0], [[0.1, 0.2], [0.3, 0.4]]]},
     "time-series-classification": {"logits": [[0.2, -0.1]], "predictions": [[{"label": "up", "score": 0.57}]]},
     "audio-classification": {"logits": [[0.2, -0.1]], "predictions": [[{"label": "speech", "score": 0.57}]]},
