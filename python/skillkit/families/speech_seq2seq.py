@@ -24,8 +24,11 @@ import torch
 import transformers
 from transformers import AutoProcessor, GenerationConfig, pipeline
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
+from transformers.models.auto.feature_extraction_auto import (
+    FEATURE_EXTRACTOR_MAPPING_NAMES,
+)
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
 from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
 from .. import greedy, media, tiny, tokenizers
@@ -229,15 +232,29 @@ def _processor(model_type, tokenizer, config):
     extractor's default is 80).
     """
     extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
-    processor_name = PROCESSOR_MAPPING_NAMES.get(model_type)
-    if not extractor_name or not processor_name:
-        raise NotImplementedError(f"{model_type}: no feature extractor and processor class to build "
-                                  f"({extractor_name}, {processor_name})")
+    if not extractor_name:
+        # moonshine_streaming's: its checkpoints name a class transformers does not have.
+        raise NotImplementedError(f"{model_type}: no feature extractor class in transformers' feature "
+                                  "extractor table")
+    processor_name = PROCESSOR_MAPPING_NAMES.get(model_type) or _shared_processor(model_type)
+    if not processor_name:
+        raise NotImplementedError(f"{model_type}: no processor class in transformers' processor table")
     extractor = tiny.feature_extractor(getattr(transformers, extractor_name), config)
     if extractor.sampling_rate != media.SAMPLE_RATE:
         raise NotImplementedError(f"{extractor_name} takes {extractor.sampling_rate} Hz audio, "
                                   f"not the cases' {media.SAMPLE_RATE} Hz")
     return getattr(transformers, processor_name)(feature_extractor=extractor, tokenizer=tokenizer)
+
+
+def _shared_processor(model_type):
+    """The processor class of the types whose feature extractor and tokenizer classes are
+    `model_type`'s, where they agree on one: a type the processor table misses may share
+    its predecessor's (seamless_m4t_v2 seamless_m4t's SeamlessM4TProcessor), as its
+    checkpoints do."""
+    parts = (FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type), TOKENIZER_MAPPING_NAMES.get(model_type))
+    names = {name for other, name in PROCESSOR_MAPPING_NAMES.items() if isinstance(name, str) and
+             (FEATURE_EXTRACTOR_MAPPING_NAMES.get(other), TOKENIZER_MAPPING_NAMES.get(other)) == parts}
+    return names.pop() if len(names) == 1 else None
 
 
 def _teach(model, processor, seed):
