@@ -28,7 +28,9 @@ import torch
 import transformers
 from transformers import AutoProcessor
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
+from transformers.models.auto.feature_extraction_auto import (
+    FEATURE_EXTRACTOR_MAPPING_NAMES,
+)
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 
 from .. import greedy, media, tiny, tokenizers
@@ -83,12 +85,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
     # output, four frames merged, at its intermediate_size (1280 x 4 = 5120). The tiny
     # one keeps the multiple, as transformers' GlmAsrModelTester does (128 x 4 = 512).
     audio = vars(config).get("audio_config")
-    hidden, intermediate = (vars(audio).get(name) for name in ("hidden_size", "intermediate_size")) \
-        if audio is not None else (None, None)
-    multiple = intermediate // hidden if isinstance(hidden, int) and isinstance(intermediate, int) \
-        and hidden > 0 and intermediate % hidden == 0 else None
+    multiple = _feed_forward_multiple(audio)
     tiny.shrink(config)
-    if multiple is not None:
+    if multiple:
         audio.intermediate_size = audio.hidden_size * multiple
     processor = _processor(processor_class, getattr(transformers, extractor_name), tokenizer, config)
     # The processor may name its audio token otherwise than its constructor's default:
@@ -100,6 +99,16 @@ def build_tiny(model_type, candidate, out_dir, seed):
         audio_token = getattr(processor, "audio_token", None)
         processor.chat_template = CHAT_TEMPLATE.format(audio=audio_token if isinstance(audio_token, str) else "")
     tiny.save_and_verify(model, processor, out_dir)
+
+
+def _feed_forward_multiple(audio_config):
+    """intermediate_size over hidden_size of an audio encoder's config, where it names
+    both and the one is a whole multiple of the other; else None."""
+    sizes = vars(audio_config) if audio_config is not None else {}
+    hidden, intermediate = sizes.get("hidden_size"), sizes.get("intermediate_size")
+    if isinstance(hidden, int) and isinstance(intermediate, int) and hidden > 0 and intermediate % hidden == 0:
+        return intermediate // hidden
+    return None
 
 
 def _processor(processor_class, extractor_class, tokenizer, config):
