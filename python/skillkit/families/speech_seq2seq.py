@@ -209,8 +209,14 @@ def _build_any(model_type, candidate, out_dir, seed):
     The feature extractor keeps its defaults, and so do the config's mel and frame sizes
     (shrink never touches them), so the two agree as in a real checkpoint.
     """
-    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ROLES, lossless=True)
     config = CONFIG_MAPPING[model_type]()
+    if "audio_token_id" in vars(config):
+        # voxtral, qwen3_asr, vibevoice_asr: a language model that reads the clip's
+        # features in place of audio tokens of its prompt. This recipe feeds the
+        # features alone; audio-text-to-text's writes such prompts, for its own types.
+        raise NotImplementedError(f"{model_type} is an audio language model (its config names audio_token_id): "
+                                  "the speech-seq2seq recipe writes no prompt of audio tokens")
+    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ROLES, lossless=True)
     tiny.shrink(config, **tokenizers.special_token_overrides(model_type, config, tokenizer),
                 **tiny.feature_encoder_overrides(config))
     # A decoder sub-config's vocabulary and special tokens (canary's decoder_config)
