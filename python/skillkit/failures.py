@@ -39,7 +39,8 @@ _REQUIRES_PACKAGES = re.compile(r"requires the following packages that were not 
 _NO_PROCESSOR = ("no image processor for", "no recipe for resizing", "Unrecognized processing class",
                  "Can't load tokenizer", "Can't load image processor", "Can't load feature extractor",
                  "Unrecognized image processor", "Unrecognized feature extractor",
-                 "no processor class in transformers' processor table", "no processor makes")
+                 "no processor class in transformers' processor table", "no processor makes",
+                 "no feature extractor class in transformers' feature extractor table")
 # The Auto class of the task does not map this config (transformers' own words).
 _NO_AUTO_CLASS = ("for this kind of AutoModel", "Unrecognized configuration class",
                   "has no attribute 'AutoModel")

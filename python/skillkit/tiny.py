@@ -36,7 +36,9 @@ _WIDTHS = ("hidden_size", "d_model", "n_embd", "embedding_size", "projection_dim
            "pooler_hidden_size",  # deberta's classification heads pool at this width
            # What cross-attention reads: the encoder's width (blip's text model reads the
            # image's, t5gemma's decoder the encoder's).
-           "encoder_hidden_size", "cross_attention_hidden_size")
+           "encoder_hidden_size", "cross_attention_hidden_size",
+           # What a head reads of an audio encoder (nemo_speechlm's diarization head).
+           "audio_hidden_size")
 _LAYERS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "encoder_layers",
            "decoder_layers", "num_decoder_layers")
 _HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads", "encoder_attention_heads",
@@ -92,6 +94,27 @@ def _set(config, name, value):
         setattr(config, name, value)
     except (AttributeError, NotImplementedError):
         pass
+
+
+def configs(config):
+    """The config and its sub-configs (text_config, vision_config, ...), depth first."""
+    yield config
+    for value in vars(config).values():
+        if isinstance(value, PreTrainedConfig):
+            yield from configs(value)
+
+
+def feature_extractor(extractor_class, config):
+    """An audio feature extractor with its defaults, but for the mel bins, which follow
+    the config's (num_mel_bins, in it or a sub-config: canary's encoder takes 128 where
+    its extractor defaults to 80, qwen2_audio's audio_config 128) where the extractor
+    makes spectrogram features; one that passes the waveform on (feature_size 1:
+    speecht5's, whose config's mel bins are its speech decoder's) keeps it."""
+    extractor = extractor_class()
+    mel_bins = next((sub.num_mel_bins for sub in configs(config) if _is_int(getattr(sub, "num_mel_bins", None))), None)
+    if mel_bins is None or getattr(extractor, "feature_size", 1) == 1 or extractor.feature_size == mel_bins:
+        return extractor
+    return extractor_class(feature_size=mel_bins)
 
 
 def is_hierarchical(config):

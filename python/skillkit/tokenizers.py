@@ -9,15 +9,19 @@ T5Tokenizer(vocab=[(piece, score), ...]). for_model_type picks the builder for a
 type's own tokenizer class; every family builds its tokenizer through it, but whisper,
 whose special tokens follow the vocabulary as its decoder prompt needs them.
 """
+import importlib
 import inspect
 import json
 import math
+import re
 from collections import Counter
 
 import transformers
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
+
+from . import tiny
 
 CORPUS = (
     "The quick brown fox jumps over the lazy dog.",
@@ -332,3 +336,83 @@ def special_token_overrides(model_type, config, tokenizer):
                 raise NotImplementedError(f"{model_type}: {name}={token_id} is none of the pad, eos, bos tokens")
             overrides[name] = getattr(tokenizer, f"{roles[token_id]}_token_id")
     return overrides
+
+
+# Special-looking string literals of a processor's module (qwen2_vl's "<|image_pad|>",
+# pixtral's "[IMG_BREAK]", qwen2_audio's "<|AUDIO|>"): tokens its tokenizer must hold as
+# one piece each.
+_TOKEN_LITERAL = re.compile(r"""["'](<\|?[A-Za-z][A-Za-z0-9_:./ -]*\|?>|\[[A-Z][A-Z0-9_]*\])["']""")
+# What a processor reads of its tokenizer by name (gemma3's tokenizer.boi_token, gemma4's
+# getattr(tokenizer, "boa_token", None)).
+_TOKENIZER_ATTRIBUTE = re.compile(r"""tokenizer(?:\.|,\s*["'])([a-z][a-z0-9_]*_token)\b(?!_)""")
+
+
+def for_processor(model_type, processor_class, size, roles):
+    """A lossless offline tokenizer of the type's own kind (for_model_type), holding the
+    special tokens the processor reads: those its constructor defaults to (llava's
+    image_token "<image>", qwen2_audio's audio_token "<|AUDIO|>"), those it reads of the
+    tokenizer by name (gemma3's boi_token: "<boi>"), and the special-looking literals of
+    its module. Returns it and {name: token} of the named ones.
+
+    Shared by the families whose processor writes media placeholders into the prompt
+    (image-text-to-text, audio-text-to-text).
+    """
+    tokenizer = for_model_type(model_type, size, roles, lossless=True)
+    named = {}
+    for name, parameter in inspect.signature(processor_class.__init__).parameters.items():
+        if name.endswith("_token") and isinstance(parameter.default, str) and parameter.default:
+            named[name] = parameter.default
+    source = inspect.getsource(importlib.import_module(processor_class.__module__))
+    for name in _TOKENIZER_ATTRIBUTE.findall(source):
+        if name not in ROLES and not hasattr(tokenizer, name):
+            named.setdefault(name, f"<{name.removesuffix('_token')}>")
+    literals = [token for token in _TOKEN_LITERAL.findall(source) if token not in named.values()]
+    new = [token for token in dict.fromkeys([*named.values(), *literals]) if token not in tokenizer.get_vocab()]
+    tokenizer.add_tokens(new, special_tokens=True)
+    tokenizer.add_special_tokens({"extra_special_tokens": new}, replace_extra_special_tokens=False)
+    tokenizer._set_model_specific_special_tokens(named)
+    return tokenizer, named
+
+
+def _token_for(role, tokenizer, named, processor=None):
+    """The tiny vocabulary's token for a config's `<role>_token_id`, if it holds one: the
+    tokenizer's own role, a named token, the processor's token of that name (got_ocr2's
+    image_token "<imgpad>"), or a literal of that name ("<|vision_start|>")."""
+    if role in ("bos", "eos", "pad", "unk"):
+        return getattr(tokenizer, f"{role}_token")
+    # The tokenizer's named token first: gemma3's processor calls its placeholder (boi)
+    # image_token, while the model's image_token_id is the tokenizer's image_token.
+    if f"{role}_token" in named:
+        return named[f"{role}_token"]
+    if isinstance(getattr(processor, f"{role}_token", None), str):
+        return getattr(processor, f"{role}_token")
+    for token in tokenizer.get_vocab():
+        if token.strip("<|>[]").lower() == role.lower():
+            return token
+    return None
+
+
+def repoint_token_ids(config, tokenizer, named, processor=None):
+    """Every token id the configs name (image_token_id, llava's image_token_index,
+    audio_token_id, ...) at the tiny vocabulary's token of the same role, and every
+    vocabulary size (but a vision tower's) at its length. An id with no such token is
+    left: a model that reads it fails honestly.
+
+    Once before the model is built (the tokenizer's roles and named tokens) and once
+    the processor exists (what it calls its tokens), into the same config object, which
+    the model reads its token ids from as it runs."""
+    for sub in tiny.configs(config):
+        for name, value in list(vars(sub).items()):
+            match = re.fullmatch(r"(\w+?)_token_(?:id|index)", name)
+            if match and (isinstance(value, int) or value is None):
+                role = match.group(1)
+                # An id left unset stays so, but for the end of sequence and the image's
+                # and video's tokens, which a config may leave to its checkpoints
+                # (minicpmv4_6's image_token_id None) and the model reads.
+                if value is None and role not in ("eos", "image", "video"):
+                    continue
+                token = _token_for(role, tokenizer, named, processor)
+                if token is not None:
+                    setattr(sub, name, tokenizer.convert_tokens_to_ids(token))
+            elif name == "vocab_size" and isinstance(value, int) and sub is not config.__dict__.get("vision_config"):
+                sub.vocab_size = len(tokenizer)

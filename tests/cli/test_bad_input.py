@@ -106,8 +106,9 @@ def test_a_stdout_write_error_is_exit_2_with_the_reason(cli, tmp_path, tool):
         "gen-tests": (("-q", "-o", tmp_path, "bert"), ""),
         "gen-skillset": (("-q", "-o", tmp_path, "bert"), ""),
         # Only the verify-summary: no skillset to check.
-        "verify": (("-q",), cli.jsonl({"schema": "skillset-manifest", "version": 1, "model_type": "qwen2_audio",
-                                       "ident": "qwen2_audio", "family": "audio-text-to-text",
+        "verify": (("-q",), cli.jsonl({"schema": "skillset-manifest", "version": 1,
+                                       "model_type": "muse_glimmer_assistant",
+                                       "ident": "muse_glimmer_assistant", "family": "generation-assistant",
                                        "status": "unsupported-family"})),
     }[tool]
     rc, err = run_into_dev_full(cli, tool, *args, input=input)

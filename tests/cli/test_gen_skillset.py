@@ -311,11 +311,11 @@ def test_gen_skillset_unknown_model_type_suggests_and_exits_2(cli, tmp_path):
 
 
 def test_gen_skillset_family_without_template_spec_is_a_record_and_exit_1(cli, tmp_path, validate):
-    rc, out, err = cli.run("gen-skillset", "-o", tmp_path / "s", "qwen2_audio", cwd=tmp_path)
+    rc, out, err = cli.run("gen-skillset", "-o", tmp_path / "s", "muse_glimmer_assistant", cwd=tmp_path)
     assert rc == 1
     [manifest] = cli.records(out)
     validate(manifest, "skillset-manifest")
-    assert (manifest["model_type"], manifest["status"]) == ("qwen2_audio", "unsupported-family")
+    assert (manifest["model_type"], manifest["status"]) == ("muse_glimmer_assistant", "unsupported-family")
     assert cli.files_under(tmp_path) == []
 
 
@@ -484,11 +484,11 @@ def test_gen_skillset_empty_stdin_is_exit_2(cli, tmp_path, text):
 
 
 def test_gen_skillset_requirements_of_a_family_without_template_is_exit_2(cli, tmp_path):
-    record = cli.bert_requirements(tmp_path / "hf_qwen2_audio.py", model_type="qwen2_audio", ident="qwen2_audio",
-                                   family="audio-text-to-text")
+    record = cli.bert_requirements(tmp_path / "hf_muse_glimmer_assistant.py", model_type="muse_glimmer_assistant",
+                                   ident="muse_glimmer_assistant", family="generation-assistant")
     rc, out, err = cli.run("gen-skillset", input=cli.jsonl(record))
     assert rc == 2 and out == ""
-    assert "'audio-text-to-text'" in cli.assert_one_error_line("gen-skillset", err)
+    assert "'generation-assistant'" in cli.assert_one_error_line("gen-skillset", err)
     assert cli.files_under(tmp_path) == []
 
 

@@ -107,17 +107,17 @@ def test_gen_tests_not_servable_type_is_a_note_and_exit_1(cli, tmp_path):
 
 
 def test_gen_tests_family_without_template_is_a_note_and_exit_1(cli, tmp_path):
-    rc, out, err = gen_tests(cli, tmp_path, "qwen2_audio")  # audio-text-to-text: no template yet
+    rc, out, err = gen_tests(cli, tmp_path, "muse_glimmer_assistant")  # generation-assistant: no template yet
     assert rc == 1 and out == ""
-    assert "qwen2_audio" in err and "error:" not in err
+    assert "muse_glimmer_assistant" in err and "error:" not in err
     assert cli.files_under(tmp_path) == []
 
 
 def test_gen_tests_unsupported_type_beside_a_valid_one_still_writes_the_valid_one(cli, tmp_path):
-    rc, out, err = gen_tests(cli, tmp_path, "bert", "qwen2_audio")
+    rc, out, err = gen_tests(cli, tmp_path, "bert", "muse_glimmer_assistant")
     assert rc == 1
     assert [p["model_type"] for p in cli.records(out)] == ["bert"]
-    assert "qwen2_audio" in err
+    assert "muse_glimmer_assistant" in err
     assert cli.files_under(tmp_path) == ["tests/test_hf_bert.py"]
 
 
@@ -217,7 +217,7 @@ def test_gen_tests_list_families_names_each_family_and_its_template(cli):
     assert rc == 0, err
     rows = dict(line.split("\t", 1) for line in out.splitlines())
     assert rows["text-encoder"].endswith("\ttemplate")
-    assert rows["audio-text-to-text"].endswith("\tno template yet")
+    assert rows["generation-assistant"].endswith("\tno template yet")
 
 
 # -- writing: digests, edits, all or nothing ------------------------------------------------

@@ -125,7 +125,7 @@ def test_verify_junit_has_the_static_checks_the_fresh_run_and_the_unsupported(lo
     bert = manifests[0]
     broken = tmp_path / "hf_bert.py"
     broken.write_text(cli.without_init(Path(bert["skillset_file"]).read_text(), "cpu"))
-    rc, unsupported, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "--test-dir", tmp_path, "qwen2_audio")
+    rc, unsupported, err = cli.run("gen-skillset", "-q", "-o", tmp_path, "--test-dir", tmp_path, "muse_glimmer_assistant")
     assert rc == 1, err  # a model type that cannot be generated yet
     unsupported = cli.records(unsupported)
     assert unsupported[0]["status"] not in ("written", "unchanged")
@@ -140,16 +140,16 @@ def test_verify_junit_has_the_static_checks_the_fresh_run_and_the_unsupported(lo
     root, suite, cases = read_report(report)
     assert suite.get("name") == "verify"
     check_totals(root, suite, cases)
-    # bert twice (contract, reference, cpu, cuda), qwen2_audio once.
+    # bert twice (contract, reference, cpu, cuda), muse_glimmer_assistant once.
     assert len(cases) == 2 * 4 + 1
     # The broken copy: its contract fails, and every backend it runs errs (the discrepancy
-    # records say which); the whole one skips cuda, and qwen2_audio is skipped.
+    # records say which); the whole one skips cuda, and muse_glimmer_assistant is skipped.
     kinds = [d["kind"] for d in found if d["schema"] == "discrepancy"]
     assert "missing-init" in kinds and kinds.count("backend-error") >= 1
     assert int(suite.get("failures")) == 1 + kinds.count("backend-fail")
     assert int(suite.get("errors")) == kinds.count("backend-error")
     assert int(suite.get("skipped")) == 2
-    skipped = [case for case in cases if case[0].endswith(".qwen2_audio")]
+    skipped = [case for case in cases if case[0].endswith(".muse_glimmer_assistant")]
     assert len(skipped) == 1 and skipped[0][1] == "skillset" and skipped[0][2] == "skipped"
     assert skipped[0][3].get("message") == unsupported[0]["status"]
     contract = ET.parse(report).getroot().find(".//testcase[@name='contract[feature-extraction]']/failure")

@@ -147,8 +147,8 @@ def test_schemas_verify_summary_of_a_real_run_validates(verify_missing_webgpu, v
 
 
 def test_schemas_verify_summary_of_unsupported_manifests_validates(cli, validate):
-    manifest = {"schema": "skillset-manifest", "version": 1, "model_type": "qwen2_audio", "ident": "qwen2_audio",
-                "family": "audio-text-to-text", "status": "unsupported-family"}
+    manifest = {"schema": "skillset-manifest", "version": 1, "model_type": "muse_glimmer_assistant",
+                "ident": "muse_glimmer_assistant", "family": "generation-assistant", "status": "unsupported-family"}
     rc, out, err = cli.run("verify", input=cli.jsonl(manifest), timeout=60)
     assert rc == 0, err
     [summary] = cli.records(out)

@@ -8,7 +8,7 @@ session (fixture verify_missing_webgpu in conftest.py), shared with test_schemas
 import pytest
 
 
-def unsupported(model_type, status, family="audio-text-to-text"):
+def unsupported(model_type, status, family="generation-assistant"):
     return {"schema": "skillset-manifest", "version": 1, "model_type": model_type, "ident": model_type,
             "model_id": model_type, "family": family, "status": status}
 
@@ -22,21 +22,22 @@ def test_verify_empty_input_is_exit_2(cli, text):
 
 def test_verify_record_of_another_schema_is_exit_2(cli, tmp_path):
     requirements = cli.bert_requirements(tmp_path / "hf_bert.py")
-    rc, out, err = cli.run("verify", input=cli.jsonl(unsupported("qwen2_audio", "unsupported-family"), requirements))
+    record = unsupported("muse_glimmer_assistant", "unsupported-family")
+    rc, out, err = cli.run("verify", input=cli.jsonl(record, requirements))
     assert rc == 2 and out == ""
     assert "'<stdin>:2'" in cli.assert_one_error_line("verify", err)
 
 
 def test_verify_malformed_line_is_exit_2_naming_it(cli, tmp_path):
     path = tmp_path / "manifests.jsonl"
-    path.write_text(cli.jsonl(unsupported("qwen2_audio", "unsupported-family"), "not json"))
+    path.write_text(cli.jsonl(unsupported("muse_glimmer_assistant", "unsupported-family"), "not json"))
     rc, out, err = cli.run("verify", path)
     assert rc == 2 and out == ""
     assert f"'{path}:2'" in cli.assert_one_error_line("verify", err)
 
 
 def test_verify_record_without_a_required_field_is_exit_2(cli):
-    record = unsupported("qwen2_audio", "unsupported-family")
+    record = unsupported("muse_glimmer_assistant", "unsupported-family")
     del record["status"]
     rc, out, err = cli.run("verify", input=cli.jsonl(record))
     assert rc == 2 and out == ""
@@ -59,13 +60,13 @@ def test_verify_missing_file_is_exit_2(cli, tmp_path):
 @pytest.mark.parametrize("flag", [("-j", "0"), ("--timeout", "0"), ("-j", "two")], ids=["jobs-0", "timeout-0",
                                                                                          "jobs-not-a-number"])
 def test_verify_bad_flag_value_is_exit_2(cli, flag):
-    rc, out, err = cli.run("verify", *flag, input=cli.jsonl(unsupported("qwen2_audio", "unsupported-family")))
+    rc, out, err = cli.run("verify", *flag, input=cli.jsonl(unsupported("muse_glimmer_assistant", "unsupported-family")))
     assert rc == 2 and out == ""
     cli.assert_one_error_line("verify", err)
 
 
 def test_verify_field_of_the_wrong_type_is_exit_2_not_a_crash(cli):
-    record = dict(unsupported("qwen2_audio", "unsupported-family"), status=3)
+    record = dict(unsupported("muse_glimmer_assistant", "unsupported-family"), status=3)
     rc, out, err = cli.run("verify", input=cli.jsonl(record))
     assert rc == 2 and out == "", (rc, err)
     cli.assert_one_error_line("verify", err)
@@ -74,7 +75,7 @@ def test_verify_field_of_the_wrong_type_is_exit_2_not_a_crash(cli):
 def test_verify_unsupported_manifests_only_are_counted_and_exit_0(cli, validate):
     # Nothing to verify is not a failure: gen-skillset already reported these (exit 1 for
     # a named type, 0 under --all); verify counts them and runs no test.
-    manifests = [unsupported("qwen2_audio", "unsupported-family"),
+    manifests = [unsupported("muse_glimmer_assistant", "unsupported-family"),
                  unsupported("clip_text_model", "not-servable", family="text-encoder"),
                  unsupported("dinov2", "unsupported-task", family="vision")]
     rc, out, err = cli.run("verify", "-j", "1", input=cli.jsonl(*manifests), timeout=60)

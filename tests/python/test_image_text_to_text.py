@@ -212,14 +212,14 @@ def test_a_towers_width_under_another_name_follows_it_but_pixel_sizes_do_not():
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     config = CONFIG_MAPPING["dots3_note"]()
-    before = {id(sub): dict(vars(sub)) for sub in family._configs(config)}
+    before = {id(sub): dict(vars(sub)) for sub in tiny.configs(config)}
     tiny.shrink(config)
     family._follow_widths(config, before)
     vision = config.vision_config
     assert (vision.adapter_in_dim, vision.adapter_out_dim) == (vision.hidden_size, config.text_config.hidden_size)
     # got_ocr2's image_size is 1024 pixels, as wide as its tower was: it stays.
     config = CONFIG_MAPPING["got_ocr2"]()
-    before = {id(sub): dict(vars(sub)) for sub in family._configs(config)}
+    before = {id(sub): dict(vars(sub)) for sub in tiny.configs(config)}
     tiny.shrink(config)
     family._follow_widths(config, before)
     assert config.vision_config.image_size == 1024

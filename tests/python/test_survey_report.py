@@ -26,7 +26,7 @@ def test_the_denominators_are_the_registrys_whatever_was_surveyed(tmp_path):
     registry = json.loads(REGISTRY.read_text())
     servable = [name for name, entry in registry["models"].items() if entry["servable"]]
     pairs = sum(len(registry["models"][name]["tasks"]) for name in servable)
-    write(tmp_path, [{"model_type": "qwen2_audio", "status": "unsupported-family"}],
+    write(tmp_path, [{"model_type": "muse_glimmer_assistant", "status": "unsupported-family"}],
           [result("bert", "feature-extraction"), result("bert", "text-classification"),
            result("roberta", "feature-extraction", cpu="fail", **{"class": "parity"}),
            result("gpt2", "text-generation", reference="error", cpu="skip", reason="no-reference")])
@@ -38,22 +38,22 @@ def test_the_denominators_are_the_registrys_whatever_was_surveyed(tmp_path):
 def test_every_servable_type_gets_pass_or_a_class(tmp_path):
     registry = json.loads(REGISTRY.read_text())
     classes = survey_report.type_classes(
-        registry, [{"model_type": "qwen2_audio", "status": "unsupported-family"}],
+        registry, [{"model_type": "muse_glimmer_assistant", "status": "unsupported-family"}],
         [result("bert", "feature-extraction"),
          result("roberta", "feature-extraction", cpu="error", **{"class": "crash"}),
          result("gpt2", "text-generation", reference="error", cpu="skip", reason="no-reference")])
     assert set(classes) == {name for name, entry in registry["models"].items() if entry["servable"]}
-    assert (classes["bert"], classes["roberta"], classes["gpt2"], classes["qwen2_audio"], classes["t5"]) == (
+    assert (classes["bert"], classes["roberta"], classes["gpt2"], classes["muse_glimmer_assistant"], classes["t5"]) == (
         "pass", "crash", "tiny-model", "no-template", "not-surveyed")
 
 
 def test_other_tasks_are_the_served_tasks_beside_each_types_default():
     registry = json.loads(REGISTRY.read_text())
-    pending = survey_report.other_tasks(registry, ["bert", "gpt2", "qwen2_audio"])
+    pending = survey_report.other_tasks(registry, ["bert", "gpt2", "muse_glimmer_assistant"])
     assert "gpt2" in pending["feature-extraction"] and "gpt2" in pending["text-classification"]
     assert "bert" in pending["fill-mask"] and "bert" not in pending.get("feature-extraction", [])
     assert "gpt2" not in pending.get("text-generation", [])  # its default
-    assert all("qwen2_audio" not in names for names in pending.values())  # its family has no template
+    assert all("muse_glimmer_assistant" not in names for names in pending.values())  # no template
 
 
 def test_a_type_tested_on_several_tasks_counts_once_in_its_family(tmp_path):

@@ -28,7 +28,7 @@ import re
 
 import torch
 import transformers
-from transformers import AutoProcessor, PreTrainedConfig
+from transformers import AutoProcessor
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
@@ -60,12 +60,6 @@ CHAT_TEMPLATE = (
     "{{% if add_generation_prompt %}}assistant:{{% endif %}}"
 )
 
-# Special-looking string literals of a processor's module (qwen2_vl's "<|image_pad|>",
-# pixtral's "[IMG_BREAK]"): tokens its tokenizer must hold as one piece each.
-_TOKEN_LITERAL = re.compile(r"""["'](<\|?[A-Za-z][A-Za-z0-9_:./ -]*\|?>|\[[A-Z][A-Z0-9_]*\])["']""")
-# What a processor reads of its tokenizer by name (gemma3's tokenizer.boi_token, gemma4's
-# getattr(tokenizer, "boa_token", None)).
-_TOKENIZER_ATTRIBUTE = re.compile(r"""tokenizer(?:\.|,\s*["'])([a-z][a-z0-9_]*_token)\b(?!_)""")
 # Processor arguments that are not sizes to take from the config.
 _PROCESSOR_PARTS = ("image_processor", "tokenizer", "video_processor", "feature_extractor", "chat_template",
                     "audio_tokenizer", "qformer_tokenizer")
@@ -75,27 +69,27 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     model_class = getattr(transformers, candidate["model_class"])
     processor_class = _processor_class(model_type, model_class)
-    tokenizer, named = _tokenizer(model_type, processor_class)
+    tokenizer, named = tokenizers.for_processor(model_type, processor_class, VOCAB_SIZE, ROLES)
     config = CONFIG_MAPPING[model_type]()
     # A vision tower that a default config leaves out (gemma4's vision_config None, for
     # its text-only checkpoints) is built with its own defaults: images need one.
     if "vision_config" in vars(config) and config.vision_config is None:
         config = CONFIG_MAPPING[model_type](vision_config={})
-    _repoint_token_ids(config, tokenizer, named)
-    for sub in _configs(config):
+    tokenizers.repoint_token_ids(config, tokenizer, named)
+    for sub in tiny.configs(config):
         if getattr(sub, "initializer_range", None) is not None:
             sub.initializer_range = INITIALIZER_RANGE
     # The vision tower's width before shrinking: what it hands on may be a multiple of it.
-    vision = next((sub for sub in _configs(config) if "vision" in type(sub).__name__.lower()
+    vision = next((sub for sub in tiny.configs(config) if "vision" in type(sub).__name__.lower()
                    and isinstance(vars(sub).get("hidden_size"), int)), None)
     vision_width = vision.hidden_size if vision is not None else None
-    before = {id(sub): dict(vars(sub)) for sub in _configs(config)}
+    before = {id(sub): dict(vars(sub)) for sub in tiny.configs(config)}
     tiny.shrink(config)
     _follow_widths(config, before)
     # What a vision tower hands the text model (granite_docling's out_hidden_size) is
     # the text model's width, tiny too; but patches merged k x k before a projector
     # (muse_glimmer's 6144: 1536 x 2 x 2) keep k x k times the tiny tower's width.
-    for sub in _configs(config):
+    for sub in tiny.configs(config):
         width = vars(sub).get("out_hidden_size")
         if isinstance(width, int):
             merged = width // vision_width if vision_width and width % vision_width == 0 else 0
@@ -109,7 +103,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     # A model that makes its sliding-window mask whether or not a layer slides (step3p7's)
     # needs a window: one wider than any tiny sequence, which changes nothing.
     if "create_sliding_window_causal_mask(" in source:
-        for sub in _configs(config):
+        for sub in tiny.configs(config):
             if "sliding_window" in vars(sub) and sub.sliding_window is None:
                 sub.sliding_window = 4096
     if not hasattr(model_class, "generate"):
@@ -117,7 +111,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     processor = _processor(model_type, processor_class, tokenizer, config, model_class(config))
     # The processor may add tokens of its own (paligemma's <loc0000> ...) and names its
     # image token: the config follows, and the model is built from it anew.
-    _repoint_token_ids(config, tokenizer, named, processor)
+    tokenizers.repoint_token_ids(config, tokenizer, named, processor)
     tiny.seed_everything(seed)
     model = model_class(config).eval()
     _open_gates(model)
@@ -132,11 +126,11 @@ def _follow_widths(config, before):
     before shrinking becomes its tiny width. Where two towers were as wide, the one the
     name says (text, vision, audio)."""
     widths = {}
-    for sub in _configs(config):
+    for sub in tiny.configs(config):
         width = before[id(sub)].get("hidden_size")
         if isinstance(width, int) and width > 64 and sub.hidden_size != width:
             widths.setdefault(width, []).append(sub)
-    for sub in _configs(config):
+    for sub in tiny.configs(config):
         for name, value in list(vars(sub).items()):
             # Pixel and window sizes are no widths, whatever they equal (got_ocr2's
             # image_size 1024, its tower's width too).
@@ -171,12 +165,6 @@ def _open_gates(model):
                 parameter.normal_(0.0, INITIALIZER_RANGE)
 
 
-def _configs(config):
-    """The config and its sub-configs (text_config, vision_config, ...), depth first."""
-    yield config
-    for value in vars(config).values():
-        if isinstance(value, PreTrainedConfig):
-            yield from _configs(value)
 
 
 def _processor_class(model_type, model_class):
@@ -206,70 +194,10 @@ def _processor_class(model_type, model_class):
     return processor_class
 
 
-def _tokenizer(model_type, processor_class):
-    """An offline tokenizer of the type's own kind, holding the special tokens the
-    processor reads: those its constructor defaults to (llava's image_token "<image>"),
-    those it reads of the tokenizer by name (gemma3's boi_token: "<boi>"), and the
-    special-looking literals of its module. Returns it and {name: token} of the named ones.
-    """
-    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ROLES, lossless=True)
-    named = {}
-    for name, parameter in inspect.signature(processor_class.__init__).parameters.items():
-        if name.endswith("_token") and isinstance(parameter.default, str) and parameter.default:
-            named[name] = parameter.default
-    source = inspect.getsource(importlib.import_module(processor_class.__module__))
-    for name in _TOKENIZER_ATTRIBUTE.findall(source):
-        if name not in tokenizers.ROLES and not hasattr(tokenizer, name):
-            named.setdefault(name, f"<{name.removesuffix('_token')}>")
-    literals = [token for token in _TOKEN_LITERAL.findall(source) if token not in named.values()]
-    new = [token for token in dict.fromkeys([*named.values(), *literals]) if token not in tokenizer.get_vocab()]
-    tokenizer.add_tokens(new, special_tokens=True)
-    tokenizer.add_special_tokens({"extra_special_tokens": new}, replace_extra_special_tokens=False)
-    tokenizer._set_model_specific_special_tokens(named)
-    return tokenizer, named
 
 
-def _token_for(role, tokenizer, named, processor=None):
-    """The tiny vocabulary's token for a config's `<role>_token_id`, if it holds one: the
-    tokenizer's own role, a named token, the processor's token of that name (got_ocr2's
-    image_token "<imgpad>"), or a literal of that name ("<|vision_start|>")."""
-    if role in ("bos", "eos", "pad", "unk"):
-        return getattr(tokenizer, f"{role}_token")
-    # The tokenizer's named token first: gemma3's processor calls its placeholder (boi)
-    # image_token, while the model's image_token_id is the tokenizer's image_token.
-    if f"{role}_token" in named:
-        return named[f"{role}_token"]
-    if isinstance(getattr(processor, f"{role}_token", None), str):
-        return getattr(processor, f"{role}_token")
-    for token in tokenizer.get_vocab():
-        if token.strip("<|>[]").lower() == role.lower():
-            return token
-    return None
 
 
-def _repoint_token_ids(config, tokenizer, named, processor=None):
-    """Every token id the configs name (image_token_id, llava's image_token_index, ...)
-    at the tiny vocabulary's token of the same role, and every vocabulary size at its
-    length. An id with no such token is left: a model that reads it fails honestly.
-
-    Once before the model is built (the tokenizer's roles and named tokens) and once
-    the processor exists (what it calls its tokens), into the same config object, which
-    the model reads its token ids from as it runs."""
-    for sub in _configs(config):
-        for name, value in list(vars(sub).items()):
-            match = re.fullmatch(r"(\w+?)_token_(?:id|index)", name)
-            if match and (isinstance(value, int) or value is None):
-                role = match.group(1)
-                # An id left unset stays so, but for the end of sequence and the image's
-                # and video's tokens, which a config may leave to its checkpoints
-                # (minicpmv4_6's image_token_id None) and the model reads.
-                if value is None and role not in ("eos", "image", "video"):
-                    continue
-                token = _token_for(role, tokenizer, named, processor)
-                if token is not None:
-                    setattr(sub, name, tokenizer.convert_tokens_to_ids(token))
-            elif name == "vocab_size" and isinstance(value, int) and sub is not config.__dict__.get("vision_config"):
-                sub.vocab_size = len(tokenizer)
 
 
 def _image_processor(model_type, config, processor_class):
@@ -287,7 +215,7 @@ def _image_processor(model_type, config, processor_class):
     sizes = _patch_sizes(processor, config)
     if sizes:
         processor = type(processor)(**sizes)
-    image_size = next((_side(sub.image_size) for sub in _configs(config)
+    image_size = next((_side(sub.image_size) for sub in tiny.configs(config)
                        if _side(getattr(sub, "image_size", None))), None)
     # Only a fixed size is the vision tower's; another kind (idefics2's shortest and
     # longest edge, qwen2_vl's pixel counts) keeps its defaults.
@@ -298,7 +226,7 @@ def _image_processor(model_type, config, processor_class):
                  else {"shortest_edge": image_size}}
         if getattr(processor, "crop_size", None):
             sizes["crop_size"] = {"height": image_size, "width": image_size}
-        pinpoints = next((vars(sub)["image_grid_pinpoints"] for sub in _configs(config)
+        pinpoints = next((vars(sub)["image_grid_pinpoints"] for sub in tiny.configs(config)
                           if isinstance(vars(sub).get("image_grid_pinpoints"), list)), None)
         if pinpoints and getattr(processor, "image_grid_pinpoints", None):
             sizes["image_grid_pinpoints"] = pinpoints  # the tiles of the tower's size
@@ -326,7 +254,7 @@ def _patch_sizes(processor, config):
     patch_size, temporal_patch_size, merge_size) that the vision config gives otherwise
     (qwen3_vl's 16-pixel patches, where Qwen2VLImageProcessor defaults to 14): the
     config's, as a real checkpoint's preprocessor config has them."""
-    vision = next((sub for sub in _configs(config) if isinstance(vars(sub).get("patch_size"), int)), None)
+    vision = next((sub for sub in tiny.configs(config) if isinstance(vars(sub).get("patch_size"), int)), None)
     sizes = {}
     for name, aliases in _PATCH_SIZES.items():
         own = getattr(processor, name, None)
@@ -451,7 +379,7 @@ _SIZE_NAMES = {"image_seq_length": ("image_seq_length", "num_image_tokens", "mm_
 def _config_size(config, name):
     """The value the config (or a sub-config) gives the processor's `name`, if any."""
     for alias in _SIZE_NAMES.get(name, (name,)):
-        for sub in _configs(config):
+        for sub in tiny.configs(config):
             value = getattr(sub, alias, None)
             if isinstance(value, (int, str)) and not isinstance(value, bool):
                 return value
@@ -460,7 +388,7 @@ def _config_size(config, name):
 
 def _vision_config(config):
     """The sub-config (or config) that names a fixed image_size and patch_size."""
-    return next((sub for sub in _configs(config) if isinstance(getattr(sub, "image_size", None), int)
+    return next((sub for sub in tiny.configs(config) if isinstance(getattr(sub, "image_size", None), int)
                  and isinstance(getattr(sub, "patch_size", None), int)), None)
 
 
@@ -475,7 +403,7 @@ def _even_patch_grid(config):
         vision.image_size = (vision.image_size // vision.patch_size + 1) * vision.patch_size
         # The resolutions an image is tiled at (llava_onevision's image_grid_pinpoints,
         # multiples of the tower's size) follow it.
-        for sub in _configs(config):
+        for sub in tiny.configs(config):
             pinpoints = vars(sub).get("image_grid_pinpoints")
             if isinstance(pinpoints, list):
                 sub.image_grid_pinpoints = [[side // old * vision.image_size for side in point]
@@ -487,7 +415,7 @@ def _clamp_feature_layers(config):
     mllama's intermediate_layers_indices and cross_attention_layers) within the tiny
     towers' depth, as many as before (a projector's width counts them); and the depths
     of a tower's other stacks (mllama's num_global_layers) no deeper than the tiny one."""
-    for sub in _configs(config):
+    for sub in tiny.configs(config):
         layers = next((vars(sub)[name] for name in ("num_hidden_layers", "num_layers", "depth")
                        if isinstance(vars(sub).get(name), int)), tiny.LAYERS)
         for name, value in list(vars(sub).items()):
@@ -530,7 +458,7 @@ def _scale_mrope_sections(config, modeling_source):
     proportions as whole numbers allow, each at least one; also where the config names
     none and the modeling code falls back on its own (paddleocr_vl's)."""
     fallback = re.search(r"""["']mrope_section["'],\s*\[([\d, ]+)\]""", modeling_source)
-    for sub in _configs(config):
+    for sub in tiny.configs(config):
         for rope in (getattr(sub, "rope_parameters", None), getattr(sub, "rope_scaling", None)):
             sections = rope.get("mrope_section") if isinstance(rope, dict) else None
             if sections is None and fallback and isinstance(rope, dict) and "rope_type" in rope:
@@ -557,7 +485,7 @@ def _tile_image_tokens(config):
     default 14 x 14 patches (its checkpoints: 64 x 64), which cannot pool; a 2 x 2
     pooling then, 49 tokens."""
     vision = _vision_config(config)
-    holder = next((sub for sub in _configs(config) if isinstance(vars(sub).get("mm_tokens_per_image"), int)), None)
+    holder = next((sub for sub in tiny.configs(config) if isinstance(vars(sub).get("mm_tokens_per_image"), int)), None)
     if vision is None or holder is None:
         return
     side = vision.image_size // vision.patch_size

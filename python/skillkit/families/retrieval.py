@@ -22,7 +22,7 @@ import transformers
 from transformers import AutoProcessor
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
-from .. import media, tiny
+from .. import media, tiny, tokenizers
 from ..compare import Comparison, allclose, missing_outputs
 from ..expected import Expected
 from . import Case
@@ -35,9 +35,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     model_class = getattr(transformers, candidate["model_class"])
     processor_class = vlm._processor_class(model_type, model_class)
-    tokenizer, named = vlm._tokenizer(model_type, processor_class)
+    tokenizer, named = tokenizers.for_processor(model_type, processor_class, vlm.VOCAB_SIZE, vlm.ROLES)
     config = CONFIG_MAPPING[model_type]()
-    vlm._repoint_token_ids(config, tokenizer, named)
+    tokenizers.repoint_token_ids(config, tokenizer, named)
     tiny.shrink(config)
     vlm._even_patch_grid(config)
     vlm._tile_image_tokens(config)
@@ -46,7 +46,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     processor = vlm._processor(model_type, processor_class, tokenizer, config, model_class(config))
     # The processor may add tokens of its own and names its image token: the config
     # follows, and the model is built from it anew.
-    vlm._repoint_token_ids(config, tokenizer, named, processor)
+    tokenizers.repoint_token_ids(config, tokenizer, named, processor)
     tiny.seed_everything(seed)
     model = model_class(config).eval()
     tiny.save_and_verify(model, processor, out_dir)

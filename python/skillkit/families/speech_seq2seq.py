@@ -22,10 +22,13 @@ import inspect
 
 import torch
 import transformers
-from transformers import AutoProcessor, GenerationConfig, PreTrainedConfig, pipeline
+from transformers import AutoProcessor, GenerationConfig, pipeline
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
+from transformers.models.auto.feature_extraction_auto import (
+    FEATURE_EXTRACTOR_MAPPING_NAMES,
+)
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
 from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
 from .. import greedy, media, tiny, tokenizers
@@ -206,11 +209,20 @@ def _build_any(model_type, candidate, out_dir, seed):
     The feature extractor keeps its defaults, and so do the config's mel and frame sizes
     (shrink never touches them), so the two agree as in a real checkpoint.
     """
-    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ROLES, lossless=True)
     config = CONFIG_MAPPING[model_type]()
+    if "audio_token_id" in vars(config):
+        # voxtral, qwen3_asr, vibevoice_asr: a language model that reads the clip's
+        # features in place of audio tokens of its prompt. This recipe feeds the
+        # features alone; audio-text-to-text's writes such prompts, for its own types.
+        raise NotImplementedError(f"{model_type} is an audio language model (its config names audio_token_id): "
+                                  "the speech-seq2seq recipe writes no prompt of audio tokens")
+    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ROLES, lossless=True)
     tiny.shrink(config, **tokenizers.special_token_overrides(model_type, config, tokenizer),
                 **tiny.feature_encoder_overrides(config))
-    processor = _processor(model_type, tokenizer, _mel_bins(config))
+    # A decoder sub-config's vocabulary and special tokens (canary's decoder_config)
+    # follow the tokenizer too.
+    tokenizers.repoint_token_ids(config, tokenizer, {})
+    processor = _processor(model_type, tokenizer, config)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if not hasattr(model, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
@@ -218,31 +230,37 @@ def _build_any(model_type, candidate, out_dir, seed):
     tiny.save_and_verify(model, processor, out_dir)
 
 
-def _mel_bins(config):
-    """The mel bins the config's encoder takes (num_mel_bins, in it or a sub-config), or
-    None where it names none."""
-    for value in (config, *vars(config).values()):
-        if isinstance(value, PreTrainedConfig) and isinstance(getattr(value, "num_mel_bins", None), int):
-            return value.num_mel_bins
-    return None
-
-
-def _processor(model_type, tokenizer, mel_bins):
+def _processor(model_type, tokenizer, config):
     """The type's own processor class over its own feature extractor and `tokenizer`.
 
     The feature extractor keeps its defaults but for the mel bins, which follow the
-    config where it names them (canary's encoder takes 128, its extractor's default is 80).
+    config where it names them (tiny.feature_extractor: canary's encoder takes 128, its
+    extractor's default is 80).
     """
     extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
-    processor_name = PROCESSOR_MAPPING_NAMES.get(model_type)
-    if not extractor_name or not processor_name:
-        raise NotImplementedError(f"{model_type}: no feature extractor and processor class to build "
-                                  f"({extractor_name}, {processor_name})")
-    extractor = getattr(transformers, extractor_name)(**({} if mel_bins is None else {"feature_size": mel_bins}))
+    if not extractor_name:
+        # moonshine_streaming's: its checkpoints name a class transformers does not have.
+        raise NotImplementedError(f"{model_type}: no feature extractor class in transformers' feature "
+                                  "extractor table")
+    processor_name = PROCESSOR_MAPPING_NAMES.get(model_type) or _shared_processor(model_type)
+    if not processor_name:
+        raise NotImplementedError(f"{model_type}: no processor class in transformers' processor table")
+    extractor = tiny.feature_extractor(getattr(transformers, extractor_name), config)
     if extractor.sampling_rate != media.SAMPLE_RATE:
         raise NotImplementedError(f"{extractor_name} takes {extractor.sampling_rate} Hz audio, "
                                   f"not the cases' {media.SAMPLE_RATE} Hz")
     return getattr(transformers, processor_name)(feature_extractor=extractor, tokenizer=tokenizer)
+
+
+def _shared_processor(model_type):
+    """The processor class of the types whose feature extractor and tokenizer classes are
+    `model_type`'s, where they agree on one: a type the processor table misses may share
+    its predecessor's (seamless_m4t_v2 seamless_m4t's SeamlessM4TProcessor), as its
+    checkpoints do."""
+    parts = (FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type), TOKENIZER_MAPPING_NAMES.get(model_type))
+    names = {name for other, name in PROCESSOR_MAPPING_NAMES.items() if isinstance(name, str) and
+             (FEATURE_EXTRACTOR_MAPPING_NAMES.get(other), TOKENIZER_MAPPING_NAMES.get(other)) == parts}
+    return names.pop() if len(names) == 1 else None
 
 
 def _teach(model, processor, seed):
