@@ -106,6 +106,29 @@ def missing_outputs(expected, actual):
     return None
 
 
+def outputs_allclose(expected, actual, plan, per_entry=()):
+    """Every output of the reference allclose to the handler's within the plan's
+    tolerance (after missing_outputs); an output named in `per_entry` entry by entry,
+    where its entries differ in shape (trajectories, token counts)."""
+    missing = missing_outputs(expected, actual)
+    if missing is not None:
+        return missing
+    rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    worst = 0.0
+    for key in expected:
+        pairs = [(key, expected[key], actual[key])]
+        if key in per_entry:
+            if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
+                return Comparison(False, None, f"{key}: {len(expected[key])} entries expected, got {short(actual[key])}")
+            pairs = [(f"{key}[{index}]", want, got) for index, (want, got) in enumerate(zip(expected[key], actual[key]))]
+        for name, want, got in pairs:
+            values = allclose(want, got, rtol, atol)
+            if not values.ok:
+                return Comparison(False, values.max_abs_diff, f"{name}: {values.message}")
+            worst = max(worst, values.max_abs_diff)
+    return Comparison(True, worst, f"{' and '.join(expected)} match")
+
+
 def scores_and_predictions(expected, actual, key, rtol, atol):
     """A classifier's output: its raw scores at `key` (logits) allclose, then its
     "predictions" as ranked_predictions, ties accepted and named."""

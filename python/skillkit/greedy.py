@@ -20,6 +20,20 @@ def margins(step_scores):
     return [margin(scores[0].tolist()) for scores in step_scores]
 
 
+def answer(model, inputs, settings, end_ids):
+    """One input's greedy answer and its margins: generate() on `inputs` alone, the new
+    tokens (a decoder-only model's sequence starts with the prompt, an encoder-decoder's
+    with its decoder's: the last len(scores) tokens are the new ones) up to and including
+    the first of `end_ids`."""
+    import torch
+
+    with torch.inference_mode():
+        scored = model.generate(**inputs, **settings, return_dict_in_generate=True, output_scores=True)
+    generated = scored.sequences[0, scored.sequences.shape[1] - len(scored.scores):].tolist()
+    token_ids = next((generated[:at + 1] for at, token in enumerate(generated) if token in end_ids), generated)
+    return token_ids, margins(scored.scores)
+
+
 def compare(expected, actual, plan):
     """Token ids equal token for token, and texts equal, but for ties (see above).
 

@@ -1,6 +1,6 @@
 import math
 
-from skillkit.compare import allclose, ranked_predictions
+from skillkit.compare import allclose, outputs_allclose, ranked_predictions
 
 
 def test_allclose_passes_within_tolerance_and_reports_the_largest_difference():
@@ -51,3 +51,15 @@ def test_ranked_predictions_fail_a_label_out_of_its_rank():
     result, ties = ranked_predictions(want, wrong, rtol=0, atol=1e-4)
     assert not result.ok and "rank 0" in result.message and ties == []
     assert not ranked_predictions(want, None, rtol=0, atol=1e-4)[0].ok
+
+
+def test_outputs_allclose_compares_ragged_outputs_entry_by_entry_and_names_the_worst_place():
+    plan = {"tolerance": {"rtol": 0, "atol": 1e-3}}
+    want = {"paths": [[1.0, 2.0], [3.0]], "scores": [0.5, 0.25]}
+    close = {"paths": [[1.0, 2.0005], [3.0]], "scores": [0.5, 0.25], "extra": 1}
+    result = outputs_allclose(want, close, plan, per_entry=["paths"])
+    assert result.ok and math.isclose(result.max_abs_diff, 5e-4, rel_tol=1e-3)
+    far = {"paths": [[1.0, 2.0], [3.5]], "scores": [0.5, 0.25]}
+    assert outputs_allclose(want, far, plan, per_entry=["paths"]).message.startswith("paths[1]:")
+    assert not outputs_allclose(want, {"paths": [[1.0, 2.0]], "scores": [0.5, 0.25]}, plan, per_entry=["paths"]).ok
+    assert "['scores']" in outputs_allclose(want, {"paths": want["paths"]}, plan, per_entry=["paths"]).message

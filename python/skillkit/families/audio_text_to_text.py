@@ -24,7 +24,6 @@ own sizes taken from the config.
 import functools
 import inspect
 
-import torch
 import transformers
 from transformers import AutoProcessor
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
@@ -179,15 +178,10 @@ def reference(model_dir, candidate, case, plan):
         clip = media.load_clip(item["audio"])
         inputs = processor(text=prompt(processor, item["text"]), audio=clip, sampling_rate=media.SAMPLE_RATE,
                            return_tensors="pt")
-        with torch.inference_mode():
-            scored = model.generate(**inputs, **settings, return_dict_in_generate=True, output_scores=True)
-        # The sequence starts with the prompt: the last len(scores) tokens are the
-        # generated ones.
-        generated = scored.sequences[0, scored.sequences.shape[1] - len(scored.scores):].tolist()
-        token_ids = next((generated[:at + 1] for at, token in enumerate(generated) if token in end_ids), generated)
+        token_ids, margins = greedy.answer(model, inputs, settings, end_ids)
         expected["token_ids"].append(token_ids)
         expected["texts"].append(processor.batch_decode([token_ids], skip_special_tokens=True)[0])
-        expected.margins.append(greedy.margins(scored.scores))
+        expected.margins.append(margins)
     return expected
 
 

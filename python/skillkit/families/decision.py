@@ -19,7 +19,7 @@ import transformers
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from .. import tiny
-from ..compare import Comparison, allclose, missing_outputs
+from ..compare import outputs_allclose
 from ..expected import Expected
 from . import Case
 
@@ -83,18 +83,6 @@ def reference(model_dir, candidate, case, plan):
 
 
 def compare(expected, actual, plan):
-    """Each prediction allclose within the plan's tolerance."""
-    missing = missing_outputs(expected, actual)
-    if missing is not None:
-        return missing
-    rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
-    worst = 0.0
-    for key in expected:
-        if len(actual[key]) != len(expected[key]):
-            return Comparison(False, None, f"{key}: {len(actual[key])} trajectories, expected {len(expected[key])}")
-        for index, (want, got) in enumerate(zip(expected[key], actual[key])):  # trajectories differ in length
-            values = allclose(want, got, rtol, atol)
-            if not values.ok:
-                return Comparison(False, values.max_abs_diff, f"{key}[{index}]: {values.message}")
-            worst = max(worst, values.max_abs_diff)
-    return Comparison(True, worst, "action_preds, state_preds and return_preds match")
+    """Each prediction allclose within the plan's tolerance, trajectory by trajectory
+    (they differ in length)."""
+    return outputs_allclose(expected, actual, plan, per_entry=tuple(expected))

@@ -542,16 +542,10 @@ def reference(model_dir, candidate, case, plan):
         inputs = processor(images=[image.convert("RGB")], text=prompt(processor, item["text"]), return_tensors="pt")
         # Pixels in the model's dtype, as the pipeline gives them (llama4's image
         # processor normalises in bfloat16, as its checkpoints were trained).
-        inputs = inputs.to(model.dtype)
-        with torch.inference_mode():
-            scored = model.generate(**inputs, **settings, return_dict_in_generate=True, output_scores=True)
-        # A decoder-only model's sequence starts with the prompt, an encoder-decoder's
-        # with its decoder's: the last len(scores) tokens are the generated ones.
-        generated = scored.sequences[0, scored.sequences.shape[1] - len(scored.scores):].tolist()
-        token_ids = next((generated[:at + 1] for at, token in enumerate(generated) if token in end_ids), generated)
+        token_ids, margins = greedy.answer(model, inputs.to(model.dtype), settings, end_ids)
         expected["token_ids"].append(token_ids)
         expected["texts"].append(processor.batch_decode([token_ids], skip_special_tokens=True)[0])
-        expected.margins.append(greedy.margins(scored.scores))
+        expected.margins.append(margins)
     return expected
 
 

@@ -23,7 +23,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 
 from .. import media, tiny, tokenizers
-from ..compare import Comparison, allclose, missing_outputs
+from ..compare import outputs_allclose
 from ..expected import Expected
 from . import Case
 
@@ -97,14 +97,4 @@ def reference(model_dir, candidate, case, plan):
 
 def compare(expected, actual, plan):
     """Each modality's embeddings allclose within the plan's tolerance."""
-    missing = missing_outputs(expected, actual)
-    if missing is not None:
-        return missing
-    rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
-    worst = 0.0
-    for key in expected:
-        values = allclose(expected[key], actual[key], rtol, atol)
-        if not values.ok:
-            return Comparison(False, values.max_abs_diff, f"{key}: {values.message}")
-        worst = max(worst, values.max_abs_diff)
-    return Comparison(True, worst, f"{' and '.join(expected)} match")
+    return outputs_allclose(expected, actual, plan)

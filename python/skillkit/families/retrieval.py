@@ -23,7 +23,7 @@ from transformers import AutoProcessor
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from .. import media, tiny, tokenizers
-from ..compare import Comparison, allclose, missing_outputs
+from ..compare import outputs_allclose
 from ..expected import Expected
 from . import Case
 from . import image_text_to_text as vlm
@@ -90,20 +90,4 @@ def reference(model_dir, candidate, case, plan):
 def compare(expected, actual, plan):
     """Every embedding (of each image and query: their token counts differ) and the
     scores allclose within the plan's tolerance."""
-    missing = missing_outputs(expected, actual)
-    if missing is not None:
-        return missing
-    rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
-    worst = 0.0
-    for key in expected:
-        pairs = [(expected[key], actual[key])] if key == "scores" else None
-        if pairs is None:
-            if len(actual[key]) != len(expected[key]):
-                return Comparison(False, None, f"{key}: {len(actual[key])} entries, expected {len(expected[key])}")
-            pairs = list(zip(expected[key], actual[key]))
-        for index, (want, got) in enumerate(pairs):
-            values = allclose(want, got, rtol, atol)
-            if not values.ok:
-                return Comparison(False, values.max_abs_diff, f"{key}[{index}]: {values.message}")
-            worst = max(worst, values.max_abs_diff)
-    return Comparison(True, worst, f"{' and '.join(expected)} match")
+    return outputs_allclose(expected, actual, plan, per_entry=[key for key in expected if key != "scores"])
