@@ -416,3 +416,17 @@ def repoint_token_ids(config, tokenizer, named, processor=None):
                     setattr(sub, name, tokenizer.convert_tokens_to_ids(token))
             elif name == "vocab_size" and isinstance(value, int) and sub is not config.__dict__.get("vision_config"):
                 sub.vocab_size = len(tokenizer)
+
+
+def media_prompt(processor, text, kind):
+    """The prompt for one `kind` ("image", "audio") item and `text`, as the media-to-text
+    families' contract writes it: the processor's chat template with one entry of that
+    kind where it has one, else the processor's placeholder token (image_token,
+    audio_token) before the text, unless the text holds it already."""
+    if getattr(processor, "chat_template", None):
+        messages = [{"role": "user", "content": [{"type": kind}, {"type": "text", "text": text}]}]
+        return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    token = getattr(processor, f"{kind}_token", None)
+    if isinstance(token, str) and token not in text:
+        return token + text
+    return text

@@ -134,13 +134,7 @@ def _processor(processor_class, extractor_class, tokenizer, config):
 
 def prompt(processor, text):
     """The prompt the contract writes for one clip and `text` (see the module's doc)."""
-    if getattr(processor, "chat_template", None):
-        messages = [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": text}]}]
-        return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    audio_token = getattr(processor, "audio_token", None)
-    if isinstance(audio_token, str) and audio_token not in text:
-        return audio_token + text
-    return text
+    return tokenizers.media_prompt(processor, text, "audio")
 
 
 def cases(plan):

@@ -496,13 +496,7 @@ def _tile_image_tokens(config):
 
 def prompt(processor, text):
     """The prompt the contract writes for one image and `text` (see the module's doc)."""
-    if getattr(processor, "chat_template", None):
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
-        return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    image_token = getattr(processor, "image_token", None)
-    if isinstance(image_token, str) and image_token not in text:
-        return image_token + text
-    return text
+    return tokenizers.media_prompt(processor, text, "image")
 
 
 def cases(plan):
