@@ -6,9 +6,12 @@ tests run anywhere. What matters is that the tiny model is a faithful instance o
 architecture (every code path of the real one) and that what is saved is exactly what
 loads back.
 """
+import collections
 import dataclasses
 import os
 import random
+import re
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -479,3 +482,20 @@ def save_and_verify(model, processor, out_dir):
     if problems:
         raise RuntimeError(f"{type(model).__name__} does not reload exactly from {out_dir}: "
                            + "; ".join(problems))
+
+
+def parent_types(model_type):
+    """Model types the type's modeling code derives from, most cited first: the models
+    its modular file imports from, else those its modeling file says it copied from."""
+    module = model_type.replace("-", "_")
+    folder = Path(transformers.__file__).parent / "models" / module
+    cited = []
+    for name, pattern in ((f"modular_{module}.py", r"from \.\.(\w+)\.modeling_\w+ import"),
+                          (f"modeling_{module}.py", r"Copied from transformers\.models\.(\w+)\.")):
+        path = folder / name
+        if path.is_file():
+            cited = re.findall(pattern, path.read_text(encoding="utf-8"))
+            if cited:
+                break
+    counts = collections.Counter(parent for parent in cited if parent != module)
+    return [parent for parent, _ in counts.most_common()]

@@ -27,7 +27,6 @@ from .. import media, tiny
 from ..compare import Comparison, allclose, missing_outputs, scores_and_predictions
 from ..expected import Expected
 from . import Case
-from .vision_detection import _parents
 
 # The tiny model sees IMAGE_SIZE x IMAGE_SIZE pixels in PATCH_SIZE patches: 16 patches.
 IMAGE_SIZE = 32
@@ -101,11 +100,11 @@ def _image_processor(model_type, size=IMAGE_SIZE):
     uvdoc_backbone), the composite's, since its checkpoints are cut from the composite's
     and saved with its processor (_relatives); else the processor of the model type its
     modeling code derives from (dinov2_with_registers: dinov2's; vision_detection's
-    _parents); else the family's reference type's, which only resizes, rescales and
+    tiny.parent_types); else the family's reference type's, which only resizes, rescales and
     normalizes, as a plain pixel_values input is fed. A processor that needs more than
     the image (vitpose's boxes) is passed over.
     """
-    for source in [model_type, *_relatives(model_type), *_parents(model_type), REFERENCE_TYPE]:
+    for source in [model_type, *_relatives(model_type), *tiny.parent_types(model_type), REFERENCE_TYPE]:
         name = tiny.image_processor_name(source)
         if name is not None and hasattr(transformers, name) and _takes_images_alone(name):
             return tiny.image_processor(source, size)

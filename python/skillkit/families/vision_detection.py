@@ -23,10 +23,7 @@ Images of different sizes are never padded into one batch by the reference; a ha
 that pads them (a convolutional backbone sees the padding at the borders) fails the
 batch case.
 """
-import collections
 import functools
-import re
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -197,7 +194,7 @@ def _image_processor(model_type):
     modular file imports from, else those its modeling file says it copied from."""
     source = model_type
     if not IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type):
-        source = next((parent for parent in _parents(model_type)
+        source = next((parent for parent in tiny.parent_types(model_type)
                        if tiny.image_processor_name(parent)), model_type)
     processor = tiny.image_processor(source, IMAGE_SIZE)  # raises where there is none
     size = type(processor)().size or {}
@@ -206,22 +203,6 @@ def _image_processor(model_type):
         longest = max(IMAGE_SIZE, IMAGE_SIZE * size["longest_edge"] // size["shortest_edge"])
         processor.size = {"shortest_edge": IMAGE_SIZE, "longest_edge": longest}
     return processor
-
-
-def _parents(model_type):
-    """Model types the type's code derives from, most cited first."""
-    module = model_type.replace("-", "_")
-    folder = Path(transformers.__file__).parent / "models" / module
-    cited = []
-    for name, pattern in ((f"modular_{module}.py", r"from \.\.(\w+)\.modeling_\w+ import"),
-                          (f"modeling_{module}.py", r"Copied from transformers\.models\.(\w+)\.")):
-        path = folder / name
-        if path.is_file():
-            cited = re.findall(pattern, path.read_text(encoding="utf-8"))
-            if cited:
-                break
-    counts = collections.Counter(parent for parent in cited if parent != module)
-    return [parent for parent, _ in counts.most_common()]
 
 
 def _spread_queries(model):
