@@ -5,7 +5,8 @@
 # and prints per family how many references and skillsets passed on each backend, the
 # seconds each backend took in all, the failure class of every servable type that does
 # not pass and `REAL CPU parity: N of M` over the registry's servable model types and
-# (type, task) pairs (scripts/survey_report.py). TASKS=all tests, beside each type's
+# (type, task) pairs (scripts/survey_report.py), after one turn of the test-driven loop
+# over the tests whose reference passed and cpu did not. TASKS=all tests, beside each type's
 # default task, every other task of the type its family's template serves.
 # Usage: [TYPES="bert gpt2"] [BACKENDS=b1,b2] [TASKS=all] scripts/survey.sh [OUT_DIR] (make survey).
 set -euo pipefail
@@ -32,5 +33,17 @@ if [ "${TASKS:-}" = all ]; then
 fi
 # run-tests exits 1 when anything failed: that is the survey's subject, not an error.
 bin/run-tests --timeout 600 "$out/plans.jsonl" > "$out/results.jsonl" || [ $? -eq 1 ]
+# One turn of the test-driven loop (docs/DESIGN.md, "The loop learns"), over the tests
+# whose reference passed and whose cpu backend did not: what they measured (a batch
+# policy) becomes requirements, gen-skillset rewrites the skillsets those change, and
+# verify runs those skillsets' tests again. The report counts both.
+.venv/bin/python scripts/survey_report.py --loop-candidates "$out" > "$out/loop-results.jsonl"
+bin/analyze -q "$out/loop-results.jsonl" > "$out/loop-requirements.jsonl" || [ $? -eq 1 ]
+bin/gen-skillset -q -r "$out/loop-requirements.jsonl" > "$out/loop-generated.jsonl"
+grep '"status":"written"' "$out/loop-generated.jsonl" > "$out/loop-manifests.jsonl" || true
+: > "$out/loop-verify.jsonl"
+if [ -s "$out/loop-manifests.jsonl" ]; then
+  bin/verify -q --timeout 600 "$out/loop-manifests.jsonl" > "$out/loop-verify.jsonl" || [ $? -eq 1 ]
+fi
 .venv/bin/python scripts/survey_report.py "$out"
 echo "records in $out" >&2

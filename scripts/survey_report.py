@@ -13,6 +13,13 @@ in transformers 5.23), whatever the survey ran, so a sample never looks better t
 whole: a servable type it did not test counts as not passing, under a class that says
 why (no-template: its family has no template; unsupported-task: the template does not
 serve its task; not-surveyed: TYPES left it out).
+
+The survey ends with one turn of the test-driven loop (docs/DESIGN.md, "The loop
+learns"): `survey_report.py --loop-candidates OUT_DIR` prints the test results whose
+reference passed and whose cpu backend did not, for analyze; the skillsets gen-skillset
+rewrites from their requirements are verified again (loop-manifests.jsonl,
+loop-verify.jsonl), and the report counts a test the loop turned as passing, saying how
+many passed only because of it.
 """
 import collections
 import json
@@ -28,6 +35,24 @@ def _records(path):
 
 def cpu_parity(row):
     return row["reference"]["status"] == "pass" and row["backends"].get("cpu", {}).get("status") == "pass"
+
+
+def after_the_loop(rows, out_dir):
+    """(rows, turned): the test results as the survey's turn of the loop left them, and
+    the (type, task) pairs it turned. A test whose skillset the loop rewrote passes on
+    cpu when verify found no cpu discrepancy in it; any other stays as run-tests
+    recorded it."""
+    rewritten = {(m["model_type"], m["task"]) for m in _records(out_dir / "loop-manifests.jsonl")}
+    discrepant = {(d["model_type"], d["task"]) for d in _records(out_dir / "loop-verify.jsonl")
+                  if d["schema"] == "discrepancy" and d.get("backend", "cpu") == "cpu"}
+    after, turned = [], set()
+    for row in rows:
+        key = (row["model_type"], row["task"])
+        if key in rewritten and key not in discrepant and not cpu_parity(row) and row["reference"]["status"] == "pass":
+            turned.add(key)
+            row = {**row, "backends": {**row["backends"], "cpu": {"status": "pass", "turned_by_loop": True}}}
+        after.append(row)
+    return after, turned
 
 
 def failure_class(row):
@@ -116,7 +141,8 @@ def share(n, m):
 def report(out_dir, registry_path):
     out_dir = Path(out_dir)
     registry = json.loads(Path(registry_path).read_text())
-    rows = _records(out_dir / "results.jsonl")
+    registry_rows = _records(out_dir / "results.jsonl")
+    rows, turned = after_the_loop(registry_rows, out_dir)
     manifests = _records(out_dir / "manifests.jsonl")
     lines = []
 
@@ -176,6 +202,11 @@ def report(out_dir, registry_path):
     if rows and "cpu" not in backends:
         lines.append("REAL CPU parity: not measured (cpu is not among the backends)")
     else:
+        alone = type_classes(registry, manifests, registry_rows)
+        lines.append(f"the loop's turn rewrote {len(_records(out_dir / 'loop-manifests.jsonl'))} skillsets of tests "
+                     f"whose reference passed and cpu did not, and turned {len(turned)} of those tests to pass")
+        lines.append(f"written from the registry alone: {share(sum(k == 'pass' for k in alone.values()), len(alone))} "
+                     f"model types, {share(*passing_pairs(registry, registry_rows)[:2])} (type, task) pairs")
         lines.append(f"REAL CPU parity: {share(sum(k == 'pass' for k in classes.values()), len(classes))} model types")
         passed, pairs, as_another = passing_pairs(registry, rows)
         lines.append(f"{as_another} of the passing pairs are tasks served as another of the same model "
@@ -186,7 +217,11 @@ def report(out_dir, registry_path):
 
 if __name__ == "__main__":
     here = Path(__file__).resolve().parent
-    if sys.argv[1:2] == ["--other-tasks"]:
+    if sys.argv[1:2] == ["--loop-candidates"]:
+        for row in _records(Path(sys.argv[2]) / "results.jsonl"):
+            if row["reference"]["status"] == "pass" and not cpu_parity(row):
+                print(json.dumps(row))
+    elif sys.argv[1:2] == ["--other-tasks"]:
         registry = json.loads((here.parent / "data" / "registry.json").read_text())
         for task, names in other_tasks(registry, sys.argv[2:]).items():
             print(task, *names)

@@ -5,11 +5,14 @@
 #include "common/records.h"
 
 Analysis analyze(const std::vector<nlohmann::json>& results) {
-  std::map<std::string, const nlohmann::json*> latest;
-  for (const auto& result : results) latest[result.value("model_type", "")] = &result;
+  // A model type tested on several tasks (survey.sh's TASKS=all) has a skillset per
+  // task, so each (type, task) gets requirements of its own.
+  std::map<std::pair<std::string, std::string>, const nlohmann::json*> latest;
+  for (const auto& result : results) latest[{result.value("model_type", ""), result.value("task", "")}] = &result;
 
   Analysis analysis;
-  for (const auto& [model_type, result] : latest) {
+  for (const auto& [key, result] : latest) {
+    const std::string& model_type = key.first;
     const auto reference = result->value("reference", nlohmann::json::object());
     std::string status = reference.value("status", "missing");
     if (status != "pass") {

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import transformers
@@ -13,6 +14,11 @@ from . import teaching, tiny, tokenizers
 # The shared modules that build tiny models; with the family module, their code is part
 # of the cache key, so that changing a builder rebuilds.
 BUILDERS = (tiny, tokenizers, teaching)
+
+# A build of an older key (builder code since changed) that no run has read for this
+# long is deleted when its model class is built again; each run that reads a build
+# marks it used, so workers of two checkouts sharing one cache keep each other's.
+STALE_S = 24 * 3600
 
 
 def cache_root():
@@ -51,8 +57,10 @@ def tiny_model_dir(family, plan, candidate):
         sort_keys=True).encode()).hexdigest()[:12]
     final = cache_root() / plan["ident"] / f"{candidate['model_class']}-{digest}"
     if final.is_dir():
+        os.utime(final)
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
+    _evict_stale(final)
     building = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         tiny.seed_everything(seed)
@@ -65,3 +73,17 @@ def tiny_model_dir(family, plan, candidate):
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return final
+
+
+def _evict_stale(final):
+    """Deletes the builds of the same model class under other keys that no run has read
+    for STALE_S: without it every change to a builder leaves a full set of old builds
+    behind (49 GB after a day of recipe changes)."""
+    now = time.time()
+    for old in final.parent.glob(final.name.rsplit("-", 1)[0] + "-*"):
+        try:
+            stale = now - old.stat().st_mtime > STALE_S
+        except FileNotFoundError:  # another worker deleted it first
+            continue
+        if old != final and stale:
+            shutil.rmtree(old, ignore_errors=True)

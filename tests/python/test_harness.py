@@ -1,6 +1,8 @@
 """The harness end to end against a tiny bert and hand-written skillsets (fixtures/)."""
 import json
+import os
 import textwrap
+import time
 
 import pytest
 import torch
@@ -222,6 +224,20 @@ def test_tiny_models_are_built_once_into_the_cache(bert_plan, tiny_cache):
     bert_plan["seed"] = 1
     harness.run(bert_plan, backends=["cpu"])
     assert len(list((tiny_cache / "bert").iterdir())) == 2
+
+
+def test_a_new_build_deletes_the_builds_of_its_class_no_run_read_for_a_day(bert_plan, tiny_cache):
+    harness.run(bert_plan, backends=["cpu"])
+    used = max((tiny_cache / "bert").iterdir(), key=lambda path: path.stat().st_mtime)  # the run just read it
+    stale = tiny_cache / "bert" / "BertModel-000000000000"
+    stale.mkdir()
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(stale, (two_days_ago, two_days_ago))
+    os.utime(used, (two_days_ago, two_days_ago))
+    harness.run(bert_plan, backends=["cpu"])  # reads `used`: marks it used again
+    bert_plan["seed"] = 7
+    harness.run(bert_plan, backends=["cpu"])  # a new key of BertModel
+    assert not stale.exists() and used.exists()
 
 
 WHISPER_PLAN = {

@@ -2,6 +2,8 @@
 (type, task) pairs, and a class for every servable type that does not pass."""
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,3 +82,32 @@ def test_a_task_of_the_same_model_class_as_a_served_one_passes_with_it(tmp_path)
     rows = survey_report._records(tmp_path / "results.jsonl")
     # fill-mask and pretraining pass, the second as the first; of four pairs.
     assert survey_report.passing_pairs(registry, rows) == (2, 4, 1)
+
+
+def test_a_test_the_loops_turn_rewrote_passes_when_verify_finds_no_cpu_discrepancy(tmp_path):
+    registry = json.loads(REGISTRY.read_text())
+    servable = sum(entry["servable"] for entry in registry["models"].values())
+    write(tmp_path, [], [result("canine", "feature-extraction", cpu="fail", **{"class": "parity"}),
+                         result("funnel", "feature-extraction", cpu="fail", **{"class": "parity"}),
+                         result("bert", "feature-extraction")])
+    rewritten = [{"model_type": name, "task": "feature-extraction", "status": "written"} for name in ("canine", "funnel")]
+    (tmp_path / "loop-manifests.jsonl").write_text("".join(json.dumps(m) + "\n" for m in rewritten))
+    # funnel's rewritten skillset still differs on cpu; canine's only on another backend.
+    discrepancies = [{"schema": "discrepancy", "model_type": "funnel", "task": "feature-extraction", "backend": "cpu"},
+                     {"schema": "discrepancy", "model_type": "canine", "task": "feature-extraction",
+                      "backend": "openvino"},
+                     {"schema": "verify-summary"}]
+    (tmp_path / "loop-verify.jsonl").write_text("".join(json.dumps(d) + "\n" for d in discrepancies))
+    text = survey_report.report(tmp_path, REGISTRY)
+    assert "rewrote 2 skillsets of tests whose reference passed and cpu did not, and turned 1 of those" in text
+    assert f"written from the registry alone: 1 of {servable} " in text
+    assert f"REAL CPU parity: 2 of {servable} " in text
+
+
+def test_the_loop_candidates_are_the_tests_whose_reference_passed_and_cpu_did_not(tmp_path):
+    write(tmp_path, [], [result("canine", "feature-extraction", cpu="fail", **{"class": "parity"}),
+                         result("gpt2", "text-generation", reference="error", cpu="skip", reason="no-reference"),
+                         result("bert", "feature-extraction")])
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "survey_report.py"), "--loop-candidates", str(tmp_path)],
+                         capture_output=True, text=True, check=True)
+    assert [json.loads(line)["model_type"] for line in run.stdout.splitlines()] == ["canine"]

@@ -71,3 +71,12 @@ TEST_CASE("analyze writes no batch policy where none was tried or none held") {
   r["reference"]["batching"] = {{"policy", nullptr}, {"tried", nlohmann::json::array()}};
   CHECK_FALSE(analyze({r}).requirements[0].contains("batch_policy"));
 }
+
+TEST_CASE("analyze writes requirements for each task a model type was tested on") {
+  auto classification = result("canine", "pass", 1.0);
+  classification["task"] = "text-classification";
+  Analysis a = analyze({result("canine", "pass", 1.0), classification});
+  REQUIRE(a.requirements.size() == 2);
+  CHECK(a.requirements[0]["task"] == "feature-extraction");
+  CHECK(a.requirements[1]["task"] == "text-classification");
+}

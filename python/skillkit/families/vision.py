@@ -263,6 +263,8 @@ def _embed(model_dir, candidate, images):
 
 @functools.lru_cache(maxsize=1)
 def _backbone(model_dir, model_class):
+    """The model and its image processor, without a pipeline: a backbone has none, and
+    run_batch reads every task's output of the model itself."""
     model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
     return model, AutoImageProcessor.from_pretrained(model_dir)
 
@@ -301,13 +303,25 @@ def reference(model_dir, candidate, case, plan):
 
 def run_batch(model_dir, candidate, plan, images):
     """The model run once on `images`, as the skillset batches them (skillkit.batching):
-    per image its logits, and its length, 1: the image processor brings every image to
-    one size, so nothing is padded."""
-    classifier = _classifier(model_dir, candidate["model_class"])
-    batch = classifier.image_processor(images=media.pil_images(list(images)), return_tensors="pt")
+    per image what its task reads of the output (its logits; its pooled output, else its
+    last hidden state; its feature maps, flattened into one), and its length, 1: the
+    image processor brings every image to one size, so nothing is padded."""
+    model, processor = _backbone(model_dir, candidate["model_class"])
+    batch = processor(images=media.pil_images(list(images)), return_tensors="pt")
     with torch.inference_mode():
-        logits = classifier.model(**batch).logits.float()
-    return list(logits), [1] * len(logits)
+        output = model(**batch)
+    if plan["task"] == BACKBONE:
+        rows = torch.cat([feature_map.flatten(1) for feature_map in output.feature_maps], dim=1)
+    elif plan["task"] in EMBEDDING_TASKS:
+        pooled = output.get("pooler_output")
+        rows = (pooled if pooled is not None else output[0]).flatten(1)
+    else:
+        rows = output.logits
+    if len(rows) != len(images):
+        # A model that joins a batch's images into one sequence (pixtral's patches)
+        # gives no row per image: it cannot batch them.
+        raise ValueError(f"{len(images)} images gave {len(rows)} rows")
+    return list(rows.float()), [1] * len(rows)
 
 
 def compare(expected, actual, plan):
