@@ -29,6 +29,7 @@ EXPERTS_PER_TOKEN = 2
 # a multiple of 4 float32s, and still of no power of two beyond that.
 EXPERT_INTERMEDIATE = 44
 # Multi-head latent attention (deepseek_v2 and kin): the low-rank projections' widths.
+ATTENTION_WINDOW = 8  # even, as longformer's windows must be
 LORA_RANK = 16
 
 # Size attributes set when present (and an int: lists such as swin's per-stage depths
@@ -202,6 +203,11 @@ def shrink(config, **overrides):
     for name in ("kv_lora_rank", "q_lora_rank"):
         if _present(config, name):
             _set(config, name, LORA_RANK)
+    if _present(config, "attention_window"):
+        # Attention over local windows (longformer, led) pads every input to a multiple
+        # of its window, 512 by default: each of a tiny model's few tokens would cost 512
+        # positions a step, in teaching most of all.
+        _set(config, "attention_window", ATTENTION_WINDOW)
 
     for name, value in overrides.items():
         setattr(config, name, value)

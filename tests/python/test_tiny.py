@@ -1,7 +1,8 @@
 import pytest
 import torch
 from transformers import (BertConfig, BertModel, BertTokenizer, CLIPConfig, Gemma3TextConfig,
-                          GPT2Config, LlamaConfig, Qwen2Config, T5Config)
+                          GPT2Config, LEDConfig, LlamaConfig, LongformerConfig, Qwen2Config,
+                          T5Config)
 
 from skillkit import tokenizers
 from skillkit.tiny import save_and_verify, seed_everything, shrink
@@ -44,6 +45,12 @@ def test_shrink_keeps_the_attention_kind():
     # gemma3's first five layers are sliding; two tiny layers still hold both kinds.
     assert sorted(gemma.layer_types) == ["full_attention", "sliding_attention"]
     assert shrink(Qwen2Config()).layer_types == ["full_attention", "full_attention"]
+
+
+def test_shrink_narrows_local_attention_windows_so_short_inputs_stay_short():
+    # A window of 512 pads every input to 512 positions: teaching led took minutes.
+    assert shrink(LEDConfig()).attention_window == 8
+    assert shrink(LongformerConfig()).attention_window == 8
 
 
 def test_shrink_applies_overrides_last():
