@@ -27,7 +27,21 @@ def generated_everything(tmp_path_factory, cli):
     rc, out, err = cli.run("gen-tests", "-q", "--all", "-o", work / "tests", "--skillset-dir",
                            work / "skillsets", cwd=work)
     assert rc == 0, err
+    # Each batch policy's code, as the loop writes it from a test's requirements.
+    for model_type, task, policy in BATCH_POLICIES:
+        rc, out, err = cli.run("gen-skillset", "-q", "--task", task, model_type, "-o", work / "registry", cwd=work)
+        assert rc == 0, err
+        requirements = json.loads(out)["requirements"]
+        requirements.update(batch_policy=policy,
+                            skillset_file=str(work / "skillsets" / f"hf_{ident(model_type)}_{task.replace('-', '_')}.py"))
+        rc, out, err = cli.run("gen-skillset", "-q", "-r", "-", input=json.dumps(requirements) + "\n", cwd=work)
+        assert rc == 0 and json.loads(out)["status"] == "written", err
     return work
+
+
+BATCH_POLICIES = [("canine", "feature-extraction", "equal-length"), ("canine", "question-answering", "equal-length"),
+                  ("canine", "token-classification", "single"), ("textnet", "image-classification", "single"),
+                  ("videomae", "video-classification", "single")]
 
 
 def ruff(cli, *args, cwd):

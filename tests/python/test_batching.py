@@ -64,3 +64,23 @@ def test_choose_counts_a_batch_the_model_refuses_as_a_failed_policy(bert_plan):
     batched, single = chosen["tried"]
     assert batched["status"] == "fail" and batched["max_abs_diff"] is None and "pixel_values" in batched["message"]
     assert single["status"] == "pass" and chosen["policy"] == "single"
+
+
+def test_choose_measures_questions_with_their_contexts_where_padding_changes_an_answer(bert_plan):
+    plan = dict(bert_plan, model_type="nystromformer", ident="nystromformer", task="question-answering",
+                batch_policies=["batched", "equal-length", "single"])
+    plan["candidates"] = [{"model_class": "NystromformerForQuestionAnswering",
+                           "auto_class": "AutoModelForQuestionAnswering", "processor_class": "AutoTokenizer"}]
+    chosen = _choose(plan)
+    assert [(t["policy"], t["status"]) for t in chosen["tried"]] == [("batched", "fail"), ("equal-length", "pass")]
+
+
+def test_choose_reads_each_vision_tasks_own_output(bert_plan):
+    # pixtral joins a batch's images into one sequence of patches: no row per image.
+    plan = dict(bert_plan, model_type="pixtral", ident="pixtral", family="vision", task="feature-extraction",
+                tolerance={"rtol": 1e-4, "atol": 1e-4}, batch_policies=["batched", "single"])
+    plan["candidates"] = [{"model_class": "PixtralVisionModel", "auto_class": "AutoModel",
+                           "processor_class": "AutoImageProcessor"}]
+    chosen = _choose(plan, families.load("vision"))
+    assert [(t["policy"], t["status"]) for t in chosen["tried"]] == [("batched", "fail"), ("single", "pass")]
+    assert "3 images gave 1 rows" in chosen["tried"][0]["message"]  # the case's two and its first again

@@ -158,11 +158,16 @@ PIPELINES = {"text-encoding": "feature-extraction", "pretraining": "feature-extr
 
 
 @functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
-def _pipeline(task, model_dir, auto_class, processor_class):
+def _loaded(task, model_dir, auto_class, processor_class):
+    """The model (a pretraining head's base model: the skillset serves its embeddings)
+    and its tokenizer."""
     tokenizer = getattr(transformers, processor_class).from_pretrained(model_dir)
     model = getattr(transformers, auto_class).from_pretrained(model_dir).eval()
-    if task == "pretraining":
-        model = model.base_model
+    return (model.base_model if task == "pretraining" else model), tokenizer
+
+
+def _pipeline(task, model_dir, auto_class, processor_class):
+    model, tokenizer = _loaded(task, model_dir, auto_class, processor_class)
     return transformers.pipeline(PIPELINES.get(task, task), model=model, tokenizer=tokenizer, device="cpu")
 
 
@@ -206,11 +211,20 @@ def reference(model_dir, candidate, case, plan):
 def run_batch(model_dir, candidate, plan, texts):
     """The model run once on `texts` padded to a common length, as the skillset batches
     them (skillkit.batching): per text its own positions of the model's first output
-    (hidden states or logits), and its length in tokens."""
-    pipe = _pipeline(plan["task"], model_dir, candidate["auto_class"], candidate["processor_class"])
-    batch = pipe.tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt")
+    (hidden states or logits; a question's start and end logits side by side), and its
+    length in tokens. A question-answering input is a question and its context, encoded
+    as one pair."""
+    model, tokenizer = _loaded(plan["task"], model_dir, candidate["auto_class"], candidate["processor_class"])
+    items = list(texts)
     with torch.inference_mode():
-        output = pipe.model(**batch)[0].float()
+        if plan["task"] == "question-answering":
+            batch = tokenizer([item["question"] for item in items], [item["context"] for item in items],
+                              padding=True, truncation="only_second", return_tensors="pt")
+            result = model(**batch)
+            output = torch.stack([result.start_logits, result.end_logits], dim=-1).float()
+        else:
+            batch = tokenizer(items, padding=True, truncation=True, return_tensors="pt")
+            output = model(**batch)[0].float()
     ids = batch["input_ids"]
     mask = batch.get("attention_mask", torch.ones_like(ids)).bool()
     per_token = output.dim() > 2 and output.shape[1] == ids.shape[1]
