@@ -69,6 +69,18 @@ def failure_class(row):
     return cpu.get("reason") or cpu["status"]
 
 
+def not_passing(registry, classes, rows):
+    """Per servable type that does not pass, by family and class: (family, class, type,
+    the message of its default task's test: the reference's, else cpu's)."""
+    message = {}
+    for row in rows:
+        if row["task"] == _default(registry, row["model_type"]):
+            failed = row["reference"] if row["reference"]["status"] != "pass" else row["backends"].get("cpu", {})
+            message[row["model_type"]] = " ".join(failed.get("message", "").split())
+    return sorted((registry["models"][name]["family"], klass, name, message.get(name, ""))
+                  for name, klass in classes.items() if klass != "pass")
+
+
 def served_as(registry, name, task):
     """The task the family's template serves `task` of type `name` as: itself, else the
     served task of the same model class (gen-tests and gen-skillset do the same:
@@ -182,12 +194,10 @@ def report(out_dir, registry_path):
     for klass, families in sorted(failing.items(), key=lambda item: (-sum(item[1].values()), item[0])):
         spread = ", ".join(f"{family} {n}" for family, n in sorted(families.items(), key=lambda f: (-f[1], f[0])))
         lines.append(f"{sum(families.values()):>5}  {klass:<34} {spread}")
-    others = [(row["model_type"], row["reference"].get("message") or row["backends"].get("cpu", {}).get("message", ""))
-              for row in rows if classes.get(row["model_type"]) == "other"]
-    if others:
-        lines.append("")
-        lines.append("class other, with their messages:")
-        lines.extend(f"  {name}: {message[:160]}" for name, message in others[:20])
+    listed = not_passing(registry, classes, rows)
+    (out_dir / "not-passing.tsv").write_text("family\tclass\tmodel_type\tmessage\n" + "".join(
+        "\t".join(fields) + "\n" for fields in listed))
+    lines.append(f"(each of the {len(listed)}, with its test's message: {out_dir / 'not-passing.tsv'})")
 
     by_task = collections.defaultdict(collections.Counter)
     for row in rows:

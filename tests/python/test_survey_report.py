@@ -111,3 +111,16 @@ def test_the_loop_candidates_are_the_tests_whose_reference_passed_and_cpu_did_no
     run = subprocess.run([sys.executable, str(ROOT / "scripts" / "survey_report.py"), "--loop-candidates", str(tmp_path)],
                          capture_output=True, text=True, check=True)
     assert [json.loads(line)["model_type"] for line in run.stdout.splitlines()] == ["canine"]
+
+
+def test_every_type_that_does_not_pass_is_listed_with_its_class_and_message(tmp_path):
+    registry = json.loads(REGISTRY.read_text())
+    servable = sum(entry["servable"] for entry in registry["models"].values())
+    write(tmp_path, [], [result("bert", "feature-extraction"),
+                         result("roberta", "feature-extraction", cpu="fail", message="case batch: 3 of 64 differ",
+                                **{"class": "parity"})])
+    survey_report.report(tmp_path, REGISTRY)
+    listed = [line.split("\t") for line in (tmp_path / "not-passing.tsv").read_text().splitlines()[1:]]
+    assert len(listed) == servable - 1 and "bert" not in {fields[2] for fields in listed}
+    assert ["text-encoder", "parity", "roberta", "case batch: 3 of 64 differ"] in listed
+    assert ["text-decoder", "not-surveyed", "gpt2", ""] in listed
