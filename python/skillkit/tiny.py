@@ -42,9 +42,10 @@ _WIDTHS = ("hidden_size", "d_model", "n_embd", "embedding_size", "projection_dim
            # image's, t5gemma's decoder the encoder's).
            "encoder_hidden_size", "cross_attention_hidden_size",
            # What a head reads of an audio encoder (nemo_speechlm's diarization head).
-           "audio_hidden_size")
+           "audio_hidden_size",
+           "d_latents")  # perceiver's latent array
 _LAYERS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "encoder_layers",
-           "decoder_layers", "num_decoder_layers")
+           "decoder_layers", "num_decoder_layers", "num_self_attends_per_block")
 _HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads", "encoder_attention_heads",
           "decoder_attention_heads")
 _INTERMEDIATES = ("intermediate_size", "d_ff", "ffn_dim", "encoder_ffn_dim", "decoder_ffn_dim",

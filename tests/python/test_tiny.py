@@ -1,7 +1,7 @@
 import pytest
 import torch
 from transformers import (BertConfig, BertModel, BertTokenizer, CLIPConfig, Gemma3TextConfig,
-                          GPT2Config, LEDConfig, LlamaConfig, LongformerConfig, Qwen2Config,
+                          GPT2Config, LEDConfig, LlamaConfig, LongformerConfig, PerceiverConfig, Qwen2Config,
                           T5Config)
 
 from skillkit import tokenizers
@@ -51,6 +51,11 @@ def test_shrink_narrows_local_attention_windows_so_short_inputs_stay_short():
     # A window of 512 pads every input to 512 positions: teaching led took minutes.
     assert shrink(LEDConfig()).attention_window == 8
     assert shrink(LongformerConfig()).attention_window == 8
+
+
+def test_shrink_knows_a_latent_arrays_width_and_depth():
+    config = shrink(PerceiverConfig())  # 26 self-attentions of width 1280: 8 s a forward
+    assert (config.d_latents, config.num_self_attends_per_block) == (32, 2)
 
 
 def test_shrink_applies_overrides_last():
