@@ -1,8 +1,8 @@
 import pytest
 import torch
 from transformers import (BertConfig, BertModel, BertTokenizer, CLIPConfig, Gemma3TextConfig,
-                          GPT2Config, LEDConfig, LlamaConfig, LongformerConfig, PerceiverConfig, Qwen2Config,
-                          T5Config)
+                          GPT2Config, LEDConfig, LlamaConfig, LongformerConfig, PerceiverConfig,
+                          Qwen2Config, T5Config)
 
 from skillkit import tokenizers
 from skillkit.tiny import save_and_verify, seed_everything, shrink
