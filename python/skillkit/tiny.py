@@ -29,6 +29,7 @@ EXPERTS_PER_TOKEN = 2
 # a multiple of 4 float32s, and still of no power of two beyond that.
 EXPERT_INTERMEDIATE = 44
 # Multi-head latent attention (deepseek_v2 and kin): the low-rank projections' widths.
+PER_LAYER_INPUT = 8
 ATTENTION_WINDOW = 8  # even, as longformer's windows must be
 LORA_RANK = 16
 
@@ -204,6 +205,10 @@ def shrink(config, **overrides):
     for name in ("kv_lora_rank", "q_lora_rank"):
         if _present(config, name):
             _set(config, name, LORA_RANK)
+    if _present(config, "hidden_size_per_layer_input") and config.hidden_size_per_layer_input:
+        # gemma3n's per-layer embeddings: 262,144 tokens of 256 a layer are half a
+        # gigabyte at two layers, slow to build, teach and load.
+        _set(config, "hidden_size_per_layer_input", PER_LAYER_INPUT)
     if _present(config, "attention_window"):
         # Attention over local windows (longformer, led) pads every input to a multiple
         # of its window, 512 by default: each of a tiny model's few tokens would cost 512

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from transformers import (BertConfig, BertModel, BertTokenizer, CLIPConfig, Gemma3TextConfig,
+from transformers import (BertConfig, BertModel, BertTokenizer, CLIPConfig, Gemma3nTextConfig, Gemma3TextConfig,
                           GPT2Config, LEDConfig, LlamaConfig, LongformerConfig, PerceiverConfig,
                           Qwen2Config, T5Config)
 
@@ -51,6 +51,11 @@ def test_shrink_narrows_local_attention_windows_so_short_inputs_stay_short():
     # A window of 512 pads every input to 512 positions: teaching led took minutes.
     assert shrink(LEDConfig()).attention_window == 8
     assert shrink(LongformerConfig()).attention_window == 8
+
+
+def test_shrink_narrows_per_layer_embeddings():
+    # 262,144 tokens of 256 a layer: half a gigabyte even at two layers.
+    assert shrink(Gemma3nTextConfig()).hidden_size_per_layer_input == 8
 
 
 def test_shrink_knows_a_latent_arrays_width_and_depth():
