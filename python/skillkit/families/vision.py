@@ -197,6 +197,12 @@ def build_tiny(model_type, candidate, out_dir, seed):
         if isinstance(getattr(part, "blocks_per_stage", None), list):
             _shrink_stages(part, config)
     processor = _image_processor(model_type, size)
+    if isinstance(getattr(config, "num_windows", None), int):
+        # A windowed ViT backbone splits the image into num_windows squares, so it is fed
+        # squares: its detector's checkpoints save their processor (a detection one, which
+        # keeps each image's aspect by default) at image_size x image_size (LW-DETR's
+        # 640 x 640, RF-DETR's at its backbone's image_size).
+        processor.size = {"height": size, "width": size}
     if hasattr(processor, "clusters") and processor.clusters is None:
         # A processor that quantizes colours into the model's vocabulary (imagegpt's
         # 512 clusters) holds the palette, which a checkpoint saves with it: PALETTE
@@ -255,7 +261,9 @@ def _embed(model_dir, candidate, images):
         with torch.inference_mode():
             pooled = extractor.model(**extractor.preprocess(image)).get("pooler_output") is not None
         features = extractor(image, return_tensors=True, pool=pooled)  # a batch of one
-        if not pooled:  # tokens (1, tokens, hidden) or a feature map (1, channels, h, w)
+        # Tokens (1, tokens, hidden) or a feature map (1, channels, h, w) are averaged; a
+        # first output of two dimensions is one vector already (radio's summary).
+        if not pooled and features.dim() > 2:
             features = features.mean(1) if features.dim() == 3 else features.flatten(2).mean(-1)
         embeddings.append(features.flatten().float().tolist())
     return Expected({"embeddings": embeddings})
@@ -290,13 +298,22 @@ def reference(model_dir, candidate, case, plan):
     expected = Expected({"logits": [], "predictions": []})
     for image in media.pil_images(case.input):  # each alone
         # The pipeline's preprocessing (EXIF orientation, RGB, its image processor) on
-        # the model itself gives the logits; the pipeline gives the labels and scores.
+        # the model itself gives the logits; the pipeline's postprocess on them the
+        # labels and scores.
         with torch.inference_mode():
-            logits = classifier.model(**classifier.preprocess(image)).logits[0]
-        expected["logits"].append(logits.tolist())
-        expected["predictions"].append(
-            [{"label": p["label"], "score": float(p["score"])} for p in classifier(image, top_k=top_k)])
+            logits = _logits(classifier.model(**classifier.preprocess(image)))
+        expected["logits"].append(logits[0].tolist())
+        ranked = classifier.postprocess({"logits": logits}, top_k=top_k)
+        expected["predictions"].append([{"label": p["label"], "score": float(p["score"])} for p in ranked])
     return expected
+
+
+def _logits(outputs):
+    """A classifier's scores: its logits; a classifier that names them otherwise
+    (pp_lcnet's, which returns them as its first output, last_hidden_state, and whose
+    model card reads the label from it) gives its first output. The pipeline reads
+    `logits` alone, so it is handed them under that name."""
+    return outputs.logits if "logits" in outputs else outputs[0]
 
 
 def run_batch(model_dir, candidate, plan, images):
@@ -306,7 +323,7 @@ def run_batch(model_dir, candidate, plan, images):
     classifier = _classifier(model_dir, candidate["model_class"])
     batch = classifier.image_processor(images=media.pil_images(list(images)), return_tensors="pt")
     with torch.inference_mode():
-        logits = classifier.model(**batch).logits.float()
+        logits = _logits(classifier.model(**batch)).float()
     return list(logits), [1] * len(logits)
 
 
