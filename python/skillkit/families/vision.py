@@ -31,6 +31,9 @@ from . import Case
 # The tiny model sees IMAGE_SIZE x IMAGE_SIZE pixels in PATCH_SIZE patches: 16 patches.
 IMAGE_SIZE = 32
 PATCH_SIZE = 8
+# The image of a model whose convolutions pad by reflection, which needs every map wider
+# than the padding.
+REFLECT_IMAGE_SIZE = 64
 # A hierarchical model's stages (swin's, convnext's) halve the grid of patches again and
 # again: in 2-pixel patches, its four stages see 16, 8, 4 and 2 per side, and windowed
 # attention (swin's) looks at WINDOW_SIZE x WINDOW_SIZE of them, as many as the last
@@ -175,6 +178,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # the image, into patches (mobilevitv2's 2 x 2 at 1/32) needs one patch there.
         size = max(IMAGE_SIZE, config.output_stride * patch)
         overrides["image_size"] = size
+    if getattr(config, "padding_mode", None) == "reflect":
+        # A convolution that pads by reflection needs a map wider than its padding:
+        # uvdoc's 5 x 5 kernels on its last maps, 1/16 of the image, see 4 x 4 at 64.
+        size = REFLECT_IMAGE_SIZE
+        overrides["image_size"] = size
     if hierarchical and isinstance(getattr(config, "window_size", None), int):
         overrides["window_size"] = WINDOW_SIZE
     if isinstance(getattr(config, "num_windows", None), int):
@@ -216,10 +224,14 @@ def build_tiny(model_type, candidate, out_dir, seed):
             # hidden_sizes, a tuple by default, with a list.
             setattr(config, name, list(value))
     model_class = getattr(transformers, candidate["model_class"])
-    if issubclass(model_class, BackboneMixin) and getattr(config, "stage_names", None):
-        # Every stage after the stem, not only the last (the default): a backbone's user
-        # reads several, and a bug in any one's layout shows.
-        config.set_output_features_output_indices(out_features=list(config.stage_names[1:]), out_indices=None)
+    backbone = getattr(config, "backbone_config", None)
+    for part in ([config] if issubclass(model_class, BackboneMixin) else []) + [backbone]:
+        if getattr(part, "stage_names", None) and hasattr(part, "set_output_features_output_indices"):
+            # Every stage after the stem, not only the last (the default): a backbone's
+            # user reads several, and a bug in any one's layout shows. A model that holds
+            # a backbone (uvdoc's) reads them too: its head is as wide as every stage
+            # together, as its checkpoints configure it.
+            part.set_output_features_output_indices(out_features=list(part.stage_names[1:]), out_indices=None)
     model = model_class(config).eval()
     tiny.save_and_verify(model, processor, out_dir)
 
