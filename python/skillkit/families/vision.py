@@ -150,6 +150,20 @@ def _shrink_stages(stages, config):
         config.fpn_hidden_size = tiny.HIDDEN
 
 
+def _shrink_timm_stages(backbone, config):
+    """A timm model as a composite's backbone (edgetam's), built as transformers' tests
+    build it: the architecture the config names (edgetam's default names repvit_m1
+    under the misspelt `archirecture`, beside TimmWrapperConfig's own default
+    resnet50), its stages STAGE_WIDTH wide and doubling (`embed_dim`), and the neck that
+    reads them (backbone_channel_list, widest first) at those widths."""
+    backbone.architecture = getattr(backbone, "archirecture", None) or backbone.architecture
+    widths = [STAGE_WIDTH * 2**stage for stage in range(len(config.backbone_channel_list))]
+    backbone.model_args = {**(backbone.model_args or {}), "embed_dim": widths}
+    config.backbone_channel_list = widths[::-1]
+    if _is_int(getattr(config, "fpn_hidden_size", None)):
+        config.fpn_hidden_size = tiny.HIDDEN
+
+
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     if model_type == "timm_wrapper":
@@ -204,6 +218,8 @@ def build_tiny(model_type, candidate, out_dir, seed):
     for part in (config, getattr(config, "backbone_config", None)):
         if isinstance(getattr(part, "blocks_per_stage", None), list):
             _shrink_stages(part, config)
+    if getattr(getattr(config, "backbone_config", None), "model_type", None) == "timm_wrapper":
+        _shrink_timm_stages(config.backbone_config, config)
     processor = _image_processor(model_type, size)
     if isinstance(getattr(config, "num_windows", None), int):
         # A windowed ViT backbone splits the image into num_windows squares, so it is fed
@@ -270,9 +286,16 @@ def _embed(model_dir, candidate, images):
     extractor = _extractor(model_dir, candidate["model_class"])
     embeddings = []
     for image in images:
+        # The pipeline's steps, its model fed what the processor declares the model's
+        # inputs (model_input_names): sam2's processor also returns each image's
+        # original size, for its masks' post-processing, which edgetam's timm backbone
+        # refuses.
+        inputs = extractor.preprocess(image)
+        inputs = {name: inputs[name] for name in extractor.image_processor.model_input_names if name in inputs}
         with torch.inference_mode():
-            pooled = extractor.model(**extractor.preprocess(image)).get("pooler_output") is not None
-        features = extractor(image, return_tensors=True, pool=pooled)  # a batch of one
+            outputs = extractor.model(**inputs)
+        pooled = outputs.get("pooler_output") is not None
+        features = extractor.postprocess(outputs, pool=pooled, return_tensors=True)  # a batch of one
         # Tokens (1, tokens, hidden) or a feature map (1, channels, h, w) are averaged; a
         # first output of two dimensions is one vector already (radio's summary).
         if not pooled and features.dim() > 2:
