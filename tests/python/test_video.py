@@ -16,12 +16,22 @@ GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
 PLAN = {"seed": 0, "task": "video-classification", "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
 CANDIDATE = {"model_class": "VideoMAEForVideoClassification", "auto_class": "AutoModelForVideoClassification",
              "processor_class": "AutoImageProcessor"}
+# What a skillset written from the registry alone loads: the video processor, as the
+# pipeline prefers it (the family lists AutoVideoProcessor first).
+VIDEO_CANDIDATE = dict(CANDIDATE, processor_class="AutoVideoProcessor")
 
 
 @pytest.fixture(scope="module")
 def videomae(tmp_path_factory):
     out = tmp_path_factory.mktemp("videomae")
     video.build_tiny("videomae", CANDIDATE, str(out), PLAN["seed"])
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def videomae_video(tmp_path_factory):
+    out = tmp_path_factory.mktemp("videomae_video")
+    video.build_tiny("videomae", VIDEO_CANDIDATE, str(out), PLAN["seed"])
     return str(out)
 
 
@@ -70,13 +80,13 @@ def test_a_list_of_frames_is_one_video_and_a_list_of_videos_a_batch():
 
 @pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
 def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema_and_refuses_short_videos(
-        videomae, tmp_path):
+        videomae_video, tmp_path):
     subprocess.run([str(GEN_SKILLSET), "-q", "videomae", "-o", str(tmp_path)], check=True, cwd=ROOT,
                    stdout=subprocess.DEVNULL)
     instance = skillset.instantiate(tmp_path / "hf_videomae.py", "videomae")
-    _, _, handler, _, _ = instance.init_cpu(videomae, "cpu", "cpu")
+    _, _, handler, _, _ = instance.init_cpu(videomae_video, "cpu", "cpu")
     for case in video.cases(PLAN):
-        expected = video.reference(videomae, CANDIDATE, case, PLAN)
+        expected = video.reference(videomae_video, VIDEO_CANDIDATE, case, PLAN)
         served = handler(case.input, **case.options)
         assert served["implementation_type"] == "REAL" and served["backend"] == "cpu"
         assert schema_violation(served, "video-classification") is None
@@ -90,7 +100,7 @@ def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema
 @pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
 def test_a_video_encoder_skillset_serves_each_videos_last_hidden_state_as_the_reference(tmp_path):
     plan = dict(PLAN, task="feature-extraction")
-    candidate = dict(CANDIDATE, model_class="VideoMAEModel", auto_class="AutoModel")
+    candidate = dict(VIDEO_CANDIDATE, model_class="VideoMAEModel", auto_class="AutoModel")
     model_dir = tmp_path / "model"
     video.build_tiny("videomae", candidate, str(model_dir), PLAN["seed"])
     subprocess.run([str(GEN_SKILLSET), "-q", "--task", "feature-extraction", "videomae", "-o", str(tmp_path)],
@@ -107,3 +117,23 @@ def test_a_video_encoder_skillset_serves_each_videos_last_hidden_state_as_the_re
     assert video.compare(expected, served, plan).ok
     with pytest.raises(TypeError, match="unexpected keyword argument 'top_k'"):
         handler(case.input, top_k=2)
+
+
+@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
+def test_a_classifier_pooling_with_one_query_is_ranked_over_its_labels(tmp_path):
+    # videoprism's classifier pools the tokens with one attention query: its logits are
+    # batch x 1 x labels, which the pipeline's postprocess alone would fail to rank.
+    candidate = dict(VIDEO_CANDIDATE, model_class="VideoPrismForVideoClassification")
+    model_dir = tmp_path / "model"
+    video.build_tiny("videoprism_vision_model", candidate, str(model_dir), PLAN["seed"])
+    case = [case for case in video.cases(PLAN) if case.name == "two videos of different frame sizes"][0]
+    expected = video.reference(str(model_dir), candidate, case, PLAN)
+    assert np.asarray(expected["logits"]).shape == (2, len(video.LABELS))
+    assert [len(ranked) for ranked in expected["predictions"]] == [5, 5]
+    subprocess.run([str(GEN_SKILLSET), "-q", "videoprism_vision_model", "-o", str(tmp_path)],
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    instance = skillset.instantiate(tmp_path / "hf_videoprism_vision_model.py", "videoprism_vision_model")
+    _, _, handler, _, _ = instance.init_cpu(str(model_dir), "cpu", "cpu")
+    served = handler(case.input)
+    assert schema_violation(served, "video-classification") is None
+    assert video.compare(expected, served, PLAN).ok

@@ -98,3 +98,51 @@ def test_timm_wrapper_wraps_timms_test_architecture_and_scores_images_apart(tmp_
     scores = _run(model, processor).logits.softmax(-1)
     # At transformers' usual 0.02 every image would get the same scores.
     assert float((scores[0] - scores[1]).abs().max()) > 1e-3
+
+
+def test_a_windowed_backbone_is_fed_squares_whatever_its_processors_default(tmp_path):
+    # lw_detr's processor (deformable detr's) keeps each image's aspect by default; its
+    # windows need a square image, as its detector's checkpoints save the processor.
+    model, processor = _built("lw_detr_vit", "LwDetrViTBackbone", tmp_path)
+    assert processor.size["height"] == processor.size["width"] == vision.IMAGE_SIZE
+    assert len(_run(model, processor).feature_maps) == len(model.config.stage_names) - 1
+
+
+def test_a_model_holding_a_backbone_reads_every_stage_at_a_size_its_reflection_padding_fits(tmp_path):
+    # uvdoc's head is as wide as all its backbone's stages together; its 5 x 5 kernels
+    # pad by reflection, which a 2 x 2 map cannot.
+    model, processor = _built("uvdoc", "UVDocModel", tmp_path)
+    assert model.config.backbone_config.out_features == model.config.backbone_config.stage_names[1:]
+    assert processor.size["height"] == vision.REFLECT_IMAGE_SIZE
+    assert _run(model, processor).last_hidden_state.shape[0] == 2
+
+
+def test_a_timm_backbone_in_a_composite_is_the_architecture_its_config_names_at_tiny_widths(tmp_path):
+    model, processor = _built("edgetam_vision_model", "EdgeTamVisionModel", tmp_path)
+    assert model.config.backbone_config.architecture == "repvit_m1"
+    assert model.config.backbone_channel_list == [128, 64, 32, 16]
+    # sam2's processor also returns each image's original size, which the model refuses:
+    # it takes what the processor declares.
+    assert processor.model_input_names == ["pixel_values"]
+
+
+def _reference(model_type, model_class, task, tmp_path):
+    candidate = {"model_class": model_class, "auto_class": model_class, "processor_class": "AutoImageProcessor"}
+    vision.build_tiny(model_type, candidate, str(tmp_path), 0)
+    plan = dict(PLAN, task=task)
+    return vision.reference(str(tmp_path), candidate, vision.cases(plan)[1], plan)
+
+
+def test_a_classifier_naming_its_scores_otherwise_is_ranked_on_its_first_output(tmp_path):
+    # pp_lcnet's classifier returns its scores as last_hidden_state.
+    expected = _reference("pp_lcnet", "PPLCNetForImageClassification", "image-classification", tmp_path)
+    assert [len(row) for row in expected["logits"]] == [len(vision.LABELS)] * 2
+    assert [len(ranked) for ranked in expected["predictions"]] == [5, 5]
+
+
+def test_a_first_output_already_one_vector_per_image_is_the_embedding(tmp_path):
+    # radio's first output is the summary of its class tokens.
+    expected = _reference("radio", "RadioModel", "feature-extraction", tmp_path)
+    embeddings = expected["embeddings"]
+    assert len(embeddings) == 2 and len(embeddings[0]) == len(embeddings[1])
+    assert embeddings[0] != embeddings[1]

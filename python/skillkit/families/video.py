@@ -137,6 +137,13 @@ def _hidden_states(model, processor, case):
     return expected
 
 
+def _logits(outputs):
+    """A classifier's logits, one row of labels per video: a classifier that pools with
+    one attention query (videoprism's) gives batch x 1 x labels, whose query axis the
+    pipeline's postprocess would rank as if it were the labels' (and fail)."""
+    return outputs.logits.flatten(1)
+
+
 def reference(model_dir, candidate, case, plan):
     model, processor = _loaded(model_dir, candidate["model_class"], candidate["processor_class"])
     if plan["task"] == "feature-extraction":
@@ -146,9 +153,10 @@ def reference(model_dir, candidate, case, plan):
     expected = Expected({"logits": [], "predictions": []})
     for video in _videos(case.input):  # each alone
         with torch.inference_mode():
-            outputs = model(**_model_inputs(model, processor, [video]))
-        expected["logits"].append(outputs.logits[0].tolist())
-        ranked = VideoClassificationPipeline.postprocess(stand_in, outputs, top_k=top_k or model.config.num_labels)
+            logits = _logits(model(**_model_inputs(model, processor, [video])))
+        expected["logits"].append(logits[0].tolist())
+        ranked = VideoClassificationPipeline.postprocess(
+            stand_in, types.SimpleNamespace(logits=logits), top_k=top_k or model.config.num_labels)
         expected["predictions"].append([{"label": p["label"], "score": float(p["score"])} for p in ranked])
     return expected
 
@@ -161,7 +169,7 @@ def run_batch(model_dir, candidate, plan, videos):
     model, processor = _loaded(model_dir, candidate["model_class"], candidate["processor_class"])
     with torch.inference_mode():
         outputs = model(**_model_inputs(model, processor, _videos(list(videos))))
-    rows = outputs.last_hidden_state if plan["task"] == "feature-extraction" else outputs.logits
+    rows = outputs.last_hidden_state if plan["task"] == "feature-extraction" else _logits(outputs)
     return list(rows.float()), [1] * len(rows)
 
 

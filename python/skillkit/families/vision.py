@@ -31,6 +31,9 @@ from . import Case
 # The tiny model sees IMAGE_SIZE x IMAGE_SIZE pixels in PATCH_SIZE patches: 16 patches.
 IMAGE_SIZE = 32
 PATCH_SIZE = 8
+# The image of a model whose convolutions pad by reflection, which needs every map wider
+# than the padding.
+REFLECT_IMAGE_SIZE = 64
 # A hierarchical model's stages (swin's, convnext's) halve the grid of patches again and
 # again: in 2-pixel patches, its four stages see 16, 8, 4 and 2 per side, and windowed
 # attention (swin's) looks at WINDOW_SIZE x WINDOW_SIZE of them, as many as the last
@@ -147,6 +150,20 @@ def _shrink_stages(stages, config):
         config.fpn_hidden_size = tiny.HIDDEN
 
 
+def _shrink_timm_stages(backbone, config):
+    """A timm model as a composite's backbone (edgetam's), built as transformers' tests
+    build it: the architecture the config names (edgetam's default names repvit_m1
+    under the misspelt `archirecture`, beside TimmWrapperConfig's own default
+    resnet50), its stages STAGE_WIDTH wide and doubling (`embed_dim`), and the neck that
+    reads them (backbone_channel_list, widest first) at those widths."""
+    backbone.architecture = getattr(backbone, "archirecture", None) or backbone.architecture
+    widths = [STAGE_WIDTH * 2**stage for stage in range(len(config.backbone_channel_list))]
+    backbone.model_args = {**(backbone.model_args or {}), "embed_dim": widths}
+    config.backbone_channel_list = widths[::-1]
+    if _is_int(getattr(config, "fpn_hidden_size", None)):
+        config.fpn_hidden_size = tiny.HIDDEN
+
+
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     if model_type == "timm_wrapper":
@@ -175,6 +192,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # the image, into patches (mobilevitv2's 2 x 2 at 1/32) needs one patch there.
         size = max(IMAGE_SIZE, config.output_stride * patch)
         overrides["image_size"] = size
+    if getattr(config, "padding_mode", None) == "reflect":
+        # A convolution that pads by reflection needs a map wider than its padding:
+        # uvdoc's 5 x 5 kernels on its last maps, 1/16 of the image, see 4 x 4 at 64.
+        size = REFLECT_IMAGE_SIZE
+        overrides["image_size"] = size
     if hierarchical and isinstance(getattr(config, "window_size", None), int):
         overrides["window_size"] = WINDOW_SIZE
     if isinstance(getattr(config, "num_windows", None), int):
@@ -196,7 +218,15 @@ def build_tiny(model_type, candidate, out_dir, seed):
     for part in (config, getattr(config, "backbone_config", None)):
         if isinstance(getattr(part, "blocks_per_stage", None), list):
             _shrink_stages(part, config)
+    if getattr(getattr(config, "backbone_config", None), "model_type", None) == "timm_wrapper":
+        _shrink_timm_stages(config.backbone_config, config)
     processor = _image_processor(model_type, size)
+    if isinstance(getattr(config, "num_windows", None), int):
+        # A windowed ViT backbone splits the image into num_windows squares, so it is fed
+        # squares: its detector's checkpoints save their processor (a detection one, which
+        # keeps each image's aspect by default) at image_size x image_size (LW-DETR's
+        # 640 x 640, RF-DETR's at its backbone's image_size).
+        processor.size = {"height": size, "width": size}
     if hasattr(processor, "clusters") and processor.clusters is None:
         # A processor that quantizes colours into the model's vocabulary (imagegpt's
         # 512 clusters) holds the palette, which a checkpoint saves with it: PALETTE
@@ -210,10 +240,14 @@ def build_tiny(model_type, candidate, out_dir, seed):
             # hidden_sizes, a tuple by default, with a list.
             setattr(config, name, list(value))
     model_class = getattr(transformers, candidate["model_class"])
-    if issubclass(model_class, BackboneMixin) and getattr(config, "stage_names", None):
-        # Every stage after the stem, not only the last (the default): a backbone's user
-        # reads several, and a bug in any one's layout shows.
-        config.set_output_features_output_indices(out_features=list(config.stage_names[1:]), out_indices=None)
+    backbone = getattr(config, "backbone_config", None)
+    for part in ([config] if issubclass(model_class, BackboneMixin) else []) + [backbone]:
+        if getattr(part, "stage_names", None) and hasattr(part, "set_output_features_output_indices"):
+            # Every stage after the stem, not only the last (the default): a backbone's
+            # user reads several, and a bug in any one's layout shows. A model that holds
+            # a backbone (uvdoc's) reads them too: its head is as wide as every stage
+            # together, as its checkpoints configure it.
+            part.set_output_features_output_indices(out_features=list(part.stage_names[1:]), out_indices=None)
     model = model_class(config).eval()
     tiny.save_and_verify(model, processor, out_dir)
 
@@ -252,10 +286,19 @@ def _embed(model_dir, candidate, images):
     extractor = _extractor(model_dir, candidate["model_class"])
     embeddings = []
     for image in images:
+        # The pipeline's steps, its model fed what the processor declares the model's
+        # inputs (model_input_names): sam2's processor also returns each image's
+        # original size, for its masks' post-processing, which edgetam's timm backbone
+        # refuses.
+        inputs = extractor.preprocess(image)
+        inputs = {name: inputs[name] for name in extractor.image_processor.model_input_names if name in inputs}
         with torch.inference_mode():
-            pooled = extractor.model(**extractor.preprocess(image)).get("pooler_output") is not None
-        features = extractor(image, return_tensors=True, pool=pooled)  # a batch of one
-        if not pooled:  # tokens (1, tokens, hidden) or a feature map (1, channels, h, w)
+            outputs = extractor.model(**inputs)
+        pooled = outputs.get("pooler_output") is not None
+        features = extractor.postprocess(outputs, pool=pooled, return_tensors=True)  # a batch of one
+        # Tokens (1, tokens, hidden) or a feature map (1, channels, h, w) are averaged; a
+        # first output of two dimensions is one vector already (radio's summary).
+        if not pooled and features.dim() > 2:
             features = features.mean(1) if features.dim() == 3 else features.flatten(2).mean(-1)
         embeddings.append(features.flatten().float().tolist())
     return Expected({"embeddings": embeddings})
@@ -292,13 +335,22 @@ def reference(model_dir, candidate, case, plan):
     expected = Expected({"logits": [], "predictions": []})
     for image in media.pil_images(case.input):  # each alone
         # The pipeline's preprocessing (EXIF orientation, RGB, its image processor) on
-        # the model itself gives the logits; the pipeline gives the labels and scores.
+        # the model itself gives the logits; the pipeline's postprocess on them the
+        # labels and scores.
         with torch.inference_mode():
-            logits = classifier.model(**classifier.preprocess(image)).logits[0]
-        expected["logits"].append(logits.tolist())
-        expected["predictions"].append(
-            [{"label": p["label"], "score": float(p["score"])} for p in classifier(image, top_k=top_k)])
+            logits = _logits(classifier.model(**classifier.preprocess(image)))
+        expected["logits"].append(logits[0].tolist())
+        ranked = classifier.postprocess({"logits": logits}, top_k=top_k)
+        expected["predictions"].append([{"label": p["label"], "score": float(p["score"])} for p in ranked])
     return expected
+
+
+def _logits(outputs):
+    """A classifier's scores: its logits; a classifier that names them otherwise
+    (pp_lcnet's, which returns them as its first output, last_hidden_state, and whose
+    model card reads the label from it) gives its first output. The pipeline reads
+    `logits` alone, so it is handed them under that name."""
+    return outputs.logits if "logits" in outputs else outputs[0]
 
 
 def run_batch(model_dir, candidate, plan, images):
@@ -309,14 +361,14 @@ def run_batch(model_dir, candidate, plan, images):
     model, processor = _backbone(model_dir, candidate["model_class"])
     batch = processor(images=media.pil_images(list(images)), return_tensors="pt")
     with torch.inference_mode():
-        output = model(**batch)
+        output = model(**{name: batch[name] for name in processor.model_input_names if name in batch})
     if plan["task"] == BACKBONE:
         rows = torch.cat([feature_map.flatten(1) for feature_map in output.feature_maps], dim=1)
     elif plan["task"] in EMBEDDING_TASKS:
         pooled = output.get("pooler_output")
         rows = (pooled if pooled is not None else output[0]).flatten(1)
     else:
-        rows = output.logits
+        rows = _logits(output)
     if len(rows) != len(images):
         # A model that joins a batch's images into one sequence (pixtral's patches)
         # gives no row per image: it cannot batch them.
