@@ -68,7 +68,7 @@ def test_a_vits_waveform_depends_on_the_seed_and_not_on_the_batch(built):
     assert other_seed["audio"][0] != alone["audio"][0]
 
 
-@pytest.mark.parametrize("model_type", ["vits", "musicgen"])
+@pytest.mark.parametrize("model_type", ["vits", "musicgen", "fastspeech2_conformer_with_hifigan"])
 def test_a_generated_skillset_matches_the_reference_on_every_case(model_type, built, skillsets):
     model_dir, candidate = built(model_type)
     plan = _plan(model_type)
@@ -79,6 +79,23 @@ def test_a_generated_skillset_matches_the_reference_on_every_case(model_type, bu
         assert schema_violation(result, TASK) is None
         comparison = text_to_audio.compare(expected, result, plan)
         assert comparison.ok, (case.name, comparison.message)
+
+
+def test_a_model_holding_its_vocoder_gives_the_vocoders_waveform_at_the_vocoders_rate(built):
+    """fastspeech2_conformer_with_hifigan: its output's first field is the spectrogram
+    (80 mel bins a frame), its waveform comes last; its rate is its vocoder's."""
+    model_dir, candidate = built("fastspeech2_conformer_with_hifigan")
+    plan = _plan("fastspeech2_conformer_with_hifigan")
+    expected = text_to_audio.reference(model_dir, candidate, Case("one", "hello there"), plan)
+    waveform = np.asarray(expected["audio"][0])
+    assert expected["sampling_rate"] == [text_to_audio.VOCODER_SAMPLING_RATE]
+    assert waveform.ndim == 1 and waveform.std() > 0
+    # As long as the vocoder makes it: its upsampling's samples for each spectrogram frame.
+    model = transformers.FastSpeech2ConformerWithHifiGan.from_pretrained(model_dir).eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+    with torch.inference_mode():
+        frames = model(**tokenizer("hello there", return_tensors="pt")).spectrogram.shape[1]
+    assert waveform.size == frames * int(np.prod(model.config.vocoder_config.upsample_rates))
 
 
 def test_texts_padded_into_one_batch_are_caught(built):
