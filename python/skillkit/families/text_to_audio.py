@@ -16,6 +16,7 @@ Two kinds of model, told apart as the pipeline tells them, by `can_generate()`:
 The reference is the pipeline itself, on each text alone, under the same seed.
 """
 import functools
+import inspect
 import json
 import os
 
@@ -80,8 +81,20 @@ def _tokenizer(model_type, out_dir):
 
 def _processor(model_type, tokenizer):
     """The type's processor class over its feature extractor and the tokenizer, where
-    transformers maps it one (musicgen's); else the tokenizer alone (vits')."""
+    transformers maps it one (musicgen's); else the tokenizer alone (vits'). A processor
+    that cannot be made without its codec model (`audio_tokenizer`, a parameter without
+    default: higgs_audio_v2's, which decodes the generated codes into the waveform) is
+    refused here, with the codec's own error where it cannot be built (torchaudio)."""
     name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    processor_class = getattr(transformers, name, None) if name else None
+    codec_name = getattr(processor_class, "audio_tokenizer_class", None)
+    parameter = inspect.signature(processor_class.__init__).parameters.get("audio_tokenizer") \
+        if processor_class is not None else None
+    if codec_name and parameter is not None and parameter.default is inspect.Parameter.empty:
+        codec_class = getattr(transformers, codec_name)
+        codec_class(tiny.shrink(codec_class.config_class()))  # raises where a dependency is missing
+        raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: its processor decodes "
+                                  f"with a {codec_name}, which the recipe does not build")
     extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
     if name and extractor_name:
         return getattr(transformers, name)(getattr(transformers, extractor_name)(), tokenizer)
