@@ -200,6 +200,16 @@ def test_a_pretraining_result_is_its_familys_default_tasks_shape_and_one_of_them
     assert schema_violation(result("pretraining", **GOOD["text-generation"]), "pretraining") is not None
 
 
+def test_a_retrievers_pretraining_head_matches_the_pretraining_schema_as_retrieval():
+    # colqwen2's one task is its pretraining head, ColQwen2ForRetrieval: served as retrieval.
+    retrieved = {**COMMON, **copy.deepcopy(GOOD["retrieval"])}
+    assert schema_violation(retrieved, "pretraining") is None
+    queries_only = {**COMMON, "query_embeddings": [[[0.5, 0.1]]]}
+    assert schema_violation(queries_only, "pretraining") is None
+    assert schema_violation({**queries_only, "scores": [[0.1]]}, "pretraining") is not None
+    assert schema_violation({**retrieved, "embeddings": [[0.5]]}, "pretraining") is not None
+
+
 def test_a_dual_encoders_image_and_text_features_match_the_feature_extraction_schema():
     both = {**COMMON, "image_embeddings": [[0.5, -1.0]], "text_embeddings": [[0.1, 0.2], [0.3, 0.4]]}
     assert schema_violation(both, "feature-extraction") is None
