@@ -27,6 +27,7 @@ GOOD = {
     "image-text-to-text": {"token_ids": [[5, 6, 2]], "texts": ["a cat"]},
     "any-to-any": {"token_ids": [[5, 6, 2]], "texts": ["a cat"]},
     "text-to-audio": {"audio": [[0.0, 0.25, -0.5], [[0.1, 0.2], [0.3, 0.4]]], "sampling_rate": [16000, 24000]},
+    "text-to-spectrogram": {"spectrogram": [[[0.5, -1.0, 0.25], [0.0, 0.1, 0.2]], [[1.5, 2.0, -0.5]]]},
     "visual-question-answering": {"logits": [[0.5, -1.0, 2.0]], "predictions": [[{"label": "yes", "score": 0.88}]]},
     "document-question-answering": {"answers": [[{"score": 0.4, "answer": "42", "start": 2, "end": 2}],
                                                 [{"score": 0.2, "answer": "on monday", "start": 5, "end": 6}]]},

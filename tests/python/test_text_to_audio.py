@@ -154,3 +154,24 @@ def test_compare_fails_waveforms_beyond_the_tolerance():
     assert not text_to_audio.compare(want, {"audio": [[0.5, -0.3]], "sampling_rate": [16000]}, plan).ok
     assert not text_to_audio.compare(want, {"audio": [[0.5]], "sampling_rate": [16000]}, plan).ok
     assert not text_to_audio.compare(want, {"audio": [[0.5, -0.25]]}, plan).ok
+
+
+def test_a_model_without_a_vocoder_serves_each_texts_spectrogram_as_the_reference(tmp_path, skillsets):
+    """fastspeech2_conformer's task is text-to-spectrogram: per text its mel spectrogram
+    (frames x mel bins), each text alone; a spectrogram of the other text is caught."""
+    candidate = {"model_class": REGISTRY["models"]["fastspeech2_conformer"]["tasks"]["text-to-spectrogram"]}
+    text_to_audio.build_tiny("fastspeech2_conformer", candidate, str(tmp_path), 0)
+    plan = dict(_plan("fastspeech2_conformer"), task="text-to-spectrogram")
+    instance = skillsets("fastspeech2_conformer")
+    assert instance.TASK == "text-to-spectrogram"
+    _, _, handler, _, _ = instance.init_cpu(str(tmp_path))
+    for case in text_to_audio.cases(plan):
+        expected = text_to_audio.reference(str(tmp_path), candidate, case, plan)
+        result = handler(case.input, **case.options)
+        assert schema_violation(result, "text-to-spectrogram") is None
+        comparison = text_to_audio.compare(expected, result, plan)
+        assert comparison.ok, (case.name, comparison.message)
+    bins = transformers.AutoConfig.from_pretrained(tmp_path).num_mel_bins
+    assert {len(row) for row in expected["spectrogram"][0]} == {bins}
+    swapped = {**result, "spectrogram": result["spectrogram"][::-1]}
+    assert not text_to_audio.compare(expected, swapped, plan).ok
