@@ -11,8 +11,9 @@ and scores them with the processor's own score_retrieval.
 
 The tiny model is built as the image-text-to-text family builds a vision-language model
 (its tokenizer, token ids, patch grid and processor helpers, reused); colpali's
-PaliGemma builds so. colqwen2 serves `pretraining` (the task its registry entry names)
-and colmodernvbert has no image processor: they fail as such.
+PaliGemma builds so, colqwen2's Qwen2-VL too (its one task, `pretraining`, is its
+retrieval head, served as retrieval under that name). colmodernvbert has no image
+processor: it fails as such.
 """
 import importlib
 import inspect

@@ -14,6 +14,9 @@ Two kinds of model, told apart as the pipeline tells them, by `can_generate()`:
   (`do_sample=False`) for `max_new_tokens` (default: the family's generation).
 
 The reference is the pipeline itself, on each text alone, under the same seed.
+
+text-to-spectrogram (fastspeech2_conformer, a model without its vocoder): per text its
+mel spectrogram, the text alone; the reference is the model's own `spectrogram`.
 """
 import functools
 import inspect
