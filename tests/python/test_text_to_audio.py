@@ -68,7 +68,7 @@ def test_a_vits_waveform_depends_on_the_seed_and_not_on_the_batch(built):
     assert other_seed["audio"][0] != alone["audio"][0]
 
 
-@pytest.mark.parametrize("model_type", ["vits", "musicgen", "fastspeech2_conformer_with_hifigan"])
+@pytest.mark.parametrize("model_type", ["vits", "musicgen", "fastspeech2_conformer_with_hifigan", "bark"])
 def test_a_generated_skillset_matches_the_reference_on_every_case(model_type, built, skillsets):
     model_dir, candidate = built(model_type)
     plan = _plan(model_type)
@@ -145,6 +145,22 @@ def test_musicgen_speaks_two_texts_differently(built):
     assert len(first) == len(second)
     assert not text_to_audio.compare({"audio": [first], "sampling_rate": [1]},
                                      {"audio": [second], "sampling_rate": [1]}, plan).ok
+
+
+def test_bark_speaks_two_texts_differently_and_as_long_as_its_semantic_stage_generates(built):
+    """bark's three stages drawn wider than transformers' default: at 0.02 two texts,
+    padded to 256 positions, gave the same tokens; its length is its semantic stage's."""
+    model_dir, candidate = built("bark")
+    plan = _plan("bark")
+    cases = {case.name: case for case in text_to_audio.cases(plan)}
+    first, second = text_to_audio.reference(model_dir, candidate, cases["two texts of different lengths"],
+                                            plan)["audio"]
+    assert len(first) == len(second)
+    assert not text_to_audio.compare({"audio": [first], "sampling_rate": [1]},
+                                     {"audio": [second], "sampling_rate": [1]}, plan).ok
+    shorter = text_to_audio.reference(model_dir, candidate, cases["one text, 4 new tokens"], plan)
+    assert 0 < len(shorter["audio"][0]) < len(first)
+    assert shorter["sampling_rate"] == [24000]
 
 
 def test_compare_fails_waveforms_beyond_the_tolerance():

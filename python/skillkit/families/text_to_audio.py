@@ -61,6 +61,17 @@ VOCODER_SIZES = {"upsample_initial_channel": 16, "duration_predictor_filter_chan
 # apart (`vocoder.config.sampling_rate`), and transformers' fastspeech2_conformer docs
 # write their waveforms at 22050 Hz.
 VOCODER_SAMPLING_RATE = 22050
+# bark's stages (semantic, coarse and fine generators over an encodec codec) find their
+# tokens at offsets its BarkGenerationConfig keeps for the real vocabularies: 10,000
+# semantic tokens, then 48 specials (the text is read from 10,048 on), two codebooks of
+# 1,024 for the coarse stage (its specials from 12,048). The tiny ones: SEMANTIC tokens,
+# then STAGE_SPECIALS, the codec's CODEBOOK.
+SEMANTIC = 32
+STAGE_SPECIALS = 16
+# bark's stages read a text padded to 256 positions and histories as long: drawn at
+# transformers' initializer_range (0.02) the tiny stages gave two texts the same tokens;
+# drawn wider (transformers' bark tests leave the stages untrained too) they differ.
+STAGE_INITIALIZER_RANGE = 0.5
 
 
 def _sub_configs(config):
@@ -82,6 +93,35 @@ def _tokenizer(model_type, out_dir):
     return tokenizers.for_model_type(model_type, 200, ("pad_token", "eos_token", "unk_token", "bos_token"))
 
 
+def _stages(config, tokenizer):
+    """A model generating in stages through a nested generation config (bark: a
+    BarkGenerationConfig of semantic, coarse and fine sub-configs), its vocabularies and
+    the generation config's token offsets scaled to the tiny tokenizer and codebook, in
+    the layout of the real ones (see SEMANTIC). Returns the generation config, as the
+    dict a checkpoint's generation_config.json holds, or None for another model."""
+    from transformers.models.bark.generation_configuration_bark import BarkGenerationConfig
+
+    if not isinstance(getattr(config, "semantic_config", None), transformers.PreTrainedConfig):
+        return None
+    semantic, coarse, fine = config.semantic_config, config.coarse_acoustics_config, config.fine_acoustics_config
+    text_start = SEMANTIC + STAGE_SPECIALS
+    semantic.output_vocab_size = text_start
+    semantic.vocab_size = text_start + len(tokenizer) + 5  # the text, its pad and the infer token
+    coarse_start = SEMANTIC + 2 * CODEBOOK
+    coarse.vocab_size = coarse.output_vocab_size = coarse_start + STAGE_SPECIALS
+    fine.vocab_size, fine.output_vocab_size = CODEBOOK + STAGE_SPECIALS, CODEBOOK
+    config.codec_config.codebook_size = CODEBOOK
+    for stage in (semantic, coarse, fine):
+        stage.initializer_range = STAGE_INITIALIZER_RANGE
+    generation = BarkGenerationConfig(
+        semantic_config={"eos_token_id": SEMANTIC, "semantic_vocab_size": SEMANTIC, "text_encoding_offset": text_start,
+                         "text_pad_token": text_start + len(tokenizer),
+                         "semantic_infer_token": text_start + len(tokenizer) + 4},
+        coarse_acoustics_config={"coarse_semantic_pad_token": coarse_start, "coarse_infer_token": coarse_start + 2},
+        codebook_size=CODEBOOK, sample_rate=config.codec_config.sampling_rate)
+    return generation.to_dict()
+
+
 def _processor(model_type, tokenizer):
     """The type's processor class over its feature extractor and the tokenizer, where
     transformers maps it one (musicgen's); else the tokenizer alone (vits'). A processor
@@ -101,7 +141,18 @@ def _processor(model_type, tokenizer):
     extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
     if name and extractor_name:
         return getattr(transformers, name)(getattr(transformers, extractor_name)(), tokenizer)
+    if processor_class is not None and _required(processor_class) == ["tokenizer"]:
+        # A processor over the tokenizer alone (bark's pads every text to the 256
+        # positions its semantic stage reads).
+        return processor_class(tokenizer)
     return tokenizer
+
+
+def _required(processor_class):
+    """The parameters a processor class cannot be made without."""
+    return [name for name, parameter in list(inspect.signature(processor_class.__init__).parameters.items())[1:]
+            if parameter.default is inspect.Parameter.empty
+            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)]
 
 
 def _shrunk(model_type, tokenizer):
@@ -153,7 +204,13 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     tokenizer = _tokenizer(model_type, out_dir)
     config = _shrunk(model_type, tokenizer)
+    staged = _stages(config, tokenizer)
     model = getattr(transformers, candidate["model_class"])(config).eval()
+    if staged is not None:
+        # A plain GenerationConfig holding the stages' dicts, as loading bark's
+        # generation_config.json gives: BarkGenerationConfig itself cannot be saved
+        # (transformers 5.23: its validate reads attributes it never sets).
+        model.generation_config = transformers.GenerationConfig.from_dict(staged)
     _draw_codebooks(model)
     processor = _processor(model_type, tokenizer)
     tiny.save_and_verify(model, processor, out_dir)
@@ -220,8 +277,12 @@ def reference(model_dir, candidate, case, plan):
     seed = options.pop("seed", 0)
     generate = {}
     if speaker.model.can_generate():
-        generate = {"do_sample": False, "max_new_tokens": plan["generation"]["max_new_tokens"]}
-        generate.update(options)
+        generate = {"max_new_tokens": plan["generation"]["max_new_tokens"], **options}
+        if getattr(speaker.model.generation_config, "semantic_config", None) is not None:
+            # bark hands its settings to its three stages; how long it speaks is its
+            # semantic stage's (its coarse stage sets its own max_new_tokens).
+            generate = {f"semantic_{name}": value for name, value in generate.items()}
+        generate["do_sample"] = False
     expected = Expected({"audio": [], "sampling_rate": []})
     with torch.random.fork_rng(devices=[]):  # leave the worker's own random state alone
         for text in texts:  # each alone, under the seed
