@@ -27,6 +27,7 @@ GOOD = {
     "image-text-to-text": {"token_ids": [[5, 6, 2]], "texts": ["a cat"]},
     "any-to-any": {"token_ids": [[5, 6, 2]], "texts": ["a cat"]},
     "text-to-audio": {"audio": [[0.0, 0.25, -0.5], [[0.1, 0.2], [0.3, 0.4]]], "sampling_rate": [16000, 24000]},
+    "text-to-spectrogram": {"spectrogram": [[[0.5, -1.0, 0.25], [0.0, 0.1, 0.2]], [[1.5, 2.0, -0.5]]]},
     "visual-question-answering": {"logits": [[0.5, -1.0, 2.0]], "predictions": [[{"label": "yes", "score": 0.88}]]},
     "document-question-answering": {"answers": [[{"score": 0.4, "answer": "42", "start": 2, "end": 2}],
                                                 [{"score": 0.2, "answer": "on monday", "start": 5, "end": 6}]]},
@@ -198,6 +199,16 @@ def test_a_pretraining_result_is_its_familys_default_tasks_shape_and_one_of_them
     generated.update(GOOD["text-generation"])
     assert schema_violation(generated, "pretraining") is None
     assert schema_violation(result("pretraining", **GOOD["text-generation"]), "pretraining") is not None
+
+
+def test_a_retrievers_pretraining_head_matches_the_pretraining_schema_as_retrieval():
+    # colqwen2's one task is its pretraining head, ColQwen2ForRetrieval: served as retrieval.
+    retrieved = {**COMMON, **copy.deepcopy(GOOD["retrieval"])}
+    assert schema_violation(retrieved, "pretraining") is None
+    queries_only = {**COMMON, "query_embeddings": [[[0.5, 0.1]]]}
+    assert schema_violation(queries_only, "pretraining") is None
+    assert schema_violation({**queries_only, "scores": [[0.1]]}, "pretraining") is not None
+    assert schema_violation({**retrieved, "embeddings": [[0.5]]}, "pretraining") is not None
 
 
 def test_a_dual_encoders_image_and_text_features_match_the_feature_extraction_schema():

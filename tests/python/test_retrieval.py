@@ -46,3 +46,24 @@ def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema
         assert served["implementation_type"] == "REAL" and served["backend"] == "cpu"
         assert schema_violation(served, "retrieval") is None
         assert retrieval.compare(expected, served, PLAN).ok, case.name
+
+
+@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
+def test_colqwen2s_pretraining_head_is_served_as_retrieval_with_its_page_prompts_image_token(tmp_path):
+    """colqwen2's one task is `pretraining` (ColQwen2ForRetrieval); its page prompt is a
+    literal holding "<|image_pad|>", which the tiny tokenizer must name its image token,
+    and its rotary sections are qwen2_vl's, scaled to the tiny head."""
+    plan = dict(PLAN, task="pretraining")
+    candidate = dict(CANDIDATE, model_class="ColQwen2ForRetrieval", auto_class="ColQwen2ForRetrieval")
+    model_dir = tmp_path / "colqwen2"
+    retrieval.build_tiny("colqwen2", candidate, str(model_dir), plan["seed"])
+    subprocess.run([str(GEN_SKILLSET), "-q", "colqwen2", "-o", str(tmp_path)], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    instance = skillset.instantiate(tmp_path / "hf_colqwen2.py", "colqwen2")
+    assert instance.TASK == "pretraining"
+    _, _, handler, _, _ = instance.init_cpu(str(model_dir), "cpu", "cpu")
+    for case in retrieval.cases(plan):
+        expected = retrieval.reference(str(model_dir), candidate, case, plan)
+        served = handler(case.input, **case.options)
+        assert schema_violation(served, "pretraining") is None
+        assert retrieval.compare(expected, served, plan).ok, case.name

@@ -68,7 +68,7 @@ def test_a_vits_waveform_depends_on_the_seed_and_not_on_the_batch(built):
     assert other_seed["audio"][0] != alone["audio"][0]
 
 
-@pytest.mark.parametrize("model_type", ["vits", "musicgen"])
+@pytest.mark.parametrize("model_type", ["vits", "musicgen", "fastspeech2_conformer_with_hifigan", "bark"])
 def test_a_generated_skillset_matches_the_reference_on_every_case(model_type, built, skillsets):
     model_dir, candidate = built(model_type)
     plan = _plan(model_type)
@@ -79,6 +79,23 @@ def test_a_generated_skillset_matches_the_reference_on_every_case(model_type, bu
         assert schema_violation(result, TASK) is None
         comparison = text_to_audio.compare(expected, result, plan)
         assert comparison.ok, (case.name, comparison.message)
+
+
+def test_a_model_holding_its_vocoder_gives_the_vocoders_waveform_at_the_vocoders_rate(built):
+    """fastspeech2_conformer_with_hifigan: its output's first field is the spectrogram
+    (80 mel bins a frame), its waveform comes last; its rate is its vocoder's."""
+    model_dir, candidate = built("fastspeech2_conformer_with_hifigan")
+    plan = _plan("fastspeech2_conformer_with_hifigan")
+    expected = text_to_audio.reference(model_dir, candidate, Case("one", "hello there"), plan)
+    waveform = np.asarray(expected["audio"][0])
+    assert expected["sampling_rate"] == [text_to_audio.VOCODER_SAMPLING_RATE]
+    assert waveform.ndim == 1 and waveform.std() > 0
+    # As long as the vocoder makes it: its upsampling's samples for each spectrogram frame.
+    model = transformers.FastSpeech2ConformerWithHifiGan.from_pretrained(model_dir).eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+    with torch.inference_mode():
+        frames = model(**tokenizer("hello there", return_tensors="pt")).spectrogram.shape[1]
+    assert waveform.size == frames * int(np.prod(model.config.vocoder_config.upsample_rates))
 
 
 def test_texts_padded_into_one_batch_are_caught(built):
@@ -130,6 +147,22 @@ def test_musicgen_speaks_two_texts_differently(built):
                                      {"audio": [second], "sampling_rate": [1]}, plan).ok
 
 
+def test_bark_speaks_two_texts_differently_and_as_long_as_its_semantic_stage_generates(built):
+    """bark's three stages drawn wider than transformers' default: at 0.02 two texts,
+    padded to 256 positions, gave the same tokens; its length is its semantic stage's."""
+    model_dir, candidate = built("bark")
+    plan = _plan("bark")
+    cases = {case.name: case for case in text_to_audio.cases(plan)}
+    first, second = text_to_audio.reference(model_dir, candidate, cases["two texts of different lengths"],
+                                            plan)["audio"]
+    assert len(first) == len(second)
+    assert not text_to_audio.compare({"audio": [first], "sampling_rate": [1]},
+                                     {"audio": [second], "sampling_rate": [1]}, plan).ok
+    shorter = text_to_audio.reference(model_dir, candidate, cases["one text, 4 new tokens"], plan)
+    assert 0 < len(shorter["audio"][0]) < len(first)
+    assert shorter["sampling_rate"] == [24000]
+
+
 def test_compare_fails_waveforms_beyond_the_tolerance():
     plan = _plan("vits")
     want = {"audio": [[0.5, -0.25]], "sampling_rate": [16000]}
@@ -137,3 +170,24 @@ def test_compare_fails_waveforms_beyond_the_tolerance():
     assert not text_to_audio.compare(want, {"audio": [[0.5, -0.3]], "sampling_rate": [16000]}, plan).ok
     assert not text_to_audio.compare(want, {"audio": [[0.5]], "sampling_rate": [16000]}, plan).ok
     assert not text_to_audio.compare(want, {"audio": [[0.5, -0.25]]}, plan).ok
+
+
+def test_a_model_without_a_vocoder_serves_each_texts_spectrogram_as_the_reference(tmp_path, skillsets):
+    """fastspeech2_conformer's task is text-to-spectrogram: per text its mel spectrogram
+    (frames x mel bins), each text alone; a spectrogram of the other text is caught."""
+    candidate = {"model_class": REGISTRY["models"]["fastspeech2_conformer"]["tasks"]["text-to-spectrogram"]}
+    text_to_audio.build_tiny("fastspeech2_conformer", candidate, str(tmp_path), 0)
+    plan = dict(_plan("fastspeech2_conformer"), task="text-to-spectrogram")
+    instance = skillsets("fastspeech2_conformer")
+    assert instance.TASK == "text-to-spectrogram"
+    _, _, handler, _, _ = instance.init_cpu(str(tmp_path))
+    for case in text_to_audio.cases(plan):
+        expected = text_to_audio.reference(str(tmp_path), candidate, case, plan)
+        result = handler(case.input, **case.options)
+        assert schema_violation(result, "text-to-spectrogram") is None
+        comparison = text_to_audio.compare(expected, result, plan)
+        assert comparison.ok, (case.name, comparison.message)
+    bins = transformers.AutoConfig.from_pretrained(tmp_path).num_mel_bins
+    assert {len(row) for row in expected["spectrogram"][0]} == {bins}
+    swapped = {**result, "spectrogram": result["spectrogram"][::-1]}
+    assert not text_to_audio.compare(expected, swapped, plan).ok

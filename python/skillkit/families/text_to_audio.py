@@ -14,8 +14,12 @@ Two kinds of model, told apart as the pipeline tells them, by `can_generate()`:
   (`do_sample=False`) for `max_new_tokens` (default: the family's generation).
 
 The reference is the pipeline itself, on each text alone, under the same seed.
+
+text-to-spectrogram (fastspeech2_conformer, a model without its vocoder): per text its
+mel spectrogram, the text alone; the reference is the model's own `spectrogram`.
 """
 import functools
+import inspect
 import json
 import os
 
@@ -30,7 +34,7 @@ from transformers.models.auto.modeling_auto import (MODEL_FOR_TEXT_TO_SPECTROGRA
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 
 from .. import tiny, tokenizers
-from ..compare import Comparison, allclose, missing_outputs, short
+from ..compare import Comparison, allclose, missing_outputs, outputs_allclose, short
 from ..expected import Expected
 from . import Case
 
@@ -51,6 +55,23 @@ VOCODER_SIZES = {"upsample_initial_channel": 16, "duration_predictor_filter_chan
                  "flow_size": 16, "spectrogram_bins": 8, "upsample_rates": [8, 2],
                  "upsample_kernel_sizes": [16, 4], "resblock_kernel_sizes": [3, 7],
                  "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5]]}
+# The rate of a HiFi-GAN vocoder held as a sub-config (fastspeech2_conformer_with_hifigan's
+# vocoder_config). Its config class names none; espnet's checkpoints keep it in the
+# vocoder's config.json, where the text-to-audio pipeline reads it from a vocoder given
+# apart (`vocoder.config.sampling_rate`), and transformers' fastspeech2_conformer docs
+# write their waveforms at 22050 Hz.
+VOCODER_SAMPLING_RATE = 22050
+# bark's stages (semantic, coarse and fine generators over an encodec codec) find their
+# tokens at offsets its BarkGenerationConfig keeps for the real vocabularies: 10,000
+# semantic tokens, then 48 specials (the text is read from 10,048 on), two codebooks of
+# 1,024 for the coarse stage (its specials from 12,048). The tiny ones: SEMANTIC tokens,
+# then STAGE_SPECIALS, the codec's CODEBOOK.
+SEMANTIC = 32
+STAGE_SPECIALS = 16
+# bark's stages read a text padded to 256 positions and histories as long: drawn at
+# transformers' initializer_range (0.02) the tiny stages gave two texts the same tokens;
+# drawn wider (transformers' bark tests leave the stages untrained too) they differ.
+STAGE_INITIALIZER_RANGE = 0.5
 
 
 def _sub_configs(config):
@@ -72,14 +93,66 @@ def _tokenizer(model_type, out_dir):
     return tokenizers.for_model_type(model_type, 200, ("pad_token", "eos_token", "unk_token", "bos_token"))
 
 
+def _stages(config, tokenizer):
+    """A model generating in stages through a nested generation config (bark: a
+    BarkGenerationConfig of semantic, coarse and fine sub-configs), its vocabularies and
+    the generation config's token offsets scaled to the tiny tokenizer and codebook, in
+    the layout of the real ones (see SEMANTIC). Returns the generation config, as the
+    dict a checkpoint's generation_config.json holds, or None for another model."""
+    from transformers.models.bark.generation_configuration_bark import BarkGenerationConfig
+
+    if not isinstance(getattr(config, "semantic_config", None), transformers.PreTrainedConfig):
+        return None
+    semantic, coarse, fine = config.semantic_config, config.coarse_acoustics_config, config.fine_acoustics_config
+    text_start = SEMANTIC + STAGE_SPECIALS
+    semantic.output_vocab_size = text_start
+    semantic.vocab_size = text_start + len(tokenizer) + 5  # the text, its pad and the infer token
+    coarse_start = SEMANTIC + 2 * CODEBOOK
+    coarse.vocab_size = coarse.output_vocab_size = coarse_start + STAGE_SPECIALS
+    fine.vocab_size, fine.output_vocab_size = CODEBOOK + STAGE_SPECIALS, CODEBOOK
+    config.codec_config.codebook_size = CODEBOOK
+    for stage in (semantic, coarse, fine):
+        stage.initializer_range = STAGE_INITIALIZER_RANGE
+    generation = BarkGenerationConfig(
+        semantic_config={"eos_token_id": SEMANTIC, "semantic_vocab_size": SEMANTIC, "text_encoding_offset": text_start,
+                         "text_pad_token": text_start + len(tokenizer),
+                         "semantic_infer_token": text_start + len(tokenizer) + 4},
+        coarse_acoustics_config={"coarse_semantic_pad_token": coarse_start, "coarse_infer_token": coarse_start + 2},
+        codebook_size=CODEBOOK, sample_rate=config.codec_config.sampling_rate)
+    return generation.to_dict()
+
+
 def _processor(model_type, tokenizer):
     """The type's processor class over its feature extractor and the tokenizer, where
-    transformers maps it one (musicgen's); else the tokenizer alone (vits')."""
+    transformers maps it one (musicgen's); else the tokenizer alone (vits'). A processor
+    that cannot be made without its codec model (`audio_tokenizer`, a parameter without
+    default: higgs_audio_v2's, which decodes the generated codes into the waveform) is
+    refused here, with the codec's own error where it cannot be built (torchaudio)."""
     name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    processor_class = getattr(transformers, name, None) if name else None
+    codec_name = getattr(processor_class, "audio_tokenizer_class", None)
+    parameter = inspect.signature(processor_class.__init__).parameters.get("audio_tokenizer") \
+        if processor_class is not None else None
+    if codec_name and parameter is not None and parameter.default is inspect.Parameter.empty:
+        codec_class = getattr(transformers, codec_name)
+        codec_class(tiny.shrink(codec_class.config_class()))  # raises where a dependency is missing
+        raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: its processor decodes "
+                                  f"with a {codec_name}, which the recipe does not build")
     extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
     if name and extractor_name:
         return getattr(transformers, name)(getattr(transformers, extractor_name)(), tokenizer)
+    if processor_class is not None and _required(processor_class) == ["tokenizer"]:
+        # A processor over the tokenizer alone (bark's pads every text to the 256
+        # positions its semantic stage reads).
+        return processor_class(tokenizer)
     return tokenizer
+
+
+def _required(processor_class):
+    """The parameters a processor class cannot be made without."""
+    return [name for name, parameter in list(inspect.signature(processor_class.__init__).parameters.items())[1:]
+            if parameter.default is inspect.Parameter.empty
+            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)]
 
 
 def _shrunk(model_type, tokenizer):
@@ -105,6 +178,9 @@ def _shrunk(model_type, tokenizer):
     if getattr(text, "pad_token_id", None) is not None and tokenizer.pad_token_id is not None:
         text.pad_token_id = tokenizer.pad_token_id
     overrides = {name: value for name, value in VOCODER_SIZES.items() if name in vars(config)}
+    vocoder = getattr(config, "vocoder_config", None)
+    if vocoder is not None and getattr(vocoder, "sampling_rate", None) is None:
+        vocoder.sampling_rate = VOCODER_SAMPLING_RATE
     if text is config:
         overrides["vocab_size"] = len(tokenizer)
     return tiny.shrink(config, **overrides)
@@ -128,7 +204,13 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     tokenizer = _tokenizer(model_type, out_dir)
     config = _shrunk(model_type, tokenizer)
+    staged = _stages(config, tokenizer)
     model = getattr(transformers, candidate["model_class"])(config).eval()
+    if staged is not None:
+        # A plain GenerationConfig holding the stages' dicts, as loading bark's
+        # generation_config.json gives: BarkGenerationConfig itself cannot be saved
+        # (transformers 5.23: its validate reads attributes it never sets).
+        model.generation_config = transformers.GenerationConfig.from_dict(staged)
     _draw_codebooks(model)
     processor = _processor(model_type, tokenizer)
     tiny.save_and_verify(model, processor, out_dir)
@@ -136,6 +218,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
 
 def cases(plan):
     one, longer, short_one = TEXTS
+    if plan["task"] == "text-to-spectrogram":
+        # A model without a vocoder and without noise (fastspeech2_conformer): no seed.
+        return [Case("one text", one), Case("two texts of different lengths", [longer, short_one])]
     result = [
         Case("one text", one),
         # Of different lengths: a skillset that pads them together changes the shorter
@@ -160,29 +245,71 @@ def _generates(model_type):
 
 @functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
 def _pipeline(model_dir):
-    return pipeline("text-to-audio", model=model_dir, device="cpu")
+    """The text-to-audio pipeline on the tiny model. A model that holds its vocoder
+    (fastspeech2_conformer_with_hifigan) keeps the rate in the vocoder's config, which
+    the pipeline reads only from a vocoder given apart: it is passed as the pipeline's
+    own `sampling_rate`."""
+    config = transformers.AutoConfig.from_pretrained(model_dir)
+    rate = getattr(getattr(config, "vocoder_config", None), "sampling_rate", None)
+    return pipeline("text-to-audio", model=model_dir, device="cpu", sampling_rate=rate)
+
+
+def _spectrograms(model_dir, candidate, case):
+    """Each text's mel spectrogram, the text alone, as transformers' fastspeech2_conformer
+    docs make it before their vocoder: the tokenizer's ids, the model's `spectrogram`.
+    (The text-to-audio pipeline would load a vocoder from the Hub for such a model.)"""
+    model = getattr(transformers, candidate["model_class"]).from_pretrained(model_dir).eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+    expected = Expected({"spectrogram": []})
+    with torch.inference_mode():
+        for text in [case.input] if isinstance(case.input, str) else case.input:
+            spectrogram = model(**tokenizer(text, return_tensors="pt")).spectrogram[0]
+            expected["spectrogram"].append(spectrogram.tolist())
+    return expected
 
 
 def reference(model_dir, candidate, case, plan):
+    if plan["task"] == "text-to-spectrogram":
+        return _spectrograms(model_dir, candidate, case)
     speaker = _pipeline(model_dir)
     texts = [case.input] if isinstance(case.input, str) else list(case.input)
     options = dict(case.options)
     seed = options.pop("seed", 0)
     generate = {}
     if speaker.model.can_generate():
-        generate = {"do_sample": False, "max_new_tokens": plan["generation"]["max_new_tokens"]}
-        generate.update(options)
+        generate = {"max_new_tokens": plan["generation"]["max_new_tokens"], **options}
+        if getattr(speaker.model.generation_config, "semantic_config", None) is not None:
+            # bark hands its settings to its three stages; how long it speaks is its
+            # semantic stage's (its coarse stage sets its own max_new_tokens).
+            generate = {f"semantic_{name}": value for name, value in generate.items()}
+        generate["do_sample"] = False
     expected = Expected({"audio": [], "sampling_rate": []})
     with torch.random.fork_rng(devices=[]):  # leave the worker's own random state alone
         for text in texts:  # each alone, under the seed
             torch.manual_seed(seed)
             spoken = speaker(text, generate_kwargs=generate) if generate else speaker(text)
-            expected["audio"].append(np.asarray(spoken["audio"], dtype=np.float32).tolist())
-            if spoken["sampling_rate"] is None:  # fastspeech2_conformer_with_hifigan's config names none
+            audio = spoken["audio"]
+            if not generate:
+                audio = _waveform(speaker, text, seed, audio)
+            expected["audio"].append(np.asarray(audio, dtype=np.float32).tolist())
+            if spoken["sampling_rate"] is None:  # a config that names none, and no vocoder's
                 raise ValueError("the text-to-audio pipeline finds no sampling rate in the model's config "
                                  "or processor: a waveform without its rate cannot be served")
             expected["sampling_rate"].append(int(spoken["sampling_rate"]))
     return expected
+
+
+def _waveform(speaker, text, seed, audio):
+    """The waveform of a forward model whose output names one. The pipeline takes the
+    output's first field, which is the waveform for vits but the spectrogram, before
+    its vocoder, for fastspeech2_conformer_with_hifigan (its `waveform` comes last):
+    the model's own output field is read there, from the pipeline's own
+    preprocessing, under the same seed; else the pipeline's audio."""
+    torch.manual_seed(seed)
+    with torch.inference_mode():
+        output = speaker.model(**speaker.preprocess(text))
+    waveform = getattr(output, "waveform", None)
+    return audio if waveform is None else waveform.float().squeeze().numpy()
 
 
 def compare(expected, actual, plan):
@@ -191,6 +318,8 @@ def compare(expected, actual, plan):
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
     if (missing := missing_outputs(expected, actual)) is not None:
         return missing
+    if "spectrogram" in expected:
+        return outputs_allclose(expected, actual, plan, per_entry=["spectrogram"])
     if actual["sampling_rate"] != expected["sampling_rate"]:
         return Comparison(False, None, f"sampling_rate {short(actual['sampling_rate'])}, "
                                        f"expected {expected['sampling_rate']}")
