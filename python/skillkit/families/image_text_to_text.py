@@ -347,6 +347,10 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     image_seq_length = _config_size(config, "image_seq_length")
     if image_seq_length is not None:
         parts["image_processor"].image_seq_length = image_seq_length
+    elif getattr(parts["image_processor"], "image_seq_length", 0) is None:
+        # Left to the checkpoint's preprocessor config (florence2's 577): as many as
+        # the model gives one image features.
+        parts["image_processor"].image_seq_length = _features_per_image(model, parts["image_processor"])
     # A count of image tokens the config does not name but implies (idefics3's
     # image_seq_len, llava_onevision's num_image_tokens): the vision tower's patches,
     # merged scale_factor x scale_factor.
@@ -368,6 +372,23 @@ def _processor(model_type, processor_class, tokenizer, config, model):
             name.endswith("class_embedding") for name, _ in model.named_parameters()))
     processor = processor_class(**parts, **sizes)
     return processor
+
+
+def _features_per_image(model, image_processor):
+    """How many features (each one image token in the prompt) the model makes of one
+    processed image, or None where it cannot say."""
+    [image] = media.images(1, 0)
+    try:
+        pixels = image_processor(images=[image], return_tensors="pt")["pixel_values"]
+        with torch.no_grad():
+            features = model.get_image_features(pixel_values=pixels.to(model.dtype))
+    except Exception:  # noqa: BLE001 -- the count stays unknown; the processor says so
+        return None
+    for name in ("pooler_output", "last_hidden_state"):
+        if isinstance(getattr(features, name, None), torch.Tensor):
+            features = getattr(features, name)
+            break
+    return features.shape[-2] if isinstance(features, torch.Tensor) and features.dim() >= 2 else None
 
 
 def _choose_chat_template(processor, model, tokenizer):
