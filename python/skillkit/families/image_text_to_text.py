@@ -125,10 +125,13 @@ def build_tiny(model_type, candidate, out_dir, seed):
 
 def _add_class_tokens(tokenizer, processor_class):
     """The tokens a processor names as class constants (minimax_m3_vl's IMAGE_TOKEN
-    "]<]image[>[", a string no special-token pattern recognises), special tokens of the
-    tiny vocabulary as they are of the checkpoint's."""
+    "]<]image[>[", a string no special-token pattern recognises) or looks up in the
+    vocabulary by their text (fuyu's vocab["|SPEAKER|"]), special tokens of the tiny
+    vocabulary as they are of the checkpoint's."""
     constants = [value for name, value in vars(processor_class).items()
                  if name.isupper() and name.endswith("_TOKEN") and isinstance(value, str) and value]
+    source = inspect.getsource(importlib.import_module(processor_class.__module__))
+    constants += re.findall(r"""vocab\[["']([^"'\s]+)["']\]""", source)
     new = [token for token in dict.fromkeys(constants) if token not in tokenizer.get_vocab()]
     if new:
         tokenizer.add_tokens(new, special_tokens=True)
@@ -137,12 +140,13 @@ def _add_class_tokens(tokenizer, processor_class):
 
 def _unname_added_tokens(tokenizer, named, processor_class):
     """A processor that adds its own token to a tokenizer without one (instructblip's
-    `if not hasattr(tokenizer, "image_token")`: an AddedToken, whose .content it reads)
+    `if not hasattr(tokenizer, "image_token")`: an AddedToken, whose .content it reads,
+    where a named one would be a string)
     gets a tokenizer without that name, as a checkpoint's is; the token stays in the
     vocabulary."""
     source = inspect.getsource(importlib.import_module(processor_class.__module__))
     for name in re.findall(r"""not hasattr\(tokenizer,\s*["'](\w+_token)["']\)""", source):
-        if name in named:
+        if name in named and f"self.{name}.content" in source:
             del named[name]
             tokenizer._special_tokens_map.pop(name, None)  # what _set_model_specific_special_tokens set
             tokenizer.SPECIAL_TOKENS_ATTRIBUTES = [attribute for attribute in tokenizer.SPECIAL_TOKENS_ATTRIBUTES
