@@ -224,6 +224,13 @@ def _processor_class(model_type, model_class):
                    and value.__module__ == f"{package.__name__}.{module}"]
         processor_class = classes[0] if len(classes) == 1 else None
     if processor_class is None:
+        # A model written as another's variant (fast_vlm of llava, glm_ocr of glm4v,
+        # cosmos3_omni of qwen3_vl: their modular files) ships that model's processor,
+        # as its checkpoints do.
+        name = next((PROCESSOR_MAPPING_NAMES.get(parent) for parent in tiny.parent_types(model_type)
+                     if isinstance(PROCESSOR_MAPPING_NAMES.get(parent), str)), None)
+        processor_class = getattr(transformers, name, None) if name else None
+    if processor_class is None:
         raise NotImplementedError(f"{model_type}: no processor class in transformers' processor table")
     return processor_class
 
