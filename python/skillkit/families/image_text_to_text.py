@@ -382,6 +382,12 @@ def _processor(model_type, processor_class, tokenizer, config, model):
         sizes["num_additional_image_tokens"] = int("vision_feature_select_strategy" in sizes and any(
             name.endswith("class_embedding") for name, _ in model.named_parameters()))
     processor = processor_class(**parts, **sizes)
+    if "mm_token_type_ids" in inspect.signature(model.forward).parameters \
+            and "mm_token_type_ids" in processor.model_input_names and not processor.return_mm_token_type_ids:
+        # A model that reads which tokens are the image's (cosmos3_edge's M-RoPE) from a
+        # processor that returns them only when asked: its checkpoint's tokenizer config
+        # asks (a default the processor takes from the tokenizer's init arguments).
+        tokenizer.init_kwargs["return_mm_token_type_ids"] = True
     return processor
 
 
