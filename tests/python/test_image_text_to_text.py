@@ -273,3 +273,13 @@ def test_a_q_former_processor_gets_the_tiny_tokenizer_and_its_image_token_as_it_
     candidate = {"model_class": "InstructBlipForConditionalGeneration", "auto_class": "AutoModelForImageTextToText"}
     family.build_tiny("instructblip", candidate, str(tmp_path), PLAN["seed"])
     assert len(family.reference(tmp_path, candidate, family.cases(PLAN)[0], PLAN)["token_ids"][0]) == 8
+
+
+def test_a_model_that_reads_mm_token_type_ids_gets_them_from_its_reloaded_processor(tmp_path):
+    # cosmos3_edge's processor returns them only when asked; its M-RoPE needs them.
+    candidate = {"model_class": "Cosmos3EdgeForConditionalGeneration", "auto_class": "AutoModelForImageTextToText"}
+    family.build_tiny("cosmos3_edge", candidate, str(tmp_path), PLAN["seed"])
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    inputs = processor(images=media.images(1, 0), text=family.prompt(processor, "caption"), return_tensors="pt")
+    assert "mm_token_type_ids" in inputs and inputs["mm_token_type_ids"].any()
+    assert len(family.reference(tmp_path, candidate, family.cases(PLAN)[0], PLAN)["token_ids"][0]) == 8
