@@ -223,3 +223,63 @@ def test_a_towers_width_under_another_name_follows_it_but_pixel_sizes_do_not():
     tiny.shrink(config)
     family._follow_widths(config, before)
     assert config.vision_config.image_size == 1024
+
+
+def test_a_type_without_a_processor_takes_that_of_the_model_its_code_derives_from():
+    import transformers
+    # glm_ocr's modular file derives it from glm4v; transformers' table lists no processor for it.
+    processor_class = family._processor_class("glm_ocr", transformers.GlmOcrForConditionalGeneration)
+    assert processor_class is transformers.Glm4vProcessor
+
+
+def test_the_configs_image_token_is_the_one_the_processor_repeats_in_the_images_place(tmp_path):
+    # ovis2's processor expands the user's <image> into <IMG_ATOM> tokens, which its model counts.
+    candidate = {"model_class": "Ovis2ForConditionalGeneration", "auto_class": "AutoModelForImageTextToText"}
+    family.build_tiny("ovis2", candidate, str(tmp_path), PLAN["seed"])
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    config = AutoModelForImageTextToText.from_pretrained(tmp_path).config
+    assert config.image_token_id == processor.tokenizer.convert_tokens_to_ids("<IMG_ATOM>")
+    assert len(family.reference(tmp_path, candidate, family.cases(PLAN)[0], PLAN)["token_ids"][0]) == 8
+
+
+def test_a_projectors_patch_table_and_the_processors_size_table_agree_through_the_patch_size():
+    import transformers
+    from skillkit import tokenizers
+
+    config = transformers.AriaConfig()
+    tiny.shrink(config)
+    tokenizer, _ = tokenizers.for_processor("aria", transformers.AriaProcessor, family.VOCAB_SIZE, family.ROLES)
+    processor = transformers.AriaProcessor(image_processor=transformers.AriaImageProcessor(), tokenizer=tokenizer)
+    family._match_patch_queries(config, processor)
+    size, patch = processor.image_processor.max_image_size, config.vision_config.patch_size
+    patches = (size // patch) ** 2
+    assert size % patch == 0 and patches in config.projector_patch_to_query_dict
+    assert config.projector_patch_to_query_dict[patches] == processor.size_conversion[size]
+
+
+def test_tokens_a_processor_names_as_class_constants_are_in_the_tiny_vocabulary():
+    import transformers
+    from skillkit import tokenizers
+
+    processor_class = transformers.MiniMaxM3VLProcessor
+    tokenizer, _ = tokenizers.for_processor("minimax_m3_vl", processor_class, family.VOCAB_SIZE, family.ROLES)
+    family._add_class_tokens(tokenizer, processor_class)
+    assert processor_class.IMAGE_TOKEN in tokenizer.get_vocab()
+    assert len(tokenizer(processor_class.IMAGE_TOKEN, add_special_tokens=False)["input_ids"]) == 1
+
+
+def test_a_q_former_processor_gets_the_tiny_tokenizer_and_its_image_token_as_it_adds_it(tmp_path):
+    # instructblip's processor adds <image> as an AddedToken where the tokenizer has none.
+    candidate = {"model_class": "InstructBlipForConditionalGeneration", "auto_class": "AutoModelForImageTextToText"}
+    family.build_tiny("instructblip", candidate, str(tmp_path), PLAN["seed"])
+    assert len(family.reference(tmp_path, candidate, family.cases(PLAN)[0], PLAN)["token_ids"][0]) == 8
+
+
+def test_a_model_that_reads_mm_token_type_ids_gets_them_from_its_reloaded_processor(tmp_path):
+    # cosmos3_edge's processor returns them only when asked; its M-RoPE needs them.
+    candidate = {"model_class": "Cosmos3EdgeForConditionalGeneration", "auto_class": "AutoModelForImageTextToText"}
+    family.build_tiny("cosmos3_edge", candidate, str(tmp_path), PLAN["seed"])
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    inputs = processor(images=media.images(1, 0), text=family.prompt(processor, "caption"), return_tensors="pt")
+    assert "mm_token_type_ids" in inputs and inputs["mm_token_type_ids"].any()
+    assert len(family.reference(tmp_path, candidate, family.cases(PLAN)[0], PLAN)["token_ids"][0]) == 8

@@ -62,7 +62,7 @@ CHAT_TEMPLATE = (
 
 # Processor arguments that are not sizes to take from the config.
 _PROCESSOR_PARTS = ("image_processor", "tokenizer", "video_processor", "feature_extractor", "chat_template",
-                    "audio_tokenizer", "qformer_tokenizer")
+                    "audio_tokenizer", "qformer_tokenizer", "audio_processor")
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
@@ -70,6 +70,8 @@ def build_tiny(model_type, candidate, out_dir, seed):
     model_class = getattr(transformers, candidate["model_class"])
     processor_class = _processor_class(model_type, model_class)
     tokenizer, named = tokenizers.for_processor(model_type, processor_class, VOCAB_SIZE, ROLES)
+    _add_class_tokens(tokenizer, processor_class)
+    _unname_added_tokens(tokenizer, named, processor_class)
     config = CONFIG_MAPPING[model_type]()
     # A vision tower that a default config leaves out (gemma4's vision_config None, for
     # its text-only checkpoints) is built with its own defaults: images need one.
@@ -112,11 +114,43 @@ def build_tiny(model_type, candidate, out_dir, seed):
     # The processor may add tokens of its own (paligemma's <loc0000> ...) and names its
     # image token: the config follows, and the model is built from it anew.
     tokenizers.repoint_token_ids(config, tokenizer, named, processor)
+    _match_patch_queries(config, processor)
+    _image_token_as_written(config, processor, tokenizer)
     tiny.seed_everything(seed)
     model = model_class(config).eval()
     _open_gates(model)
     _choose_chat_template(processor, model, tokenizer)
     tiny.save_and_verify(model, processor, out_dir)
+
+
+def _add_class_tokens(tokenizer, processor_class):
+    """The tokens a processor names as class constants (minimax_m3_vl's IMAGE_TOKEN
+    "]<]image[>[", a string no special-token pattern recognises) or looks up in the
+    vocabulary by their text (fuyu's vocab["|SPEAKER|"]), special tokens of the tiny
+    vocabulary as they are of the checkpoint's."""
+    constants = [value for name, value in vars(processor_class).items()
+                 if name.isupper() and name.endswith("_TOKEN") and isinstance(value, str) and value]
+    source = inspect.getsource(importlib.import_module(processor_class.__module__))
+    constants += re.findall(r"""vocab\[["']([^"'\s]+)["']\]""", source)
+    new = [token for token in dict.fromkeys(constants) if token not in tokenizer.get_vocab()]
+    if new:
+        tokenizer.add_tokens(new, special_tokens=True)
+        tokenizer.add_special_tokens({"extra_special_tokens": new}, replace_extra_special_tokens=False)
+
+
+def _unname_added_tokens(tokenizer, named, processor_class):
+    """A processor that adds its own token to a tokenizer without one (instructblip's
+    `if not hasattr(tokenizer, "image_token")`: an AddedToken, whose .content it reads,
+    where a named one would be a string)
+    gets a tokenizer without that name, as a checkpoint's is; the token stays in the
+    vocabulary."""
+    source = inspect.getsource(importlib.import_module(processor_class.__module__))
+    for name in re.findall(r"""not hasattr\(tokenizer,\s*["'](\w+_token)["']\)""", source):
+        if name in named and f"self.{name}.content" in source:
+            del named[name]
+            tokenizer._special_tokens_map.pop(name, None)  # what _set_model_specific_special_tokens set
+            tokenizer.SPECIAL_TOKENS_ATTRIBUTES = [attribute for attribute in tokenizer.SPECIAL_TOKENS_ATTRIBUTES
+                                                   if attribute != name]
 
 
 def _follow_widths(config, before):
@@ -189,6 +223,13 @@ def _processor_class(model_type, model_class):
                    if isinstance(value, type) and issubclass(value, ProcessorMixin)
                    and value.__module__ == f"{package.__name__}.{module}"]
         processor_class = classes[0] if len(classes) == 1 else None
+    if processor_class is None:
+        # A model written as another's variant (fast_vlm of llava, glm_ocr of glm4v,
+        # cosmos3_omni of qwen3_vl: their modular files) ships that model's processor,
+        # as its checkpoints do.
+        name = next((PROCESSOR_MAPPING_NAMES.get(parent) for parent in tiny.parent_types(model_type)
+                     if isinstance(PROCESSOR_MAPPING_NAMES.get(parent), str)), None)
+        processor_class = getattr(transformers, name, None) if name else None
     if processor_class is None:
         raise NotImplementedError(f"{model_type}: no processor class in transformers' processor table")
     return processor_class
@@ -295,10 +336,17 @@ def _processor(model_type, processor_class, tokenizer, config, model):
             # ernie4_5_vl_moe's draws timestamps on frames with a font file its
             # checkpoints ship beside it; no frame is drawn on here.
             parts["video_processor"] = getattr(transformers, name)(draw_on_frames=False)
-    if "feature_extractor" in parameters:
-        # Images need none either, but an audio-and-vision processor (gemma4's,
-        # dots3_note's) checks it is one: the type's own, else the one its module names.
-        parts["feature_extractor"] = _feature_extractor(model_type, processor_class)
+    for name in ("feature_extractor", "audio_processor"):
+        if name in parameters:
+            # Images need none either, but an audio-and-vision processor (gemma4's,
+            # dots3_note's, phi4_multimodal's audio_processor) checks it is one: the
+            # type's own, else the one its module names.
+            parts[name] = _feature_extractor(model_type, processor_class)
+    if "qformer_tokenizer" in parameters:
+        # The Q-Former's text (instructblip's) reads the prompt too, through a tokenizer
+        # of its own in a checkpoint; its vocabulary here is the tiny one, as the
+        # config's every vocab_size is: the same tokenizer.
+        parts["qformer_tokenizer"] = tokenizer
     sizes = {}
     for name in parameters:
         if name in _PROCESSOR_PARTS or name.endswith("_token") or name in ("self", "args", "kwargs"):
@@ -310,6 +358,10 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     image_seq_length = _config_size(config, "image_seq_length")
     if image_seq_length is not None:
         parts["image_processor"].image_seq_length = image_seq_length
+    elif getattr(parts["image_processor"], "image_seq_length", 0) is None:
+        # Left to the checkpoint's preprocessor config (florence2's 577): as many as
+        # the model gives one image features.
+        parts["image_processor"].image_seq_length = _features_per_image(model, parts["image_processor"])
     # A count of image tokens the config does not name but implies (idefics3's
     # image_seq_len, llava_onevision's num_image_tokens): the vision tower's patches,
     # merged scale_factor x scale_factor.
@@ -330,7 +382,30 @@ def _processor(model_type, processor_class, tokenizer, config, model):
         sizes["num_additional_image_tokens"] = int("vision_feature_select_strategy" in sizes and any(
             name.endswith("class_embedding") for name, _ in model.named_parameters()))
     processor = processor_class(**parts, **sizes)
+    if "mm_token_type_ids" in inspect.signature(model.forward).parameters \
+            and "mm_token_type_ids" in processor.model_input_names and not processor.return_mm_token_type_ids:
+        # A model that reads which tokens are the image's (cosmos3_edge's M-RoPE) from a
+        # processor that returns them only when asked: its checkpoint's tokenizer config
+        # asks (a default the processor takes from the tokenizer's init arguments).
+        tokenizer.init_kwargs["return_mm_token_type_ids"] = True
     return processor
+
+
+def _features_per_image(model, image_processor):
+    """How many features (each one image token in the prompt) the model makes of one
+    processed image, or None where it cannot say."""
+    [image] = media.images(1, 0)
+    try:
+        pixels = image_processor(images=[image], return_tensors="pt")["pixel_values"]
+        with torch.no_grad():
+            features = model.get_image_features(pixel_values=pixels.to(model.dtype))
+    except Exception:  # noqa: BLE001 -- the count stays unknown; the processor says so
+        return None
+    for name in ("pooler_output", "last_hidden_state"):
+        if isinstance(getattr(features, name, None), torch.Tensor):
+            features = getattr(features, name)
+            break
+    return features.shape[-2] if isinstance(features, torch.Tensor) and features.dim() >= 2 else None
 
 
 def _choose_chat_template(processor, model, tokenizer):
@@ -373,7 +448,9 @@ def _choose_chat_template(processor, model, tokenizer):
 
 # The config's names of a size a processor takes under its own (the number of tokens an
 # image takes in the prompt: paligemma's num_image_tokens, gemma3's mm_tokens_per_image).
-_SIZE_NAMES = {"image_seq_length": ("image_seq_length", "num_image_tokens", "mm_tokens_per_image")}
+# aya_vision's processor counts tokens per tile from its img_size, the tower's image_size.
+_SIZE_NAMES = {"image_seq_length": ("image_seq_length", "num_image_tokens", "mm_tokens_per_image"),
+               "img_size": ("img_size", "image_size")}
 
 
 def _config_size(config, name):
@@ -477,6 +554,56 @@ def _scale_mrope_sections(config, modeling_source):
             rest = next((at for at, section in enumerate(sections) if sections.count(section) == 1), 0)
             scaled[rest] += half - sum(scaled)
             rope["mrope_section"] = scaled
+
+
+def _match_patch_queries(config, processor):
+    """A projector that maps a number of patches to a number of queries (aria's
+    projector_patch_to_query_dict {1225: 128, 4900: 256}) and a processor that maps the
+    size it resizes to to the same number of image tokens (aria's size_conversion
+    {490: 128, 980: 256}) agree only at the checkpoint's patch size (14: 490 pixels are
+    35 x 35 patches). The default vision config pairs another (32, whose 900 patches
+    the table lacks): the patch size that makes them agree, at the smaller image size."""
+    table = next((vars(sub)["projector_patch_to_query_dict"] for sub in tiny.configs(config)
+                  if isinstance(vars(sub).get("projector_patch_to_query_dict"), dict)), None)
+    conversion = getattr(processor, "size_conversion", None)
+    image_processor = getattr(processor, "image_processor", None)
+    vision = next((sub for sub in tiny.configs(config) if isinstance(vars(sub).get("patch_size"), int)), None)
+    if not table or not isinstance(conversion, dict) or vision is None \
+            or not isinstance(getattr(image_processor, "max_image_size", None), int):
+        return
+    for size, tokens in sorted(conversion.items()):
+        side = next((math.isqrt(patches) for patches, queries in table.items()
+                     if queries == tokens and math.isqrt(patches) ** 2 == patches), None)
+        if side and size % side == 0:
+            vision.patch_size = size // side
+            image_processor.max_image_size = size
+            return
+
+
+def _image_token_as_written(config, processor, tokenizer):
+    """The image token id the model counts is the token the processor writes in the
+    image's place, once per feature: where that is not the token the user writes
+    (aya_vision's processor expands <image> into <|IMG_PATCH|> tokens, ovis2's into
+    <IMG_ATOM>s) and the config's id names a token the processed prompt lacks, the
+    config's id becomes the special token the processor repeats most."""
+    image_token = getattr(processor, "image_token", None)
+    fields = [(sub, name) for sub in tiny.configs(config) for name in ("image_token_id", "image_token_index")
+              if isinstance(vars(sub).get(name), int)]
+    if not isinstance(image_token, str) or not fields:
+        return
+    [image] = media.images(1, 0)
+    try:
+        ids = processor(images=[image], text=image_token + PROMPTS[0], return_tensors="pt")["input_ids"][0].tolist()
+    except Exception:  # noqa: BLE001 -- the chat-template probe finds the way, or fails with the reason
+        return
+    special = set(tokenizer.all_special_ids)
+    counts = {token: ids.count(token) for token in set(ids) if token in special}
+    repeated = max(counts, key=counts.get, default=None)
+    if repeated is None or counts[repeated] < 2:
+        return
+    for sub, name in fields:
+        if vars(sub)[name] not in ids:
+            setattr(sub, name, repeated)
 
 
 def _tile_image_tokens(config):
