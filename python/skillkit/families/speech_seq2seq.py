@@ -34,7 +34,7 @@ from transformers.models.whisper.tokenization_whisper import LANGUAGES
 from .. import greedy, media, tiny, tokenizers
 from ..expected import Expected
 from ..teaching import ENDS_AFTER, GOES_ON, fit
-from . import Case
+from . import Case, audio_text_to_text
 
 BPE_SIZE = 384
 
@@ -211,11 +211,16 @@ def _build_any(model_type, candidate, out_dir, seed):
     """
     config = CONFIG_MAPPING[model_type]()
     if "audio_token_id" in vars(config):
-        # voxtral, qwen3_asr, vibevoice_asr: a language model that reads the clip's
-        # features in place of audio tokens of its prompt. This recipe feeds the
-        # features alone; audio-text-to-text's writes such prompts, for its own types.
-        raise NotImplementedError(f"{model_type} is an audio language model (its config names audio_token_id): "
-                                  "the speech-seq2seq recipe writes no prompt of audio tokens")
+        # qwen3_asr, vibevoice_asr, voxtral: a language model that reads the clip's
+        # features in place of audio tokens of its prompt, built as audio-text-to-text
+        # builds its own; transcribing is prompting it with the processor's
+        # transcription request.
+        processor_name = PROCESSOR_MAPPING_NAMES.get(model_type)
+        if not hasattr(getattr(transformers, str(processor_name), None), "apply_transcription_request"):
+            raise NotImplementedError(f"{model_type} is an audio language model whose processor "
+                                      f"({processor_name}) writes no transcription request")
+        audio_text_to_text.build_tiny(model_type, candidate, out_dir, seed)
+        return
     tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ROLES, lossless=True)
     tiny.shrink(config, **tokenizers.special_token_overrides(model_type, config, tokenizer),
                 **tiny.feature_encoder_overrides(config), **_prefixed_sizes(config))
@@ -340,13 +345,15 @@ def cases(plan):
 def reference(model_dir, candidate, case, plan):
     processor = AutoProcessor.from_pretrained(model_dir)
     model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
+    settings = dict(case.options, do_sample=False, num_beams=1)
+    items = case.input if isinstance(case.input, list) else [case.input]
+    if isinstance(getattr(processor, "audio_token", None), str):
+        return _reference_prompted(processor, model, items, settings, case)
     recognizer = pipeline("automatic-speech-recognition", model=model, tokenizer=processor.tokenizer,
                           feature_extractor=processor.feature_extractor, device="cpu")
-    settings = dict(case.options, do_sample=False, num_beams=1)
     config = model.generation_config
     end_ids = {token for value in (config.eos_token_id, config.pad_token_id) if value is not None
                for token in (value if isinstance(value, list) else [value])}
-    items = case.input if isinstance(case.input, list) else [case.input]
     expected = Expected({"token_ids": [], "texts": []})
     for item in items:  # each alone
         clip = media.load_clip(item)
@@ -371,6 +378,29 @@ def reference(model_dir, candidate, case, plan):
         expected["token_ids"].append(token_ids)
         expected["texts"].append(text)
         expected.margins.append(greedy.margins(scored.scores))
+    return expected
+
+
+def _reference_prompted(processor, model, items, settings, case):
+    """An audio language model's transcripts: each clip alone, in the inputs its
+    processor's transcription request makes (apply_transcription_request, tokenized),
+    the new tokens up to its end of sequence, which the transcript leaves out. The
+    speech-recognition pipeline is not asked: it feeds such a model no prompt."""
+    end = model.generation_config.eos_token_id
+    end_ids = set(end) if isinstance(end, list) else {end}
+    expected = Expected({"token_ids": [], "texts": []})
+    for item in items:
+        clip = media.load_clip(item)
+        inputs = processor.apply_transcription_request(clip, return_tensors="pt")
+        token_ids, margins = greedy.answer(model, inputs, settings, end_ids)
+        if token_ids and token_ids[-1] in end_ids:
+            token_ids = token_ids[:-1]
+        if len(token_ids) < case.options.get("min_new_tokens", 0):
+            raise RuntimeError(f"generate() returned {len(token_ids)} tokens, fewer than min_new_tokens "
+                               f"{case.options['min_new_tokens']}")
+        expected["token_ids"].append(token_ids)
+        expected["texts"].append(processor.batch_decode([token_ids], skip_special_tokens=True)[0])
+        expected.margins.append(margins)
     return expected
 
 
