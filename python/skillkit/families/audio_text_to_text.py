@@ -136,10 +136,7 @@ def _processor(processor_class, extractor_class, tokenizer, config):
     defaults, but the mel bins the config's audio encoder takes) and `tokenizer`, which also stands for any other
     tokenizer it takes (nemo_speechlm's alignment_tokenizer), with the sizes its
     constructor takes that the config names (moss_transcribe_diarize's audio_merge_size)."""
-    extractor = tiny.feature_extractor(extractor_class, config)
-    if extractor.sampling_rate != media.SAMPLE_RATE:
-        raise NotImplementedError(f"{extractor_class.__name__} takes {extractor.sampling_rate} Hz audio, "
-                                  f"not the cases' {media.SAMPLE_RATE} Hz")
+    extractor = at_cases_rate(tiny.feature_extractor(extractor_class, config), config)
     parts = {"feature_extractor": extractor}
     for name in inspect.signature(processor_class.__init__).parameters:
         if name.endswith("tokenizer"):
@@ -151,6 +148,27 @@ def _processor(processor_class, extractor_class, tokenizer, config):
             if value is not None:
                 parts[name] = value
     return processor_class(**parts)
+
+
+def at_cases_rate(extractor, config):
+    """`extractor`, hearing the cases' 16 kHz clips (shared with speech-seq2seq).
+
+    One that passes the waveform on (feature_size 1: the 24 kHz codec front ends of
+    kyutai_speech_to_text and vibevoice_asr) is told 16 kHz, and so are the configs that
+    declare a `sampling_rate` (kyutai's mimi codec): the model's strides count samples,
+    not seconds, as audio-encoder's tiny codecs (encodec, mimi) hear 16 kHz. A
+    spectrogram extractor's mel filters are made for its rate: another is refused.
+    """
+    if extractor.sampling_rate == media.SAMPLE_RATE:
+        return extractor
+    if getattr(extractor, "feature_size", None) != 1:
+        raise NotImplementedError(f"{type(extractor).__name__} takes {extractor.sampling_rate} Hz audio, "
+                                  f"not the cases' {media.SAMPLE_RATE} Hz")
+    extractor.sampling_rate = media.SAMPLE_RATE
+    for sub in tiny.configs(config):
+        if isinstance(vars(sub).get("sampling_rate"), int):
+            sub.sampling_rate = media.SAMPLE_RATE
+    return extractor
 
 
 def prompt(processor, text):

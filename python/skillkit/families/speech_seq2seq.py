@@ -34,7 +34,7 @@ from transformers.models.whisper.tokenization_whisper import LANGUAGES
 from .. import greedy, media, tiny, tokenizers
 from ..expected import Expected
 from ..teaching import ENDS_AFTER, GOES_ON, fit
-from . import Case, audio_text_to_text
+from . import Case, audio_encoder, audio_text_to_text
 
 BPE_SIZE = 384
 
@@ -222,17 +222,51 @@ def _build_any(model_type, candidate, out_dir, seed):
         audio_text_to_text.build_tiny(model_type, candidate, out_dir, seed)
         return
     tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ROLES, lossless=True)
+    past_text = _past_the_vocabulary(config)
+    # A codec the model hears through (kyutai's mimi, a sub-config naming its
+    # codebook_size) is made as small as audio-encoder makes the codecs it serves.
+    for sub in vars(config).values():
+        if isinstance(sub, transformers.PreTrainedConfig) and "codebook_size" in vars(sub):
+            for name, value in audio_encoder.codec_overrides(sub).items():
+                setattr(sub, name, value)
     tiny.shrink(config, **tokenizers.special_token_overrides(model_type, config, tokenizer),
                 **tiny.feature_encoder_overrides(config), **_prefixed_sizes(config))
+    audio_encoder.even_feed_forward(config)
     # A decoder sub-config's vocabulary and special tokens (canary's decoder_config)
     # follow the tokenizer too.
     tokenizers.repoint_token_ids(config, tokenizer, {})
+    for name, offset in past_text.items():
+        setattr(config, name, config.vocab_size + offset)
+    if not config.is_encoder_decoder:
+        # Not taught (see below): wider weights, as audio-text-to-text's untaught
+        # models, so that the transcript depends on the clip.
+        for sub in tiny.configs(config):
+            if getattr(sub, "initializer_range", None) is not None:
+                sub.initializer_range = audio_text_to_text.INITIALIZER_RANGE
     processor = _processor(model_type, tokenizer, config)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if not hasattr(model, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
-    _teach(model, processor, seed)
+    if config.is_encoder_decoder:
+        _teach(model, processor, seed)
+    # A decoder-only one (kyutai_speech_to_text: the codec's tokens and the text's, frame
+    # by frame) is not taught: its training input is not a decoder's; its random
+    # transcripts still differ from clip to clip.
     tiny.save_and_verify(model, processor, out_dir)
+
+
+def _past_the_vocabulary(config):
+    """The token ids at or past the end of the text vocabulary, by their distance from
+    it: the rows of other tokens an embedding holds after the text's (kyutai's
+    audio_pad_token_id, 69569, the last row after 4001 text tokens and 32 codebooks of
+    2049). They keep that distance from the tiny vocabulary's end, as no text token
+    stands for them."""
+    vocabulary = vars(config).get("vocab_size")
+    if not isinstance(vocabulary, int):
+        return {}
+    return {name: value - vocabulary for name, value in vars(config).items()
+            if name.endswith("_token_id") and isinstance(value, int) and not isinstance(value, bool)
+            and value >= vocabulary}
 
 
 def _prefixed_sizes(config):
@@ -270,10 +304,8 @@ def _processor(model_type, tokenizer, config):
     processor_name = PROCESSOR_MAPPING_NAMES.get(model_type) or _shared_processor(model_type)
     if not processor_name:
         raise NotImplementedError(f"{model_type}: no processor class in transformers' processor table")
-    extractor = tiny.feature_extractor(getattr(transformers, extractor_name), config)
-    if extractor.sampling_rate != media.SAMPLE_RATE:
-        raise NotImplementedError(f"{extractor_name} takes {extractor.sampling_rate} Hz audio, "
-                                  f"not the cases' {media.SAMPLE_RATE} Hz")
+    extractor = audio_text_to_text.at_cases_rate(tiny.feature_extractor(getattr(transformers, extractor_name), config),
+                                                 config)
     return getattr(transformers, processor_name)(feature_extractor=extractor, tokenizer=tokenizer)
 
 
@@ -349,8 +381,13 @@ def reference(model_dir, candidate, case, plan):
     items = case.input if isinstance(case.input, list) else [case.input]
     if isinstance(getattr(processor, "audio_token", None), str):
         return _reference_prompted(processor, model, items, settings, case)
+    # The speech-recognition pipeline checks the texts of an encoder-decoder; a
+    # decoder-only model's (kyutai_speech_to_text's) it cannot preprocess: it asks the
+    # feature extractor for an attention mask, which kyutai's does not make. Its
+    # reference is the processor and generate(), as its model card runs it.
     recognizer = pipeline("automatic-speech-recognition", model=model, tokenizer=processor.tokenizer,
-                          feature_extractor=processor.feature_extractor, device="cpu")
+                          feature_extractor=processor.feature_extractor, device="cpu") \
+        if model.config.is_encoder_decoder else None
     config = model.generation_config
     end_ids = {token for value in (config.eos_token_id, config.pad_token_id) if value is not None
                for token in (value if isinstance(value, list) else [value])}
@@ -370,8 +407,9 @@ def reference(model_dir, candidate, case, plan):
             raise RuntimeError(f"generate() returned {len(token_ids)} tokens, fewer than min_new_tokens "
                                f"{case.options['min_new_tokens']}")
         text = processor.batch_decode([token_ids], skip_special_tokens=True)[0]
-        heard = recognizer({"raw": clip, "sampling_rate": media.SAMPLE_RATE},
-                           generate_kwargs=settings)["text"]
+        heard = text
+        if recognizer is not None:
+            heard = recognizer({"raw": clip, "sampling_rate": media.SAMPLE_RATE}, generate_kwargs=settings)["text"]
         if heard != text:
             raise RuntimeError(f"the speech-recognition pipeline heard {heard!r}; "
                                f"the decoded tokens {token_ids} read {text!r}")
