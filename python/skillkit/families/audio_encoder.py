@@ -116,7 +116,7 @@ def even_feed_forward(config):
             continue
         try:
             validate()
-        except ValueError as error:
+        except (ValueError, TypeError) as error:  # what validators raise
             if "ffn_dim" in str(error) and "even" in str(error):
                 sub.ffn_dim = width + 1
 
