@@ -92,7 +92,13 @@ def test_a_model_that_is_not_an_encoder_decoder_transcribes_every_case_as_the_re
             assert all(len(tokens) == 8 for tokens in served["token_ids"])
 
 
-def test_an_audio_language_model_without_a_transcription_request_is_refused(tmp_path):
+@pytest.mark.parametrize("model_type, model_class, reason", [
     # vibevoice's processor writes speech, not transcription prompts.
-    with pytest.raises(NotImplementedError, match="writes no transcription request"):
-        _built("vibevoice", "VibeVoiceForConditionalGeneration", tmp_path)
+    ("vibevoice", "VibeVoiceForConditionalGeneration", "writes no transcription request"),
+    # dia's decodes the codes it generates with a codec: a speech generator.
+    ("dia", "DiaForConditionalGeneration", "generates speech"),
+])
+def test_a_speech_generator_listed_among_speech_seq2seq_models_is_refused_with_its_reason(
+        model_type, model_class, reason, tmp_path):
+    with pytest.raises(NotImplementedError, match=reason):
+        _built(model_type, model_class, tmp_path)

@@ -304,6 +304,12 @@ def _processor(model_type, tokenizer, config):
     processor_name = PROCESSOR_MAPPING_NAMES.get(model_type) or _shared_processor(model_type)
     if not processor_name:
         raise NotImplementedError(f"{model_type}: no processor class in transformers' processor table")
+    if "audio_tokenizer" in inspect.signature(getattr(transformers, processor_name).__init__).parameters:
+        # dia's: a codec that turns the model's output codes into speech. transformers
+        # lists dia among speech seq2seq models, but it speaks text; it does not
+        # transcribe.
+        raise NotImplementedError(f"{model_type} generates speech (its processor {processor_name} takes an "
+                                  "audio_tokenizer to decode it): not a speech recognizer")
     extractor = audio_text_to_text.at_cases_rate(tiny.feature_extractor(getattr(transformers, extractor_name), config),
                                                  config)
     return getattr(transformers, processor_name)(feature_extractor=extractor, tokenizer=tokenizer)
