@@ -162,7 +162,7 @@ def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_tasks_
 
 def test_a_model_of_token_ids_is_refused_as_no_processor_makes_its_input_from_a_clip(tmp_path):
     # moshi's MoshiModel, which the registry names for feature-extraction.
-    with pytest.raises(NotImplementedError, match="takes token ids, not audio") as refused:
+    with pytest.raises(NotImplementedError, match="takes token ids, not audio, and has no audio tower") as refused:
         audio_encoder.build_tiny("moshi", {"model_class": "MoshiModel"}, str(tmp_path), 0)
     assert failures.classify(refused.value, failures.TINY_MODEL) == "no-processor"
 

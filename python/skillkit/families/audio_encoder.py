@@ -141,12 +141,6 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # into audio; no feature extractor makes their input from a clip.
         raise NotImplementedError(f"no processor makes {model_class.__name__}'s input: a codec's "
                                   "decoder half takes latents, not audio")
-    if model_class.main_input_name == "input_ids":
-        # moshi's MoshiModel, which the registry names for feature-extraction: a decoder
-        # of text tokens (its codec's codes reach it as ids through generate()), not
-        # an audio encoder.
-        raise NotImplementedError(f"no processor makes {model_class.__name__}'s input from a clip: it takes "
-                                  "token ids, not audio")
     config = CONFIG_MAPPING[model_type]()
     extractor = _feature_extractor(model_type, config)
     # Sub-models (xcodec's acoustic dac and semantic hubert) get the same sizes; shrink
@@ -170,6 +164,12 @@ def build_tiny(model_type, candidate, out_dir, seed):
         if isinstance(sub, transformers.PreTrainedConfig) and "audio_hidden_size" in vars(sub) and audio is not None:
             sub.audio_hidden_size = audio.hidden_size
     model = model_class(config).eval()
+    if model_class.main_input_name == "input_ids" and model.get_encoder(modality="audio") is model:
+        # moshi's MoshiModel, which the registry names for feature-extraction: a decoder
+        # of text tokens (its codec's codes reach it as ids through generate()), with no
+        # audio tower to ask for features (pe_audio, an audio-text dual encoder, has one).
+        raise NotImplementedError(f"no processor makes {model_class.__name__}'s input from a clip: it takes "
+                                  "token ids, not audio, and has no audio tower")
     tiny.save_and_verify(model, extractor, out_dir)
 
 
