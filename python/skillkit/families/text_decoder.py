@@ -19,6 +19,8 @@ comparisons are that family's (skillkit.families.text_encoder): a decoder's head
 differs in what it reads (text-classification scores the last token), not in what the
 handler must return.
 """
+import inspect
+
 import torch
 import transformers
 from transformers import AutoTokenizer, pipeline
@@ -66,8 +68,21 @@ def build_tiny(model_type, candidate, out_dir, seed, **config_changes):
     for role in ("bos", "eos", "pad"):
         if getattr(config, f"{role}_token_id", None) is not None or role == "eos":
             overrides[f"{role}_token_id"] = getattr(tokenizer, f"{role}_token_id")
+    real_vocab = config.vocab_size
     tiny.shrink(config, **overrides)
-    model = getattr(transformers, candidate["model_class"])(config).eval()
+    for sub in tiny.configs(config):
+        if getattr(sub, "vocab_size", None) == real_vocab:
+            # blt's local encoder, decoder and patcher embed the same bytes the model
+            # does: the tiny vocabulary too.
+            sub.vocab_size = len(tokenizer)
+    text_encoder.fit_sizes(config)
+    if hasattr(config, "backbone_hidden_size") and hasattr(config, "num_centroids"):
+        # gemma4's assistants draft tokens for a target model from its embeddings and
+        # shared key/value states (inputs_embeds, shared_kv_states): no tokenizer alone
+        # makes their input.
+        raise NotImplementedError(f"no processor makes {candidate['model_class']}'s input: an assisted-generation "
+                                  "draft model reads its target model's embeddings and shared key/value states")
+    model = text_encoder.instantiate(candidate, config)
     _teach(model, tokenizer)
     tiny.save_and_verify(model, tokenizer, out_dir)
 
@@ -93,6 +108,8 @@ def _teach(model, tokenizer):
         # its padding id) is fed by generate() the positions it counts from the
         # attention mask: taught at those.
         batch["position_ids"] = torch.arange(width).expand(len(rows), width)
+    if "use_cache" in inspect.signature(model.forward).parameters:
+        batch["use_cache"] = False  # one forward over the whole rows: a cache (rwkv's state) only updates in place
     fit(model, batch)
     for prompt, text, tokens in zip(prompts, PROMPTS, wanted):
         if _greedy(model, prompt, len(tokens), end) != tokens:

@@ -31,6 +31,7 @@ The head models get a few labels and weights large enough that texts differ in t
 labels, so a handler that mixes up rows or labels shows.
 """
 import functools
+import math
 
 import torch
 import transformers
@@ -90,6 +91,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, tokenizers.ROLES)
     tokenizer.model_max_length = max_length
     shrink(config, vocab_size=len(tokenizer))
+    fit_sizes(config)
     for role in ("pad", "bos", "eos", "sep", "cls"):
         token_id = getattr(tokenizer, f"{role}_token_id", None)
         if token_id is not None and hasattr(config, f"{role}_token_id"):
@@ -100,8 +102,76 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if getattr(config, "languages", None) and getattr(config, "default_language", "") is None:
         config.default_language = config.languages[0]  # xmod runs one language's adapters
     dress_head(config, candidate["auto_class"])
-    model = getattr(transformers, candidate["model_class"])(config).eval()
-    save_and_verify(model, tokenizer, out_dir)
+    save_and_verify(instantiate(candidate, config), tokenizer, out_dir)
+
+
+def fit_sizes(config):
+    """Set, in place, what shrink()'s tiny sizes break and real checkpoints never meet,
+    each as transformers' own tests (tests/models/<type>) configure it; the text
+    families' tiny models, generating or not, are built through it."""
+    hybrids = getattr(config, "layers_block_type", None)
+    if isinstance(hybrids, list) and hybrids.count("hybrid") == 1 and _present(config, "attn_layer_period"):
+        # zamba's hybrid layers share one attention block, tied from the first to the
+        # others: the tie needs a second hybrid layer (its tests have two of five).
+        config.layers_block_type = hybrids + ["hybrid"]
+        config.num_hidden_layers = len(config.layers_block_type)
+    if _present(config, "rescale_every"):
+        # rwkv halves its weights every rescale_every layers, in place at the first
+        # forward in eval mode, which training cannot differentiate through; the tiny
+        # model's layers are fewer than the period, so it would divide by 1 anyway.
+        config.rescale_every = 0
+    attention = getattr(config, "attn_config", None)
+    if attention is not None and not hasattr(attention, "rope_theta") and config.rope_parameters:
+        # dbrx's attention reads rope_theta off its attn_config, which declares none:
+        # its checkpoints (and tests) write the model's theta there.
+        attention.rope_theta = config.rope_parameters["rope_theta"]
+        if attention.clip_qkv is None:  # clamp() takes no None for both bounds: checkpoints clip at 8
+            attention.clip_qkv = 8
+    for name in ("qk_dim_factor", "v_dim_factor"):
+        if isinstance(getattr(config, name, None), float):
+            # xlstm's cache rounds the query/key and value widths up to a multiple of
+            # 64, its layers do not: widths of 64 agree.
+            setattr(config, name, 64 / config.hidden_size)
+    if not hasattr(config, "num_hidden_layers") and hasattr(config, "encoder_config"):
+        # blt's cache is sized by its top-level config, which has no depth of its own:
+        # its tests give it the local encoder's.
+        config.num_hidden_layers = config.encoder_config.num_hidden_layers
+        # Its global transformer reads cross_attn_k local states at once: as wide as
+        # they are together (its tests' twice the local width), which the local
+        # layers know as hidden_size_global.
+        width = config.encoder_config.hidden_size * config.cross_attn_k
+        config.global_config.hidden_size = width
+        if _present(config.global_config, "head_dim"):
+            config.global_config.head_dim = width // config.global_config.num_attention_heads
+        config.global_config.encoder_cross_output_size = None
+        for sub in (config.encoder_config, config.decoder_config):
+            sub.hidden_size_global = width
+    if _present(config, "encoder_hash_byte_group_vocab"):
+        config.encoder_hash_byte_group_vocab = 512  # blt's hashed n-gram tables: 500,002 rows each
+    if _present(config, "channel_shrink_ratio"):
+        # lilt's layout stream embeds a box's six coordinates in a sixth of the width
+        # each and narrows every head by channel_shrink_ratio: a width both divide.
+        config.hidden_size = math.lcm(6, config.num_attention_heads * config.channel_shrink_ratio)
+    axial = getattr(config, "axial_pos_embds_dim", None)
+    if isinstance(axial, (list, tuple)) and sum(axial) != config.hidden_size:
+        # reformer's axial position embeddings are concatenated to the model's width:
+        # each axis its share of the tiny one.
+        scaled = [config.hidden_size * width // sum(axial) for width in axial]
+        scaled[-1] += config.hidden_size - sum(scaled)
+        config.axial_pos_embds_dim = tuple(scaled)
+    rope = getattr(config, "rope_parameters", None)
+    if _present(config, "head_dim") and isinstance(rope, dict) and all(isinstance(v, dict) for v in rope.values()):
+        # Rotary parameters per kind of layer (neomme's): each kind's rotated part of a
+        # head a multiple of 4 (its M-RoPE axes take frequencies in pairs), so the
+        # head is widened until the smallest fraction rotates 4 dimensions.
+        while any(int(config.head_dim * kind.get("partial_rotary_factor", 1.0)) % 4
+                  or int(config.head_dim * kind.get("partial_rotary_factor", 1.0)) < 4 for kind in rope.values()):
+            config.head_dim *= 2
+
+
+def _present(config, name):
+    value = getattr(config, name, None)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def dress_head(config, auto_class):
@@ -113,6 +183,16 @@ def dress_head(config, auto_class):
         config.label2id = {label: index for index, label in enumerate(labels)}
     if auto_class in HEADS:
         config.initializer_range = HEAD_INITIALIZER_RANGE
+
+
+def instantiate(candidate, config):
+    """The candidate's model class built from config, in eval mode: one transformers
+    does not export (voxtral_realtime_text's text model) through its auto class, which
+    is how the skillset loads it."""
+    model_class = getattr(transformers, candidate["model_class"], None)
+    if model_class is None:
+        return getattr(transformers, candidate["auto_class"]).from_config(config).eval()
+    return model_class(config).eval()
 
 
 @functools.lru_cache(maxsize=1)
