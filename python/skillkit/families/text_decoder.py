@@ -52,6 +52,12 @@ def build_tiny(model_type, candidate, out_dir, seed, **config_changes):
     text encoder's causal LM head is built here with is_decoder=True)."""
     if candidate["auto_class"] not in GENERATING_AUTO_CLASSES:
         return text_encoder.build_tiny(model_type, candidate, out_dir, seed)
+    if hasattr(CONFIG_MAPPING[model_type], "backbone_hidden_size"):
+        # gemma4's assistants draft tokens for a target model from its embeddings and
+        # shared key/value states (inputs_embeds, shared_kv_states): no tokenizer alone
+        # makes their input.
+        raise NotImplementedError(f"no processor makes {candidate['model_class']}'s input: an assisted-generation "
+                                  "draft model reads its target model's embeddings and shared key/value states")
     tiny.seed_everything(seed)
     config = CONFIG_MAPPING[model_type](**config_changes)
     # No padding token unless the config names one, as the real checkpoints ship: the
@@ -76,12 +82,6 @@ def build_tiny(model_type, candidate, out_dir, seed, **config_changes):
             # does: the tiny vocabulary too.
             sub.vocab_size = len(tokenizer)
     text_encoder.fit_sizes(config)
-    if hasattr(config, "backbone_hidden_size") and hasattr(config, "num_centroids"):
-        # gemma4's assistants draft tokens for a target model from its embeddings and
-        # shared key/value states (inputs_embeds, shared_kv_states): no tokenizer alone
-        # makes their input.
-        raise NotImplementedError(f"no processor makes {candidate['model_class']}'s input: an assisted-generation "
-                                  "draft model reads its target model's embeddings and shared key/value states")
     model = text_encoder.instantiate(candidate, config)
     _teach(model, tokenizer)
     tiny.save_and_verify(model, tokenizer, out_dir)
@@ -110,10 +110,28 @@ def _teach(model, tokenizer):
         batch["position_ids"] = torch.arange(width).expand(len(rows), width)
     if "use_cache" in inspect.signature(model.forward).parameters:
         batch["use_cache"] = False  # one forward over the whole rows: a cache (rwkv's state) only updates in place
+    if _aligns_labels_with_logits(model, batch):
+        # Its loss reads the label at a logit's own position (cpmant's): the next token
+        # put there by hand.
+        batch["labels"] = torch.cat([batch["labels"][:, 1:], torch.full_like(batch["labels"][:, :1], -100)], dim=1)
     fit(model, batch)
     for prompt, text, tokens in zip(prompts, PROMPTS, wanted):
         if _greedy(model, prompt, len(tokens), end) != tokens:
             raise RuntimeError(f"the tiny model did not learn its continuation of {text!r}")
+
+
+def _aligns_labels_with_logits(model, batch):
+    """Whether the model's loss compares each logit with the label at its own position,
+    not the next one, as a causal LM's loss does: measured, as its loss equals the
+    unshifted cross entropy of its own logits."""
+    with torch.no_grad():
+        output = model(**batch)
+    labels = batch["labels"]
+    if output.loss is None or output.logits.shape[:2] != labels.shape:
+        return False
+    unshifted = torch.nn.functional.cross_entropy(output.logits.flatten(0, 1).float(), labels.flatten(),
+                                                  ignore_index=-100)
+    return bool(torch.isclose(output.loss.float(), unshifted, rtol=1e-5, atol=1e-6))
 
 
 def _greedy(model, prompt_ids, length, end):
