@@ -76,12 +76,7 @@ def build_tiny(model_type, candidate, out_dir, seed, **config_changes):
             overrides[f"{role}_token_id"] = getattr(tokenizer, f"{role}_token_id")
     real_vocab = config.vocab_size
     tiny.shrink(config, **overrides)
-    for sub in tiny.configs(config):
-        if getattr(sub, "vocab_size", None) == real_vocab:
-            # blt's local encoder, decoder and patcher embed the same bytes the model
-            # does: the tiny vocabulary too.
-            sub.vocab_size = len(tokenizer)
-    text_encoder.fit_sizes(config)
+    text_encoder.fit_sizes(config, real_vocab)
     model = text_encoder.instantiate(candidate, config)
     _teach(model, tokenizer)
     tiny.save_and_verify(model, tokenizer, out_dir)

@@ -39,7 +39,7 @@ import transformers
 from .. import tokenizers
 from ..compare import Comparison, allclose, missing_outputs, ranked_predictions, scores_and_predictions, short
 from ..expected import Expected
-from ..tiny import save_and_verify, seed_everything, shrink
+from ..tiny import configs, save_and_verify, seed_everything, shrink
 from . import Case
 
 VOCAB_SIZE = 512
@@ -90,8 +90,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
     max_length = min(getattr(config, "max_position_embeddings", 512) or 512, 512)
     tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, tokenizers.ROLES)
     tokenizer.model_max_length = max_length
+    real_vocab = config.vocab_size
     shrink(config, vocab_size=len(tokenizer))
-    fit_sizes(config)
+    fit_sizes(config, real_vocab)
     for role in ("pad", "bos", "eos", "sep", "cls"):
         token_id = getattr(tokenizer, f"{role}_token_id", None)
         if token_id is not None and hasattr(config, f"{role}_token_id"):
@@ -105,10 +106,15 @@ def build_tiny(model_type, candidate, out_dir, seed):
     save_and_verify(instantiate(candidate, config), tokenizer, out_dir)
 
 
-def fit_sizes(config):
+def fit_sizes(config, real_vocab):
     """Set, in place, what shrink()'s tiny sizes break and real checkpoints never meet,
     each as transformers' own tests (tests/models/<type>) configure it; the text
     families' tiny models, generating or not, are built through it."""
+    for sub in configs(config):
+        if sub is not config and getattr(sub, "vocab_size", None) == real_vocab:
+            # blt's local encoder, decoder and patcher embed the same bytes the model
+            # does (real_vocab: the config's own before shrinking): the tiny vocabulary.
+            sub.vocab_size = config.vocab_size
     hybrids = getattr(config, "layers_block_type", None)
     if isinstance(hybrids, list) and hybrids.count("hybrid") == 1 and _present(config, "attn_layer_period"):
         # zamba's hybrid layers share one attention block, tied from the first to the
