@@ -105,7 +105,9 @@ def _teach(model, tokenizer):
         batch["position_ids"] = torch.arange(width).expand(len(rows), width)
     if "use_cache" in inspect.signature(model.forward).parameters:
         batch["use_cache"] = False  # one forward over the whole rows: a cache (rwkv's state) only updates in place
-    if _aligns_labels_with_logits(model, batch):
+    if "target_mapping" in model.prepare_inputs_for_generation(torch.tensor([prompts[0]])):
+        batch = _steps_as_generated(model, prompts, wanted, end)
+    elif _aligns_labels_with_logits(model, batch):
         # Its loss reads the label at a logit's own position (cpmant's): the next token
         # put there by hand.
         batch["labels"] = torch.cat([batch["labels"][:, 1:], torch.full_like(batch["labels"][:, :1], -100)], dim=1)
@@ -113,6 +115,31 @@ def _teach(model, tokenizer):
     for prompt, text, tokens in zip(prompts, PROMPTS, wanted):
         if _greedy(model, prompt, len(tokens), end) != tokens:
             raise RuntimeError(f"the tiny model did not learn its continuation of {text!r}")
+
+
+def _steps_as_generated(model, prompts, wanted, end):
+    """A batch of every step of the taught continuations, each as generate() feeds it.
+
+    xlnet's generate() does not run the causal forward its loss is written for: it
+    appends a dummy token, hides it from the others (perm_mask) and predicts that one
+    position (target_mapping), from the whole sequence again at each step. Each step's
+    row is the prompt and the taught tokens before it, padded on the left (its
+    positions are relative, so the padding moves nothing), labelled with the next.
+    """
+    rows, targets = [], []
+    for prompt, tokens in zip(prompts, wanted):
+        for step, token in enumerate(tokens):
+            rows.append(prompt + tokens[:step])
+            targets.append(token)
+    width = max(map(len, rows))
+    ids = torch.tensor([[end] * (width - len(row)) + row for row in rows])
+    accepted = inspect.signature(model.forward).parameters
+    batch = {name: value for name, value in model.prepare_inputs_for_generation(ids).items()
+             if value is not None and name in accepted}
+    # The dummy token is the model's own to attend to; the padding is not.
+    batch["attention_mask"] = torch.tensor([[0] * (width - len(row)) + [1] * (len(row) + 1) for row in rows])
+    batch["labels"] = torch.tensor(targets)[:, None]
+    return batch
 
 
 def _aligns_labels_with_logits(model, batch):

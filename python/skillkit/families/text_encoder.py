@@ -87,7 +87,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
     config = transformers.AutoConfig.for_model(model_type)
     # Real checkpoints cap inputs at 512 tokens; roberta-like models hold two more
     # positions (the padding offset), so the cap is never the table size itself.
-    max_length = min(getattr(config, "max_position_embeddings", 512) or 512, 512)
+    # xlnet's relative positions have no table: its config says -1.
+    positions = getattr(config, "max_position_embeddings", None)
+    max_length = min(positions, 512) if isinstance(positions, int) and positions > 0 else 512
     tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, tokenizers.ROLES)
     tokenizer.model_max_length = max_length
     real_vocab = config.vocab_size
