@@ -85,6 +85,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
         return _decoder().build_tiny(model_type, candidate, out_dir, seed, **changes)
     seed_everything(seed)
     config = transformers.AutoConfig.for_model(model_type)
+    for name, needed in INPUTS_BESIDE_TEXT.items():
+        if hasattr(config, name):
+            raise NotImplementedError(f"no processor makes {candidate['model_class']}'s input: it needs {needed}")
     # Real checkpoints cap inputs at 512 tokens; roberta-like models hold two more
     # positions (the padding offset), so the cap is never the table size itself.
     # xlnet's relative positions have no table: its config says -1.
@@ -238,6 +241,13 @@ def cases(plan):
     return [one, batch, Case("batch, every label", list(SENTENCES[1:]), {"top_k": None}),
             Case("batch, top 2", list(SENTENCES), {"top_k": 2})]
 
+
+# Inputs a model requires beside the text, by the config attribute that sizes them: no
+# tokenizer makes them, and the handler takes text alone.
+INPUTS_BESIDE_TEXT = {
+    "visual_feat_dim": "visual_feats and visual_pos, an object detector's region features (lxmert)",
+    "dim_bbox": "bbox, each token's box on a scanned page (bros)",
+}
 
 # text-encoding (AutoModelForTextEncoding: the encoder's hidden states) is served as
 # feature-extraction is, and has no pipeline of its own; so is pretraining, on the head
