@@ -183,7 +183,9 @@ def reference(model_dir, candidate, case, plan):
         return text_encoder.reference(model_dir, candidate, case, plan)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
-    generator = pipeline("text-generation", model=model, tokenizer=tokenizer, device="cpu")
+    # prefix "": the pipeline would put a paragraph of its own before an xlnet prompt
+    # (XL_PREFIX, a padding for short prompts); the handler continues the prompt given.
+    generator = pipeline("text-generation", model=model, tokenizer=tokenizer, device="cpu", prefix="")
     settings = dict(case.options, do_sample=False)
     prompts = [case.input] if isinstance(case.input, str) else list(case.input)
     expected = Expected({"token_ids": [], "texts": []})
