@@ -95,6 +95,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if tiny._present(config, "patch_size"):  # also where a head reads the ViT's (depth_anything's)
         overrides["patch_size"] = PATCH_SIZE
     tiny.shrink(config, **overrides)
+    if tiny._present(config, "num_blocks") and getattr(config, "num_hidden_layers", 0) < config.num_blocks:
+        # eomt's queries join its ViT for the last `num_blocks` layers: the tiny ViT's last one.
+        config.num_blocks = 1
     vision = getattr(config, "vision_config", None)
     if vision is not None:  # the vision tower a text-queried detector (owlvit's) reads images with
         vision.image_size, vision.patch_size = IMAGE_SIZE, PATCH_SIZE
@@ -202,6 +205,11 @@ def _image_processor(model_type):
         # Its longest edge capped too (detr's 800 and 1333): in the same proportion.
         longest = max(IMAGE_SIZE, IMAGE_SIZE * size["longest_edge"] // size["shortest_edge"])
         processor.size = {"shortest_edge": IMAGE_SIZE, "longest_edge": longest}
+        if longest == IMAGE_SIZE and getattr(processor, "do_pad", None) is False:
+            # Both edges capped alike (eomt's 640): the model's position embeddings are
+            # a square grid, so the resized image is padded to the square, as the
+            # panoptic checkpoints' processors say.
+            processor.do_pad = True
     return processor
 
 
@@ -219,14 +227,18 @@ def _neck_reads_its_stages(config):
     """A neck (dpt's, depth_anything's) reads one stage of a ViT per width it lists in
     `neck_hidden_sizes`: the tiny ViT is as deep as that, and gives each of its layers,
     at the patch size and image size of the tiny model; the neck's widths are tiny."""
-    stages = len(getattr(config, "neck_hidden_sizes", None) or ())
-    if not stages:
+    # chmv2 names its neck's widths `post_process_channels`.
+    name = next((name for name in ("neck_hidden_sizes", "post_process_channels") if getattr(config, name, None)), None)
+    if name is None:
         return
+    stages = len(getattr(config, name))
     # The neck's widths at the tiny model's scale, doubling stage by stage as there
     # (dpt's 96 to 768 and its 256-wide fusion cost more than the rest of it together).
-    config.neck_hidden_sizes = [NECK_WIDTH * 2 ** index for index in range(stages)]
+    setattr(config, name, [NECK_WIDTH * 2 ** index for index in range(stages)])
     if tiny._present(config, "fusion_hidden_size"):
         config.fusion_hidden_size = NECK_WIDTH * 2
+        if tiny._present(config, "bottleneck_features"):  # the fused features a metric head reads (zoedepth's)
+            config.bottleneck_features = config.fusion_hidden_size
     if getattr(config, "backbone_out_indices", None) is not None:  # dpt's own ViT
         config.num_hidden_layers = stages
         config.backbone_out_indices = list(range(stages))
