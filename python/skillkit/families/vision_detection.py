@@ -73,6 +73,11 @@ TIE = 1e-4
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     config = CONFIG_MAPPING[model_type]()
+    if getattr(config, "projector_scale_factors", None) == ():
+        # lw_detr's defaults project no level of its backbone's features into the
+        # decoder (its checkpoints list theirs): two, a coarser and a finer, as
+        # transformers' tests give it; the config derives the levels' widths from them.
+        config = CONFIG_MAPPING[model_type](projector_scale_factors=[0.5, 2.0])
     overrides = {"id2label": dict(enumerate(LABELS)), "label2id": {label: i for i, label in enumerate(LABELS)}}
     if "num_labels" in vars(config):  # declared by the config, not derived from id2label
         overrides["num_labels"] = len(LABELS)
@@ -114,6 +119,14 @@ def build_tiny(model_type, candidate, out_dir, seed):
         processor = _prompted(model_type, config)
     else:
         processor = _image_processor(model_type)
+    if getattr(backbone, "num_windows", None):
+        # A ViT that cuts its patch grid into num_windows windows (lw_detr's, rf_detr's)
+        # takes a square image, as its checkpoints' processors give it (640 x 640), in
+        # patches that tile it (rf_detr's 14 pixels do not tile 128).
+        processor.size = {"height": IMAGE_SIZE, "width": IMAGE_SIZE}
+        for name, value in (("image_size", IMAGE_SIZE), ("patch_size", PATCH_SIZE)):
+            if tiny._present(backbone, name):
+                setattr(backbone, name, value)
     if getattr(config, "text_config", None) is not None:
         processor = _text_queries(model_type, config, processor)
     model = getattr(transformers, candidate["model_class"])(config).eval()
