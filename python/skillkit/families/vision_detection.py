@@ -85,6 +85,12 @@ def build_tiny(model_type, candidate, out_dir, seed):
                         ("initializer_range", INITIALIZER_RANGE), ("init_std", INITIALIZER_RANGE)):
         if tiny._present(config, name) or isinstance(getattr(config, name, None), float):
             overrides[name] = value
+    for name, value in (("class_thresholds", THRESHOLD), ("class_order", None)):
+        if hasattr(config, name) and getattr(config, name) is None:
+            # Per label, what its checkpoints list (pp_doclayout_v2's score threshold
+            # and reading-order class of each label): the pipeline's threshold, and
+            # each label its own class.
+            overrides[name] = [value if value is not None else index for index in range(len(LABELS))]
     if getattr(config, "depth_estimation_type", None) == "relative":
         # Relative depth ends in a ReLU, which leaves a random model's depth zero
         # everywhere; metric depth (a sigmoid, scaled) keeps it varying with the image.
