@@ -85,6 +85,10 @@ def build_tiny(model_type, candidate, out_dir, seed):
                         ("initializer_range", INITIALIZER_RANGE), ("init_std", INITIALIZER_RANGE)):
         if tiny._present(config, name) or isinstance(getattr(config, name, None), float):
             overrides[name] = value
+    # No initializer scale in the config (pp_ocrv5_server_det's): transformers draws
+    # its weights at 0.02, which fades a convolutional network's activations to nothing
+    # stage by stage (its text map is 0.5 everywhere): see _keep_scale.
+    unscaled = not any(hasattr(config, name) for name in ("initializer_range", "init_std", "initializer_factor"))
     for name, value in (("class_thresholds", THRESHOLD), ("class_order", None)):
         if hasattr(config, name) and getattr(config, name) is None:
             # Per label, what its checkpoints list (pp_doclayout_v2's score threshold
@@ -137,6 +141,8 @@ def build_tiny(model_type, candidate, out_dir, seed):
         processor = _text_queries(model_type, config, processor)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     _spread_queries(model)
+    if unscaled:
+        _keep_scale(model)
     tiny.save_and_verify(model, processor, out_dir)
 
 
@@ -240,6 +246,16 @@ def _spread_queries(model):
         for module in model.modules():
             if isinstance(module, torch.nn.Embedding):
                 module.weight.normal_(0.0, 1.0)
+
+
+def _keep_scale(model):
+    """Convolutions drawn as PyTorch draws them by default (reset_parameters: scaled
+    by each one's fan-in), so that a deep random network's activations neither fade
+    (transformers' 0.02) nor blow up (He's scale, through its residual sums)."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+                module.reset_parameters()
 
 
 def _neck_reads_its_stages(config):
@@ -378,11 +394,16 @@ def _raw(pipe, image, **options):
 
 
 def _detect(pipe, images, threshold):
-    expected = Expected({"detections": [], "logits": [], "pred_boxes": []})
+    """The pipeline's detections, and the model's raw outputs: a detector of queries'
+    `logits` and `pred_boxes`, a text detector's (pp_ocrv5_server_det's) map of text
+    probability per pixel (`last_hidden_state`), which its post-processing reads."""
+    expected = Expected({"detections": []})
     for image in images:  # each alone
         outputs = _raw(pipe, image)
-        expected["logits"].append(outputs.logits[0].float().tolist())
-        expected["pred_boxes"].append(outputs.pred_boxes[0].float().tolist())
+        names = ("logits", "pred_boxes") if getattr(outputs, "pred_boxes", None) is not None \
+            else ("last_hidden_state",)
+        for name in names:
+            expected.setdefault(name, []).append(outputs[name][0].float().tolist())
         expected["detections"].append(
             [{"score": float(d["score"]), "label": d["label"], "box": dict(d["box"])}
              for d in pipe(image, threshold=threshold)])
@@ -614,7 +635,8 @@ def compare(expected, actual, plan):
     if "poses" in expected:
         return _compare_poses(expected, actual, rtol, atol)
     worst = 0.0
-    for key in ("logits", "pred_boxes", "predicted_depth", "class_queries_logits", "masks_queries_logits"):
+    for key in ("logits", "pred_boxes", "last_hidden_state", "predicted_depth", "class_queries_logits",
+                "masks_queries_logits"):
         if key not in expected:
             continue
         if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
