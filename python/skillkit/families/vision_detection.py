@@ -73,6 +73,14 @@ TIE = 1e-4
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     config = CONFIG_MAPPING[model_type]()
+    declared = (getattr(type(config), "sub_configs_defaults", None) or {}).get("backbone_config")
+    reads = len(getattr(config, "layer_list_out_channels", None) or ())
+    if declared is not None and reads > len(getattr(config.backbone_config, "out_features", None) or ()):
+        # The backbone the config's fields declare (pp_ocrv6_small_det's pp_lcnet_v3,
+        # giving the four stages its neck reads), where its __post_init__ defaults to
+        # another that gives fewer.
+        backbone = CONFIG_MAPPING[declared.model_type](**declared.init_kwargs)
+        config = CONFIG_MAPPING[model_type](backbone_config=backbone)
     if getattr(config, "projector_scale_factors", None) == ():
         # lw_detr's defaults project no level of its backbone's features into the
         # decoder (its checkpoints list theirs): two, a coarser and a finer, as
@@ -125,6 +133,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # every stage they read before.
         backbone.set_output_features_output_indices(out_features=stages, out_indices=None)
     _neck_reads_its_stages(config)
+    if getattr(config, "layer_list_out_channels", None):
+        # A neck that lists the width of each stage it reads (pp_ocrv6_small_det's):
+        # the tiny backbone's.
+        from transformers.backbone_utils import load_backbone
+        config.layer_list_out_channels = list(load_backbone(config).channels)
     if getattr(config, "prompt_encoder_config", None) is not None:
         processor = _prompted(model_type, config)
     else:
