@@ -115,9 +115,26 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if isinstance(getattr(config, "image_size", None), (int, list, tuple)):
         overrides["image_size"] = [IMAGE_SIZE, IMAGE_SIZE] if isinstance(config.image_size, (list, tuple)) \
             else IMAGE_SIZE
-    if tiny._present(config, "patch_size"):  # also where a head reads the ViT's (depth_anything's)
+    # A model that cuts the image into patches that are images to its ViTs (depth_pro's
+    # 384-pixel patches, each its encoders' image_size): a quarter of the tiny image.
+    encoders = [sub for sub in vars(config).values()
+                if isinstance(sub, transformers.PreTrainedConfig) and getattr(sub, "image_size", None)]
+    patched = bool(encoders) and all(sub.image_size == getattr(config, "patch_size", None) for sub in encoders)
+    if patched:
+        overrides["patch_size"] = IMAGE_SIZE // 4
+        if getattr(config, "use_fov_model", None) is False:
+            # Its field-of-view head on, as its checkpoints have it: the depth
+            # pipeline's post-processing reads the field of view (none fails there).
+            overrides["use_fov_model"] = True
+    elif tiny._present(config, "patch_size"):  # also where a head reads the ViT's (depth_anything's)
         overrides["patch_size"] = PATCH_SIZE
     tiny.shrink(config, **overrides)
+    if patched:
+        for sub in encoders:
+            sub.image_size, sub.patch_size = config.patch_size, PATCH_SIZE
+        if getattr(config, "intermediate_hook_ids", None):  # the layers its fusion reads, deepest first
+            layers = min(sub.num_hidden_layers for sub in encoders)
+            config.intermediate_hook_ids = [layers - 1 - k for k in range(len(config.intermediate_hook_ids))]
     if tiny._present(config, "num_blocks") and getattr(config, "num_hidden_layers", 0) < config.num_blocks:
         # eomt's queries join its ViT for the last `num_blocks` layers: the tiny ViT's last one.
         config.num_blocks = 1
