@@ -135,6 +135,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
         if getattr(config, "intermediate_hook_ids", None):  # the layers its fusion reads, deepest first
             layers = min(sub.num_hidden_layers for sub in encoders)
             config.intermediate_hook_ids = [layers - 1 - k for k in range(len(config.intermediate_hook_ids))]
+    per_layer = getattr(config, "num_key_value_heads_per_layer", None)
+    if per_layer and len(per_layer) != config.num_hidden_layers:
+        # Key/value heads listed per real layer (sapiens2's): each tiny layer attends
+        # with all its heads.
+        config.num_key_value_heads_per_layer = [config.num_attention_heads] * config.num_hidden_layers
     if tiny._present(config, "num_blocks") and getattr(config, "num_hidden_layers", 0) < config.num_blocks:
         # eomt's queries join its ViT for the last `num_blocks` layers: the tiny ViT's last one.
         config.num_blocks = 1
@@ -150,6 +155,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # every stage they read before.
         backbone.set_output_features_output_indices(out_features=stages, out_indices=None)
     _neck_reads_its_stages(config)
+    head = getattr(config, "head_config", None)
+    if head is not None and hasattr(head, "upsample_out_channels") and head.upsample_out_channels is None:
+        # A decode head whose blocks its checkpoints list (sapiens2's): one upsampling
+        # block and one convolution, tiny.
+        config.head_config = type(head)(upsample_out_channels=[NECK_WIDTH * 2], conv_out_channels=[NECK_WIDTH * 2])
     if getattr(config, "layer_list_out_channels", None):
         # A neck that lists the width of each stage it reads (pp_ocrv6_small_det's):
         # the tiny backbone's.
