@@ -110,6 +110,8 @@ def build_tiny(model_type, candidate, out_dir, seed):
     backbone = getattr(config, "backbone_config", None)
     if backbone is not None and backbone.model_type == "timm_backbone":
         overrides["backbone_config"] = _resnet_backbone(backbone.out_indices)
+        if getattr(config, "timm_kwargs", None):  # what timm's model took (omdet-turbo's image size)
+            overrides["timm_kwargs"] = {}
     backbone = overrides.get("backbone_config", getattr(config, "backbone_config", None))
     stages = list(getattr(backbone, "out_features", None) or ())
     if isinstance(getattr(config, "image_size", None), (int, list, tuple)):
