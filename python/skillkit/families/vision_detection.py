@@ -447,10 +447,20 @@ def _detect(pipe, images, threshold):
         for name in names:
             expected.setdefault(name, []).append(outputs[name][0].float().tolist())
         expected["detections"].append(
-            [{"score": float(d["score"]), "label": d["label"], "box": dict(d["box"])}
+            [{"score": float(d["score"]), "label": d["label"], "box": _enclosing(d["box"])}
              for d in pipe(image, threshold=threshold)])
     expected.threshold = threshold
     return expected
+
+
+def _enclosing(box):
+    """The pipeline's box; for a text detector's quadrilateral, which the pipeline
+    hands on as four [x, y] corners under the names of a box's four corners, the box
+    that encloses it."""
+    if not isinstance(box["xmin"], list):
+        return dict(box)
+    xs, ys = zip(*box.values())
+    return {"xmin": min(xs), "ymin": min(ys), "xmax": max(xs), "ymax": max(ys)}
 
 
 def _detect_named(pipe, images, labels, threshold, top_k):
