@@ -225,6 +225,17 @@ def _prompted(model_type, config):
         if tiny._present(vit, "pretrain_image_size"):  # its position embeddings' grid
             vit.pretrain_image_size = IMAGE_SIZE
         prompts.patch_size = PATCH_SIZE
+    if getattr(backbone, "model_type", None) == "timm_wrapper":
+        # A timm network (edgetam's repvit_m1, which transformers' defaults misspell,
+        # leaving resnet50): timm's own tiny test_resnet, its stages at strides 4 to
+        # 32 as the pyramid's feature sizes say (256 to 64 of a 1024-pixel image), and
+        # the pyramid reading their widths.
+        import timm
+        indices = [1, 2, 3, 4]
+        backbone.architecture = "test_resnet"
+        backbone.model_args = dict(backbone.model_args or {}, out_indices=indices)
+        features = timm.create_model("test_resnet", features_only=True, out_indices=indices).feature_info
+        vision.backbone_channel_list = features.channels()[::-1]
     if backbone is None:  # sam's ViT gives the masks' width itself
         vision.output_channels, vision.num_pos_feats = width, width // 2
     else:
