@@ -258,14 +258,18 @@ def _prompted(model_type, config):
     masks.iou_head_hidden_dim, masks.mlp_dim = masks.hidden_size, tiny.INTERMEDIATE
     if tiny._present(masks, "vit_dim"):  # a decoder that reads the ViT's features too (sam_hq's)
         masks.vit_dim = vision.hidden_size
-    processor = getattr(transformers, tiny.image_processor_name(model_type))()
+    # A video tracker's type maps no image processor nor processor (edgetam_video):
+    # those of the image model its code derives from.
+    source = next((parent for parent in [model_type] + tiny.parent_types(model_type)
+                   if tiny.image_processor_name(parent) and parent in PROCESSOR_MAPPING_NAMES), model_type)
+    processor = getattr(transformers, tiny.image_processor_name(source))()
     if getattr(processor, "size", None) and processor.size.get("longest_edge"):  # and pads to a square
         processor.size, processor.pad_size = {"longest_edge": IMAGE_SIZE}, {"height": IMAGE_SIZE, "width": IMAGE_SIZE}
         processor.mask_size = {"longest_edge": 4 * grid}
         processor.mask_pad_size = {"height": 4 * grid, "width": 4 * grid}
     else:  # resizes to a square
         processor.size, processor.mask_size = ({"height": side, "width": side} for side in (IMAGE_SIZE, 4 * grid))
-    return getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])(image_processor=processor)
+    return getattr(transformers, PROCESSOR_MAPPING_NAMES[source])(image_processor=processor)
 
 
 def _image_processor(model_type):
