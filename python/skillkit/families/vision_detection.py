@@ -74,13 +74,16 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     config = CONFIG_MAPPING[model_type]()
     declared = (getattr(type(config), "sub_configs_defaults", None) or {}).get("backbone_config")
-    reads = len(getattr(config, "layer_list_out_channels", None) or ())
-    if declared is not None and reads > len(getattr(config.backbone_config, "out_features", None) or ()):
+    reads = len((getattr(declared, "init_kwargs", None) or {}).get("out_features") or ())
+    chosen = getattr(config, "backbone_config", None)
+    if declared is not None and chosen.model_type != "timm_backbone" \
+            and reads > len(getattr(chosen, "out_features", None) or ()):  # (a timm one: see _resnet_backbone)
         # The backbone the config's fields declare (pp_ocrv6_small_det's pp_lcnet_v3,
         # giving the four stages its neck reads), where its __post_init__ defaults to
-        # another that gives fewer.
+        # another that gives fewer (pp_lcnet_v4, made for text recognition).
         backbone = CONFIG_MAPPING[declared.model_type](**declared.init_kwargs)
         config = CONFIG_MAPPING[model_type](backbone_config=backbone)
+    _text_detector_neck(config)
     if getattr(config, "projector_scale_factors", None) == ():
         # lw_detr's defaults project no level of its backbone's features into the
         # decoder (its checkpoints list theirs): two, a coarser and a finer, as
@@ -303,6 +306,30 @@ def _spread_queries(model):
         for module in model.modules():
             if isinstance(module, torch.nn.Embedding):
                 module.weight.normal_(0.0, 1.0)
+
+
+def _text_detector_neck(config):
+    """The lists a text detector's neck and head read that its config leaves None
+    (pp_ocrv5_server_det's, pp_ocrv6_medium_det's), as its checkpoints and transformers'
+    tests give them: the head's kernels (a convolution and two upsamplings: 3, 2, 2,
+    the small detectors' defaults); each of the four pyramid levels upsampled to the
+    finest (1, 2, 4, 8); and the intra-class block's convolutions, named after their
+    shape: 1 x 1 to reduce and return the channels, then vertical (k x 1), horizontal
+    (1 x k) and square kernels, long, mid and short (7, 5, 3), padded to keep the size."""
+    if hasattr(config, "kernel_list") and config.kernel_list is None:
+        config.kernel_list = [3, 2, 2]
+    if hasattr(config, "scale_factor_list") and config.scale_factor_list is None:
+        config.scale_factor_list = [1, 2, 4, 8]
+    if hasattr(config, "intraclass_block_config") and config.intraclass_block_config is None:
+        def conv(height, width):  # kernel, stride, padding
+            return [[height, width], [1, 1], [height // 2, width // 2]]
+
+        block = {"reduce_channel": conv(1, 1), "return_channel": conv(1, 1)}
+        for ratio, size in (("long", 7), ("mid", 5), ("short", 3)):
+            block[f"vertical_long_to_small_conv_{ratio}ratio"] = conv(size, 1)
+            block[f"horizontal_small_to_long_conv_{ratio}ratio"] = conv(1, size)
+            block[f"symmetric_conv_long_{ratio}ratio"] = conv(size, size)
+        config.intraclass_block_config = block
 
 
 def _keep_scale(model):
