@@ -223,3 +223,24 @@ def test_a_towers_width_under_another_name_follows_it_but_pixel_sizes_do_not():
     tiny.shrink(config)
     family._follow_widths(config, before)
     assert config.vision_config.image_size == 1024
+
+
+def test_a_pixel_shuffling_tower_widens_its_mlp_and_its_projector_reads_the_tower_width():
+    from transformers import Llama4Config
+
+    config = Llama4Config()
+    tiny.shrink(config)
+    family._pixel_shuffle_widths(config)
+    vision = config.vision_config
+    assert vision.intermediate_size == vision.hidden_size * 4  # 2 x 2 patches into one
+    assert vision.projector_input_dim == vision.projector_output_dim == vision.vision_output_dim == vision.hidden_size
+
+
+def test_the_image_token_the_model_counts_is_the_one_the_processor_repeats_per_feature(tmp_path):
+    # llama4's processor writes <|image|> once and <|patch|> once per image feature.
+    candidate = {"model_class": "Llama4ForConditionalGeneration", "auto_class": "AutoModelForImageTextToText"}
+    family.build_tiny("llama4", candidate, str(tmp_path), PLAN["seed"])
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    config = AutoModelForImageTextToText.from_pretrained(tmp_path).config
+    assert config.image_token_index == processor.tokenizer.convert_tokens_to_ids("<|patch|>")
+    assert len(family.reference(tmp_path, candidate, family.cases(PLAN)[0], PLAN)["token_ids"][0]) == 8

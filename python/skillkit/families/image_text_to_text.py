@@ -19,6 +19,7 @@ sizes, which the type's own image processor's defaults match as in a real checkp
 offline tokenizer holding the special tokens the processor reads; the config's token
 ids repointed at them; the processor's own sizes taken from the config.
 """
+import collections
 import functools
 import importlib
 import inspect
@@ -97,6 +98,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
             sub.out_hidden_size = vision.hidden_size * merged if square else tiny.HIDDEN
     _even_patch_grid(config)
     _tile_image_tokens(config)
+    _pixel_shuffle_widths(config)
     _clamp_feature_layers(config)
     source = _modeling_source(model_class, config)
     _scale_mrope_sections(config, source)
@@ -112,6 +114,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     # The processor may add tokens of its own (paligemma's <loc0000> ...) and names its
     # image token: the config follows, and the model is built from it anew.
     tokenizers.repoint_token_ids(config, tokenizer, named, processor)
+    _point_at_repeated_image_token(config, processor)
     tiny.seed_everything(seed)
     model = model_class(config).eval()
     _open_gates(model)
@@ -145,6 +148,49 @@ def _follow_widths(config, before):
                                  for kind in ("text", "vision", "audio"))]
             if len(towers) == 1:
                 setattr(sub, name, towers[0].hidden_size)
+
+
+def _point_at_repeated_image_token(config, processor):
+    """The config's image token id at the token the processor repeats once per image
+    feature, where the processor's image_token is a marker it writes once (llama4's
+    <|image|>, followed by as many <|patch|> as the image has features, which its
+    checkpoints' image_token_index names): the model counts the repeated one."""
+    token = getattr(processor, "image_token", None)
+    if not isinstance(token, str):
+        return
+    [image] = media.images(1, 0)
+    try:
+        ids = processor(images=[image], text=token, return_tensors="pt")["input_ids"][0].tolist()
+    except Exception:  # noqa: BLE001 -- a processor that wants another prompt is left as it is
+        return
+    marker = processor.tokenizer.convert_tokens_to_ids(token)
+    special = set(processor.tokenizer.all_special_ids)
+    counts = collections.Counter(ids)
+    repeated, count = max(((id_, n) for id_, n in counts.items() if id_ in special), key=lambda item: item[1],
+                          default=(None, 0))
+    if counts[marker] != 1 or count < 2:
+        return
+    for sub in tiny.configs(config):
+        for name, value in list(vars(sub).items()):
+            if re.fullmatch(r"image_token_(id|index)", name) and value == marker:
+                setattr(sub, name, repeated)
+
+
+def _pixel_shuffle_widths(config):
+    """The widths around a vision tower's pixel shuffle (llama4's pixel_shuffle_ratio 0.5:
+    2 x 2 patches into one, four times as wide), as transformers' tests size them: the
+    MLP after the shuffle reads intermediate_size = hidden_size / ratio^2, and the
+    projector's widths (projector_input_dim, projector_output_dim and the
+    vision_output_dim the multimodal projector reads) are the tower's width. The
+    defaults' 4096-wide projector and 7680 vision_output_dim do not agree."""
+    for sub in tiny.configs(config):
+        ratio = vars(sub).get("pixel_shuffle_ratio")
+        if not isinstance(ratio, float) or not isinstance(vars(sub).get("hidden_size"), int):
+            continue
+        sub.intermediate_size = round(sub.hidden_size / ratio ** 2)
+        for name in ("projector_input_dim", "projector_output_dim", "vision_output_dim"):
+            if isinstance(vars(sub).get(name), int):
+                setattr(sub, name, sub.hidden_size)
 
 
 def _open_gates(model):
