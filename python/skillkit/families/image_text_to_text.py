@@ -99,9 +99,12 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _even_patch_grid(config)
     _tile_image_tokens(config)
     _pixel_shuffle_widths(config)
+    _neck_feeds_its_sibling(config)
     _clamp_feature_layers(config)
     source = _modeling_source(model_class, config)
     _scale_mrope_sections(config, source)
+    _list_mlp_kinds(config, source)
+    _declare_read_token_ids(config, source)
     # A model that makes its sliding-window mask whether or not a layer slides (step3p7's)
     # needs a window: one wider than any tiny sequence, which changes nothing.
     if "create_sliding_window_causal_mask(" in source:
@@ -174,6 +177,55 @@ def _point_at_repeated_image_token(config, processor):
         for name, value in list(vars(sub).items()):
             if re.fullmatch(r"image_token_(id|index)", name) and value == marker:
                 setattr(sub, name, repeated)
+
+
+def _declare_read_token_ids(config, modeling_source):
+    """Token ids the model reads off its config (self.config.vision_start_token_id) that
+    its config class does not declare but another config of its module does
+    (qwen2_5_omni_thinker's: its checkpoints are saved within qwen2_5_omni's, whose
+    talker config names it): that default, repointed at the tiny vocabulary with the
+    others (tokenizers.repoint_token_ids)."""
+    read = set(re.findall(r"\bself\.config\.(\w+_token_id)\b", modeling_source))
+    missing = [name for name in sorted(read) if not hasattr(config, name)]
+    if not missing:
+        return
+    module = importlib.import_module(type(config).__module__)
+    others = [value for value in vars(module).values()
+              if isinstance(value, type) and issubclass(value, transformers.PreTrainedConfig)]
+    for name in missing:
+        default = next((getattr(other, name) for other in others if isinstance(getattr(other, name, None), int)), None)
+        if default is not None:
+            setattr(config, name, default)
+
+
+def _list_mlp_kinds(config, modeling_source):
+    """Per-layer MLP kinds a config leaves None for its checkpoints to list
+    (deepseek_ocr2's mlp_layer_types), which its model indexes all the same: the first
+    tiny layer dense and the last of the kind the model tests for (its experts, "sparse")
+    where the config has experts, as deepseek's first_k_dense_replace lays them out."""
+    tested = re.search(r"""mlp_layer_types\[layer_idx\] == ["'](\w+)["']""", modeling_source)
+    for sub in tiny.configs(config):
+        layers = vars(sub).get("num_hidden_layers")
+        if "mlp_layer_types" not in vars(sub) or sub.mlp_layer_types is not None or not isinstance(layers, int):
+            continue
+        experts = any(isinstance(vars(sub).get(name), int) and vars(sub)[name] > 0
+                      for name in ("n_routed_experts", "num_experts", "num_local_experts"))
+        kind = tested.group(1) if tested and experts else "dense"
+        sub.mlp_layer_types = ["dense"] + [kind] * (layers - 1)
+
+
+def _neck_feeds_its_sibling(config):
+    """A SAM tower's neck (its downsample_channels, the last the width it hands on) that
+    feeds the encoder beside it in the same vision config (deepseek_ocr2's, unlimited_ocr's
+    sam_config and encoder_config): its last channels the encoder's tiny width. The real
+    checkpoints pair them so (896 and a 896-wide encoder); the defaults need not."""
+    for sub in tiny.configs(config):
+        towers = [value for value in vars(sub).values() if isinstance(value, transformers.PreTrainedConfig)]
+        for neck in towers:
+            channels = vars(neck).get("downsample_channels")
+            readers = [tower for tower in towers if tower is not neck and isinstance(vars(tower).get("hidden_size"), int)]
+            if isinstance(channels, (list, tuple)) and channels and len(readers) == 1:
+                neck.downsample_channels = type(channels)([*channels[:-1], readers[0].hidden_size])
 
 
 def _pixel_shuffle_widths(config):
@@ -458,7 +510,8 @@ def _even_patch_grid(config):
 
 def _clamp_feature_layers(config):
     """Layers named by index (vipllava's vision_feature_layer (-2, -5, -8, -11, 6),
-    mllama's intermediate_layers_indices and cross_attention_layers) within the tiny
+    mllama's intermediate_layers_indices and cross_attention_layers, a SAM tower's
+    global_attn_indexes, whose first deepseek_vl_hybrid reads features at) within the tiny
     towers' depth, as many as before (a projector's width counts them); and the depths
     of a tower's other stacks (mllama's num_global_layers) no deeper than the tiny one."""
     for sub in tiny.configs(config):
@@ -468,7 +521,7 @@ def _clamp_feature_layers(config):
             if re.fullmatch(r"num_\w+_layers", name) and isinstance(value, int) and value > tiny.LAYERS \
                     and name != "num_hidden_layers":
                 setattr(sub, name, tiny.LAYERS)
-            if not re.search(r"(feature_layers?|layers_indices|layer_indices|cross_attention_layers)$", name):
+            if not re.search(r"(feature_layers?|layers_indices|layer_indices|attn_indexes|cross_attention_layers)$", name):
                 continue
             if isinstance(value, (list, tuple)) and all(isinstance(index, int) for index in value):
                 setattr(sub, name, type(value)(_clamp(index, layers) for index in value))
