@@ -102,9 +102,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _neck_feeds_its_sibling(config)
     _clamp_feature_layers(config)
     source = _modeling_source(model_class, config)
+    _rope_per_layer_kind(config, source)
     _scale_mrope_sections(config, source)
     _list_mlp_kinds(config, source)
     _declare_read_token_ids(config, source)
+    _name_unnamed_experts(config, source)
     # A model that makes its sliding-window mask whether or not a layer slides (step3p7's)
     # needs a window: one wider than any tiny sequence, which changes nothing.
     if "create_sliding_window_causal_mask(" in source:
@@ -133,7 +135,8 @@ def _follow_widths(config, before):
     name says (text, vision, audio)."""
     widths = {}
     for sub in tiny.configs(config):
-        width = before[id(sub)].get("hidden_size")
+        # Under its own name or the one the config maps it to (pp_formulanet's d_model).
+        width = before[id(sub)].get("hidden_size", before[id(sub)].get("d_model"))
         if isinstance(width, int) and width > 64 and sub.hidden_size != width:
             widths.setdefault(width, []).append(sub)
     for sub in tiny.configs(config):
@@ -177,6 +180,33 @@ def _point_at_repeated_image_token(config, processor):
         for name, value in list(vars(sub).items()):
             if re.fullmatch(r"image_token_(id|index)", name) and value == marker:
                 setattr(sub, name, repeated)
+
+
+def _rope_per_layer_kind(config, modeling_source):
+    """Rotary parameters a model reads per layer kind (rope_parameters[layer_type]:
+    cohere_compass's) where the defaults give none ({}), which its checkpoints and
+    transformers' tests give: the default rotation for each kind its layers have."""
+    if not re.search(r"rope_parameters\[layer_type\]", modeling_source):
+        return
+    for sub in tiny.configs(config):
+        rope, kinds = vars(sub).get("rope_parameters"), vars(sub).get("layer_types")
+        if isinstance(rope, dict) and isinstance(kinds, list) and not set(rope) & set(kinds) and "rope_type" not in rope:
+            sub.rope_parameters = {kind: {"rope_type": "default", "rope_theta": 10000.0} for kind in dict.fromkeys(kinds)}
+
+
+def _name_unnamed_experts(config, modeling_source):
+    """Experts a model builds whatever its config says (diffusion_gemma's router on every
+    layer) where the defaults leave their count, choice and width None for the
+    checkpoints to name: tiny ones, as tiny.shrink makes of named ones."""
+    for sub in tiny.configs(config):
+        if "num_experts" not in vars(sub) or sub.num_experts is not None \
+                or not re.search(r"nn\.Linear\([^)]*config\.num_experts", modeling_source):
+            continue
+        sub.num_experts = tiny.EXPERTS
+        for name, value in (("top_k_experts", tiny.EXPERTS_PER_TOKEN), ("num_experts_per_tok", tiny.EXPERTS_PER_TOKEN),
+                            ("moe_intermediate_size", tiny.EXPERT_INTERMEDIATE)):
+            if name in vars(sub) and vars(sub)[name] is None:
+                setattr(sub, name, value)
 
 
 def _declare_read_token_ids(config, modeling_source):
@@ -558,7 +588,10 @@ def _scale_mrope_sections(config, modeling_source):
     none and the modeling code falls back on its own (paddleocr_vl's)."""
     fallback = re.search(r"""["']mrope_section["'],\s*\[([\d, ]+)\]""", modeling_source)
     for sub in tiny.configs(config):
-        for rope in (getattr(sub, "rope_parameters", None), getattr(sub, "rope_scaling", None)):
+        ropes = [getattr(sub, "rope_parameters", None), getattr(sub, "rope_scaling", None)]
+        # Parameters per layer kind (cohere_compass's {"full_attention": {...}}) each.
+        ropes += [rope for rope in (ropes[0].values() if isinstance(ropes[0], dict) else ()) if isinstance(rope, dict)]
+        for rope in ropes:
             sections = rope.get("mrope_section") if isinstance(rope, dict) else None
             if sections is None and fallback and isinstance(rope, dict) and "rope_type" in rope:
                 sections = [int(size) for size in fallback.group(1).split(",")]
