@@ -113,6 +113,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
         for sub in tiny.configs(config):
             if "sliding_window" in vars(sub) and sub.sliding_window is None:
                 sub.sliding_window = 4096
+    _as_reloaded(config)
     if not hasattr(model_class, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
     processor = _processor(model_type, processor_class, tokenizer, config, model_class(config))
@@ -180,6 +181,24 @@ def _point_at_repeated_image_token(config, processor):
         for name, value in list(vars(sub).items()):
             if re.fullmatch(r"image_token_(id|index)", name) and value == marker:
                 setattr(sub, name, repeated)
+
+
+def _as_reloaded(config):
+    """Sizes as the saved config will load: those its __post_init__ derives again from
+    others (step3p7's vision intermediate_size, hidden_size x mlp_ratio) take the derived
+    value, so that the model built here is the one that reloads."""
+    try:
+        reloaded = type(config).from_dict(config.to_dict())
+    except Exception:  # noqa: BLE001 -- a config that does not reload fails in save_and_verify, honestly
+        return
+    for sub, again in zip(tiny.configs(config), tiny.configs(reloaded)):
+        if type(sub) is not type(again):
+            return
+        for name, value in list(vars(sub).items()):
+            derived = vars(again).get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and isinstance(derived, int) \
+                    and derived != value and re.search(r"(size|dim)$", name):
+                setattr(sub, name, derived)
 
 
 def _rope_per_layer_kind(config, modeling_source):

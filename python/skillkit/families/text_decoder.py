@@ -19,6 +19,9 @@ comparisons are that family's (skillkit.families.text_encoder): a decoder's head
 differs in what it reads (text-classification scores the last token), not in what the
 handler must return.
 """
+import importlib
+import inspect
+
 import torch
 import transformers
 from transformers import AutoTokenizer, pipeline
@@ -27,7 +30,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from .. import greedy, tiny, tokenizers
 from ..expected import Expected
 from ..teaching import ENDS_AFTER, GOES_ON, fit, generation_cases
-from . import text_encoder
+from . import image_text_to_text, text_encoder
 
 VOCAB_SIZE = 384
 # The tasks whose head is the causal LM, served by generating.
@@ -67,7 +70,14 @@ def build_tiny(model_type, candidate, out_dir, seed, **config_changes):
         if getattr(config, f"{role}_token_id", None) is not None or role == "eos":
             overrides[f"{role}_token_id"] = getattr(tokenizer, f"{role}_token_id")
     tiny.shrink(config, **overrides)
-    model = getattr(transformers, candidate["model_class"])(config).eval()
+    model_class = getattr(transformers, candidate["model_class"])
+    # The text model of a vision-language type (cohere_compass_text's) rotates as its
+    # whole does: its rotary parameters per layer kind and multimodal sections, the
+    # image-text-to-text family's rules.
+    source = inspect.getsource(importlib.import_module(model_class.__module__))
+    image_text_to_text._rope_per_layer_kind(config, source)
+    image_text_to_text._scale_mrope_sections(config, source)
+    model = model_class(config).eval()
     _teach(model, tokenizer)
     tiny.save_and_verify(model, tokenizer, out_dir)
 
