@@ -20,6 +20,7 @@ offline tokenizer holding the special tokens the processor reads; the config's t
 ids repointed at them; the processor's own sizes taken from the config.
 """
 import collections
+import dataclasses
 import functools
 import importlib
 import inspect
@@ -85,7 +86,13 @@ def build_tiny(model_type, candidate, out_dir, seed):
                    and isinstance(vars(sub).get("hidden_size"), int)), None)
     vision_width = vision.hidden_size if vision is not None else None
     before = {id(sub): dict(vars(sub)) for sub in tiny.configs(config)}
+    _underive_layer_indices(config)
     tiny.shrink(config)
+    # A rotary width of zero (glm5_next's NoPE attention, which its config validates) is
+    # no width to shrink: it stays zero.
+    for sub in tiny.configs(config):
+        if before[id(sub)].get("qk_rope_head_dim") == 0:
+            sub.qk_rope_head_dim = 0
     _follow_widths(config, before)
     # What a vision tower hands the text model (granite_docling's out_hidden_size) is
     # the text model's width, tiny too; but patches merged k x k before a projector
@@ -126,6 +133,22 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _open_gates(model)
     _choose_chat_template(processor, model, tokenizer)
     tiny.save_and_verify(model, processor, out_dir)
+
+
+def _underive_layer_indices(config):
+    """Per-layer lists of layer indices a config derives from its depth when left None
+    (mistral_large4's kv_source_layers, range(num_hidden_layers): each layer its own KV
+    source), left None again so that they are derived for the tiny depth, not kept at
+    the real one."""
+    for sub in tiny.configs(config):
+        if not dataclasses.is_dataclass(sub):
+            continue
+        layers = vars(sub).get("num_hidden_layers")
+        for field in dataclasses.fields(sub):
+            value = vars(sub).get(field.name)
+            if field.default is None and isinstance(value, list) and len(value) == layers \
+                    and value == list(range(layers)):
+                setattr(sub, field.name, None)
 
 
 def _follow_widths(config, before):
