@@ -114,6 +114,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _list_mlp_kinds(config, source)
     _declare_read_token_ids(config, source)
     _name_unnamed_experts(config, source)
+    _name_unnamed_indexer(config)
     # A model that makes its sliding-window mask whether or not a layer slides (step3p7's)
     # needs a window: one wider than any tiny sequence, which changes nothing.
     if "create_sliding_window_causal_mask(" in source:
@@ -249,6 +250,25 @@ def _name_unnamed_experts(config, modeling_source):
                             ("moe_intermediate_size", tiny.EXPERT_INTERMEDIATE)):
             if name in vars(sub) and vars(sub)[name] is None:
                 setattr(sub, name, value)
+
+
+# A sparse-attention indexer's sizes, as transformers' tests size qwen4_exp's (QSA): two
+# heads over one key head, 8 wide, a budget of 4 keys chosen in blocks of 2.
+_INDEXER = {"indexer_n_heads": 2, "indexer_kv_heads": 1, "indexer_head_dim": 8, "indexer_budget": 4,
+            "indexer_compress_ratio": 2}
+
+
+def _name_unnamed_indexer(config):
+    """A sparse-attention indexer whose sizes the defaults leave None for the
+    checkpoints to name (qwen4_exp's, which its layers build all the same): _INDEXER's,
+    its head as wide as the attention's rotated part at least."""
+    for sub in tiny.configs(config):
+        if not all(name in vars(sub) and vars(sub)[name] is None for name in _INDEXER):
+            continue
+        vars(sub).update(_INDEXER)
+        head_dim = vars(sub).get("head_dim")
+        if isinstance(head_dim, int):
+            sub.indexer_head_dim = max(sub.indexer_head_dim, head_dim)
 
 
 def _declare_read_token_ids(config, modeling_source):

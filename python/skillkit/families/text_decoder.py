@@ -71,12 +71,13 @@ def build_tiny(model_type, candidate, out_dir, seed, **config_changes):
             overrides[f"{role}_token_id"] = getattr(tokenizer, f"{role}_token_id")
     tiny.shrink(config, **overrides)
     model_class = getattr(transformers, candidate["model_class"])
-    # The text model of a vision-language type (cohere_compass_text's) rotates as its
-    # whole does: its rotary parameters per layer kind and multimodal sections, the
-    # image-text-to-text family's rules.
+    # The text model of a vision-language type (cohere_compass_text's) is built as its
+    # whole is: its rotary parameters per layer kind, multimodal sections and sparse
+    # attention's indexer (qwen4_exp_text's), the image-text-to-text family's rules.
     source = inspect.getsource(importlib.import_module(model_class.__module__))
     image_text_to_text._rope_per_layer_kind(config, source)
     image_text_to_text._scale_mrope_sections(config, source)
+    image_text_to_text._name_unnamed_indexer(config)
     model = model_class(config).eval()
     _teach(model, tokenizer)
     tiny.save_and_verify(model, tokenizer, out_dir)
