@@ -137,19 +137,19 @@ def build_tiny(model_type, candidate, out_dir, seed):
 
 
 def _underive_layer_indices(config):
-    """Per-layer lists of layer indices a config derives from its depth when left None
-    (mistral_large4's kv_source_layers, range(num_hidden_layers): each layer its own KV
-    source), left None again so that they are derived for the tiny depth, not kept at
-    the real one."""
+    """Per-layer lists of layer indices a config derives from its depth when left None,
+    as every layer (mistral_large4's kv_source_layers, range(num_hidden_layers): each
+    layer its own KV source; llama4's moe_layers, every layer a mixture of experts):
+    every layer of the tiny depth, not of the real one."""
     for sub in tiny.configs(config):
         if not dataclasses.is_dataclass(sub):
             continue
         layers = vars(sub).get("num_hidden_layers")
         for field in dataclasses.fields(sub):
             value = vars(sub).get(field.name)
-            if field.default is None and isinstance(value, list) and len(value) == layers \
+            if field.default is None and isinstance(value, list) and len(value) == layers > tiny.LAYERS \
                     and value == list(range(layers)):
-                setattr(sub, field.name, None)
+                setattr(sub, field.name, list(range(tiny.LAYERS)))
 
 
 def _follow_widths(config, before):
