@@ -19,6 +19,7 @@ comparisons are that family's (skillkit.families.text_encoder): a decoder's head
 differs in what it reads (text-classification scores the last token), not in what the
 handler must return.
 """
+import importlib
 import inspect
 
 import torch
@@ -29,7 +30,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from .. import greedy, tiny, tokenizers
 from ..expected import Expected
 from ..teaching import ENDS_AFTER, GOES_ON, fit, generation_cases
-from . import text_encoder
+from . import image_text_to_text, text_encoder
 
 VOCAB_SIZE = 384
 # The tasks whose head is the causal LM, served by generating.
@@ -77,6 +78,13 @@ def build_tiny(model_type, candidate, out_dir, seed, **config_changes):
     real_vocab = config.vocab_size
     tiny.shrink(config, **overrides)
     text_encoder.fit_sizes(config, real_vocab)
+    # The text model of a vision-language type (cohere_compass_text's) is built as its
+    # whole is: its rotary parameters per layer kind, multimodal sections and sparse
+    # attention's indexer (qwen4_exp_text's), the image-text-to-text family's rules.
+    source = inspect.getsource(importlib.import_module(type(config).__module__.replace(".configuration_", ".modeling_")))
+    image_text_to_text._rope_per_layer_kind(config, source)
+    image_text_to_text._scale_mrope_sections(config, source)
+    image_text_to_text._name_unnamed_indexer(config)
     model = text_encoder.instantiate(candidate, config)
     _teach(model, tokenizer)
     tiny.save_and_verify(model, tokenizer, out_dir)
