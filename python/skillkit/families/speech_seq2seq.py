@@ -253,12 +253,25 @@ def _build_any(model_type, candidate, out_dir, seed):
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if not hasattr(model, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
+    _draw_codebooks(model, seed)
     if config.is_encoder_decoder:
         _teach(model, processor, seed)
     # A decoder-only one (kyutai_speech_to_text: the codec's tokens and the text's, frame
     # by frame) is not taught: its training input is not a decoder's; its random
     # transcripts still differ from clip to clip.
     tiny.save_and_verify(model, processor, out_dir)
+
+
+def _draw_codebooks(model, seed):
+    """Codebooks its init leaves at zero (mimi's `embed_sum`, in kyutai_speech_to_text's
+    codec) drawn at random, seeded: at zero every frame of every clip quantizes to code
+    0, and the model hears nothing of the clip; a trained codec's entries differ."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            codebook = getattr(module, "embed_sum", None)
+            if isinstance(codebook, torch.Tensor) and not codebook.any():
+                codebook.copy_(torch.randn(codebook.shape, generator=generator))
 
 
 def _past_the_vocabulary(config):
