@@ -38,10 +38,13 @@ bin/run-tests --timeout 600 "$out/plans.jsonl" > "$out/results.jsonl" || [ $? -e
 # policy) becomes requirements, gen-skillset rewrites the skillsets those change, and
 # verify runs those skillsets' tests again. The report counts both.
 .venv/bin/python scripts/survey_report.py --loop-candidates "$out" > "$out/loop-results.jsonl"
-bin/analyze -q "$out/loop-results.jsonl" > "$out/loop-requirements.jsonl" || [ $? -eq 1 ]
-bin/gen-skillset -q -r "$out/loop-requirements.jsonl" > "$out/loop-generated.jsonl"
-grep '"status":"written"' "$out/loop-generated.jsonl" > "$out/loop-manifests.jsonl" || true
+: > "$out/loop-manifests.jsonl"
 : > "$out/loop-verify.jsonl"
+if [ -s "$out/loop-results.jsonl" ]; then
+  bin/analyze -q "$out/loop-results.jsonl" > "$out/loop-requirements.jsonl" || [ $? -eq 1 ]
+  bin/gen-skillset -q -r "$out/loop-requirements.jsonl" > "$out/loop-generated.jsonl"
+  grep '"status":"written"' "$out/loop-generated.jsonl" > "$out/loop-manifests.jsonl" || true
+fi
 if [ -s "$out/loop-manifests.jsonl" ]; then
   bin/verify -q --timeout 600 "$out/loop-manifests.jsonl" > "$out/loop-verify.jsonl" || [ $? -eq 1 ]
 fi
