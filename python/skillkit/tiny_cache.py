@@ -1,8 +1,10 @@
 """The tiny-model cache: each tiny model is built once and shared by every later run."""
 import hashlib
+import inspect
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -11,8 +13,9 @@ import transformers
 
 from . import teaching, tiny, tokenizers
 
-# The shared modules that build tiny models; with the family module, their code is part
-# of the cache key, so that changing a builder rebuilds.
+# The shared modules that build tiny models; with the family module and the skillkit
+# modules those use (builder_modules), their code is part of the cache key, so that
+# changing a builder rebuilds.
 BUILDERS = (tiny, tokenizers, teaching)
 
 # A build of an older key (builder code since changed) that no run has read for this
@@ -36,9 +39,28 @@ def cache_root():
     return Path(home) / "hf-skillsets" / "tiny"
 
 
+def builder_modules(family):
+    """The family module and every skillkit module it builds with, transitively: a
+    family that calls another's recipe (speech-seq2seq builds audio language models
+    with audio-text-to-text's) rebuilds when that one changes."""
+    found, pending = {}, [family, *BUILDERS]
+    while pending:
+        module = pending.pop()
+        if module.__name__ in found:
+            continue
+        found[module.__name__] = module
+        for value in vars(module).values():
+            if inspect.ismodule(value) and hasattr(module, "__path__"):
+                continue  # a package holds every submodule loaded so far, not only those it uses
+            owner = value if inspect.ismodule(value) else sys.modules.get(getattr(value, "__module__", None) or "")
+            if owner is not None and owner.__name__.startswith("skillkit.") and getattr(owner, "__file__", None):
+                pending.append(owner)
+    return [found[name] for name in sorted(found)]
+
+
 def _builder_digest(family):
     digest = hashlib.sha256()
-    for module in (family, *BUILDERS):
+    for module in builder_modules(family):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
 

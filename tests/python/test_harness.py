@@ -254,3 +254,14 @@ def test_greedy_margins_stay_out_of_the_signature():
     reference = harness.run(WHISPER_PLAN)["reference"]
     assert reference["status"] == "pass", reference.get("message")
     assert set(reference["signature"]["outputs"]) == {"token_ids", "texts"}
+
+
+def test_a_tiny_models_cache_key_holds_the_code_of_every_family_module_its_recipe_calls():
+    from skillkit import families
+    from skillkit.tiny_cache import builder_modules
+
+    def names(family):
+        return {module.__name__ for module in builder_modules(families.load(family))}
+    # speech-seq2seq builds audio language models with audio-text-to-text's recipe.
+    assert {"skillkit.families.audio_text_to_text", "skillkit.tiny"} <= names("speech-seq2seq")
+    assert not any("audio" in name for name in names("vision"))  # not every family loaded so far
