@@ -56,6 +56,12 @@ def test_a_config_the_auto_class_does_not_map_is_no_auto_class():
     assert failures.classify(exc, failures.TINY_MODEL) == "no-auto-class"
 
 
+def test_an_auto_class_mapping_a_class_its_module_does_not_export_is_no_auto_class():
+    with pytest.raises(ValueError) as raised:  # transformers maps it, but does not export it
+        transformers.AutoModel.from_config(transformers.AutoConfig.for_model("voxtral_realtime_text"))
+    assert failures.classify(raised.value, failures.TINY_MODEL) == "no-auto-class"
+
+
 def test_custom_code_is_remote_code(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(
         {"model_type": "no-such-type-here", "auto_map": {"AutoConfig": "configuration_x.XConfig"}}))
