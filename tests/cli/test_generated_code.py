@@ -41,7 +41,7 @@ def generated_everything(tmp_path_factory, cli):
 
 BATCH_POLICIES = [("canine", "feature-extraction", "equal-length"), ("canine", "question-answering", "equal-length"),
                   ("canine", "token-classification", "single"), ("textnet", "image-classification", "single"),
-                  ("videomae", "video-classification", "single")]
+                  ("videomae", "video-classification", "single"), ("rwkv", "text-generation", "single")]
 
 
 def ruff(cli, *args, cwd):

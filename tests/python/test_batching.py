@@ -84,3 +84,13 @@ def test_choose_reads_each_vision_tasks_own_output(bert_plan):
     chosen = _choose(plan, families.load("vision"))
     assert [(t["policy"], t["status"]) for t in chosen["tried"]] == [("batched", "fail"), ("single", "pass")]
     assert "3 images gave 1 rows" in chosen["tried"][0]["message"]  # the case's two and its first again
+
+
+def test_choose_generates_alone_for_a_decoder_whose_generate_takes_no_attention_mask(bert_plan):
+    # rwkv's recurrence reads the left padding as text: a padded prompt continues otherwise.
+    plan = dict(bert_plan, model_type="rwkv", ident="rwkv", family="text-decoder", task="text-generation",
+                generation={"max_new_tokens": 8}, batch_policies=["batched", "single"])
+    plan["candidates"] = [{"model_class": "RwkvForCausalLM", "auto_class": "AutoModelForCausalLM",
+                           "processor_class": "AutoTokenizer"}]
+    chosen = _choose(plan, families.load("text-decoder"))
+    assert [(t["policy"], t["status"]) for t in chosen["tried"]] == [("batched", "fail"), ("single", "pass")]

@@ -210,6 +210,26 @@ def reference(model_dir, candidate, case, plan):
     return expected
 
 
+def run_batch(model_dir, candidate, plan, prompts):
+    """The model run once on `prompts`, as the skillset batches them (skillkit.batching):
+    generation greedy on the prompts padded on the left, per prompt its new tokens and
+    its length in tokens; the other tasks as text-encoder measures them. A model whose
+    generate() takes no attention mask (rwkv, xlstm, xlnet) continues a padded prompt
+    otherwise than the prompt alone."""
+    if not _generates(plan):
+        return text_encoder.run_batch(model_dir, candidate, plan, prompts)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    if tokenizer.pad_token is None:  # as the skillset pads: end-of-sequence, hidden by the mask
+        tokenizer.pad_token = tokenizer.eos_token
+    model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
+    batch = tokenizer(list(prompts), padding=True, return_tensors="pt")
+    steps = plan["generation"]["max_new_tokens"]
+    with torch.inference_mode():  # every prompt its full count of tokens: rows of one length
+        sequences = model.generate(**batch, max_new_tokens=steps, min_new_tokens=steps, do_sample=False,
+                                   pad_token_id=tokenizer.pad_token_id)
+    return list(sequences[:, batch["input_ids"].shape[1]:].float()), batch["attention_mask"].sum(dim=1).tolist()
+
+
 def compare(expected, actual, plan):
     """Generation: token ids equal token for token and texts equal, ties named
     (skillkit.greedy); the other tasks as text-encoder compares them."""
