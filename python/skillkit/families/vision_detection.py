@@ -76,7 +76,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     declared = (getattr(type(config), "sub_configs_defaults", None) or {}).get("backbone_config")
     reads = len((getattr(declared, "init_kwargs", None) or {}).get("out_features") or ())
     chosen = getattr(config, "backbone_config", None)
-    if declared is not None and chosen.model_type != "timm_backbone" \
+    if declared is not None and chosen is not None and chosen.model_type != "timm_backbone" \
             and reads > len(getattr(chosen, "out_features", None) or ()):  # (a timm one: see _resnet_backbone)
         # The backbone the config's fields declare (pp_ocrv6_small_det's pp_lcnet_v3,
         # giving the four stages its neck reads), where its __post_init__ defaults to
