@@ -102,6 +102,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _clamp_feature_layers(config)
     source = _modeling_source(model_class, config)
     _scale_mrope_sections(config, source)
+    _required_mrope_axes(config, source)
     # A model that makes its sliding-window mask whether or not a layer slides (step3p7's)
     # needs a window: one wider than any tiny sequence, which changes nothing.
     if "create_sliding_window_causal_mask(" in source:
@@ -116,6 +117,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tokenizers.repoint_token_ids(config, tokenizer, named, processor)
     _match_patch_queries(config, processor)
     _image_token_as_written(config, processor, tokenizer)
+    _name_unwritten_image_token(config, processor, tokenizer)
     tiny.seed_everything(seed)
     model = model_class(config).eval()
     _open_gates(model)
@@ -428,7 +430,7 @@ def _choose_chat_template(processor, model, tokenizer):
                       for word in ("start", "end"))
         if start and end:
             wrapped.append(start + token + end)
-    candidates = list(dict.fromkeys([*tokens, *wrapped, ""]))
+    candidates = list(dict.fromkeys([*tokens, *wrapped, *_repeated_image_tokens(processor, model, tokens), ""]))
     [image] = media.images(1, 0)
     failures = []
     for token in candidates:
@@ -444,6 +446,40 @@ def _choose_chat_template(processor, model, tokenizer):
     for token, exc in zip(candidates[1:], failures[1:]):
         failures[0].add_note(f"with the image as {token!r}: {type(exc).__name__}: {exc}")
     raise failures[0]
+
+
+def _name_unwritten_image_token(config, processor, tokenizer):
+    """An image token that neither the processor writes nor the tiny vocabulary holds
+    (pp_chart2table's: its processor writes none, its checkpoint's chat template writes
+    them, and the config's image_token_index is the checkpoint's id, past the tiny
+    vocabulary): a special token "<image>" the config's id then names, for the chat
+    template to write (see _repeated_image_tokens)."""
+    if getattr(processor, "image_token", None) is not None:
+        return
+    fields = [(sub, name) for sub in tiny.configs(config) for name in ("image_token_id", "image_token_index")
+              if isinstance(vars(sub).get(name), int) and vars(sub)[name] >= len(tokenizer)]
+    if not fields:
+        return
+    token, size = "<image>", len(tokenizer)
+    if token not in tokenizer.get_vocab():
+        tokenizer.add_tokens([token], special_tokens=True)
+        tokenizer.add_special_tokens({"extra_special_tokens": [token]}, replace_extra_special_tokens=False)
+    for sub, name in fields:
+        setattr(sub, name, tokenizer.convert_tokens_to_ids(token))
+    # The vocabulary sizes that were the tokenizer's follow it (a vision tower's is not).
+    for sub in tiny.configs(config):
+        if vars(sub).get("vocab_size") == size:
+            sub.vocab_size = len(tokenizer)
+
+
+def _repeated_image_tokens(processor, model, tokens):
+    """The image written as its token once per feature the model makes of it, as the chat
+    template of a checkpoint whose processor writes no image tokens does
+    (pp_chart2table's 256): only where the processor has no image_token to expand."""
+    if getattr(processor, "image_token", None) is not None or not tokens:
+        return []
+    count = _features_per_image(model, processor.image_processor)
+    return [token * count for token in tokens] if count and count > 1 else []
 
 
 # The config's names of a size a processor takes under its own (the number of tokens an
@@ -554,6 +590,28 @@ def _scale_mrope_sections(config, modeling_source):
             rest = next((at for at, section in enumerate(sections) if sections.count(section) == 1), 0)
             scaled[rest] += half - sum(scaled)
             rope["mrope_section"] = scaled
+
+
+def _required_mrope_axes(config, modeling_source):
+    """Multimodal rotary sections that a model requires but its default config leaves to
+    its checkpoints (hunyuan_vl's "expects at least 3 multimodal RoPE axes": width,
+    height and image index, after any axes of plain sequence positions): one axis of
+    sequence positions and the required image axes, as its checkpoints and transformers'
+    own test (mrope_section [2, 2, 2, 2]) have them, in equal parts of half the tiny head."""
+    required = re.search(r"expects at least (\d+) multimodal RoPE axes", modeling_source)
+    if not required:
+        return
+    axes = int(required.group(1)) + 1
+    for sub in tiny.configs(config):
+        rope = vars(sub).get("rope_parameters")
+        heads, width = vars(sub).get("num_attention_heads"), vars(sub).get("hidden_size")
+        head_dim = vars(sub).get("head_dim") or (width // heads if heads and width else None)
+        if not isinstance(rope, dict) or rope.get("mrope_section") or not head_dim:
+            continue
+        half = head_dim // 2
+        sections = [half // axes] * axes
+        sections[0] += half - sum(sections)
+        rope["mrope_section"] = sections
 
 
 def _match_patch_queries(config, processor):
