@@ -43,7 +43,10 @@ _NO_PROCESSOR = ("no image processor for", "no recipe for resizing", "Unrecogniz
                  "no feature extractor class in transformers' feature extractor table")
 # The Auto class of the task does not map this config (transformers' own words).
 _NO_AUTO_CLASS = ("for this kind of AutoModel", "Unrecognized configuration class",
-                  "has no attribute 'AutoModel")
+                  "has no attribute 'AutoModel",
+                  # the auto class maps the config to a class its module does not export
+                  # (voxtral_realtime_text's text model): "Could not find X neither in ...".
+                  "neither in <module")
 
 # Exceptions from turning a torch model into a graph: OpenVINO's converter, torch's ONNX
 # exporter and the torch.export / dynamo tracing under it.

@@ -29,6 +29,11 @@ def answer(model, inputs, settings, end_ids):
 
     with torch.inference_mode():
         scored = model.generate(**inputs, **settings, return_dict_in_generate=True, output_scores=True)
+    if getattr(scored, "scores", None) is None:
+        # diffusion_gemma's block diffusion fills a block of tokens at once, drawing as it
+        # goes whatever do_sample says: no token-by-token greedy answer to compare.
+        raise NotImplementedError(f"{type(model).__name__}.generate() scores no steps: it does not decode "
+                                  "token by token, so it has no greedy answer")
     generated = scored.sequences[0, scored.sequences.shape[1] - len(scored.scores):].tolist()
     token_ids = next((generated[:at + 1] for at, token in enumerate(generated) if token in end_ids), generated)
     return token_ids, margins(scored.scores)

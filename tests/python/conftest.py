@@ -1,13 +1,17 @@
-"""Shared fixtures of skillkit's own tests: a bert plan and a private tiny-model cache."""
+"""Shared fixtures of skillkit's own tests: a bert plan, a private tiny-model cache and
+the skillsets gen-skillset writes."""
 import copy
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from skillkit import backends
+from skillkit.skillset import instantiate
 
 FIXTURES = Path(__file__).parent / "fixtures"
+GEN_SKILLSET = Path(__file__).resolve().parents[2] / "bin" / "gen-skillset"
 
 BERT_PLAN = {
     "model_type": "bert", "ident": "bert", "model_id": "bert", "family": "text-encoder",
@@ -87,3 +91,21 @@ def skillset(tmp_path_factory):
         return str(mutant)
 
     return path
+
+
+@pytest.fixture(scope="module")
+def skillsets(tmp_path_factory):
+    """skillsets(model_type, task=None): the skillset gen-skillset writes from the
+    registry for the type (serving `task`, else its family's default), instantiated."""
+    if not GEN_SKILLSET.exists():
+        pytest.skip("needs bin/gen-skillset (make tools)")
+    out = tmp_path_factory.mktemp("skillsets")
+
+    def generate(model_type, task=None):
+        target = out / (task or "default")
+        subprocess.run([str(GEN_SKILLSET), "-q", model_type, *(["--task", task] if task else []), "-o", str(target)],
+                       check=True, capture_output=True)
+        ident = model_type.replace("-", "_")
+        return instantiate(target / f"hf_{ident}.py", ident)
+
+    return generate

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import transformers
 from skillkit import greedy, media, skillset
 from skillkit.families import Case
 from skillkit.families import audio_text_to_text as family
@@ -102,3 +103,12 @@ def test_a_processor_without_a_chat_template_gets_the_generic_one_with_its_audio
     assert text.startswith(f"user: {processor.audio_token}{family.PROMPTS[0]}") and text.endswith("assistant:")
     one = family.cases(PLAN)[0]
     assert [len(tokens) for tokens in family.reference(tmp_path, candidate, one, PLAN)["token_ids"]] == [8]
+
+
+def test_a_blank_class_after_the_tokenizers_pieces_stays_last_in_the_tiny_vocabulary(tmp_path):
+    # nemo_speechlm's word-timestamp head: 23862 pieces, then the blank.
+    family.build_tiny("nemo_speechlm", {"model_class": "Nemotron3_5TranscribeForConditionalGeneration"},
+                      str(tmp_path), 0)
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    head = transformers.AutoConfig.from_pretrained(tmp_path).word_timestamp_config
+    assert head.vocab_size == len(processor.tokenizer) + 1 and head.blank_token_id == len(processor.tokenizer)

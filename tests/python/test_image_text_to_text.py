@@ -283,3 +283,87 @@ def test_a_model_that_reads_mm_token_type_ids_gets_them_from_its_reloaded_proces
     inputs = processor(images=media.images(1, 0), text=family.prompt(processor, "caption"), return_tensors="pt")
     assert "mm_token_type_ids" in inputs and inputs["mm_token_type_ids"].any()
     assert len(family.reference(tmp_path, candidate, family.cases(PLAN)[0], PLAN)["token_ids"][0]) == 8
+
+
+def test_a_pixel_shuffling_tower_widens_its_mlp_and_its_projector_reads_the_tower_width():
+    from transformers import Llama4Config
+
+    config = Llama4Config()
+    tiny.shrink(config)
+    family._pixel_shuffle_widths(config)
+    vision = config.vision_config
+    assert vision.intermediate_size == vision.hidden_size * 4  # 2 x 2 patches into one
+    assert vision.projector_input_dim == vision.projector_output_dim == vision.vision_output_dim == vision.hidden_size
+
+
+def test_the_image_token_the_model_counts_is_the_one_the_processor_repeats_per_feature(tmp_path):
+    # llama4's processor writes <|image|> once and <|patch|> once per image feature.
+    candidate = {"model_class": "Llama4ForConditionalGeneration", "auto_class": "AutoModelForImageTextToText"}
+    family.build_tiny("llama4", candidate, str(tmp_path), PLAN["seed"])
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    config = AutoModelForImageTextToText.from_pretrained(tmp_path).config
+    assert config.image_token_index == processor.tokenizer.convert_tokens_to_ids("<|patch|>")
+    assert len(family.reference(tmp_path, candidate, family.cases(PLAN)[0], PLAN)["token_ids"][0]) == 8
+
+
+def _tiny_config(model_type):
+    """The type's default config shrunk as build_tiny shrinks it, and its sizes before."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    config = CONFIG_MAPPING[model_type]()
+    before = {id(sub): dict(vars(sub)) for sub in tiny.configs(config)}
+    family._underive_layer_indices(config)
+    tiny.shrink(config)
+    family._follow_widths(config, before)
+    return config
+
+
+def test_a_sam_neck_hands_the_encoder_beside_it_the_encoders_tiny_width():
+    vision = _tiny_config("unlimited_ocr").vision_config
+    family._neck_feeds_its_sibling(vision)
+    assert vision.sam_config.downsample_channels[-1] == vision.encoder_config.hidden_size
+
+
+def test_layer_indices_a_config_derives_from_its_depth_are_derived_for_the_tiny_depth():
+    text = _tiny_config("mistral_large4").text_config
+    assert text.kv_source_layers == list(range(text.num_hidden_layers))
+
+
+def test_sizes_a_config_derives_again_on_reload_are_the_ones_the_model_is_built_with():
+    config = _tiny_config("step3p7")
+    family._as_reloaded(config)
+    vision = config.vision_config
+    assert vision.intermediate_size == int(vision.hidden_size * vision.mlp_ratio)
+
+
+def test_a_token_id_the_model_reads_but_its_config_lacks_takes_a_sibling_configs_default():
+    import transformers
+    from transformers.models.qwen2_5_omni import modeling_qwen2_5_omni
+
+    config = _tiny_config("qwen2_5_omni_thinker")
+    assert not hasattr(config, "vision_start_token_id")
+    family._declare_read_token_ids(config, inspect.getsource(modeling_qwen2_5_omni))
+    assert config.vision_start_token_id == transformers.Qwen2_5OmniTalkerConfig.vision_start_token_id
+
+
+def test_rotary_parameters_read_per_layer_kind_are_given_for_each_kind_with_tiny_sections():
+    from transformers.models.cohere_compass import modeling_cohere_compass
+
+    source = inspect.getsource(modeling_cohere_compass)
+    text = _tiny_config("cohere_compass").text_config
+    family._rope_per_layer_kind(text, source)
+    family._scale_mrope_sections(text, source)
+    assert set(text.rope_parameters) == set(text.layer_types)
+    for rope in text.rope_parameters.values():
+        assert sum(rope["mrope_section"]) == text.head_dim // 2
+
+
+def test_experts_and_an_indexer_the_defaults_leave_unnamed_get_tiny_sizes():
+    from transformers.models.diffusion_gemma import modeling_diffusion_gemma
+
+    text = _tiny_config("diffusion_gemma").text_config
+    family._name_unnamed_experts(text, inspect.getsource(modeling_diffusion_gemma))
+    assert (text.num_experts, text.top_k_experts) == (tiny.EXPERTS, tiny.EXPERTS_PER_TOKEN)
+    text = _tiny_config("qwen4_exp").text_config
+    family._name_unnamed_indexer(text)
+    assert text.indexer_budget % text.indexer_compress_ratio == 0 and text.indexer_kv_heads == 1

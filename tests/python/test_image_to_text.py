@@ -4,7 +4,6 @@ structure and trocr's decoder continues text; a generated
 skillset matches each reference (and would not with the bugs its cases are there to
 catch)."""
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,9 @@ import pytest
 from skillkit import media
 from skillkit.families import image_to_text
 from skillkit.output_check import schema_violation
-from skillkit.skillset import instantiate
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = json.loads((ROOT / "data" / "registry.json").read_text(encoding="utf-8"))
-GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
 VQA, OCR, TABLE, DOCQA = image_to_text.VQA, image_to_text.OCR, image_to_text.TABLE, image_to_text.DOCQA
 GENERATE = image_to_text.GENERATE
 AUTO = {VQA: "AutoModelForVisualQuestionAnswering", OCR: "AutoModelForTextRecognition",
@@ -47,17 +44,6 @@ def built(tmp_path_factory):
     return build
 
 
-@pytest.fixture(scope="module")
-def skillsets(tmp_path_factory):
-    if not GEN_SKILLSET.exists():
-        pytest.skip("needs bin/gen-skillset (make tools)")
-    out = tmp_path_factory.mktemp("skillsets")
-
-    def generate(model_type):
-        subprocess.run([str(GEN_SKILLSET), "-q", model_type, "-o", str(out)], check=True, capture_output=True)
-        return instantiate(out / f"hf_{model_type}.py", model_type)
-
-    return generate
 
 
 @pytest.mark.parametrize("task", [VQA, OCR, TABLE, DOCQA, GENERATE])

@@ -220,6 +220,19 @@ def test_a_dual_encoders_image_and_text_features_match_the_feature_extraction_sc
     assert schema_violation({**both, "embeddings": [[0.5]]}, "feature-extraction") is not None
 
 
+def test_a_text_detectors_probability_map_or_quadrilaterals_match_the_object_detection_schema():
+    text_map = result("object-detection", logits=None, pred_boxes=None, last_hidden_state=[[[[0.5, 0.7]]], [[[0.1]]]])
+    del text_map["logits"], text_map["pred_boxes"]
+    assert schema_violation(text_map, "object-detection") is None
+    # Eight coordinates per query: a quadrilateral's corners (pp_doclayout_v4's).
+    quads = result("object-detection", pred_boxes=[[[0.1, 0.2, 0.3, 0.2, 0.3, 0.4, 0.1, 0.4]], []])
+    assert schema_violation(quads, "object-detection") is None
+    # Raw outputs of one kind or the other; a box has four numbers at least.
+    del text_map["last_hidden_state"]
+    assert schema_violation(text_map, "object-detection") is not None
+    assert schema_violation(result("object-detection", pred_boxes=[[[0.5, 0.5]], []]), "object-detection") is not None
+
+
 def test_retrieval_scores_come_only_with_both_embeddings():
     queries_only = {**COMMON, "query_embeddings": [[[0.5, 0.1]]]}
     assert schema_violation(queries_only, "retrieval") is None

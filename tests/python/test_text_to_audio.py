@@ -3,7 +3,6 @@ musicgen (a generator of codec tokens) speak, the reference is fixed by its seed
 generated skillset matches it (and would not with the bugs its cases are there to
 catch)."""
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +12,9 @@ import transformers
 
 from skillkit.families import Case, text_to_audio
 from skillkit.output_check import schema_violation
-from skillkit.skillset import instantiate
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = json.loads((ROOT / "data" / "registry.json").read_text(encoding="utf-8"))
-GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
 TASK = "text-to-audio"
 
 
@@ -42,18 +39,6 @@ def built(tmp_path_factory):
     return build
 
 
-@pytest.fixture(scope="module")
-def skillsets(tmp_path_factory):
-    """Skillsets gen-skillset writes from the template, per type."""
-    if not GEN_SKILLSET.exists():
-        pytest.skip("needs bin/gen-skillset (make tools)")
-    out = tmp_path_factory.mktemp("skillsets")
-
-    def generate(model_type):
-        subprocess.run([str(GEN_SKILLSET), "-q", model_type, "-o", str(out)], check=True, capture_output=True)
-        return instantiate(out / f"hf_{model_type}.py", model_type)
-
-    return generate
 
 
 def test_a_vits_waveform_depends_on_the_seed_and_not_on_the_batch(built):

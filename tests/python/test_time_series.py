@@ -2,18 +2,15 @@
 reference is deterministic, and a generated skillset matches it (and would not with the
 bugs its cases are there to catch)."""
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from skillkit.families import Case, time_series
-from skillkit.skillset import instantiate
 from skillkit.output_check import schema_violation
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = json.loads((ROOT / "data" / "registry.json").read_text(encoding="utf-8"))
-GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-4}
 FORECAST, CLASSIFY = "time-series-forecasting", "time-series-classification"
 
@@ -28,20 +25,6 @@ def _built(model_type, task, tmp_path):
     return candidate
 
 
-@pytest.fixture(scope="module")
-def skillsets(tmp_path_factory):
-    """Skillsets gen-skillset writes from the template, per (type, task)."""
-    if not GEN_SKILLSET.exists():
-        pytest.skip("needs bin/gen-skillset (make tools)")
-    out = tmp_path_factory.mktemp("skillsets")
-
-    def generate(model_type, task):
-        target = out / task
-        subprocess.run([str(GEN_SKILLSET), "-q", model_type, "--task", task, "-o", str(target)],
-                       check=True, capture_output=True)
-        return instantiate(target / f"hf_{model_type}.py", model_type)
-
-    return generate
 
 
 @pytest.mark.parametrize("model_type", sorted(time_series.TINY))

@@ -168,6 +168,28 @@ def test_a_depth_anything_neck_reads_every_stage_of_its_tiny_vit_and_depth_varie
     assert all(np.isfinite(depth).all() and depth.std() > 1e-3 for depth in depths)
 
 
+def test_a_text_detectors_probability_map_varies_with_the_image(tmp_path):
+    # Its config names no initializer scale: at transformers' default its map is 0.5 everywhere.
+    candidate = _build(tmp_path, "pp_ocrv5_mobile_det", "PPOCRV5MobileDetForObjectDetection")
+    case = vision_detection.cases(plan("object-detection"))[0]
+    expected = vision_detection.reference(str(tmp_path), candidate, case, plan("object-detection"))
+    assert "logits" not in expected and np.asarray(expected["last_hidden_state"]).std() > 1e-2
+
+
+@pytest.mark.parametrize("model_type, model_class, task", [
+    ("lw_detr", "LwDetrForObjectDetection", "object-detection"),
+    ("eomt", "EomtForUniversalSegmentation", "universal-segmentation"),
+    ("depth_pro", "DepthProForDepthEstimation", "depth-estimation"),
+])
+def test_a_tiny_model_of_a_config_whose_defaults_do_not_run_runs(tmp_path, model_type, model_class, task):
+    # lw_detr projects no backbone level by default, eomt's queries join in layers the
+    # tiny ViT lacks, depth_pro's patches are images to its ViTs.
+    candidate = _build(tmp_path, model_type, model_class)
+    case = vision_detection.cases(plan(task))[0]
+    expected = vision_detection.reference(str(tmp_path), candidate, case, plan(task))
+    assert vision_detection.compare(expected, dict(expected), plan(task)).ok
+
+
 def generate(out, model_type, task=None):
     """The skillset gen-skillset writes for `model_type` from the registry alone, for its
     default task or `task`."""
@@ -183,6 +205,8 @@ def detr_skillset(tmp_path_factory):
 
 @pytest.mark.parametrize("model_type, task, model_class", [
     ("detr", "object-detection", "DetrForObjectDetection"),
+    ("pp_ocrv5_mobile_det", "object-detection", "PPOCRV5MobileDetForObjectDetection"),
+    ("pp_doclayout_v4", "object-detection", "PPDocLayoutV4ForObjectDetection"),
     ("glpn", "depth-estimation", "GLPNForDepthEstimation"),
     ("upernet", "semantic-segmentation", "UperNetForSemanticSegmentation"),
     ("mask2former", "universal-segmentation", "Mask2FormerForUniversalSegmentation"),

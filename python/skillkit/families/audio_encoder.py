@@ -104,7 +104,24 @@ def _feature_extractor(model_type, config):
     return extractor
 
 
-def _codec_overrides(config):
+def even_feed_forward(config):
+    """A feed-forward width that the config's own validator wants even (moshi's and
+    kyutai_speech_to_text's ffn_dim, halved into a gate and a value) is made so: the
+    tiny 37 becomes 38, as MoshiModelTester and KyutaiSpeechToTextModelTester set it.
+    Shared with speech-seq2seq."""
+    for sub in tiny.configs(config):
+        width = vars(sub).get("ffn_dim")
+        validate = getattr(sub, "validate_architecture", None)
+        if not isinstance(width, int) or width % 2 == 0 or validate is None:
+            continue
+        try:
+            validate()
+        except (ValueError, TypeError) as error:  # what validators raise
+            if "ffn_dim" in str(error) and "even" in str(error):
+                sub.ffn_dim = width + 1
+
+
+def codec_overrides(config):
     """The codec sizes and the sampling rate `config` declares, and its wav2vec2-style
     feature encoder (xcodec's semantic hubert) narrowed as the audio-ctc family's."""
     declared = vars(config)
@@ -130,15 +147,16 @@ def build_tiny(model_type, candidate, out_dir, seed):
     # sets the top-level config's last.
     for sub in vars(config).values():
         if isinstance(sub, transformers.PreTrainedConfig):
-            for name, value in _codec_overrides(sub).items():
+            for name, value in codec_overrides(sub).items():
                 setattr(sub, name, value)
-    overrides = _codec_overrides(config)
+    overrides = codec_overrides(config)
     if getattr(config, "initializer_range", None) is not None:
         overrides["initializer_range"] = INITIALIZER_RANGE
     if candidate["model_class"].endswith("ForAudioClassification"):
         overrides.update(id2label=dict(enumerate(LABELS)),
                          label2id={label: index for index, label in enumerate(LABELS)})
     tiny.shrink(config, **overrides)
+    even_feed_forward(config)
     # A head that reads the audio encoder's width names it (nemotron3_diarization's
     # head_config.audio_hidden_size): it follows the tiny encoder's.
     audio = getattr(config, "audio_config", None)
@@ -146,6 +164,12 @@ def build_tiny(model_type, candidate, out_dir, seed):
         if isinstance(sub, transformers.PreTrainedConfig) and "audio_hidden_size" in vars(sub) and audio is not None:
             sub.audio_hidden_size = audio.hidden_size
     model = model_class(config).eval()
+    if model_class.main_input_name == "input_ids" and model.get_encoder(modality="audio") is model:
+        # moshi's MoshiModel, which the registry names for feature-extraction: a decoder
+        # of text tokens (its codec's codes reach it as ids through generate()), with no
+        # audio tower to ask for features (pe_audio, an audio-text dual encoder, has one).
+        raise NotImplementedError(f"no processor makes {model_class.__name__}'s input from a clip: it takes "
+                                  "token ids, not audio, and has no audio tower")
     tiny.save_and_verify(model, extractor, out_dir)
 
 

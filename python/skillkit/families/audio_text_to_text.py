@@ -75,6 +75,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     processor_class = getattr(transformers, processor_name)
     tokenizer, named = tokenizers.for_processor(model_type, processor_class, VOCAB_SIZE, ROLES)
     config = CONFIG_MAPPING[model_type]()
+    blank_last = _blank_last(config)
     tokenizers.repoint_token_ids(config, tokenizer, named)
     for sub in tiny.configs(config):
         if getattr(sub, "initializer_range", None) is not None:
@@ -88,16 +89,36 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.shrink(config)
     if multiple:
         audio.intermediate_size = audio.hidden_size * multiple
+    # What the audio tower's projector gives is what the language model reads: qwen3_asr's
+    # output_dim (3584, its real text width) is the tiny text width, as Qwen3ASRModelTester
+    # sets it.
+    text = vars(config).get("text_config")
+    if audio is not None and isinstance(vars(audio).get("output_dim"), int) and text is not None:
+        audio.output_dim = text.hidden_size
     processor = _processor(processor_class, getattr(transformers, extractor_name), tokenizer, config)
     # The processor may name its audio token otherwise than its constructor's default:
     # the config follows, and the model is built from it.
     tokenizers.repoint_token_ids(config, tokenizer, named, processor)
+    for sub in blank_last:
+        # The classes are the tokenizer's pieces, then the blank.
+        sub.vocab_size, sub.blank_token_id = len(tokenizer) + 1, len(tokenizer)
     tiny.seed_everything(seed)
     model = model_class(config).eval()
     if not getattr(processor, "chat_template", None):
         audio_token = getattr(processor, "audio_token", None)
         processor.chat_template = CHAT_TEMPLATE.format(audio=audio_token if isinstance(audio_token, str) else "")
     tiny.save_and_verify(model, processor, out_dir)
+
+
+def _blank_last(config):
+    """The configs whose classes end with a blank after a tokenizer's pieces (its
+    `blank_token_id` is the last class: nemo_speechlm's word-timestamp head, 23862 of
+    23863 classes). Their vocabulary follows the tiny tokenizer's, one class more, and
+    the blank stays last: left at the real id, it lay past the tiny vocabulary, which
+    the config refuses."""
+    return [sub for sub in tiny.configs(config)
+            if isinstance(vars(sub).get("blank_token_id"), int) and isinstance(vars(sub).get("vocab_size"), int)
+            and sub.blank_token_id == sub.vocab_size - 1]
 
 
 def _feed_forward_multiple(audio_config):
@@ -115,10 +136,7 @@ def _processor(processor_class, extractor_class, tokenizer, config):
     defaults, but the mel bins the config's audio encoder takes) and `tokenizer`, which also stands for any other
     tokenizer it takes (nemo_speechlm's alignment_tokenizer), with the sizes its
     constructor takes that the config names (moss_transcribe_diarize's audio_merge_size)."""
-    extractor = tiny.feature_extractor(extractor_class, config)
-    if extractor.sampling_rate != media.SAMPLE_RATE:
-        raise NotImplementedError(f"{extractor_class.__name__} takes {extractor.sampling_rate} Hz audio, "
-                                  f"not the cases' {media.SAMPLE_RATE} Hz")
+    extractor = at_cases_rate(tiny.feature_extractor(extractor_class, config), config)
     parts = {"feature_extractor": extractor}
     for name in inspect.signature(processor_class.__init__).parameters:
         if name.endswith("tokenizer"):
@@ -130,6 +148,27 @@ def _processor(processor_class, extractor_class, tokenizer, config):
             if value is not None:
                 parts[name] = value
     return processor_class(**parts)
+
+
+def at_cases_rate(extractor, config):
+    """`extractor`, hearing the cases' 16 kHz clips (shared with speech-seq2seq).
+
+    One that passes the waveform on (feature_size 1: the 24 kHz codec front ends of
+    kyutai_speech_to_text and vibevoice_asr) is told 16 kHz, and so are the configs that
+    declare a `sampling_rate` (kyutai's mimi codec): the model's strides count samples,
+    not seconds, as audio-encoder's tiny codecs (encodec, mimi) hear 16 kHz. A
+    spectrogram extractor's mel filters are made for its rate: another is refused.
+    """
+    if extractor.sampling_rate == media.SAMPLE_RATE:
+        return extractor
+    if getattr(extractor, "feature_size", None) != 1:
+        raise NotImplementedError(f"{type(extractor).__name__} takes {extractor.sampling_rate} Hz audio, "
+                                  f"not the cases' {media.SAMPLE_RATE} Hz")
+    extractor.sampling_rate = media.SAMPLE_RATE
+    for sub in tiny.configs(config):
+        if isinstance(vars(sub).get("sampling_rate"), int):
+            sub.sampling_rate = media.SAMPLE_RATE
+    return extractor
 
 
 def prompt(processor, text):

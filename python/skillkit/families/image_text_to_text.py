@@ -19,6 +19,7 @@ sizes, which the type's own image processor's defaults match as in a real checkp
 offline tokenizer holding the special tokens the processor reads; the config's token
 ids repointed at them; the processor's own sizes taken from the config.
 """
+import dataclasses
 import functools
 import importlib
 import inspect
@@ -86,7 +87,13 @@ def build_tiny(model_type, candidate, out_dir, seed):
                    and isinstance(vars(sub).get("hidden_size"), int)), None)
     vision_width = vision.hidden_size if vision is not None else None
     before = {id(sub): dict(vars(sub)) for sub in tiny.configs(config)}
+    _underive_layer_indices(config)
     tiny.shrink(config)
+    # A rotary width of zero (glm5_next's NoPE attention, which its config validates) is
+    # no width to shrink: it stays zero.
+    for sub in tiny.configs(config):
+        if before[id(sub)].get("qk_rope_head_dim") == 0:
+            sub.qk_rope_head_dim = 0
     _follow_widths(config, before)
     # What a vision tower hands the text model (granite_docling's out_hidden_size) is
     # the text model's width, tiny too; but patches merged k x k before a projector
@@ -99,16 +106,24 @@ def build_tiny(model_type, candidate, out_dir, seed):
             sub.out_hidden_size = vision.hidden_size * merged if square else tiny.HIDDEN
     _even_patch_grid(config)
     _tile_image_tokens(config)
+    _pixel_shuffle_widths(config)
+    _neck_feeds_its_sibling(config)
     _clamp_feature_layers(config)
     source = _modeling_source(model_class, config)
+    _rope_per_layer_kind(config, source)
     _scale_mrope_sections(config, source)
     _required_mrope_axes(config, source)
+    _list_mlp_kinds(config, source)
+    _declare_read_token_ids(config, source)
+    _name_unnamed_experts(config, source)
+    _name_unnamed_indexer(config)
     # A model that makes its sliding-window mask whether or not a layer slides (step3p7's)
     # needs a window: one wider than any tiny sequence, which changes nothing.
     if "create_sliding_window_causal_mask(" in source:
         for sub in tiny.configs(config):
             if "sliding_window" in vars(sub) and sub.sliding_window is None:
                 sub.sliding_window = 4096
+    _as_reloaded(config)
     if not hasattr(model_class, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
     processor = _processor(model_type, processor_class, tokenizer, config, model_class(config))
@@ -155,6 +170,22 @@ def _unname_added_tokens(tokenizer, named, processor_class):
                                                    if attribute != name]
 
 
+def _underive_layer_indices(config):
+    """Per-layer lists of layer indices a config derives from its depth when left None,
+    as every layer (mistral_large4's kv_source_layers, range(num_hidden_layers): each
+    layer its own KV source; llama4's moe_layers, every layer a mixture of experts):
+    every layer of the tiny depth, not of the real one."""
+    for sub in tiny.configs(config):
+        if not dataclasses.is_dataclass(sub):
+            continue
+        layers = vars(sub).get("num_hidden_layers")
+        for field in dataclasses.fields(sub):
+            value = vars(sub).get(field.name)
+            if field.default is None and isinstance(value, list) and len(value) == layers > tiny.LAYERS \
+                    and value == list(range(layers)):
+                setattr(sub, field.name, list(range(tiny.LAYERS)))
+
+
 def _follow_widths(config, before):
     """A tower's width under another name, which tiny.shrink does not know (dots3_note's
     adapter_in_dim and adapter_out_dim, inkling2's text_hidden_size, nemotron_h_omni's
@@ -163,7 +194,8 @@ def _follow_widths(config, before):
     name says (text, vision, audio)."""
     widths = {}
     for sub in tiny.configs(config):
-        width = before[id(sub)].get("hidden_size")
+        # Under its own name or the one the config maps it to (pp_formulanet's d_model).
+        width = before[id(sub)].get("hidden_size", before[id(sub)].get("d_model"))
         if isinstance(width, int) and width > 64 and sub.hidden_size != width:
             widths.setdefault(width, []).append(sub)
     for sub in tiny.configs(config):
@@ -181,6 +213,136 @@ def _follow_widths(config, before):
                                  for kind in ("text", "vision", "audio"))]
             if len(towers) == 1:
                 setattr(sub, name, towers[0].hidden_size)
+
+
+def _as_reloaded(config):
+    """Sizes as the saved config will load: those its __post_init__ derives again from
+    others (step3p7's vision intermediate_size, hidden_size x mlp_ratio) take the derived
+    value, so that the model built here is the one that reloads."""
+    try:
+        reloaded = type(config).from_dict(config.to_dict())
+    except Exception:  # noqa: BLE001 -- a config that does not reload fails in save_and_verify, honestly
+        return
+    for sub, again in zip(tiny.configs(config), tiny.configs(reloaded)):
+        if type(sub) is not type(again):
+            return
+        for name, value in list(vars(sub).items()):
+            derived = vars(again).get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and isinstance(derived, int) \
+                    and derived != value and re.search(r"(size|dim)$", name):
+                setattr(sub, name, derived)
+
+
+def _rope_per_layer_kind(config, modeling_source):
+    """Rotary parameters a model reads per layer kind (rope_parameters[layer_type]:
+    cohere_compass's) where the defaults give none ({}), which its checkpoints and
+    transformers' tests give: the default rotation for each kind its layers have."""
+    if not re.search(r"rope_parameters\[layer_type\]", modeling_source):
+        return
+    for sub in tiny.configs(config):
+        rope, kinds = vars(sub).get("rope_parameters"), vars(sub).get("layer_types")
+        if isinstance(rope, dict) and isinstance(kinds, list) and not set(rope) & set(kinds) and "rope_type" not in rope:
+            sub.rope_parameters = {kind: {"rope_type": "default", "rope_theta": 10000.0} for kind in dict.fromkeys(kinds)}
+
+
+def _name_unnamed_experts(config, modeling_source):
+    """Experts a model builds whatever its config says (diffusion_gemma's router on every
+    layer) where the defaults leave their count, choice and width None for the
+    checkpoints to name: tiny ones, as tiny.shrink makes of named ones."""
+    for sub in tiny.configs(config):
+        if "num_experts" not in vars(sub) or sub.num_experts is not None \
+                or not re.search(r"nn\.Linear\([^)]*config\.num_experts", modeling_source):
+            continue
+        sub.num_experts = tiny.EXPERTS
+        for name, value in (("top_k_experts", tiny.EXPERTS_PER_TOKEN), ("num_experts_per_tok", tiny.EXPERTS_PER_TOKEN),
+                            ("moe_intermediate_size", tiny.EXPERT_INTERMEDIATE)):
+            if name in vars(sub) and vars(sub)[name] is None:
+                setattr(sub, name, value)
+
+
+# A sparse-attention indexer's sizes, as transformers' tests size qwen4_exp's (QSA): two
+# heads over one key head, 8 wide, a budget of 4 keys chosen in blocks of 2.
+_INDEXER = {"indexer_n_heads": 2, "indexer_kv_heads": 1, "indexer_head_dim": 8, "indexer_budget": 4,
+            "indexer_compress_ratio": 2}
+
+
+def _name_unnamed_indexer(config):
+    """A sparse-attention indexer whose sizes the defaults leave None for the
+    checkpoints to name (qwen4_exp's, which its layers build all the same): _INDEXER's,
+    its head as wide as the attention's rotated part at least."""
+    for sub in tiny.configs(config):
+        if not all(name in vars(sub) and vars(sub)[name] is None for name in _INDEXER):
+            continue
+        vars(sub).update(_INDEXER)
+        head_dim = vars(sub).get("head_dim")
+        if isinstance(head_dim, int):
+            sub.indexer_head_dim = max(sub.indexer_head_dim, head_dim)
+
+
+def _declare_read_token_ids(config, modeling_source):
+    """Token ids the model reads off its config (self.config.vision_start_token_id) that
+    its config class does not declare but another config of its module does
+    (qwen2_5_omni_thinker's: its checkpoints are saved within qwen2_5_omni's, whose
+    talker config names it): that default, repointed at the tiny vocabulary with the
+    others (tokenizers.repoint_token_ids)."""
+    read = set(re.findall(r"\bself\.config\.(\w+_token_id)\b", modeling_source))
+    missing = [name for name in sorted(read) if not hasattr(config, name)]
+    if not missing:
+        return
+    module = importlib.import_module(type(config).__module__)
+    others = [value for value in vars(module).values()
+              if isinstance(value, type) and issubclass(value, transformers.PreTrainedConfig)]
+    for name in missing:
+        default = next((getattr(other, name) for other in others if isinstance(getattr(other, name, None), int)), None)
+        if default is not None:
+            setattr(config, name, default)
+
+
+def _list_mlp_kinds(config, modeling_source):
+    """Per-layer MLP kinds a config leaves None for its checkpoints to list
+    (deepseek_ocr2's mlp_layer_types), which its model indexes all the same: the first
+    tiny layer dense and the last of the kind the model tests for (its experts, "sparse")
+    where the config has experts, as deepseek's first_k_dense_replace lays them out."""
+    tested = re.search(r"""mlp_layer_types\[layer_idx\] == ["'](\w+)["']""", modeling_source)
+    for sub in tiny.configs(config):
+        layers = vars(sub).get("num_hidden_layers")
+        if "mlp_layer_types" not in vars(sub) or sub.mlp_layer_types is not None or not isinstance(layers, int):
+            continue
+        experts = any(isinstance(vars(sub).get(name), int) and vars(sub)[name] > 0
+                      for name in ("n_routed_experts", "num_experts", "num_local_experts"))
+        kind = tested.group(1) if tested and experts else "dense"
+        sub.mlp_layer_types = ["dense"] + [kind] * (layers - 1)
+
+
+def _neck_feeds_its_sibling(config):
+    """A SAM tower's neck (its downsample_channels, the last the width it hands on) that
+    feeds the encoder beside it in the same vision config (deepseek_ocr2's, unlimited_ocr's
+    sam_config and encoder_config): its last channels the encoder's tiny width. The real
+    checkpoints pair them so (896 and a 896-wide encoder); the defaults need not."""
+    for sub in tiny.configs(config):
+        towers = [value for value in vars(sub).values() if isinstance(value, transformers.PreTrainedConfig)]
+        for neck in towers:
+            channels = vars(neck).get("downsample_channels")
+            readers = [tower for tower in towers if tower is not neck and isinstance(vars(tower).get("hidden_size"), int)]
+            if isinstance(channels, (list, tuple)) and channels and len(readers) == 1:
+                neck.downsample_channels = type(channels)([*channels[:-1], readers[0].hidden_size])
+
+
+def _pixel_shuffle_widths(config):
+    """The widths around a vision tower's pixel shuffle (llama4's pixel_shuffle_ratio 0.5:
+    2 x 2 patches into one, four times as wide), as transformers' tests size them: the
+    MLP after the shuffle reads intermediate_size = hidden_size / ratio^2, and the
+    projector's widths (projector_input_dim, projector_output_dim and the
+    vision_output_dim the multimodal projector reads) are the tower's width. The
+    defaults' 4096-wide projector and 7680 vision_output_dim do not agree."""
+    for sub in tiny.configs(config):
+        ratio = vars(sub).get("pixel_shuffle_ratio")
+        if not isinstance(ratio, float) or not isinstance(vars(sub).get("hidden_size"), int):
+            continue
+        sub.intermediate_size = round(sub.hidden_size / ratio ** 2)
+        for name in ("projector_input_dim", "projector_output_dim", "vision_output_dim"):
+            if isinstance(vars(sub).get(name), int):
+                setattr(sub, name, sub.hidden_size)
 
 
 def _open_gates(model):
@@ -525,7 +687,8 @@ def _even_patch_grid(config):
 
 def _clamp_feature_layers(config):
     """Layers named by index (vipllava's vision_feature_layer (-2, -5, -8, -11, 6),
-    mllama's intermediate_layers_indices and cross_attention_layers) within the tiny
+    mllama's intermediate_layers_indices and cross_attention_layers, a SAM tower's
+    global_attn_indexes, whose first deepseek_vl_hybrid reads features at) within the tiny
     towers' depth, as many as before (a projector's width counts them); and the depths
     of a tower's other stacks (mllama's num_global_layers) no deeper than the tiny one."""
     for sub in tiny.configs(config):
@@ -535,7 +698,7 @@ def _clamp_feature_layers(config):
             if re.fullmatch(r"num_\w+_layers", name) and isinstance(value, int) and value > tiny.LAYERS \
                     and name != "num_hidden_layers":
                 setattr(sub, name, tiny.LAYERS)
-            if not re.search(r"(feature_layers?|layers_indices|layer_indices|cross_attention_layers)$", name):
+            if not re.search(r"(feature_layers?|layers_indices|layer_indices|attn_indexes|cross_attention_layers)$", name):
                 continue
             if isinstance(value, (list, tuple)) and all(isinstance(index, int) for index in value):
                 setattr(sub, name, type(value)(_clamp(index, layers) for index in value))
@@ -572,7 +735,10 @@ def _scale_mrope_sections(config, modeling_source):
     none and the modeling code falls back on its own (paddleocr_vl's)."""
     fallback = re.search(r"""["']mrope_section["'],\s*\[([\d, ]+)\]""", modeling_source)
     for sub in tiny.configs(config):
-        for rope in (getattr(sub, "rope_parameters", None), getattr(sub, "rope_scaling", None)):
+        ropes = [getattr(sub, "rope_parameters", None), getattr(sub, "rope_scaling", None)]
+        # Parameters per layer kind (cohere_compass's {"full_attention": {...}}) each.
+        ropes += [rope for rope in (ropes[0].values() if isinstance(ropes[0], dict) else ()) if isinstance(rope, dict)]
+        for rope in ropes:
             sections = rope.get("mrope_section") if isinstance(rope, dict) else None
             if sections is None and fallback and isinstance(rope, dict) and "rope_type" in rope:
                 sections = [int(size) for size in fallback.group(1).split(",")]
@@ -640,10 +806,12 @@ def _match_patch_queries(config, processor):
 
 def _image_token_as_written(config, processor, tokenizer):
     """The image token id the model counts is the token the processor writes in the
-    image's place, once per feature: where that is not the token the user writes
-    (aya_vision's processor expands <image> into <|IMG_PATCH|> tokens, ovis2's into
-    <IMG_ATOM>s) and the config's id names a token the processed prompt lacks, the
-    config's id becomes the special token the processor repeats most."""
+    image's place, once per feature: where that is not the token the user writes and
+    the config's id names a token the processed prompt lacks (aya_vision's processor
+    expands <image> into <|IMG_PATCH|> tokens, ovis2's into <IMG_ATOM>s) or writes once,
+    a marker before the features (llama4's <|image|>, then a <|patch|> per feature,
+    which its checkpoints' image_token_index names), the config's id becomes the
+    special token the processor repeats most."""
     image_token = getattr(processor, "image_token", None)
     fields = [(sub, name) for sub in tiny.configs(config) for name in ("image_token_id", "image_token_index")
               if isinstance(vars(sub).get(name), int)]
@@ -660,7 +828,7 @@ def _image_token_as_written(config, processor, tokenizer):
     if repeated is None or counts[repeated] < 2:
         return
     for sub, name in fields:
-        if vars(sub)[name] not in ids:
+        if ids.count(vars(sub)[name]) < 2:
             setattr(sub, name, repeated)
 
 

@@ -34,7 +34,7 @@ from transformers.models.whisper.tokenization_whisper import LANGUAGES
 from .. import greedy, media, tiny, tokenizers
 from ..expected import Expected
 from ..teaching import ENDS_AFTER, GOES_ON, fit
-from . import Case
+from . import Case, audio_encoder, audio_text_to_text
 
 BPE_SIZE = 384
 
@@ -211,23 +211,88 @@ def _build_any(model_type, candidate, out_dir, seed):
     """
     config = CONFIG_MAPPING[model_type]()
     if "audio_token_id" in vars(config):
-        # voxtral, qwen3_asr, vibevoice_asr: a language model that reads the clip's
-        # features in place of audio tokens of its prompt. This recipe feeds the
-        # features alone; audio-text-to-text's writes such prompts, for its own types.
-        raise NotImplementedError(f"{model_type} is an audio language model (its config names audio_token_id): "
-                                  "the speech-seq2seq recipe writes no prompt of audio tokens")
+        # qwen3_asr, vibevoice_asr, voxtral: a language model that reads the clip's
+        # features in place of audio tokens of its prompt, built as audio-text-to-text
+        # builds its own; transcribing is prompting it with the processor's
+        # transcription request.
+        processor_name = PROCESSOR_MAPPING_NAMES.get(model_type)
+        if not hasattr(getattr(transformers, str(processor_name), None), "apply_transcription_request"):
+            raise NotImplementedError(f"{model_type} is an audio language model whose processor "
+                                      f"({processor_name}) writes no transcription request")
+        audio_text_to_text.build_tiny(model_type, candidate, out_dir, seed)
+        return
     tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ROLES, lossless=True)
+    past_text = _past_the_vocabulary(config)
+    # A codec the model hears through (kyutai's mimi, a sub-config naming its
+    # codebook_size) is made as small as audio-encoder makes the codecs it serves.
+    for sub in vars(config).values():
+        if isinstance(sub, transformers.PreTrainedConfig) and "codebook_size" in vars(sub):
+            for name, value in audio_encoder.codec_overrides(sub).items():
+                setattr(sub, name, value)
     tiny.shrink(config, **tokenizers.special_token_overrides(model_type, config, tokenizer),
-                **tiny.feature_encoder_overrides(config))
+                **tiny.feature_encoder_overrides(config), **_prefixed_sizes(config))
+    audio_encoder.even_feed_forward(config)
+    # A conformer's convolutional subsampling (canary's and cohere_asr's parakeet
+    # encoder: 256 channels) is as narrow as a feature encoder's, as the parakeet-family
+    # ModelTesters keep it (32 to 64): at 256 it made teaching five times slower.
+    for sub in tiny.configs(config):
+        if isinstance(vars(sub).get("subsampling_conv_channels"), int):
+            sub.subsampling_conv_channels = tiny.CONV_CHANNELS
     # A decoder sub-config's vocabulary and special tokens (canary's decoder_config)
     # follow the tokenizer too.
     tokenizers.repoint_token_ids(config, tokenizer, {})
+    for name, offset in past_text.items():
+        setattr(config, name, config.vocab_size + offset)
+    if not config.is_encoder_decoder:
+        # Not taught (see below): wider weights, as audio-text-to-text's untaught
+        # models, so that the transcript depends on the clip.
+        for sub in tiny.configs(config):
+            if getattr(sub, "initializer_range", None) is not None:
+                sub.initializer_range = audio_text_to_text.INITIALIZER_RANGE
     processor = _processor(model_type, tokenizer, config)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if not hasattr(model, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
-    _teach(model, processor, seed)
+    if config.is_encoder_decoder:
+        _teach(model, processor, seed)
+    # A decoder-only one (kyutai_speech_to_text: the codec's tokens and the text's, frame
+    # by frame) is not taught: its training input is not a decoder's; its random
+    # transcripts still differ from clip to clip.
     tiny.save_and_verify(model, processor, out_dir)
+
+
+def _past_the_vocabulary(config):
+    """The token ids at or past the end of the text vocabulary, by their distance from
+    it: the rows of other tokens an embedding holds after the text's (kyutai's
+    audio_pad_token_id, 69569, the last row after 4001 text tokens and 32 codebooks of
+    2049). They keep that distance from the tiny vocabulary's end, as no text token
+    stands for them."""
+    vocabulary = vars(config).get("vocab_size")
+    if not isinstance(vocabulary, int):
+        return {}
+    return {name: value - vocabulary for name, value in vars(config).items()
+            if name.endswith("_token_id") and isinstance(value, int) and not isinstance(value, bool)
+            and value >= vocabulary}
+
+
+def _prefixed_sizes(config):
+    """shrink() overrides for the depths, head counts and feed-forward widths a config
+    spells with a prefix of its own (seamless_m4t's speech_encoder_layers,
+    speech_encoder_intermediate_size, t2u_decoder_attention_heads; moonshine's
+    encoder_num_hidden_layers): the tiny sizes of the names they end in, never more
+    than the config's own. SeamlessM4TModelTester shrinks them as it shrinks the
+    unprefixed ones; left at their defaults, seamless_m4t's 24-layer speech encoder made
+    a tiny model of 13.6M parameters that took ten minutes to teach.
+    """
+    sizes = ((tiny._LAYERS, tiny.LAYERS), (tiny._HEADS, tiny.HEADS), (tiny._INTERMEDIATES, tiny.INTERMEDIATE))
+    overrides = {}
+    for name, value in vars(config).items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        for names, size in sizes:
+            if name not in names and any(name.endswith("_" + known) for known in names):
+                overrides[name] = min(value, size)
+    return overrides
 
 
 def _processor(model_type, tokenizer, config):
@@ -245,10 +310,14 @@ def _processor(model_type, tokenizer, config):
     processor_name = PROCESSOR_MAPPING_NAMES.get(model_type) or _shared_processor(model_type)
     if not processor_name:
         raise NotImplementedError(f"{model_type}: no processor class in transformers' processor table")
-    extractor = tiny.feature_extractor(getattr(transformers, extractor_name), config)
-    if extractor.sampling_rate != media.SAMPLE_RATE:
-        raise NotImplementedError(f"{extractor_name} takes {extractor.sampling_rate} Hz audio, "
-                                  f"not the cases' {media.SAMPLE_RATE} Hz")
+    if "audio_tokenizer" in inspect.signature(getattr(transformers, processor_name).__init__).parameters:
+        # dia's: a codec that turns the model's output codes into speech. transformers
+        # lists dia among speech seq2seq models, but it speaks text; it does not
+        # transcribe.
+        raise NotImplementedError(f"{model_type} generates speech (its processor {processor_name} takes an "
+                                  "audio_tokenizer to decode it): not a speech recognizer")
+    extractor = audio_text_to_text.at_cases_rate(tiny.feature_extractor(getattr(transformers, extractor_name), config),
+                                                 config)
     return getattr(transformers, processor_name)(feature_extractor=extractor, tokenizer=tokenizer)
 
 
@@ -320,13 +389,20 @@ def cases(plan):
 def reference(model_dir, candidate, case, plan):
     processor = AutoProcessor.from_pretrained(model_dir)
     model = getattr(transformers, candidate["auto_class"]).from_pretrained(model_dir).eval()
-    recognizer = pipeline("automatic-speech-recognition", model=model, tokenizer=processor.tokenizer,
-                          feature_extractor=processor.feature_extractor, device="cpu")
     settings = dict(case.options, do_sample=False, num_beams=1)
+    items = case.input if isinstance(case.input, list) else [case.input]
+    if isinstance(getattr(processor, "audio_token", None), str):
+        return _reference_prompted(processor, model, items, settings, case)
+    # The speech-recognition pipeline checks the texts of an encoder-decoder; a
+    # decoder-only model's (kyutai_speech_to_text's) it cannot preprocess: it asks the
+    # feature extractor for an attention mask, which kyutai's does not make. Its
+    # reference is the processor and generate(), as its model card runs it.
+    recognizer = pipeline("automatic-speech-recognition", model=model, tokenizer=processor.tokenizer,
+                          feature_extractor=processor.feature_extractor, device="cpu") \
+        if model.config.is_encoder_decoder else None
     config = model.generation_config
     end_ids = {token for value in (config.eos_token_id, config.pad_token_id) if value is not None
                for token in (value if isinstance(value, list) else [value])}
-    items = case.input if isinstance(case.input, list) else [case.input]
     expected = Expected({"token_ids": [], "texts": []})
     for item in items:  # each alone
         clip = media.load_clip(item)
@@ -343,14 +419,38 @@ def reference(model_dir, candidate, case, plan):
             raise RuntimeError(f"generate() returned {len(token_ids)} tokens, fewer than min_new_tokens "
                                f"{case.options['min_new_tokens']}")
         text = processor.batch_decode([token_ids], skip_special_tokens=True)[0]
-        heard = recognizer({"raw": clip, "sampling_rate": media.SAMPLE_RATE},
-                           generate_kwargs=settings)["text"]
+        heard = text
+        if recognizer is not None:
+            heard = recognizer({"raw": clip, "sampling_rate": media.SAMPLE_RATE}, generate_kwargs=settings)["text"]
         if heard != text:
             raise RuntimeError(f"the speech-recognition pipeline heard {heard!r}; "
                                f"the decoded tokens {token_ids} read {text!r}")
         expected["token_ids"].append(token_ids)
         expected["texts"].append(text)
         expected.margins.append(greedy.margins(scored.scores))
+    return expected
+
+
+def _reference_prompted(processor, model, items, settings, case):
+    """An audio language model's transcripts: each clip alone, in the inputs its
+    processor's transcription request makes (apply_transcription_request, tokenized),
+    the new tokens up to its end of sequence, which the transcript leaves out. The
+    speech-recognition pipeline is not asked: it feeds such a model no prompt."""
+    end = model.generation_config.eos_token_id
+    end_ids = set(end) if isinstance(end, list) else {end}
+    expected = Expected({"token_ids": [], "texts": []})
+    for item in items:
+        clip = media.load_clip(item)
+        inputs = processor.apply_transcription_request(clip, return_tensors="pt")
+        token_ids, margins = greedy.answer(model, inputs, settings, end_ids)
+        if token_ids and token_ids[-1] in end_ids:
+            token_ids = token_ids[:-1]
+        if len(token_ids) < case.options.get("min_new_tokens", 0):
+            raise RuntimeError(f"generate() returned {len(token_ids)} tokens, fewer than min_new_tokens "
+                               f"{case.options['min_new_tokens']}")
+        expected["token_ids"].append(token_ids)
+        expected["texts"].append(processor.batch_decode([token_ids], skip_special_tokens=True)[0])
+        expected.margins.append(margins)
     return expected
 
 

@@ -31,6 +31,7 @@ The head models get a few labels and weights large enough that texts differ in t
 labels, so a handler that mixes up rows or labels shows.
 """
 import functools
+import math
 
 import torch
 import transformers
@@ -38,7 +39,7 @@ import transformers
 from .. import tokenizers
 from ..compare import Comparison, allclose, missing_outputs, ranked_predictions, scores_and_predictions, short
 from ..expected import Expected
-from ..tiny import save_and_verify, seed_everything, shrink
+from ..tiny import configs, save_and_verify, seed_everything, shrink
 from . import Case
 
 VOCAB_SIZE = 512
@@ -84,12 +85,19 @@ def build_tiny(model_type, candidate, out_dir, seed):
         return _decoder().build_tiny(model_type, candidate, out_dir, seed, **changes)
     seed_everything(seed)
     config = transformers.AutoConfig.for_model(model_type)
+    for name, needed in INPUTS_BESIDE_TEXT.items():
+        if hasattr(config, name):
+            raise NotImplementedError(f"no processor makes {candidate['model_class']}'s input: it needs {needed}")
     # Real checkpoints cap inputs at 512 tokens; roberta-like models hold two more
     # positions (the padding offset), so the cap is never the table size itself.
-    max_length = min(getattr(config, "max_position_embeddings", 512) or 512, 512)
+    # xlnet's relative positions have no table: its config says -1.
+    positions = getattr(config, "max_position_embeddings", None)
+    max_length = min(positions, 512) if isinstance(positions, int) and positions > 0 else 512
     tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, tokenizers.ROLES)
     tokenizer.model_max_length = max_length
+    real_vocab = config.vocab_size
     shrink(config, vocab_size=len(tokenizer))
+    fit_sizes(config, real_vocab)
     for role in ("pad", "bos", "eos", "sep", "cls"):
         token_id = getattr(tokenizer, f"{role}_token_id", None)
         if token_id is not None and hasattr(config, f"{role}_token_id"):
@@ -100,8 +108,81 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if getattr(config, "languages", None) and getattr(config, "default_language", "") is None:
         config.default_language = config.languages[0]  # xmod runs one language's adapters
     dress_head(config, candidate["auto_class"])
-    model = getattr(transformers, candidate["model_class"])(config).eval()
-    save_and_verify(model, tokenizer, out_dir)
+    save_and_verify(instantiate(candidate, config), tokenizer, out_dir)
+
+
+def fit_sizes(config, real_vocab):
+    """Set, in place, what shrink()'s tiny sizes break and real checkpoints never meet,
+    each as transformers' own tests (tests/models/<type>) configure it; the text
+    families' tiny models, generating or not, are built through it."""
+    for sub in configs(config):
+        if sub is not config and getattr(sub, "vocab_size", None) == real_vocab:
+            # blt's local encoder, decoder and patcher embed the same bytes the model
+            # does (real_vocab: the config's own before shrinking): the tiny vocabulary.
+            sub.vocab_size = config.vocab_size
+    hybrids = getattr(config, "layers_block_type", None)
+    if isinstance(hybrids, list) and hybrids.count("hybrid") == 1 and _present(config, "attn_layer_period"):
+        # zamba's hybrid layers share one attention block, tied from the first to the
+        # others: the tie needs a second hybrid layer (its tests have two of five).
+        config.layers_block_type = hybrids + ["hybrid"]
+        config.num_hidden_layers = len(config.layers_block_type)
+    if _present(config, "rescale_every"):
+        # rwkv halves its weights every rescale_every layers, in place at the first
+        # forward in eval mode, which training cannot differentiate through; the tiny
+        # model's layers are fewer than the period, so it would divide by 1 anyway.
+        config.rescale_every = 0
+    attention = getattr(config, "attn_config", None)
+    if attention is not None and not hasattr(attention, "rope_theta") and config.rope_parameters:
+        # dbrx's attention reads rope_theta off its attn_config, which declares none:
+        # its checkpoints (and tests) write the model's theta there.
+        attention.rope_theta = config.rope_parameters["rope_theta"]
+        if attention.clip_qkv is None:  # clamp() takes no None for both bounds: checkpoints clip at 8
+            attention.clip_qkv = 8
+    for name in ("qk_dim_factor", "v_dim_factor"):
+        if isinstance(getattr(config, name, None), float):
+            # xlstm's cache rounds the query/key and value widths up to a multiple of
+            # 64, its layers do not: widths of 64 agree.
+            setattr(config, name, 64 / config.hidden_size)
+    if not hasattr(config, "num_hidden_layers") and hasattr(config, "encoder_config"):
+        # blt's cache is sized by its top-level config, which has no depth of its own:
+        # its tests give it the local encoder's.
+        config.num_hidden_layers = config.encoder_config.num_hidden_layers
+        # Its global transformer reads cross_attn_k local states at once: as wide as
+        # they are together (its tests' twice the local width), which the local
+        # layers know as hidden_size_global.
+        width = config.encoder_config.hidden_size * config.cross_attn_k
+        config.global_config.hidden_size = width
+        if _present(config.global_config, "head_dim"):
+            config.global_config.head_dim = width // config.global_config.num_attention_heads
+        config.global_config.encoder_cross_output_size = None
+        for sub in (config.encoder_config, config.decoder_config):
+            sub.hidden_size_global = width
+    if _present(config, "encoder_hash_byte_group_vocab"):
+        config.encoder_hash_byte_group_vocab = 512  # blt's hashed n-gram tables: 500,002 rows each
+    if _present(config, "channel_shrink_ratio"):
+        # lilt's layout stream embeds a box's six coordinates in a sixth of the width
+        # each and narrows every head by channel_shrink_ratio: a width both divide.
+        config.hidden_size = math.lcm(6, config.num_attention_heads * config.channel_shrink_ratio)
+    axial = getattr(config, "axial_pos_embds_dim", None)
+    if isinstance(axial, (list, tuple)) and sum(axial) != config.hidden_size:
+        # reformer's axial position embeddings are concatenated to the model's width:
+        # each axis its share of the tiny one.
+        scaled = [config.hidden_size * width // sum(axial) for width in axial]
+        scaled[-1] += config.hidden_size - sum(scaled)
+        config.axial_pos_embds_dim = tuple(scaled)
+    rope = getattr(config, "rope_parameters", None)
+    if _present(config, "head_dim") and isinstance(rope, dict) and all(isinstance(v, dict) for v in rope.values()):
+        # Rotary parameters per kind of layer (neomme's): each kind's rotated part of a
+        # head a multiple of 4 (its M-RoPE axes take frequencies in pairs), so the
+        # head is widened until the smallest fraction rotates 4 dimensions.
+        while any(int(config.head_dim * kind.get("partial_rotary_factor", 1.0)) % 4
+                  or int(config.head_dim * kind.get("partial_rotary_factor", 1.0)) < 4 for kind in rope.values()):
+            config.head_dim *= 2
+
+
+def _present(config, name):
+    value = getattr(config, name, None)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def dress_head(config, auto_class):
@@ -113,6 +194,16 @@ def dress_head(config, auto_class):
         config.label2id = {label: index for index, label in enumerate(labels)}
     if auto_class in HEADS:
         config.initializer_range = HEAD_INITIALIZER_RANGE
+
+
+def instantiate(candidate, config):
+    """The candidate's model class built from config, in eval mode: one transformers
+    does not export (voxtral_realtime_text's text model) through its auto class, which
+    is how the skillset loads it."""
+    model_class = getattr(transformers, candidate["model_class"], None)
+    if model_class is None:
+        return getattr(transformers, candidate["auto_class"]).from_config(config).eval()
+    return model_class(config).eval()
 
 
 @functools.lru_cache(maxsize=1)
@@ -150,6 +241,13 @@ def cases(plan):
     return [one, batch, Case("batch, every label", list(SENTENCES[1:]), {"top_k": None}),
             Case("batch, top 2", list(SENTENCES), {"top_k": 2})]
 
+
+# Inputs a model requires beside the text, by the config attribute that sizes them: no
+# tokenizer makes them, and the handler takes text alone.
+INPUTS_BESIDE_TEXT = {
+    "visual_feat_dim": "visual_feats and visual_pos, an object detector's region features (lxmert)",
+    "dim_bbox": "bbox, each token's box on a scanned page (bros)",
+}
 
 # text-encoding (AutoModelForTextEncoding: the encoder's hidden states) is served as
 # feature-extraction is, and has no pipeline of its own; so is pretraining, on the head

@@ -45,7 +45,9 @@ TEXTS = (
 # What the tiny model is taught to answer them with (see _teach).
 ANSWERS = (
     "Das Haus ist wunderbar.",
-    "The river flows north, and the children danced around the fire.",
+    # Its first tokens repeat no three of the text's: blenderbot's generation forbids
+    # any (encoder_no_repeat_ngram_size), as its checkpoints do.
+    "Kids sang songs by a warm blaze until dawn.",
 )
 
 

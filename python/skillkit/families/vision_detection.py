@@ -73,6 +73,22 @@ TIE = 1e-4
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     config = CONFIG_MAPPING[model_type]()
+    declared = (getattr(type(config), "sub_configs_defaults", None) or {}).get("backbone_config")
+    reads = len((getattr(declared, "init_kwargs", None) or {}).get("out_features") or ())
+    chosen = getattr(config, "backbone_config", None)
+    if declared is not None and chosen.model_type != "timm_backbone" \
+            and reads > len(getattr(chosen, "out_features", None) or ()):  # (a timm one: see _resnet_backbone)
+        # The backbone the config's fields declare (pp_ocrv6_small_det's pp_lcnet_v3,
+        # giving the four stages its neck reads), where its __post_init__ defaults to
+        # another that gives fewer (pp_lcnet_v4, made for text recognition).
+        backbone = CONFIG_MAPPING[declared.model_type](**declared.init_kwargs)
+        config = CONFIG_MAPPING[model_type](backbone_config=backbone)
+    _text_detector_neck(config)
+    if getattr(config, "projector_scale_factors", None) == ():
+        # lw_detr's defaults project no level of its backbone's features into the
+        # decoder (its checkpoints list theirs): two, a coarser and a finer, as
+        # transformers' tests give it; the config derives the levels' widths from them.
+        config = CONFIG_MAPPING[model_type](projector_scale_factors=[0.5, 2.0])
     overrides = {"id2label": dict(enumerate(LABELS)), "label2id": {label: i for i, label in enumerate(LABELS)}}
     if "num_labels" in vars(config):  # declared by the config, not derived from id2label
         overrides["num_labels"] = len(LABELS)
@@ -80,6 +96,16 @@ def build_tiny(model_type, candidate, out_dir, seed):
                         ("initializer_range", INITIALIZER_RANGE), ("init_std", INITIALIZER_RANGE)):
         if tiny._present(config, name) or isinstance(getattr(config, name, None), float):
             overrides[name] = value
+    # No initializer scale in the config (pp_ocrv5_server_det's): transformers draws
+    # its weights at 0.02, which fades a convolutional network's activations to nothing
+    # stage by stage (its text map is 0.5 everywhere): see _keep_scale.
+    unscaled = not any(hasattr(config, name) for name in ("initializer_range", "init_std", "initializer_factor"))
+    for name, value in (("class_thresholds", THRESHOLD), ("class_order", None)):
+        if hasattr(config, name) and getattr(config, name) is None:
+            # Per label, what its checkpoints list (pp_doclayout_v2's score threshold
+            # and reading-order class of each label): the pipeline's threshold, and
+            # each label its own class.
+            overrides[name] = [value if value is not None else index for index in range(len(LABELS))]
     if getattr(config, "depth_estimation_type", None) == "relative":
         # Relative depth ends in a ReLU, which leaves a random model's depth zero
         # everywhere; metric depth (a sigmoid, scaled) keeps it varying with the image.
@@ -87,14 +113,41 @@ def build_tiny(model_type, candidate, out_dir, seed):
     backbone = getattr(config, "backbone_config", None)
     if backbone is not None and backbone.model_type == "timm_backbone":
         overrides["backbone_config"] = _resnet_backbone(backbone.out_indices)
+        if getattr(config, "timm_kwargs", None):  # what timm's model took (omdet-turbo's image size)
+            overrides["timm_kwargs"] = {}
     backbone = overrides.get("backbone_config", getattr(config, "backbone_config", None))
     stages = list(getattr(backbone, "out_features", None) or ())
     if isinstance(getattr(config, "image_size", None), (int, list, tuple)):
         overrides["image_size"] = [IMAGE_SIZE, IMAGE_SIZE] if isinstance(config.image_size, (list, tuple)) \
             else IMAGE_SIZE
-    if tiny._present(config, "patch_size"):  # also where a head reads the ViT's (depth_anything's)
+    # A model that cuts the image into patches that are images to its ViTs (depth_pro's
+    # 384-pixel patches, each its encoders' image_size): a quarter of the tiny image.
+    encoders = [sub for sub in vars(config).values()
+                if isinstance(sub, transformers.PreTrainedConfig) and getattr(sub, "image_size", None)]
+    patched = bool(encoders) and all(sub.image_size == getattr(config, "patch_size", None) for sub in encoders)
+    if patched:
+        overrides["patch_size"] = IMAGE_SIZE // 4
+        if getattr(config, "use_fov_model", None) is False:
+            # Its field-of-view head on, as its checkpoints have it: the depth
+            # pipeline's post-processing reads the field of view (none fails there).
+            overrides["use_fov_model"] = True
+    elif tiny._present(config, "patch_size"):  # also where a head reads the ViT's (depth_anything's)
         overrides["patch_size"] = PATCH_SIZE
     tiny.shrink(config, **overrides)
+    if patched:
+        for sub in encoders:
+            sub.image_size, sub.patch_size = config.patch_size, PATCH_SIZE
+        if getattr(config, "intermediate_hook_ids", None):  # the layers its fusion reads, deepest first
+            layers = min(sub.num_hidden_layers for sub in encoders)
+            config.intermediate_hook_ids = [layers - 1 - k for k in range(len(config.intermediate_hook_ids))]
+    per_layer = getattr(config, "num_key_value_heads_per_layer", None)
+    if per_layer and len(per_layer) != config.num_hidden_layers:
+        # Key/value heads listed per real layer (sapiens2's): each tiny layer attends
+        # with all its heads.
+        config.num_key_value_heads_per_layer = [config.num_attention_heads] * config.num_hidden_layers
+    if tiny._present(config, "num_blocks") and getattr(config, "num_hidden_layers", 0) < config.num_blocks:
+        # eomt's queries join its ViT for the last `num_blocks` layers: the tiny ViT's last one.
+        config.num_blocks = 1
     vision = getattr(config, "vision_config", None)
     if vision is not None:  # the vision tower a text-queried detector (owlvit's) reads images with
         vision.image_size, vision.patch_size = IMAGE_SIZE, PATCH_SIZE
@@ -107,14 +160,34 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # every stage they read before.
         backbone.set_output_features_output_indices(out_features=stages, out_indices=None)
     _neck_reads_its_stages(config)
+    head = getattr(config, "head_config", None)
+    if head is not None and hasattr(head, "upsample_out_channels") and head.upsample_out_channels is None:
+        # A decode head whose blocks its checkpoints list (sapiens2's): one upsampling
+        # block and one convolution, tiny.
+        config.head_config = type(head)(upsample_out_channels=[NECK_WIDTH * 2], conv_out_channels=[NECK_WIDTH * 2])
+    if getattr(config, "layer_list_out_channels", None):
+        # A neck that lists the width of each stage it reads (pp_ocrv6_small_det's):
+        # the tiny backbone's.
+        from transformers.backbone_utils import load_backbone
+        config.layer_list_out_channels = list(load_backbone(config).channels)
     if getattr(config, "prompt_encoder_config", None) is not None:
         processor = _prompted(model_type, config)
     else:
         processor = _image_processor(model_type)
+    if getattr(backbone, "num_windows", None):
+        # A ViT that cuts its patch grid into num_windows windows (lw_detr's, rf_detr's)
+        # takes a square image, as its checkpoints' processors give it (640 x 640), in
+        # patches that tile it (rf_detr's 14 pixels do not tile 128).
+        processor.size = {"height": IMAGE_SIZE, "width": IMAGE_SIZE}
+        for name, value in (("image_size", IMAGE_SIZE), ("patch_size", PATCH_SIZE)):
+            if tiny._present(backbone, name):
+                setattr(backbone, name, value)
     if getattr(config, "text_config", None) is not None:
         processor = _text_queries(model_type, config, processor)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     _spread_queries(model)
+    if unscaled:
+        _keep_scale(model)
     tiny.save_and_verify(model, processor, out_dir)
 
 
@@ -155,6 +228,17 @@ def _prompted(model_type, config):
         if tiny._present(vit, "pretrain_image_size"):  # its position embeddings' grid
             vit.pretrain_image_size = IMAGE_SIZE
         prompts.patch_size = PATCH_SIZE
+    if getattr(backbone, "model_type", None) == "timm_wrapper":
+        # A timm network (edgetam's repvit_m1, which transformers' defaults misspell,
+        # leaving resnet50): timm's own tiny test_resnet, its stages at strides 4 to
+        # 32 as the pyramid's feature sizes say (256 to 64 of a 1024-pixel image), and
+        # the pyramid reading their widths.
+        import timm
+        indices = [1, 2, 3, 4]
+        backbone.architecture = "test_resnet"
+        backbone.model_args = dict(backbone.model_args or {}, out_indices=indices)
+        features = timm.create_model("test_resnet", features_only=True, out_indices=indices).feature_info
+        vision.backbone_channel_list = features.channels()[::-1]
     if backbone is None:  # sam's ViT gives the masks' width itself
         vision.output_channels, vision.num_pos_feats = width, width // 2
     else:
@@ -177,14 +261,18 @@ def _prompted(model_type, config):
     masks.iou_head_hidden_dim, masks.mlp_dim = masks.hidden_size, tiny.INTERMEDIATE
     if tiny._present(masks, "vit_dim"):  # a decoder that reads the ViT's features too (sam_hq's)
         masks.vit_dim = vision.hidden_size
-    processor = getattr(transformers, tiny.image_processor_name(model_type))()
+    # A video tracker's type maps no image processor nor processor (edgetam_video):
+    # those of the image model its code derives from.
+    source = next((parent for parent in [model_type] + tiny.parent_types(model_type)
+                   if tiny.image_processor_name(parent) and parent in PROCESSOR_MAPPING_NAMES), model_type)
+    processor = getattr(transformers, tiny.image_processor_name(source))()
     if getattr(processor, "size", None) and processor.size.get("longest_edge"):  # and pads to a square
         processor.size, processor.pad_size = {"longest_edge": IMAGE_SIZE}, {"height": IMAGE_SIZE, "width": IMAGE_SIZE}
         processor.mask_size = {"longest_edge": 4 * grid}
         processor.mask_pad_size = {"height": 4 * grid, "width": 4 * grid}
     else:  # resizes to a square
         processor.size, processor.mask_size = ({"height": side, "width": side} for side in (IMAGE_SIZE, 4 * grid))
-    return getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])(image_processor=processor)
+    return getattr(transformers, PROCESSOR_MAPPING_NAMES[source])(image_processor=processor)
 
 
 def _image_processor(model_type):
@@ -202,6 +290,11 @@ def _image_processor(model_type):
         # Its longest edge capped too (detr's 800 and 1333): in the same proportion.
         longest = max(IMAGE_SIZE, IMAGE_SIZE * size["longest_edge"] // size["shortest_edge"])
         processor.size = {"shortest_edge": IMAGE_SIZE, "longest_edge": longest}
+        if longest == IMAGE_SIZE and getattr(processor, "do_pad", None) is False:
+            # Both edges capped alike (eomt's 640): the model's position embeddings are
+            # a square grid, so the resized image is padded to the square, as the
+            # panoptic checkpoints' processors say.
+            processor.do_pad = True
     return processor
 
 
@@ -215,18 +308,56 @@ def _spread_queries(model):
                 module.weight.normal_(0.0, 1.0)
 
 
+def _text_detector_neck(config):
+    """The lists a text detector's neck and head read that its config leaves None
+    (pp_ocrv5_server_det's, pp_ocrv6_medium_det's), as its checkpoints and transformers'
+    tests give them: the head's kernels (a convolution and two upsamplings: 3, 2, 2,
+    the small detectors' defaults); each of the four pyramid levels upsampled to the
+    finest (1, 2, 4, 8); and the intra-class block's convolutions, named after their
+    shape: 1 x 1 to reduce and return the channels, then vertical (k x 1), horizontal
+    (1 x k) and square kernels, long, mid and short (7, 5, 3), padded to keep the size."""
+    if hasattr(config, "kernel_list") and config.kernel_list is None:
+        config.kernel_list = [3, 2, 2]
+    if hasattr(config, "scale_factor_list") and config.scale_factor_list is None:
+        config.scale_factor_list = [1, 2, 4, 8]
+    if hasattr(config, "intraclass_block_config") and config.intraclass_block_config is None:
+        def conv(height, width):  # kernel, stride, padding
+            return [[height, width], [1, 1], [height // 2, width // 2]]
+
+        block = {"reduce_channel": conv(1, 1), "return_channel": conv(1, 1)}
+        for ratio, size in (("long", 7), ("mid", 5), ("short", 3)):
+            block[f"vertical_long_to_small_conv_{ratio}ratio"] = conv(size, 1)
+            block[f"horizontal_small_to_long_conv_{ratio}ratio"] = conv(1, size)
+            block[f"symmetric_conv_long_{ratio}ratio"] = conv(size, size)
+        config.intraclass_block_config = block
+
+
+def _keep_scale(model):
+    """Convolutions drawn as PyTorch draws them by default (reset_parameters: scaled
+    by each one's fan-in), so that a deep random network's activations neither fade
+    (transformers' 0.02) nor blow up (He's scale, through its residual sums)."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+                module.reset_parameters()
+
+
 def _neck_reads_its_stages(config):
     """A neck (dpt's, depth_anything's) reads one stage of a ViT per width it lists in
     `neck_hidden_sizes`: the tiny ViT is as deep as that, and gives each of its layers,
     at the patch size and image size of the tiny model; the neck's widths are tiny."""
-    stages = len(getattr(config, "neck_hidden_sizes", None) or ())
-    if not stages:
+    # chmv2 names its neck's widths `post_process_channels`.
+    name = next((name for name in ("neck_hidden_sizes", "post_process_channels") if getattr(config, name, None)), None)
+    if name is None:
         return
+    stages = len(getattr(config, name))
     # The neck's widths at the tiny model's scale, doubling stage by stage as there
     # (dpt's 96 to 768 and its 256-wide fusion cost more than the rest of it together).
-    config.neck_hidden_sizes = [NECK_WIDTH * 2 ** index for index in range(stages)]
+    setattr(config, name, [NECK_WIDTH * 2 ** index for index in range(stages)])
     if tiny._present(config, "fusion_hidden_size"):
         config.fusion_hidden_size = NECK_WIDTH * 2
+        if tiny._present(config, "bottleneck_features"):  # the fused features a metric head reads (zoedepth's)
+            config.bottleneck_features = config.fusion_hidden_size
     if getattr(config, "backbone_out_indices", None) is not None:  # dpt's own ViT
         config.num_hidden_layers = stages
         config.backbone_out_indices = list(range(stages))
@@ -347,16 +478,31 @@ def _raw(pipe, image, **options):
 
 
 def _detect(pipe, images, threshold):
-    expected = Expected({"detections": [], "logits": [], "pred_boxes": []})
+    """The pipeline's detections, and the model's raw outputs: a detector of queries'
+    `logits` and `pred_boxes`, a text detector's (pp_ocrv5_server_det's) map of text
+    probability per pixel (`last_hidden_state`), which its post-processing reads."""
+    expected = Expected({"detections": []})
     for image in images:  # each alone
         outputs = _raw(pipe, image)
-        expected["logits"].append(outputs.logits[0].float().tolist())
-        expected["pred_boxes"].append(outputs.pred_boxes[0].float().tolist())
+        names = ("logits", "pred_boxes") if getattr(outputs, "pred_boxes", None) is not None \
+            else ("last_hidden_state",)
+        for name in names:
+            expected.setdefault(name, []).append(outputs[name][0].float().tolist())
         expected["detections"].append(
-            [{"score": float(d["score"]), "label": d["label"], "box": dict(d["box"])}
+            [{"score": float(d["score"]), "label": d["label"], "box": _enclosing(d["box"])}
              for d in pipe(image, threshold=threshold)])
     expected.threshold = threshold
     return expected
+
+
+def _enclosing(box):
+    """The pipeline's box; for a text detector's quadrilateral, which the pipeline
+    hands on as four [x, y] corners under the names of a box's four corners, the box
+    that encloses it."""
+    if not isinstance(box["xmin"], list):
+        return dict(box)
+    xs, ys = zip(*box.values())
+    return {"xmin": min(xs), "ymin": min(ys), "xmax": max(xs), "ymax": max(ys)}
 
 
 def _detect_named(pipe, images, labels, threshold, top_k):
@@ -583,7 +729,8 @@ def compare(expected, actual, plan):
     if "poses" in expected:
         return _compare_poses(expected, actual, rtol, atol)
     worst = 0.0
-    for key in ("logits", "pred_boxes", "predicted_depth", "class_queries_logits", "masks_queries_logits"):
+    for key in ("logits", "pred_boxes", "last_hidden_state", "predicted_depth", "class_queries_logits",
+                "masks_queries_logits"):
         if key not in expected:
             continue
         if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
