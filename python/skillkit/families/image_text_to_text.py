@@ -598,7 +598,7 @@ def _choose_chat_template(processor, model, tokenizer):
     for token in candidates:
         processor.chat_template = CHAT_TEMPLATE.format(image=token)
         try:
-            inputs = processor(images=[image], text=prompt(processor, PROMPTS[0]), return_tensors="pt")
+            inputs = processor(images=[image], text=prompt(processor, PROMPTS[0], image), return_tensors="pt")
             inputs = inputs.to(model.dtype)
             with torch.no_grad():
                 model.generate(**inputs, max_new_tokens=1, do_sample=False)
@@ -847,9 +847,23 @@ def _tile_image_tokens(config):
         holder.mm_tokens_per_image = (side // 2) ** 2
 
 
-def prompt(processor, text):
-    """The prompt the contract writes for one image and `text` (see the module's doc)."""
-    return tokenizers.media_prompt(processor, text, "image")
+def prompt(processor, text, image=None):
+    """The prompt the contract writes for one image and `text` (see the module's doc):
+    but for a processor that writes its image token itself (florence2's, before the
+    task prompt; its checkpoints have no chat template, and its class keeps none), the
+    text as it is. Which one it is shows in what it makes of the text alone with `image`
+    (any image: a drawn one where none is given)."""
+    written = tokenizers.media_prompt(processor, text, "image")
+    image_token = getattr(processor, "image_token", None)
+    if getattr(processor, "chat_template", None) or written == text or not isinstance(image_token, str):
+        return written
+    if image is None:
+        [image] = media.images(1, 0)
+    try:
+        ids = processor(images=[image], text=text)["input_ids"][0]
+    except ValueError:  # a processor that counts the image tokens in the text wants one
+        return written
+    return text if processor.tokenizer.convert_tokens_to_ids(image_token) in ids else written
 
 
 def cases(plan):
@@ -886,7 +900,8 @@ def reference(model_dir, candidate, case, plan):
     expected = Expected({"token_ids": [], "texts": []})
     for item in items:  # each alone: nothing padded, nothing resized together
         [image] = media.pil_images(item["image"])
-        inputs = processor(images=[image.convert("RGB")], text=prompt(processor, item["text"]), return_tensors="pt")
+        image = image.convert("RGB")
+        inputs = processor(images=[image], text=prompt(processor, item["text"], image), return_tensors="pt")
         # Pixels in the model's dtype, as the pipeline gives them (llama4's image
         # processor normalises in bfloat16, as its checkpoints were trained).
         token_ids, margins = greedy.answer(model, inputs.to(model.dtype), settings, end_ids)
