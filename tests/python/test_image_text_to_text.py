@@ -367,3 +367,50 @@ def test_experts_and_an_indexer_the_defaults_leave_unnamed_get_tiny_sizes():
     text = _tiny_config("qwen4_exp").text_config
     family._name_unnamed_indexer(text)
     assert text.indexer_budget % text.indexer_compress_ratio == 0 and text.indexer_kv_heads == 1
+
+
+def test_required_multimodal_rotary_axes_are_given_with_one_of_sequence_positions():
+    # hunyuan_vl's default config names no sections; its code requires at least 3 axes.
+    from transformers import HunYuanVLConfig
+    from transformers.models.hunyuan_vl import modeling_hunyuan_vl
+
+    config = HunYuanVLConfig()
+    tiny.shrink(config)
+    family._required_mrope_axes(config, inspect.getsource(modeling_hunyuan_vl))
+    text = config.text_config
+    sections = text.rope_parameters["mrope_section"]
+    head_dim = text.head_dim or text.hidden_size // text.num_attention_heads
+    assert len(sections) == 4 and min(sections) >= 1 and sum(sections) == head_dim // 2
+
+
+def test_prompt_is_the_text_alone_for_a_processor_that_writes_the_image_token_itself(tmp_path):
+    # florence2's processor prepends its image token, and its class keeps no chat template.
+    candidate = {"model_class": "Florence2ForConditionalGeneration", "auto_class": "AutoModelForImageTextToText"}
+    family.build_tiny("florence2", candidate, str(tmp_path), PLAN["seed"])
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    assert not processor.chat_template
+    [image] = media.images(1, 0)
+    assert family.prompt(processor, "caption", image) == "caption"
+    inputs = processor(images=[image], text="caption", return_tensors="pt")
+    assert (inputs["input_ids"] == processor.image_token_id).sum().item() == processor.num_image_tokens
+    assert len(family.reference(tmp_path, candidate, family.cases(PLAN)[0], PLAN)["token_ids"][0]) == 8
+
+
+def test_prompt_without_a_chat_template_puts_the_image_token_before_the_text(llava_dir):
+    # llava's processor counts the image tokens in the text: it wants one written.
+    processor = AutoProcessor.from_pretrained(llava_dir)
+    processor.chat_template = None
+    [image] = media.images(1, 0)
+    assert family.prompt(processor, "caption", image) == processor.image_token + "caption"
+
+
+def test_a_processor_that_writes_no_image_tokens_gets_a_chat_template_writing_one_per_feature(tmp_path):
+    # pp_chart2table's processor writes none; its checkpoint's chat template writes 256.
+    candidate = {"model_class": "GotOcr2ForConditionalGeneration", "auto_class": "AutoModelForImageTextToText"}
+    family.build_tiny("pp_chart2table", candidate, str(tmp_path), PLAN["seed"])
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    model = AutoModelForImageTextToText.from_pretrained(tmp_path)
+    features = family._features_per_image(model, processor.image_processor)
+    token = processor.tokenizer.convert_ids_to_tokens(model.config.image_token_id)
+    assert family.prompt(processor, "caption").count(token) == features > 1
+    assert len(family.reference(tmp_path, candidate, family.cases(PLAN)[0], PLAN)["token_ids"][0]) == 8

@@ -112,6 +112,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     source = _modeling_source(model_class, config)
     _rope_per_layer_kind(config, source)
     _scale_mrope_sections(config, source)
+    _required_mrope_axes(config, source)
     _list_mlp_kinds(config, source)
     _declare_read_token_ids(config, source)
     _name_unnamed_experts(config, source)
@@ -131,6 +132,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tokenizers.repoint_token_ids(config, tokenizer, named, processor)
     _match_patch_queries(config, processor)
     _image_token_as_written(config, processor, tokenizer)
+    _name_unwritten_image_token(config, processor, tokenizer)
     tiny.seed_everything(seed)
     model = model_class(config).eval()
     _open_gates(model)
@@ -590,13 +592,13 @@ def _choose_chat_template(processor, model, tokenizer):
                       for word in ("start", "end"))
         if start and end:
             wrapped.append(start + token + end)
-    candidates = list(dict.fromkeys([*tokens, *wrapped, ""]))
+    candidates = list(dict.fromkeys([*tokens, *wrapped, *_repeated_image_tokens(processor, model, tokens), ""]))
     [image] = media.images(1, 0)
     failures = []
     for token in candidates:
         processor.chat_template = CHAT_TEMPLATE.format(image=token)
         try:
-            inputs = processor(images=[image], text=prompt(processor, PROMPTS[0]), return_tensors="pt")
+            inputs = processor(images=[image], text=prompt(processor, PROMPTS[0], image), return_tensors="pt")
             inputs = inputs.to(model.dtype)
             with torch.no_grad():
                 model.generate(**inputs, max_new_tokens=1, do_sample=False)
@@ -606,6 +608,40 @@ def _choose_chat_template(processor, model, tokenizer):
     for token, exc in zip(candidates[1:], failures[1:]):
         failures[0].add_note(f"with the image as {token!r}: {type(exc).__name__}: {exc}")
     raise failures[0]
+
+
+def _name_unwritten_image_token(config, processor, tokenizer):
+    """An image token that neither the processor writes nor the tiny vocabulary holds
+    (pp_chart2table's: its processor writes none, its checkpoint's chat template writes
+    them, and the config's image_token_index is the checkpoint's id, past the tiny
+    vocabulary): a special token "<image>" the config's id then names, for the chat
+    template to write (see _repeated_image_tokens)."""
+    if getattr(processor, "image_token", None) is not None:
+        return
+    fields = [(sub, name) for sub in tiny.configs(config) for name in ("image_token_id", "image_token_index")
+              if isinstance(vars(sub).get(name), int) and vars(sub)[name] >= len(tokenizer)]
+    if not fields:
+        return
+    token, size = "<image>", len(tokenizer)
+    if token not in tokenizer.get_vocab():
+        tokenizer.add_tokens([token], special_tokens=True)
+        tokenizer.add_special_tokens({"extra_special_tokens": [token]}, replace_extra_special_tokens=False)
+    for sub, name in fields:
+        setattr(sub, name, tokenizer.convert_tokens_to_ids(token))
+    # The vocabulary sizes that were the tokenizer's follow it (a vision tower's is not).
+    for sub in tiny.configs(config):
+        if vars(sub).get("vocab_size") == size:
+            sub.vocab_size = len(tokenizer)
+
+
+def _repeated_image_tokens(processor, model, tokens):
+    """The image written as its token once per feature the model makes of it, as the chat
+    template of a checkpoint whose processor writes no image tokens does
+    (pp_chart2table's 256): only where the processor has no image_token to expand."""
+    if getattr(processor, "image_token", None) is not None or not tokens:
+        return []
+    count = _features_per_image(model, processor.image_processor)
+    return [token * count for token in tokens] if count and count > 1 else []
 
 
 # The config's names of a size a processor takes under its own (the number of tokens an
@@ -722,6 +758,28 @@ def _scale_mrope_sections(config, modeling_source):
             rope["mrope_section"] = scaled
 
 
+def _required_mrope_axes(config, modeling_source):
+    """Multimodal rotary sections that a model requires but its default config leaves to
+    its checkpoints (hunyuan_vl's "expects at least 3 multimodal RoPE axes": width,
+    height and image index, after any axes of plain sequence positions): one axis of
+    sequence positions and the required image axes, as its checkpoints and transformers'
+    own test (mrope_section [2, 2, 2, 2]) have them, in equal parts of half the tiny head."""
+    required = re.search(r"expects at least (\d+) multimodal RoPE axes", modeling_source)
+    if not required:
+        return
+    axes = int(required.group(1)) + 1
+    for sub in tiny.configs(config):
+        rope = vars(sub).get("rope_parameters")
+        heads, width = vars(sub).get("num_attention_heads"), vars(sub).get("hidden_size")
+        head_dim = vars(sub).get("head_dim") or (width // heads if heads and width else None)
+        if not isinstance(rope, dict) or rope.get("mrope_section") or not head_dim:
+            continue
+        half = head_dim // 2
+        sections = [half // axes] * axes
+        sections[0] += half - sum(sections)
+        rope["mrope_section"] = sections
+
+
 def _match_patch_queries(config, processor):
     """A projector that maps a number of patches to a number of queries (aria's
     projector_patch_to_query_dict {1225: 128, 4900: 256}) and a processor that maps the
@@ -789,9 +847,23 @@ def _tile_image_tokens(config):
         holder.mm_tokens_per_image = (side // 2) ** 2
 
 
-def prompt(processor, text):
-    """The prompt the contract writes for one image and `text` (see the module's doc)."""
-    return tokenizers.media_prompt(processor, text, "image")
+def prompt(processor, text, image=None):
+    """The prompt the contract writes for one image and `text` (see the module's doc):
+    but for a processor that writes its image token itself (florence2's, before the
+    task prompt; its checkpoints have no chat template, and its class keeps none), the
+    text as it is. Which one it is shows in what it makes of the text alone with `image`
+    (any image: a drawn one where none is given)."""
+    written = tokenizers.media_prompt(processor, text, "image")
+    image_token = getattr(processor, "image_token", None)
+    if getattr(processor, "chat_template", None) or written == text or not isinstance(image_token, str):
+        return written
+    if image is None:
+        [image] = media.images(1, 0)
+    try:
+        ids = processor(images=[image], text=text)["input_ids"][0]
+    except ValueError:  # a processor that counts the image tokens in the text wants one
+        return written
+    return text if processor.tokenizer.convert_tokens_to_ids(image_token) in ids else written
 
 
 def cases(plan):
@@ -828,7 +900,8 @@ def reference(model_dir, candidate, case, plan):
     expected = Expected({"token_ids": [], "texts": []})
     for item in items:  # each alone: nothing padded, nothing resized together
         [image] = media.pil_images(item["image"])
-        inputs = processor(images=[image.convert("RGB")], text=prompt(processor, item["text"]), return_tensors="pt")
+        image = image.convert("RGB")
+        inputs = processor(images=[image], text=prompt(processor, item["text"], image), return_tensors="pt")
         # Pixels in the model's dtype, as the pipeline gives them (llama4's image
         # processor normalises in bfloat16, as its checkpoints were trained).
         token_ids, margins = greedy.answer(model, inputs.to(model.dtype), settings, end_ids)
