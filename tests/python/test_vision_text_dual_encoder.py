@@ -63,17 +63,19 @@ def test_clips_image_classifier_head_is_served_as_the_vision_family_serves_it(tm
 
 
 @pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
-def test_xclip_embeds_each_video_of_its_frames_and_texts_as_the_reference(tmp_path):
-    cases = _check("xclip", _candidate("XCLIPModel"), "feature-extraction", tmp_path)
+@pytest.mark.parametrize(("model_type", "model_class"), [("xclip", "XCLIPModel"), ("videoprism", "VideoPrismClipModel")])
+def test_a_video_model_embeds_each_video_of_its_frames_and_texts_as_the_reference(model_type, model_class, tmp_path):
+    cases = _check(model_type, _candidate(model_class), "feature-extraction", tmp_path)
     assert any("videos" in case.input for case in cases)
-    handler = _served("xclip", tmp_path / "model", tmp_path / "again")
+    handler = _served(model_type, tmp_path / "model", tmp_path / "again")
     video = cases[0].input["videos"][0]
     # One video given as an array of frames is the list of its frames.
-    as_array = handler({"videos": np.stack([np.asarray(frame) for frame in video])})
-    as_list = handler({"videos": video})
+    task = {"task": "feature-extraction"}
+    as_array = handler({"videos": np.stack([np.asarray(frame) for frame in video])}, **task)
+    as_list = handler({"videos": video}, **task)
     assert np.allclose(as_array["video_embeddings"], as_list["video_embeddings"])
     with pytest.raises(TypeError, match="videos"):
-        handler({"images": video})
+        handler({"images": video}, **task)
 
 
 def test_a_model_without_both_towers_has_no_tiny_recipe(tmp_path):

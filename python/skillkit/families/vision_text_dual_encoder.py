@@ -22,9 +22,10 @@ changes nothing.
 """
 import torch
 import transformers
-from transformers import AutoImageProcessor, AutoTokenizer, pipeline
+from transformers import AutoImageProcessor, AutoProcessor, AutoTokenizer, pipeline
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
 
 from .. import media, tiny, tokenizers
 from ..compare import Comparison, allclose, missing_outputs, scores_and_predictions
@@ -121,28 +122,36 @@ def _build_video_text(model_type, model_class, out_dir, seed):
     config = CONFIG_MAPPING[model_type]()
     tiny.shrink(config)
     vision_config, text_config = config.vision_config, config.text_config
-    if "patch_size" not in vars(vision_config):
-        # videoprism's: tubelets over 12 spatial and 4 temporal layers, its own video
-        # processor and texts padded to a fixed length; not written yet.
-        raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: its video tower cuts tubelets "
-                                  "(tubelet_size); the recipe sizes xclip's patches of each frame")
-    vision_config.image_size, vision_config.patch_size = IMAGE_SIZE, PATCH_SIZE
-    vision_config.num_frames = VIDEO_FRAMES
-    vision_config.mit_hidden_size = config.projection_dim
-    vision_config.mit_intermediate_size = tiny.INTERMEDIATE
-    vision_config.mit_num_attention_heads = tiny.HEADS
-    config.prompt_num_attention_heads = tiny.HEADS
+    vision_config.image_size, vision_config.num_frames = IMAGE_SIZE, VIDEO_FRAMES
+    if "tubelet_size" in vars(vision_config):
+        # videoprism's: tubelets of one frame (its checkpoints' are), a spatial, a
+        # temporal and an auxiliary stack of layers.
+        vision_config.tubelet_size = (1, PATCH_SIZE, PATCH_SIZE)
+        vision_config.num_spatial_layers = vision_config.num_temporal_layers = tiny.LAYERS
+        vision_config.num_auxiliary_layers = 1
+    else:
+        vision_config.patch_size = PATCH_SIZE
+        vision_config.mit_hidden_size = config.projection_dim
+        vision_config.mit_intermediate_size = tiny.INTERMEDIATE
+        vision_config.mit_num_attention_heads = tiny.HEADS
+        config.prompt_num_attention_heads = tiny.HEADS
     tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ("bos_token", "eos_token", "unk_token", "pad_token"))
     text_config.vocab_size = len(tokenizer)
-    for role in ("bos", "eos", "pad"):  # the text tower pools at the end-of-text token
-        setattr(text_config, f"{role}_token_id", getattr(tokenizer, f"{role}_token_id"))
+    for role in ("bos", "eos", "pad"):  # xclip's text tower pools at the end-of-text token
+        if getattr(tokenizer, f"{role}_token_id") is not None:
+            setattr(text_config, f"{role}_token_id", getattr(tokenizer, f"{role}_token_id"))
     model = model_class(config).eval()
-    image_processor = transformers.VideoMAEImageProcessor(
-        size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
     # transformers' processor table has no xclip entry: the model's own module has one,
     # named as the model (XCLIPModel, XCLIPProcessor).
     name = PROCESSOR_MAPPING_NAMES.get(model_type) or model_class.__name__.removesuffix("Model") + "Processor"
-    processor = getattr(transformers, name)(image_processor=image_processor, tokenizer=tokenizer)
+    video_processors = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type)
+    if video_processors:  # videoprism's own video processor
+        frames = tiny.resized(getattr(transformers, video_processors["torchvision"])(), IMAGE_SIZE)
+        processor = getattr(transformers, name)(video_processor=frames, tokenizer=tokenizer)
+    else:
+        frames = transformers.VideoMAEImageProcessor(
+            size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
+        processor = getattr(transformers, name)(image_processor=frames, tokenizer=tokenizer)
     tiny.save_and_verify(model, processor, out_dir)
 
 
@@ -195,8 +204,12 @@ def cases(plan):
 
 
 def _loaded(model_dir, model_class):
+    """The model, its tokenizer and what makes its pixels: its image processor, or a
+    video model's whole processor (videoprism's video processor is no image processor)."""
     model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
-    return model, AutoTokenizer.from_pretrained(model_dir), AutoImageProcessor.from_pretrained(model_dir)
+    video = _embeds_videos({"model_class": model_class})
+    pixels = (AutoProcessor if video else AutoImageProcessor).from_pretrained(model_dir)
+    return model, AutoTokenizer.from_pretrained(model_dir), pixels
 
 
 def _pooled(features):
@@ -217,7 +230,7 @@ def _embeddings(model, tokenizer, image_processor, kind, items):
             return [_pooled(model.get_image_features(**image_processor(image, return_tensors="pt")))
                     for image in items]
         if kind == "videos":
-            return [_pooled(model.get_video_features(**image_processor([video], return_tensors="pt")))
+            return [_pooled(model.get_video_features(**image_processor(videos=[video], return_tensors="pt")))
                     for video in items]
         return [_pooled(model.get_text_features(**tokenizer(text, return_tensors="pt", **_text_padding(model))))
                 for text in items]
