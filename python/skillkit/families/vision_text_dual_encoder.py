@@ -174,6 +174,11 @@ def cases(plan):
         return vision.cases(plan)
     one, first, second = media.images(3, plan.get("seed", 0))
     if any(_embeds_videos(candidate) for candidate in plan.get("candidates", ())):
+        if plan["task"] != "feature-extraction":
+            # videoprism's zero-shot classification scores videos: the task's contract
+            # (and transformers' pipeline) takes images.
+            raise NotImplementedError(f"{plan['task']} takes images; {plan['candidates'][0]['model_class']} "
+                                      "embeds videos (served as feature-extraction)")
         # Two videos of different frame sizes, each of the model's frame count.
         videos = [media.images(VIDEO_FRAMES, seed, sizes=(size,)) for seed, size in ((1, (40, 30)), (2, (30, 44)))]
         return [
