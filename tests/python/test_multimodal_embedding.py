@@ -1,20 +1,24 @@
-"""The multimodal-embedding family (clap): its tiny model, its reference, and the
+"""The multimodal-embedding family (clap, clvp): its tiny models, its reference, and the
 skillset gen-skillset writes for it, on a real tiny model."""
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import transformers
 
 from skillkit import media, skillset
-from skillkit.families import Case, multimodal_embedding
+from skillkit.families import multimodal_embedding
 from skillkit.output_check import schema_violation
 
 ROOT = Path(__file__).resolve().parents[2]
 GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
-PLAN = {"seed": 0, "task": "feature-extraction", "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
 CANDIDATE = {"model_class": "ClapModel", "auto_class": "AutoModel", "processor_class": "AutoProcessor"}
+PLAN = {"seed": 0, "task": "feature-extraction", "tolerance": {"rtol": 1e-4, "atol": 1e-4}, "candidates": [CANDIDATE]}
+CLVP = {"model_class": "ClvpModelForConditionalGeneration", "auto_class": "AutoModel",
+        "processor_class": "AutoProcessor"}
+CLVP_PLAN = dict(PLAN, candidates=[CLVP])
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +51,29 @@ def test_the_reference_embeds_texts_and_clips_apart_and_a_changed_value_fails(cl
     assert not multimodal_embedding.compare(expected, {"text_embeddings": moved}, PLAN).ok
 
 
+@pytest.fixture(scope="module")
+def clvp(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clvp")
+    multimodal_embedding.build_tiny("clvp", CLVP, str(out), PLAN["seed"])
+    return str(out)
+
+
+def test_clvp_is_asked_for_texts_only_and_its_padded_batch_would_differ(clvp):
+    cases = multimodal_embedding.cases(CLVP_PLAN)
+    assert all(set(case.input) == {"texts"} for case in cases)
+    expected = multimodal_embedding.reference(clvp, CLVP, cases[0], CLVP_PLAN)
+    first, second = np.asarray(expected["text_embeddings"])
+    assert first.shape == (32,) and np.abs(first - second).max() > 1e-3
+    # Why the skillset embeds one text at a time: clvp's encoder averages over the
+    # padding too, so the shorter text padded to the longer one's length changes.
+    model = transformers.ClvpModelForConditionalGeneration.from_pretrained(clvp).eval()
+    processor = transformers.AutoProcessor.from_pretrained(clvp)
+    with torch.inference_mode():
+        batch = processor(text=list(multimodal_embedding.TEXTS), padding=True, return_tensors="pt")
+        padded = model.get_text_features(**batch).embeds[0].numpy()
+    assert np.abs(padded - first).max() > 1e-3
+
+
 def test_a_type_without_clap_towers_has_no_tiny_recipe(tmp_path):
     with pytest.raises(NotImplementedError, match="no tiny-model recipe"):
         multimodal_embedding.build_tiny("pe_audio_video", {"model_class": "PeAudioVideoModel"}, str(tmp_path), 0)
@@ -66,3 +93,18 @@ def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema
         assert multimodal_embedding.compare(expected, served, PLAN).ok, case.name
     with pytest.raises(TypeError, match="texts"):
         handler(["a dog barking"])
+
+
+@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
+def test_the_clvp_skillset_embeds_each_text_as_the_reference_and_refuses_clips(clvp, tmp_path):
+    subprocess.run([str(GEN_SKILLSET), "-q", "clvp", "-o", str(tmp_path)], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    instance = skillset.instantiate(tmp_path / "hf_clvp.py", "clvp")
+    _, _, handler, _, _ = instance.init_cpu(clvp, "cpu", "cpu")
+    for case in multimodal_embedding.cases(CLVP_PLAN):
+        expected = multimodal_embedding.reference(clvp, CLVP, case, CLVP_PLAN)
+        served = handler(case.input, **case.options)
+        assert schema_violation(served, "feature-extraction") is None
+        assert multimodal_embedding.compare(expected, served, CLVP_PLAN).ok, case.name
+    with pytest.raises(TypeError, match="texts only"):
+        handler({"audios": media.audio(1, 0)[0]})

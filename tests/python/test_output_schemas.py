@@ -216,6 +216,9 @@ def test_a_dual_encoders_image_and_text_features_match_the_feature_extraction_sc
     assert schema_violation(both, "feature-extraction") is None
     texts_only = {**COMMON, "text_embeddings": [[0.1, 0.2]]}
     assert schema_violation(texts_only, "feature-extraction") is None
+    videos = {**COMMON, "video_embeddings": [[0.5, -1.0]], "text_embeddings": [[0.1, 0.2]]}  # xclip's
+    assert schema_violation(videos, "feature-extraction") is None
+    assert schema_violation({**videos, "video_embeddings": [0.5]}, "feature-extraction") is not None
     # Embeddings of one kind or the other, not both shapes at once.
     assert schema_violation({**both, "embeddings": [[0.5]]}, "feature-extraction") is not None
 

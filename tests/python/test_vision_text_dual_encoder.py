@@ -3,6 +3,7 @@ gen-skillset writes for it, on real tiny models."""
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from skillkit import skillset
@@ -61,11 +62,25 @@ def test_clips_image_classifier_head_is_served_as_the_vision_family_serves_it(tm
     _check("clip", candidate, "image-classification", tmp_path, generate_task="image-classification")
 
 
+@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
+@pytest.mark.parametrize(("model_type", "model_class"), [("xclip", "XCLIPModel"), ("videoprism", "VideoPrismClipModel")])
+def test_a_video_model_embeds_each_video_of_its_frames_and_texts_as_the_reference(model_type, model_class, tmp_path):
+    cases = _check(model_type, _candidate(model_class), "feature-extraction", tmp_path)
+    assert any("videos" in case.input for case in cases)
+    handler = _served(model_type, tmp_path / "model", tmp_path / "again")
+    video = cases[0].input["videos"][0]
+    # One video given as an array of frames is the list of its frames.
+    task = {"task": "feature-extraction"}
+    as_array = handler({"videos": np.stack([np.asarray(frame) for frame in video])}, **task)
+    as_list = handler({"videos": video}, **task)
+    assert np.allclose(as_array["video_embeddings"], as_list["video_embeddings"])
+    with pytest.raises(TypeError, match="videos"):
+        handler({"images": video}, **task)
+
+
 def test_a_model_without_both_towers_has_no_tiny_recipe(tmp_path):
-    with pytest.raises(NotImplementedError, match="get_image_features and get_text_features"):
+    with pytest.raises(NotImplementedError, match="get_image_features .or get_video_features. and get_text_features"):
         dual.build_tiny("bridgetower", _candidate("BridgeTowerModel"), str(tmp_path), 0)
-    with pytest.raises(NotImplementedError, match="embeds videos"):
-        dual.build_tiny("xclip", _candidate("XCLIPModel"), str(tmp_path), 0)
 
 
 def test_feature_extraction_embeddings_that_differ_fail_the_comparison():

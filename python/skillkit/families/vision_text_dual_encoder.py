@@ -8,7 +8,9 @@ The handler's contract (docs/DESIGN.md): the option task= picks one of
 - text-embedding: text(s) in; `embeddings` (get_text_features) out;
 - feature-extraction: a dict of "images" and "texts" (either or both) in;
   `image_embeddings` and `text_embeddings` out, as image- and text-embedding give them.
-  The default task of the members whose model gives no logits_per_image (flava).
+  The default task of the members whose model gives no logits_per_image (flava). A
+  model whose vision tower embeds videos (xclip: get_video_features) takes "videos"
+  (each its frames) and "texts", and gives `video_embeddings` and `text_embeddings`.
 A skillset generated for image-classification (clip's CLIPForImageClassification) loads
 that head and serves it as the vision family does: its cases, reference and comparison
 are skillkit.families.vision's.
@@ -20,9 +22,10 @@ changes nothing.
 """
 import torch
 import transformers
-from transformers import AutoImageProcessor, AutoTokenizer, pipeline
+from transformers import AutoImageProcessor, AutoProcessor, AutoTokenizer, pipeline
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
 
 from .. import media, tiny, tokenizers
 from ..compare import Comparison, allclose, missing_outputs, scores_and_predictions
@@ -38,6 +41,8 @@ HYPOTHESIS_TEMPLATE = "This is a photo of {}."  # the pipeline's default
 # The zero-shot pipeline pads a siglip model's texts to 64 tokens: the tiny text model
 # must take that many positions.
 SIGLIP_TEXT_LENGTH = 64
+# A video model's (xclip's) frames per video.
+VIDEO_FRAMES = 4
 
 CANDIDATE_LABELS = ["cat", "dog", "red car", "tree frog"]
 TEXTS = (
@@ -48,16 +53,19 @@ TEXTS = (
 
 def build_tiny(model_type, candidate, out_dir, seed):
     model_class = getattr(transformers, candidate["model_class"])
-    towers = all(hasattr(model_class, f"get_{kind}_features") for kind in ("image", "text"))
+    towers = hasattr(model_class, "get_text_features") and (
+        hasattr(model_class, "get_image_features") or _embeds_videos(candidate))
     if candidate["auto_class"] == "AutoModel" and not towers:
         # The base model serves feature-extraction through its two towers. bridgetower
-        # and tvp fuse image (or video) and text in one tower, xclip and videoprism
-        # embed videos, glm_image generates images: none has the two towers this
-        # family's skillset calls. (A zero-shot class, blip-2's retrieval head, scores
-        # images against texts without them.)
-        video = " (it embeds videos)" if hasattr(model_class, "get_video_features") else ""
+        # and tvp fuse image (or video) and text in one tower, videoprism's video tower
+        # has no processor of its own, glm_image generates images: none has the two
+        # towers this family's skillset calls. (A zero-shot class, blip-2's retrieval
+        # head, scores images against texts without them.)
         raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: {candidate['model_class']} has no "
-                                  f"get_image_features and get_text_features{video}")
+                                  "get_image_features (or get_video_features) and get_text_features")
+    if _embeds_videos(candidate):
+        _build_video_text(model_type, model_class, out_dir, seed)
+        return
     tiny.seed_everything(seed)
     config = CONFIG_MAPPING[model_type]()
     tiny.shrink(config)  # and its text_config and vision_config
@@ -97,6 +105,56 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.save_and_verify(model, processor, out_dir)
 
 
+def _embeds_videos(candidate):
+    """Whether the model's vision tower embeds videos, not images (xclip's
+    get_video_features; no get_image_features)."""
+    model_class = getattr(transformers, candidate["model_class"])
+    return hasattr(model_class, "get_video_features") and not hasattr(model_class, "get_image_features")
+
+
+def _build_video_text(model_type, model_class, out_dir, seed):
+    """xclip: its towers at tiny sizes, VIDEO_FRAMES frames of IMAGE_SIZE pixels, its
+    multi-frame integration transformer (mit_*) as wide as the projection (it adds its
+    position embedding to the projected frames); a VideoMAEImageProcessor (the one
+    xclip's checkpoints save: it keeps a video's frames together, where the auto
+    table's CLIP image processor would flatten them into images) and its tokenizer."""
+    tiny.seed_everything(seed)
+    config = CONFIG_MAPPING[model_type]()
+    tiny.shrink(config)
+    vision_config, text_config = config.vision_config, config.text_config
+    vision_config.image_size, vision_config.num_frames = IMAGE_SIZE, VIDEO_FRAMES
+    if "tubelet_size" in vars(vision_config):
+        # videoprism's: tubelets of one frame (its checkpoints' are), a spatial, a
+        # temporal and an auxiliary stack of layers.
+        vision_config.tubelet_size = (1, PATCH_SIZE, PATCH_SIZE)
+        vision_config.num_spatial_layers = vision_config.num_temporal_layers = tiny.LAYERS
+        vision_config.num_auxiliary_layers = 1
+    else:
+        vision_config.patch_size = PATCH_SIZE
+        vision_config.mit_hidden_size = config.projection_dim
+        vision_config.mit_intermediate_size = tiny.INTERMEDIATE
+        vision_config.mit_num_attention_heads = tiny.HEADS
+        config.prompt_num_attention_heads = tiny.HEADS
+    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, ("bos_token", "eos_token", "unk_token", "pad_token"))
+    text_config.vocab_size = len(tokenizer)
+    for role in ("bos", "eos", "pad"):  # xclip's text tower pools at the end-of-text token
+        if getattr(tokenizer, f"{role}_token_id") is not None:
+            setattr(text_config, f"{role}_token_id", getattr(tokenizer, f"{role}_token_id"))
+    model = model_class(config).eval()
+    # transformers' processor table has no xclip entry: the model's own module has one,
+    # named as the model (XCLIPModel, XCLIPProcessor).
+    name = PROCESSOR_MAPPING_NAMES.get(model_type) or model_class.__name__.removesuffix("Model") + "Processor"
+    video_processors = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type)
+    if video_processors:  # videoprism's own video processor
+        frames = tiny.resized(getattr(transformers, video_processors["torchvision"])(), IMAGE_SIZE)
+        processor = getattr(transformers, name)(video_processor=frames, tokenizer=tokenizer)
+    else:
+        frames = transformers.VideoMAEImageProcessor(
+            size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
+        processor = getattr(transformers, name)(image_processor=frames, tokenizer=tokenizer)
+    tiny.save_and_verify(model, processor, out_dir)
+
+
 def _image_processor(model_type, vision_config):
     """The type's image processor at the tiny model's size. siglip2's (NaFlex) resizes
     each image, aspect ratio kept, to at most max_num_patches patches, and its processor
@@ -115,6 +173,19 @@ def cases(plan):
     if plan["task"] == "image-classification":
         return vision.cases(plan)
     one, first, second = media.images(3, plan.get("seed", 0))
+    if any(_embeds_videos(candidate) for candidate in plan.get("candidates", ())):
+        if plan["task"] != "feature-extraction":
+            # videoprism's zero-shot classification scores videos: the task's contract
+            # (and transformers' pipeline) takes images.
+            raise NotImplementedError(f"{plan['task']} takes images; {plan['candidates'][0]['model_class']} "
+                                      "embeds videos (served as feature-extraction)")
+        # Two videos of different frame sizes, each of the model's frame count.
+        videos = [media.images(VIDEO_FRAMES, seed, sizes=(size,)) for seed, size in ((1, (40, 30)), (2, (30, 44)))]
+        return [
+            Case("feature-extraction: two videos and two texts",
+                 {"videos": videos, "texts": list(TEXTS)}, {"task": "feature-extraction"}),
+            Case("feature-extraction: one text", {"texts": TEXTS[1]}, {"task": "feature-extraction"}),
+        ]
     features = [
         Case("feature-extraction: two images and two texts",
              {"images": [first, second], "texts": list(TEXTS)}, {"task": "feature-extraction"}),
@@ -138,8 +209,12 @@ def cases(plan):
 
 
 def _loaded(model_dir, model_class):
+    """The model, its tokenizer and what makes its pixels: its image processor, or a
+    video model's whole processor (videoprism's video processor is no image processor)."""
     model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
-    return model, AutoTokenizer.from_pretrained(model_dir), AutoImageProcessor.from_pretrained(model_dir)
+    video = _embeds_videos({"model_class": model_class})
+    pixels = (AutoProcessor if video else AutoImageProcessor).from_pretrained(model_dir)
+    return model, AutoTokenizer.from_pretrained(model_dir), pixels
 
 
 def _pooled(features):
@@ -159,6 +234,9 @@ def _embeddings(model, tokenizer, image_processor, kind, items):
         if kind == "images":
             return [_pooled(model.get_image_features(**image_processor(image, return_tensors="pt")))
                     for image in items]
+        if kind == "videos":
+            return [_pooled(model.get_video_features(**image_processor(videos=[video], return_tensors="pt")))
+                    for video in items]
         return [_pooled(model.get_text_features(**tokenizer(text, return_tensors="pt", **_text_padding(model))))
                 for text in items]
 
