@@ -1,17 +1,12 @@
 """The decision family (decision_transformer): its tiny model, its reference, and the
 skillset gen-skillset writes for it, on a real tiny model."""
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from skillkit import skillset
 from skillkit.families import Case, decision
 from skillkit.output_check import schema_violation
 
-ROOT = Path(__file__).resolve().parents[2]
-GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
 PLAN = {"seed": 0, "task": "feature-extraction", "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
 CANDIDATE = {"model_class": "DecisionTransformerModel", "auto_class": "AutoModel", "processor_class": "AutoConfig"}
 
@@ -48,11 +43,8 @@ def test_jev_has_no_tiny_recipe(tmp_path):
         decision.build_tiny("jev", {"model_class": "JevForDecision"}, str(tmp_path), 0)
 
 
-@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
-def test_the_generated_skillset_serves_every_case_as_the_reference_and_refuses_a_wrong_width(model_dir, tmp_path):
-    subprocess.run([str(GEN_SKILLSET), "-q", "decision_transformer", "-o", str(tmp_path)], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
-    instance = skillset.instantiate(tmp_path / "hf_decision_transformer.py", "decision_transformer")
+def test_the_generated_skillset_serves_every_case_as_the_reference_and_refuses_a_wrong_width(model_dir, skillsets):
+    instance = skillsets("decision_transformer")
     _, _, handler, _, _ = instance.init_cpu(model_dir, "cpu", "cpu")
     for case in decision.cases(PLAN):
         expected = decision.reference(model_dir, CANDIDATE, case, PLAN)

@@ -1,19 +1,15 @@
 """The multimodal-embedding family (clap, clvp): its tiny models, its reference, and the
 skillset gen-skillset writes for it, on a real tiny model."""
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import transformers
 
-from skillkit import media, skillset
+from skillkit import media
 from skillkit.families import multimodal_embedding
 from skillkit.output_check import schema_violation
 
-ROOT = Path(__file__).resolve().parents[2]
-GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
 CANDIDATE = {"model_class": "ClapModel", "auto_class": "AutoModel", "processor_class": "AutoProcessor"}
 PLAN = {"seed": 0, "task": "feature-extraction", "tolerance": {"rtol": 1e-4, "atol": 1e-4}, "candidates": [CANDIDATE]}
 CLVP = {"model_class": "ClvpModelForConditionalGeneration", "auto_class": "AutoModel",
@@ -79,11 +75,8 @@ def test_a_type_without_clap_towers_has_no_tiny_recipe(tmp_path):
         multimodal_embedding.build_tiny("pe_audio_video", {"model_class": "PeAudioVideoModel"}, str(tmp_path), 0)
 
 
-@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
-def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema(clap, tmp_path):
-    subprocess.run([str(GEN_SKILLSET), "-q", "clap", "-o", str(tmp_path)], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
-    instance = skillset.instantiate(tmp_path / "hf_clap.py", "clap")
+def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema(clap, skillsets):
+    instance = skillsets("clap")
     _, _, handler, _, _ = instance.init_cpu(clap, "cpu", "cpu")
     for case in multimodal_embedding.cases(PLAN):
         expected = multimodal_embedding.reference(clap, CANDIDATE, case, PLAN)
@@ -95,11 +88,8 @@ def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema
         handler(["a dog barking"])
 
 
-@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
-def test_the_clvp_skillset_embeds_each_text_as_the_reference_and_refuses_clips(clvp, tmp_path):
-    subprocess.run([str(GEN_SKILLSET), "-q", "clvp", "-o", str(tmp_path)], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
-    instance = skillset.instantiate(tmp_path / "hf_clvp.py", "clvp")
+def test_the_clvp_skillset_embeds_each_text_as_the_reference_and_refuses_clips(clvp, skillsets):
+    instance = skillsets("clvp")
     _, _, handler, _, _ = instance.init_cpu(clvp, "cpu", "cpu")
     for case in multimodal_embedding.cases(CLVP_PLAN):
         expected = multimodal_embedding.reference(clvp, CLVP, case, CLVP_PLAN)

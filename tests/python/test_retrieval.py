@@ -1,16 +1,11 @@
 """The retrieval family (colpali): its tiny model, its reference, and the skillset
 gen-skillset writes for it, on a real tiny model."""
-import subprocess
-from pathlib import Path
 
 import pytest
 
-from skillkit import skillset
 from skillkit.families import retrieval
 from skillkit.output_check import schema_violation
 
-ROOT = Path(__file__).resolve().parents[2]
-GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
 PLAN = {"seed": 0, "task": "retrieval", "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
 CANDIDATE = {"model_class": "ColPaliForRetrieval", "auto_class": "ColPaliForRetrieval",
              "processor_class": "AutoProcessor"}
@@ -34,11 +29,8 @@ def test_the_reference_scores_each_query_against_each_page_and_a_changed_score_f
     assert not retrieval.compare(expected, dict(expected, scores=moved), PLAN).ok
 
 
-@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
-def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema(colpali, tmp_path):
-    subprocess.run([str(GEN_SKILLSET), "-q", "colpali", "-o", str(tmp_path)], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
-    instance = skillset.instantiate(tmp_path / "hf_colpali.py", "colpali")
+def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema(colpali, skillsets):
+    instance = skillsets("colpali")
     _, _, handler, _, _ = instance.init_cpu(colpali, "cpu", "cpu")
     for case in retrieval.cases(PLAN):
         expected = retrieval.reference(colpali, CANDIDATE, case, PLAN)
@@ -48,8 +40,7 @@ def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema
         assert retrieval.compare(expected, served, PLAN).ok, case.name
 
 
-@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
-def test_colqwen2s_pretraining_head_is_served_as_retrieval_with_its_page_prompts_image_token(tmp_path):
+def test_colqwen2s_pretraining_head_is_served_as_retrieval_with_its_page_prompts_image_token(tmp_path, skillsets):
     """colqwen2's one task is `pretraining` (ColQwen2ForRetrieval); its page prompt is a
     literal holding "<|image_pad|>", which the tiny tokenizer must name its image token,
     and its rotary sections are qwen2_vl's, scaled to the tiny head."""
@@ -57,9 +48,7 @@ def test_colqwen2s_pretraining_head_is_served_as_retrieval_with_its_page_prompts
     candidate = dict(CANDIDATE, model_class="ColQwen2ForRetrieval", auto_class="ColQwen2ForRetrieval")
     model_dir = tmp_path / "colqwen2"
     retrieval.build_tiny("colqwen2", candidate, str(model_dir), plan["seed"])
-    subprocess.run([str(GEN_SKILLSET), "-q", "colqwen2", "-o", str(tmp_path)], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
-    instance = skillset.instantiate(tmp_path / "hf_colqwen2.py", "colqwen2")
+    instance = skillsets("colqwen2")
     assert instance.TASK == "pretraining"
     _, _, handler, _, _ = instance.init_cpu(str(model_dir), "cpu", "cpu")
     for case in retrieval.cases(plan):

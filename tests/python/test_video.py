@@ -1,18 +1,13 @@
 """The video family: its tiny classifiers, its reference, and the skillset gen-skillset
 writes for it, on real tiny models."""
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 import transformers
 
-from skillkit import skillset
 from skillkit.families import Case, video
 from skillkit.output_check import schema_violation
 
-ROOT = Path(__file__).resolve().parents[2]
-GEN_SKILLSET = ROOT / "bin" / "gen-skillset"
 PLAN = {"seed": 0, "task": "video-classification", "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
 CANDIDATE = {"model_class": "VideoMAEForVideoClassification", "auto_class": "AutoModelForVideoClassification",
              "processor_class": "AutoImageProcessor"}
@@ -78,12 +73,9 @@ def test_a_list_of_frames_is_one_video_and_a_list_of_videos_a_batch():
     assert len(video.batch_items([frames, _frames(4)])) == 2
 
 
-@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
 def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema_and_refuses_short_videos(
-        videomae_video, tmp_path):
-    subprocess.run([str(GEN_SKILLSET), "-q", "videomae", "-o", str(tmp_path)], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
-    instance = skillset.instantiate(tmp_path / "hf_videomae.py", "videomae")
+        videomae_video, skillsets):
+    instance = skillsets("videomae")
     _, _, handler, _, _ = instance.init_cpu(videomae_video, "cpu", "cpu")
     for case in video.cases(PLAN):
         expected = video.reference(videomae_video, VIDEO_CANDIDATE, case, PLAN)
@@ -97,15 +89,12 @@ def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema
         handler(_frames(4), frames=4)
 
 
-@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
-def test_a_video_encoder_skillset_serves_each_videos_last_hidden_state_as_the_reference(tmp_path):
+def test_a_video_encoder_skillset_serves_each_videos_last_hidden_state_as_the_reference(tmp_path, skillsets):
     plan = dict(PLAN, task="feature-extraction")
     candidate = dict(VIDEO_CANDIDATE, model_class="VideoMAEModel", auto_class="AutoModel")
     model_dir = tmp_path / "model"
     video.build_tiny("videomae", candidate, str(model_dir), PLAN["seed"])
-    subprocess.run([str(GEN_SKILLSET), "-q", "--task", "feature-extraction", "videomae", "-o", str(tmp_path)],
-                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    instance = skillset.instantiate(tmp_path / "hf_videomae.py", "videomae")
+    instance = skillsets("videomae", "feature-extraction")
     assert instance.TASK == "feature-extraction"
     _, _, handler, _, _ = instance.init_cpu(str(model_dir), "cpu", "cpu")
     case = [case for case in video.cases(plan) if case.name == "two videos of different frame sizes"][0]
@@ -119,8 +108,7 @@ def test_a_video_encoder_skillset_serves_each_videos_last_hidden_state_as_the_re
         handler(case.input, top_k=2)
 
 
-@pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
-def test_a_classifier_pooling_with_one_query_is_ranked_over_its_labels(tmp_path):
+def test_a_classifier_pooling_with_one_query_is_ranked_over_its_labels(tmp_path, skillsets):
     # videoprism's classifier pools the tokens with one attention query: its logits are
     # batch x 1 x labels, which the pipeline's postprocess alone would fail to rank.
     candidate = dict(VIDEO_CANDIDATE, model_class="VideoPrismForVideoClassification")
@@ -130,9 +118,7 @@ def test_a_classifier_pooling_with_one_query_is_ranked_over_its_labels(tmp_path)
     expected = video.reference(str(model_dir), candidate, case, PLAN)
     assert np.asarray(expected["logits"]).shape == (2, len(video.LABELS))
     assert [len(ranked) for ranked in expected["predictions"]] == [5, 5]
-    subprocess.run([str(GEN_SKILLSET), "-q", "videoprism_vision_model", "-o", str(tmp_path)],
-                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    instance = skillset.instantiate(tmp_path / "hf_videoprism_vision_model.py", "videoprism_vision_model")
+    instance = skillsets("videoprism_vision_model")
     _, _, handler, _, _ = instance.init_cpu(str(model_dir), "cpu", "cpu")
     served = handler(case.input)
     assert schema_violation(served, "video-classification") is None
