@@ -146,3 +146,21 @@ def test_a_first_output_already_one_vector_per_image_is_the_embedding(tmp_path):
     embeddings = expected["embeddings"]
     assert len(embeddings) == 2 and len(embeddings[0]) == len(embeddings[1])
     assert embeddings[0] != embeddings[1]
+
+
+def test_an_image_to_image_reference_is_each_images_reconstruction_unclamped_and_cropped(tmp_path):
+    """swin2sr: the tiny model keeps its config's initializer range, so its
+    reconstruction lies inside [0, 1] rather than clamped at its ends; the reference
+    gives each image upscale times its size, the processor's padding cropped off."""
+    model, _ = _built("swin2sr", "Swin2SRForImageSuperResolution", tmp_path)
+    images = media.pil_images(media.images(2, 0))
+    expected = vision.reference(str(tmp_path), {"model_class": "Swin2SRForImageSuperResolution"},
+                                vision.Case("two images", images), {"task": vision.IMAGE_TO_IMAGE})
+    scale = model.config.upscale
+    for image, pixels in zip(images, expected["images"]):
+        values = [value for row in pixels for pixel in row for value in pixel]
+        assert (len(pixels), len(pixels[0]), len(pixels[0][0])) == (image.height * scale, image.width * scale, 3)
+        assert 0.0 < min(values) and max(values) < 1.0
+    plan = {"task": vision.IMAGE_TO_IMAGE, "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
+    assert vision.compare(expected, {"images": expected["images"]}, plan).ok
+    assert not vision.compare(expected, {"images": expected["images"][::-1]}, plan).ok
