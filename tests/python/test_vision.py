@@ -164,3 +164,12 @@ def test_an_image_to_image_reference_is_each_images_reconstruction_unclamped_and
     plan = {"task": vision.IMAGE_TO_IMAGE, "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
     assert vision.compare(expected, {"images": expected["images"]}, plan).ok
     assert not vision.compare(expected, {"images": expected["images"][::-1]}, plan).ok
+
+
+def test_a_backbone_that_loads_timm_names_only_fails_with_that_reason(tmp_path):
+    import pytest
+    import transformers
+
+    with pytest.raises(NotImplementedError, match="takes a timm model name, not a directory"):
+        vision.build_tiny("timm_backbone", {"model_class": "TimmBackbone"}, str(tmp_path), 0)
+    assert not vision._loads_by_name_only(transformers.ResNetBackbone)

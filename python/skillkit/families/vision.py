@@ -118,6 +118,12 @@ def _image_processor(model_type, size=IMAGE_SIZE):
     raise NotImplementedError(f"no image processor for {model_type!r}")  # unreachable: vit has one
 
 
+def _loads_by_name_only(model_class):
+    """Whether a backbone class loads nothing saved: TimmBackbone's own from_pretrained
+    reads its argument as a timm model name and downloads that model's weights."""
+    return issubclass(model_class, BackboneMixin) and "from_pretrained" in vars(model_class)
+
+
 def _build_timm_wrapper(candidate, out_dir):
     """timm_wrapper wraps the timm model its config names: timm's own tiny test
     architecture, fed as timm feeds it (its pretrained_cfg's data config, at the tiny
@@ -170,6 +176,12 @@ def _shrink_timm_stages(backbone, config):
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
+    if _loads_by_name_only(getattr(transformers, candidate["model_class"])):
+        raise NotImplementedError(
+            f"{candidate['model_class']}.from_pretrained takes a timm model name, not a directory: it builds "
+            "a fresh config around the name and has timm download that model's weights (transformers' own tests "
+            "skip its save/load: only checkpoints on timm load), so no tiny checkpoint saved here loads back, "
+            "and the Hub is out of reach")
     if model_type == "timm_wrapper":
         return _build_timm_wrapper(candidate, out_dir)
     config = CONFIG_MAPPING[model_type]()
