@@ -173,3 +173,21 @@ def test_a_backbone_that_loads_timm_names_only_fails_with_that_reason(tmp_path):
     with pytest.raises(NotImplementedError, match="takes a timm model name, not a directory"):
         vision.build_tiny("timm_backbone", {"model_class": "TimmBackbone"}, str(tmp_path), 0)
     assert not vision._loads_by_name_only(transformers.ResNetBackbone)
+
+
+def test_a_backbone_served_for_features_embeds_its_deepest_map_and_a_recognizer_says_why_it_is_not(tmp_path):
+    """hgnet_v2's feature-extraction class is its backbone: the embedding is its deepest
+    feature map, pooled; mgp-str's first output is three heads' logits, no embedding."""
+    import pytest
+
+    plan = {"task": "feature-extraction", "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
+    model, processor = _built("hgnet_v2", "HGNetV2Backbone", tmp_path / "hgnet_v2")
+    one = media.pil_images(media.images(1, 0))
+    expected = vision.reference(str(tmp_path / "hgnet_v2"), {"model_class": "HGNetV2Backbone"},
+                                vision.Case("one image", one), plan)
+    deepest = _run(model, processor).feature_maps[-1]
+    assert len(expected["embeddings"][0]) == deepest.shape[1]  # one value per channel
+    vision.build_tiny("mgp-str", {"model_class": "MgpstrForSceneTextRecognition"}, str(tmp_path / "mgp"), 0)
+    with pytest.raises(NotImplementedError, match="scene-text recognizer"):
+        vision.reference(str(tmp_path / "mgp"), {"model_class": "MgpstrForSceneTextRecognition"},
+                         vision.Case("one image", one), plan)

@@ -316,6 +316,16 @@ def _embed(model_dir, candidate, images):
             outputs = extractor.model(**inputs)
         pooled = outputs.get("pooler_output") is not None
         features = extractor.postprocess(outputs, pool=pooled, return_tensors=True)  # a batch of one
+        if "feature_maps" in outputs:
+            # A backbone's first output, which the pipeline hands back as it is, is its
+            # feature maps, one per stage: the deepest is what a classifier on the
+            # backbone pools (hgnet_v2's feature-extraction class is its backbone).
+            features = outputs.feature_maps[-1]
+        elif isinstance(features, (tuple, list)):
+            raise NotImplementedError(
+                f"{candidate['model_class']}'s first output is {len(features)} tensors, not an embedding (mgp-str's: "
+                "its character, BPE and wordpiece heads' logits): a scene-text recognizer, whose text (its "
+                "processor's batch_decode) the vision family does not serve")
         # Tokens (1, tokens, hidden) or a feature map (1, channels, h, w) are averaged; a
         # first output of two dimensions is one vector already (radio's summary).
         if not pooled and features.dim() > 2:
@@ -407,7 +417,8 @@ def run_batch(model_dir, candidate, plan, images):
         rows = torch.cat([feature_map.flatten(1) for feature_map in output.feature_maps], dim=1)
     elif plan["task"] in EMBEDDING_TASKS:
         pooled = output.get("pooler_output")
-        rows = (pooled if pooled is not None else output[0]).flatten(1)
+        first = output.feature_maps[-1] if "feature_maps" in output else output[0]
+        rows = (pooled if pooled is not None else first).flatten(1)
     else:
         rows = _logits(output)
     if len(rows) != len(images):
