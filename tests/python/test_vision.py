@@ -191,3 +191,14 @@ def test_a_backbone_served_for_features_embeds_its_deepest_map_and_a_recognizer_
     with pytest.raises(NotImplementedError, match="scene-text recognizer"):
         vision.reference(str(tmp_path / "mgp"), {"model_class": "MgpstrForSceneTextRecognition"},
                          vision.Case("one image", one), plan)
+
+
+def test_a_model_needing_more_than_the_image_is_named_with_what_it_needs():
+    import transformers
+
+    config = transformers.SegGptConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                       intermediate_size=16, mlp_dim=16, image_size=[32, 16], patch_size=8)
+    model = transformers.SegGptModel(config)
+    assert vision._required_beyond(model, {"pixel_values": None}) == ["prompt_pixel_values", "prompt_masks"]
+    assert vision._required_beyond(model, {"pixel_values": None, "prompt_pixel_values": None,
+                                           "prompt_masks": None}) == []

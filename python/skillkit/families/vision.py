@@ -312,6 +312,10 @@ def _embed(model_dir, candidate, images):
         # refuses.
         inputs = extractor.preprocess(image)
         inputs = {name: inputs[name] for name in extractor.image_processor.model_input_names if name in inputs}
+        if missing := _required_beyond(extractor.model, inputs):
+            raise NotImplementedError(
+                f"{candidate['model_class']} needs {', '.join(missing)} beside the image (seggpt's prompt image "
+                "and mask, a video tracker's inference session): no embedding of an image alone")
         with torch.inference_mode():
             outputs = extractor.model(**inputs)
         pooled = outputs.get("pooler_output") is not None
@@ -332,6 +336,13 @@ def _embed(model_dir, candidate, images):
             features = features.mean(1) if features.dim() == 3 else features.flatten(2).mean(-1)
         embeddings.append(features.flatten().float().tolist())
     return Expected({"embeddings": embeddings})
+
+
+def _required_beyond(model, inputs):
+    """The arguments the model's forward requires (no default) that `inputs` lacks."""
+    parameters = inspect.signature(model.forward).parameters.values()
+    return [p.name for p in parameters
+            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in inputs]
 
 
 @functools.lru_cache(maxsize=1)
