@@ -202,3 +202,15 @@ def test_a_model_needing_more_than_the_image_is_named_with_what_it_needs():
     assert vision._required_beyond(model, {"pixel_values": None}) == ["prompt_pixel_values", "prompt_masks"]
     assert vision._required_beyond(model, {"pixel_values": None, "prompt_pixel_values": None,
                                            "prompt_masks": None}) == []
+
+
+def test_a_model_that_needs_a_text_prompt_embeds_an_image_alone_through_its_vision_features(tmp_path):
+    """sam3: the model's forward wants input_ids; get_vision_features is its documented
+    way to embed an image alone, and the reference embeds each image apart from the others."""
+    plan = {"task": "feature-extraction", "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
+    model, processor = _built("sam3", "Sam3Model", tmp_path)
+    images = media.pil_images(media.images(2, 0))
+    expected = vision.reference(str(tmp_path), {"model_class": "Sam3Model"}, vision.Case("two", images), plan)
+    first, second = expected["embeddings"]
+    assert len(first) == model.config.vision_config.backbone_config.hidden_size
+    assert max(abs(a - b) for a, b in zip(first, second)) > 1e-3

@@ -312,12 +312,15 @@ def _embed(model_dir, candidate, images):
         # refuses.
         inputs = extractor.preprocess(image)
         inputs = {name: inputs[name] for name in extractor.image_processor.model_input_names if name in inputs}
-        if missing := _required_beyond(extractor.model, inputs):
+        # A model that needs a prompt beside the image (sam3's text) embeds an image
+        # alone through get_vision_features, as its model card precomputes them.
+        forward = getattr(extractor.model, "get_vision_features", None)
+        if forward is None and (missing := _required_beyond(extractor.model, inputs)):
             raise NotImplementedError(
                 f"{candidate['model_class']} needs {', '.join(missing)} beside the image (seggpt's prompt image "
                 "and mask, a video tracker's inference session): no embedding of an image alone")
         with torch.inference_mode():
-            outputs = extractor.model(**inputs)
+            outputs = (forward or extractor.model)(**inputs)
         pooled = outputs.get("pooler_output") is not None
         features = extractor.postprocess(outputs, pool=pooled, return_tensors=True)  # a batch of one
         if "feature_maps" in outputs:
@@ -420,8 +423,9 @@ def run_batch(model_dir, candidate, plan, images):
     image processor brings every image to one size, so nothing is padded."""
     model, processor = _backbone(model_dir, candidate["model_class"])
     batch = processor(images=media.pil_images(list(images)), return_tensors="pt")
+    forward = getattr(model, "get_vision_features", model) if plan["task"] in EMBEDDING_TASKS else model
     with torch.inference_mode():
-        output = model(**{name: batch[name] for name in processor.model_input_names if name in batch})
+        output = forward(**{name: batch[name] for name in processor.model_input_names if name in batch})
     if plan["task"] == IMAGE_TO_IMAGE:
         rows = output.reconstruction.flatten(1)
     elif plan["task"] == BACKBONE:
