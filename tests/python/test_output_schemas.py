@@ -41,6 +41,7 @@ GOOD = {
     "audio-frame-classification": {"logits": [[[0.2, -0.1], [0.0, 1.5]]]},
     "audio-tokenization": {"audio_codes": [[[3, 7, 7], [1, 0, 2]]]},
     "depth-estimation": {"predicted_depth": [[[0.5, 1.5], [2.0, 0.25]]]},
+    "image-to-image": {"images": [[[[0.0, 0.5, 1.0], [0.25, 0.75, 0.125]]]]},
     # A convolutional stage's channels x height x width, then a transformer's tokens x hidden.
     "backbone": {"feature_maps": [[[[[0.5, 1.5], [2.0, 0.25]]], [[0.1, 0.2], [0.3, 0.4]]]]},
     "object-detection": {

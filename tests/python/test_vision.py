@@ -146,3 +146,71 @@ def test_a_first_output_already_one_vector_per_image_is_the_embedding(tmp_path):
     embeddings = expected["embeddings"]
     assert len(embeddings) == 2 and len(embeddings[0]) == len(embeddings[1])
     assert embeddings[0] != embeddings[1]
+
+
+def test_an_image_to_image_reference_is_each_images_reconstruction_unclamped_and_cropped(tmp_path):
+    """swin2sr: the tiny model keeps its config's initializer range, so its
+    reconstruction lies inside [0, 1] rather than clamped at its ends; the reference
+    gives each image upscale times its size, the processor's padding cropped off."""
+    model, _ = _built("swin2sr", "Swin2SRForImageSuperResolution", tmp_path)
+    images = media.pil_images(media.images(2, 0))
+    expected = vision.reference(str(tmp_path), {"model_class": "Swin2SRForImageSuperResolution"},
+                                vision.Case("two images", images), {"task": vision.IMAGE_TO_IMAGE})
+    scale = model.config.upscale
+    for image, pixels in zip(images, expected["images"]):
+        values = [value for row in pixels for pixel in row for value in pixel]
+        assert (len(pixels), len(pixels[0]), len(pixels[0][0])) == (image.height * scale, image.width * scale, 3)
+        assert 0.0 < min(values) and max(values) < 1.0
+    plan = {"task": vision.IMAGE_TO_IMAGE, "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
+    assert vision.compare(expected, {"images": expected["images"]}, plan).ok
+    assert not vision.compare(expected, {"images": expected["images"][::-1]}, plan).ok
+
+
+def test_a_backbone_that_loads_timm_names_only_fails_with_that_reason(tmp_path):
+    import pytest
+    import transformers
+
+    with pytest.raises(NotImplementedError, match="takes a timm model name, not a directory"):
+        vision.build_tiny("timm_backbone", {"model_class": "TimmBackbone"}, str(tmp_path), 0)
+    assert not vision._loads_by_name_only(transformers.ResNetBackbone)
+
+
+def test_a_backbone_served_for_features_embeds_its_deepest_map_and_a_recognizer_says_why_it_is_not(tmp_path):
+    """hgnet_v2's feature-extraction class is its backbone: the embedding is its deepest
+    feature map, pooled; mgp-str's first output is three heads' logits, no embedding."""
+    import pytest
+
+    plan = {"task": "feature-extraction", "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
+    model, processor = _built("hgnet_v2", "HGNetV2Backbone", tmp_path / "hgnet_v2")
+    one = media.pil_images(media.images(1, 0))
+    expected = vision.reference(str(tmp_path / "hgnet_v2"), {"model_class": "HGNetV2Backbone"},
+                                vision.Case("one image", one), plan)
+    deepest = _run(model, processor).feature_maps[-1]
+    assert len(expected["embeddings"][0]) == deepest.shape[1]  # one value per channel
+    vision.build_tiny("mgp-str", {"model_class": "MgpstrForSceneTextRecognition"}, str(tmp_path / "mgp"), 0)
+    with pytest.raises(NotImplementedError, match="scene-text recognizer"):
+        vision.reference(str(tmp_path / "mgp"), {"model_class": "MgpstrForSceneTextRecognition"},
+                         vision.Case("one image", one), plan)
+
+
+def test_a_model_needing_more_than_the_image_is_named_with_what_it_needs():
+    import transformers
+
+    config = transformers.SegGptConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                       intermediate_size=16, mlp_dim=16, image_size=[32, 16], patch_size=8)
+    model = transformers.SegGptModel(config)
+    assert vision._required_beyond(model, {"pixel_values": None}) == ["prompt_pixel_values", "prompt_masks"]
+    assert vision._required_beyond(model, {"pixel_values": None, "prompt_pixel_values": None,
+                                           "prompt_masks": None}) == []
+
+
+def test_a_model_that_needs_a_text_prompt_embeds_an_image_alone_through_its_vision_features(tmp_path):
+    """sam3: the model's forward wants input_ids; get_vision_features is its documented
+    way to embed an image alone, and the reference embeds each image apart from the others."""
+    plan = {"task": "feature-extraction", "tolerance": {"rtol": 1e-4, "atol": 1e-4}}
+    model, processor = _built("sam3", "Sam3Model", tmp_path)
+    images = media.pil_images(media.images(2, 0))
+    expected = vision.reference(str(tmp_path), {"model_class": "Sam3Model"}, vision.Case("two", images), plan)
+    first, second = expected["embeddings"]
+    assert len(first) == model.config.vision_config.backbone_config.hidden_size
+    assert max(abs(a - b) for a, b in zip(first, second)) > 1e-3

@@ -22,6 +22,7 @@ from transformers import AutoImageProcessor, pipeline
 from transformers.backbone_utils import BackboneMixin
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
+from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TO_IMAGE_MAPPING_NAMES
 
 from .. import media, tiny
 from ..compare import Comparison, allclose, missing_outputs, scores_and_predictions
@@ -51,6 +52,9 @@ INITIALIZER_RANGE = 0.3
 EMBEDDING_TASKS = ("feature-extraction", "image-feature-extraction")
 # The task whose handler gives per image the feature maps of the backbone's out_features.
 BACKBONE = "backbone"
+# The task whose handler gives per image the image the model reconstructs (swin2sr's
+# super-resolution), which no pipeline of this transformers version serves.
+IMAGE_TO_IMAGE = "image-to-image"
 # The timm model a type that wraps one is built on: timm's own tiny test architecture
 # (470 thousand parameters), made for tests such as these.
 TIMM_MODEL = "test_resnet"
@@ -114,6 +118,12 @@ def _image_processor(model_type, size=IMAGE_SIZE):
     raise NotImplementedError(f"no image processor for {model_type!r}")  # unreachable: vit has one
 
 
+def _loads_by_name_only(model_class):
+    """Whether a backbone class loads nothing saved: TimmBackbone's own from_pretrained
+    reads its argument as a timm model name and downloads that model's weights."""
+    return issubclass(model_class, BackboneMixin) and "from_pretrained" in vars(model_class)
+
+
 def _build_timm_wrapper(candidate, out_dir):
     """timm_wrapper wraps the timm model its config names: timm's own tiny test
     architecture, fed as timm feeds it (its pretrained_cfg's data config, at the tiny
@@ -166,6 +176,12 @@ def _shrink_timm_stages(backbone, config):
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
+    if _loads_by_name_only(getattr(transformers, candidate["model_class"])):
+        raise NotImplementedError(
+            f"{candidate['model_class']}.from_pretrained takes a timm model name, not a directory: it builds "
+            "a fresh config around the name and has timm download that model's weights (transformers' own tests "
+            "skip its save/load: only checkpoints on timm load), so no tiny checkpoint saved here loads back, "
+            "and the Hub is out of reach")
     if model_type == "timm_wrapper":
         return _build_timm_wrapper(candidate, out_dir)
     config = CONFIG_MAPPING[model_type]()
@@ -210,9 +226,13 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # call, so no two runs of one image agree: the tiny checkpoint masks none, as a
         # checkpoint served for its features is configured.
         overrides["mask_ratio"] = 0.0
+    # A model whose output is an image keeps its config's initializer range: the wider
+    # weights push swin2sr's reconstruction to 0 or 1 (99.9% of its values clamped),
+    # where 0.02 keeps it between 0.36 and 0.51, and different for every image.
+    makes_images = candidate["model_class"] in MODEL_FOR_IMAGE_TO_IMAGE_MAPPING_NAMES.values()
     for name, value in (("encoder_stride", PATCH_SIZE), ("pooler_output_size", tiny.HIDDEN),
-                        ("initializer_range", INITIALIZER_RANGE)):
-        if getattr(config, name, None) is not None:
+                        ("initializer_range", None if makes_images else INITIALIZER_RANGE)):
+        if value is not None and getattr(config, name, None) is not None:
             overrides[name] = value
     tiny.shrink(config, **overrides)
     for part in (config, getattr(config, "backbone_config", None)):
@@ -256,7 +276,7 @@ def cases(plan):
     one, first, second = media.images(3, plan.get("seed", 0))
     # media's default sizes differ from each other and from the model's 32 x 32, so
     # every image is resized, and the two of the batch differently.
-    if plan["task"] in (*EMBEDDING_TASKS, BACKBONE):
+    if plan["task"] in (*EMBEDDING_TASKS, BACKBONE, IMAGE_TO_IMAGE):
         return [Case("one image", one), Case("two images of different sizes", [first, second]),
                 Case("one image as PNG bytes", media.png(one))]
     return [
@@ -292,16 +312,40 @@ def _embed(model_dir, candidate, images):
         # refuses.
         inputs = extractor.preprocess(image)
         inputs = {name: inputs[name] for name in extractor.image_processor.model_input_names if name in inputs}
+        # A model that needs a prompt beside the image (sam3's text) embeds an image
+        # alone through get_vision_features, as its model card precomputes them.
+        forward = getattr(extractor.model, "get_vision_features", None)
+        if forward is None and (missing := _required_beyond(extractor.model, inputs)):
+            raise NotImplementedError(
+                f"{candidate['model_class']} needs {', '.join(missing)} beside the image (seggpt's prompt image "
+                "and mask, a video tracker's inference session): no embedding of an image alone")
         with torch.inference_mode():
-            outputs = extractor.model(**inputs)
+            outputs = (forward or extractor.model)(**inputs)
         pooled = outputs.get("pooler_output") is not None
         features = extractor.postprocess(outputs, pool=pooled, return_tensors=True)  # a batch of one
+        if "feature_maps" in outputs:
+            # A backbone's first output, which the pipeline hands back as it is, is its
+            # feature maps, one per stage: the deepest is what a classifier on the
+            # backbone pools (hgnet_v2's feature-extraction class is its backbone).
+            features = outputs.feature_maps[-1]
+        elif isinstance(features, (tuple, list)):
+            raise NotImplementedError(
+                f"{candidate['model_class']}'s first output is {len(features)} tensors, not an embedding (mgp-str's: "
+                "its character, BPE and wordpiece heads' logits): a scene-text recognizer, whose text (its "
+                "processor's batch_decode) the vision family does not serve")
         # Tokens (1, tokens, hidden) or a feature map (1, channels, h, w) are averaged; a
         # first output of two dimensions is one vector already (radio's summary).
         if not pooled and features.dim() > 2:
             features = features.mean(1) if features.dim() == 3 else features.flatten(2).mean(-1)
         embeddings.append(features.flatten().float().tolist())
     return Expected({"embeddings": embeddings})
+
+
+def _required_beyond(model, inputs):
+    """The arguments the model's forward requires (no default) that `inputs` lacks."""
+    parameters = inspect.signature(model.forward).parameters.values()
+    return [p.name for p in parameters
+            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in inputs]
 
 
 @functools.lru_cache(maxsize=1)
@@ -325,7 +369,26 @@ def _feature_maps(model_dir, candidate, images):
     return Expected({"feature_maps": maps})
 
 
+def _reconstructions(model_dir, candidate, images):
+    """Per image, alone: the image processor, the model, and its reconstruction as
+    transformers' image-to-image pipeline (removed since) post-processed it: clamped to
+    [0, 1], channels last. Cropped to the image's own size times the config's upscale:
+    swin2sr's processor pads each image (to the next multiple of its size_divisor), and
+    the padding's reconstruction is none of the image's, as the model's authors crop it."""
+    model, processor = _backbone(model_dir, candidate["model_class"])
+    scale = getattr(model.config, "upscale", 1)
+    reconstructions = []
+    for image in images:
+        with torch.inference_mode():
+            reconstruction = model(**processor(images=[image], return_tensors="pt")).reconstruction[0]
+        pixels = reconstruction[:, :image.height * scale, :image.width * scale]
+        reconstructions.append(pixels.clamp(0, 1).permute(1, 2, 0).float().tolist())
+    return Expected({"images": reconstructions})
+
+
 def reference(model_dir, candidate, case, plan):
+    if plan["task"] == IMAGE_TO_IMAGE:
+        return _reconstructions(model_dir, candidate, media.pil_images(case.input))
     if plan["task"] == BACKBONE:
         return _feature_maps(model_dir, candidate, media.pil_images(case.input))
     if plan["task"] in EMBEDDING_TASKS:
@@ -360,13 +423,17 @@ def run_batch(model_dir, candidate, plan, images):
     image processor brings every image to one size, so nothing is padded."""
     model, processor = _backbone(model_dir, candidate["model_class"])
     batch = processor(images=media.pil_images(list(images)), return_tensors="pt")
+    forward = getattr(model, "get_vision_features", model) if plan["task"] in EMBEDDING_TASKS else model
     with torch.inference_mode():
-        output = model(**{name: batch[name] for name in processor.model_input_names if name in batch})
-    if plan["task"] == BACKBONE:
+        output = forward(**{name: batch[name] for name in processor.model_input_names if name in batch})
+    if plan["task"] == IMAGE_TO_IMAGE:
+        rows = output.reconstruction.flatten(1)
+    elif plan["task"] == BACKBONE:
         rows = torch.cat([feature_map.flatten(1) for feature_map in output.feature_maps], dim=1)
     elif plan["task"] in EMBEDDING_TASKS:
         pooled = output.get("pooler_output")
-        rows = (pooled if pooled is not None else output[0]).flatten(1)
+        first = output.feature_maps[-1] if "feature_maps" in output else output[0]
+        rows = (pooled if pooled is not None else first).flatten(1)
     else:
         rows = _logits(output)
     if len(rows) != len(images):
@@ -380,6 +447,8 @@ def compare(expected, actual, plan):
     """Embeddings allclose within the plan's tolerance; or logits allclose and
     predictions as compare.ranked_predictions."""
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    if "images" in expected:
+        return _compare_images(expected["images"], actual, rtol, atol)
     if "feature_maps" in expected:
         return _compare_feature_maps(expected["feature_maps"], actual, rtol, atol)
     if "embeddings" in expected:
@@ -408,3 +477,19 @@ def _compare_feature_maps(expected, actual, rtol, atol):
                 return Comparison(False, result.max_abs_diff, f"image {image}, feature map {index}: {result.message}")
             worst = max(worst, result.max_abs_diff)
     return Comparison(True, worst, "feature_maps match")
+
+
+def _compare_images(expected, actual, rtol, atol):
+    """Each image's reconstruction allclose, image by image (their sizes differ)."""
+    if (missing := missing_outputs({"images": expected}, actual)) is not None:
+        return missing
+    got = actual["images"]
+    if len(got) != len(expected):
+        return Comparison(False, None, f"images for {len(got)} inputs, expected {len(expected)}")
+    worst = 0.0
+    for index, (want, have) in enumerate(zip(expected, got)):
+        result = allclose(want, have, rtol, atol)
+        if not result.ok:
+            return Comparison(False, result.max_abs_diff, f"image {index}: {result.message}")
+        worst = max(worst, result.max_abs_diff)
+    return Comparison(True, worst, "images match")
