@@ -33,7 +33,8 @@ TYPES = {
 
 
 def _plan(model_type):
-    return {"seed": 0, "model_type": model_type, "task": TYPES[model_type][0], "tolerance": TOLERANCE}
+    return {"seed": 0, "model_type": model_type, "task": TYPES[model_type][0], "tolerance": TOLERANCE,
+            "candidates": [_candidate(model_type)]}
 
 
 def _candidate(model_type):
