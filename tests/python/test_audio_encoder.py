@@ -26,11 +26,15 @@ TYPES = {
     # A codec's encoder half and an audio tower, neither with a feature extractor of its own.
     "mimi_encoder": ("feature-extraction", "MimiEncoderModel"),
     "audioflamingo3_encoder": ("feature-extraction", "AudioFlamingo3Encoder"),
+    # A codec's decoder half (latents in) and a vocoder (a spectrogram in): waveforms out.
+    "mimi_decoder": ("feature-extraction", "MimiDecoderModel"),
+    "univnet": ("feature-extraction", "UnivNetModel"),
 }
 
 
 def _plan(model_type):
-    return {"seed": 0, "task": TYPES[model_type][0], "tolerance": TOLERANCE}
+    return {"seed": 0, "model_type": model_type, "task": TYPES[model_type][0], "tolerance": TOLERANCE,
+            "candidates": [_candidate(model_type)]}
 
 
 def _candidate(model_type):
@@ -115,10 +119,28 @@ def test_an_audio_tower_or_codec_half_takes_the_feature_extractor_of_the_model_i
     assert audio_encoder._extractor_name("encodec") == "EncodecFeatureExtractor"  # its own
 
 
-def test_a_codecs_decoder_half_is_refused_as_no_processor_makes_its_input(tmp_path):
-    with pytest.raises(NotImplementedError, match="decoder half takes latents") as refused:
-        audio_encoder.build_tiny("mimi_decoder", {"model_class": "MimiDecoderModel"}, str(tmp_path), 0)
-    assert failures.classify(refused.value, failures.TINY_MODEL) == "no-processor"
+def test_a_codecs_decoder_half_decodes_each_inputs_latents_into_audio_at_its_codecs_rate(built):
+    model_dir, plan = built("mimi_decoder"), _plan("mimi_decoder")
+    cases = audio_encoder.cases(plan)
+    latents = cases[1].input  # two inputs, 6 and 3 frames of the tiny config's channels
+    channels = transformers.MimiDecoderConfig.from_pretrained(model_dir).hidden_size
+    assert [item.shape for item in latents] == [(channels, 6), (channels, 3)]
+    expected = audio_encoder.reference(model_dir, _candidate("mimi_decoder"), cases[1], plan)
+    long, short = (np.asarray(waveform) for waveform in expected["waveforms"])
+    assert long.ndim == 2 and long.shape[0] == short.shape[0] == 1  # channels x samples
+    assert long.shape[1] == 2 * short.shape[1]  # each input decoded alone, samples in proportion
+    assert expected["sampling_rate"] == [media.SAMPLE_RATE] * 2  # mimi's extractor, told 16 kHz
+
+
+def test_a_vocoders_waveform_is_drawn_from_noise_of_the_seed_option(built):
+    model_dir, plan, candidate = built("univnet"), _plan("univnet"), _candidate("univnet")
+    spectrogram = audio_encoder.cases(plan)[0].input  # frames x the config's mel bins
+    assert spectrogram.shape[1] == transformers.UnivNetConfig.from_pretrained(model_dir).num_mel_bins
+    first, again, other = (audio_encoder.reference(model_dir, candidate, Case("one", spectrogram, options), plan)
+                           for options in ({}, {"seed": 0}, {"seed": 7}))
+    assert first["waveforms"] == again["waveforms"]
+    assert not np.allclose(first["waveforms"][0], other["waveforms"][0], atol=1e-3)
+    assert np.asarray(first["waveforms"][0]).ndim == 1  # samples
 
 
 def test_a_codecs_encoder_half_gives_latents_of_each_clips_own_length(built):
@@ -140,7 +162,7 @@ def test_an_audio_tower_that_counts_frames_from_a_mask_is_given_one(built):
 
 @pytest.mark.skipif(not GEN_SKILLSET.exists(), reason="needs bin/gen-skillset (make)")
 @pytest.mark.parametrize("model_type", ["audio-spectrogram-transformer", "dac", "encodec", "nemotron3_diarization",
-                                        "mimi_encoder", "audioflamingo3_encoder"])
+                                        "mimi_encoder", "audioflamingo3_encoder", "mimi_decoder", "univnet"])
 def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_tasks_schema(
         built, model_type, tmp_path):
     model_dir, plan, candidate = built(model_type), _plan(model_type), _candidate(model_type)

@@ -224,6 +224,17 @@ def test_a_dual_encoders_image_and_text_features_match_the_feature_extraction_sc
     assert schema_violation({**both, "embeddings": [[0.5]]}, "feature-extraction") is not None
 
 
+def test_a_decoder_halfs_or_vocoders_waveforms_with_their_rates_match_the_feature_extraction_schema():
+    # Per input its waveform: channels x samples (a codec's decoder half's), or samples
+    # (univnet's), with one sampling rate per input.
+    decoded = {**COMMON, "waveforms": [[[0.1, -0.2, 0.3]], [0.0, 0.25]], "sampling_rate": [24000, 24000]}
+    assert schema_violation(decoded, "feature-extraction") is None
+    # Waveforms without their rate, or a rate that is not a positive integer, are not it.
+    assert schema_violation({**COMMON, "waveforms": decoded["waveforms"]}, "feature-extraction") is not None
+    assert schema_violation({**decoded, "sampling_rate": [0.5, 24000]}, "feature-extraction") is not None
+    assert schema_violation({**decoded, "latents": [[0.5]]}, "feature-extraction") is not None
+
+
 def test_a_text_detectors_probability_map_or_quadrilaterals_match_the_object_detection_schema():
     text_map = result("object-detection", logits=None, pred_boxes=None, last_hidden_state=[[[[0.5, 0.7]]], [[[0.1]]]])
     del text_map["logits"], text_map["pred_boxes"]

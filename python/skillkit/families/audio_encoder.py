@@ -22,6 +22,7 @@ out, per clip:
 import functools
 import inspect
 
+import numpy as np
 import torch
 import transformers
 from transformers import pipeline
@@ -133,16 +134,21 @@ def codec_overrides(config):
     return overrides
 
 
-def build_tiny(model_type, candidate, out_dir, seed):
-    tiny.seed_everything(seed)
-    model_class = getattr(transformers, candidate["model_class"])
-    if model_type.endswith("_decoder") or model_class.main_input_name == "latents":
-        # mimi_decoder, vibevoice_acoustic_tokenizer_decoder: they turn a codec's latents
-        # into audio; no feature extractor makes their input from a clip.
-        raise NotImplementedError(f"no processor makes {model_class.__name__}'s input: a codec's "
-                                  "decoder half takes latents, not audio")
+def _decoder_half(model_type):
+    """A codec's decoder half (mimi_decoder, pocket_tts', vibevoice's): codec latents
+    (batch x hidden_size x frames) in, audio out."""
+    return model_type.endswith("_decoder")
+
+
+def _vocoder(model_class):
+    """A vocoder (univnet): a spectrogram and a noise sequence in, a waveform out."""
+    return "noise_sequence" in inspect.signature(model_class.forward).parameters
+
+
+def _tiny_config(model_type, model_class):
+    """The type's config, shrunk as its tiny model is built (cases() makes inputs of its
+    sizes: a decoder half's latent channels, a vocoder's mel bins)."""
     config = CONFIG_MAPPING[model_type]()
-    extractor = _feature_extractor(model_type, config)
     # Sub-models (xcodec's acoustic dac and semantic hubert) get the same sizes; shrink
     # sets the top-level config's last.
     for sub in vars(config).values():
@@ -152,7 +158,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     overrides = codec_overrides(config)
     if getattr(config, "initializer_range", None) is not None:
         overrides["initializer_range"] = INITIALIZER_RANGE
-    if candidate["model_class"].endswith("ForAudioClassification"):
+    if model_class.__name__.endswith("ForAudioClassification"):
         overrides.update(id2label=dict(enumerate(LABELS)),
                          label2id={label: index for index, label in enumerate(LABELS)})
     tiny.shrink(config, **overrides)
@@ -163,6 +169,26 @@ def build_tiny(model_type, candidate, out_dir, seed):
     for sub in vars(config).values():
         if isinstance(sub, transformers.PreTrainedConfig) and "audio_hidden_size" in vars(sub) and audio is not None:
             sub.audio_hidden_size = audio.hidden_size
+    return config
+
+
+def _vocoder_extractor(model_type, config):
+    """A vocoder's feature extractor, making the spectrogram and noise the tiny config
+    reads: its mel bins and noise channels (as UnivNetModelTester pairs them)."""
+    return getattr(transformers, _extractor_name(model_type))(num_mel_bins=config.num_mel_bins,
+                                                              model_in_channels=config.model_in_channels)
+
+
+def build_tiny(model_type, candidate, out_dir, seed):
+    tiny.seed_everything(seed)
+    model_class = getattr(transformers, candidate["model_class"])
+    config = _tiny_config(model_type, model_class)
+    if _vocoder(model_class):
+        extractor = _vocoder_extractor(model_type, config)
+    else:
+        # A decoder half saves the feature extractor of the codec it is cut from
+        # (_extractor_name): its sampling rate is the rate of the audio it makes.
+        extractor = _feature_extractor(model_type, config)
     model = model_class(config).eval()
     if model_class.main_input_name == "input_ids" and model.get_encoder(modality="audio") is model:
         # moshi's MoshiModel, which the registry names for feature-extraction: a decoder
@@ -173,8 +199,33 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tiny.save_and_verify(model, extractor, out_dir)
 
 
+def _task_class(plan):
+    """The model class of the plan's first candidate: the registry's for its task."""
+    return getattr(transformers, plan["candidates"][0]["model_class"])
+
+
 def cases(plan):
+    # audio-ctc's tests ask for the cases of a plan with neither (its feature-extraction).
+    model_type, candidates = plan.get("model_type", ""), plan.get("candidates")
+    if plan["task"] == "feature-extraction" and _decoder_half(model_type):
+        # Seeded latents of the tiny config's channels, of two lengths: a skillset that
+        # pads one to the other's length gives the shorter more samples.
+        channels = _tiny_config(model_type, _task_class(plan)).hidden_size
+        rng = torch.Generator().manual_seed(plan.get("seed", 0))
+        latents = [torch.randn(channels, frames, generator=rng).numpy() for frames in (4, 6, 3)]
+        return [Case("one input's latents", latents[0]),
+                Case("two inputs of different lengths", [latents[1], latents[2]]),
+                Case("latents as nested lists", [latents[2].tolist()])]
     clips = media.audio(3, plan.get("seed", 0))
+    if plan["task"] == "feature-extraction" and candidates and _vocoder(_task_class(plan)):
+        # Spectrograms (frames x mel bins) as the vocoder's feature extractor makes them
+        # of clips, as transformers' tests feed univnet.
+        extractor = _vocoder_extractor(model_type, _tiny_config(model_type, _task_class(plan)))
+        spectrograms = [extractor(clip, sampling_rate=extractor.sampling_rate, return_noise=False).input_features[0]
+                        for clip in clips]
+        return [Case("one spectrogram", spectrograms[0]),
+                Case("two spectrograms of different lengths", [spectrograms[1], spectrograms[2]]),
+                Case("one spectrogram, another noise seed", spectrograms[2], {"seed": 7})]
     result = [
         Case("one clip", clips[0]),
         # Of different lengths: a skillset that pads one to the other's length changes
@@ -235,6 +286,33 @@ def _frame_logits(model, extractor, case):
     return expected
 
 
+def _inputs(case):
+    """A case's latents or spectrograms, each a 2-D array: one, or a list of them."""
+    one = not isinstance(case.input, list) or np.ndim(case.input[0]) == 1
+    return [np.asarray(item, dtype=np.float32) for item in ([case.input] if one else case.input)]
+
+
+def _waveforms(model, extractor, case):
+    """Each input alone through the model's forward: a decoder half's latents (its
+    first argument), or a vocoder's spectrogram with the noise its feature extractor
+    draws from a generator seeded by the `seed` option (0). Per input the waveform as
+    the forward gives it for a batch of one (channels x samples; univnet's: samples),
+    with the codec's (or vocoder's) sampling rate, its feature extractor's."""
+    expected = Expected({"waveforms": [], "sampling_rate": []})
+    for item in _inputs(case):
+        with torch.inference_mode():
+            if _vocoder(type(model)):
+                noise = extractor.generate_noise(item.shape[0], np.random.default_rng(case.options.get("seed", 0)))
+                output = model(input_features=torch.from_numpy(item)[None],
+                               noise_sequence=torch.from_numpy(noise)[None])
+            else:
+                output = model(torch.from_numpy(item)[None])
+        waveform = next(output[key] for key in ("waveforms", "audio_values", "audio") if output.get(key) is not None)
+        expected["waveforms"].append(waveform[0].tolist())
+        expected["sampling_rate"].append(extractor.sampling_rate)
+    return expected
+
+
 def _hidden_states(model, extractor, case):
     """Each clip alone: its encoder's last hidden state, or an encoder half's latents
     (mimi_encoder's, vibevoice's: they have no other output).
@@ -281,6 +359,8 @@ def reference(model_dir, candidate, case, plan):
         return _frame_logits(model, extractor, case)
     if task == "audio-tokenization" or (task == "feature-extraction" and hasattr(model, "encode")):
         return _encode(model, extractor, case)
+    if task == "feature-extraction" and (_decoder_half(model.config.model_type) or _vocoder(type(model))):
+        return _waveforms(model, extractor, case)
     if task == "feature-extraction":
         return _hidden_states(model, extractor, case)
     raise ValueError(f"unknown task {task!r}")
@@ -302,7 +382,13 @@ def compare(expected, actual, plan):
             return Comparison(False, None, f"{len(actual['audio_codes'])} clips' codes, "
                                            f"expected {len(expected['audio_codes'])}")
         return Comparison(True, 0.0, "audio_codes equal")
-    (key,) = expected.keys()
+    if "waveforms" in expected:
+        if actual.get("sampling_rate") != expected["sampling_rate"]:
+            return Comparison(False, None, f"sampling_rate {actual.get('sampling_rate')}, "
+                                           f"expected {expected['sampling_rate']}")
+        key = "waveforms"
+    else:
+        (key,) = expected.keys()
     if not isinstance(actual[key], list) or len(actual[key]) != len(expected[key]):
         return Comparison(False, None, f"{key}: one entry per clip expected, got {short(actual[key])}")
     worst = 0.0
