@@ -23,6 +23,7 @@ Images of different sizes are never padded into one batch by the reference; a ha
 that pads them (a convolutional backbone sees the padding at the borders) fails the
 batch case.
 """
+import dataclasses
 import functools
 
 import numpy as np
@@ -68,11 +69,16 @@ WINDOW = 4
 VOCAB_SIZE = 300
 # Two labels' upsampled logits closer than this at a pixel tie there (the tolerance).
 TIE = 1e-4
+# A tiny keypoint detector finds hundreds of keypoints in an image; a matcher attends
+# over all of them, so each image keeps its best MAX_KEYPOINTS.
+MAX_KEYPOINTS = 64
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     config = CONFIG_MAPPING[model_type]()
+    if getattr(config, "keypoint_detector_config", None) is not None:
+        config = _keypoint_matcher(model_type, config)
     declared = (getattr(type(config), "sub_configs_defaults", None) or {}).get("backbone_config")
     reads = len((getattr(declared, "init_kwargs", None) or {}).get("out_features") or ())
     chosen = getattr(config, "backbone_config", None)
@@ -189,6 +195,26 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if unscaled:
         _keep_scale(model)
     tiny.save_and_verify(model, processor, out_dir)
+
+
+def _keypoint_matcher(model_type, config):
+    """A matcher reading the keypoints of a detector it holds (superglue's and
+    lightglue's superpoint): the detector tiny too, its descriptors as wide as the
+    matcher's attention (its hidden size, lightglue's descriptor_dim), since the matcher
+    reads them as its hidden states; superglue's keypoint encoder (an MLP ending at that
+    width) and its graph of self and cross attention layers tiny. A random lightglue
+    scores every match far below its filter_threshold (0.1): none, so that all its
+    mutual best matches are kept and compared."""
+    width = tiny.HIDDEN
+    detector = {"model_type": config.keypoint_detector_config.model_type,
+                "encoder_hidden_sizes": [tiny.STAGE_WIDTH] * 2 + [width] * 2,
+                "decoder_hidden_size": width, "descriptor_decoder_dim": width, "max_keypoints": MAX_KEYPOINTS}
+    fields = {"keypoint_detector_config": detector}
+    for name, value in (("descriptor_dim", width), ("hidden_size", width), ("keypoint_encoder_sizes", [width // 2]),
+                        ("gnn_layers_types", ["self", "cross"]), ("filter_threshold", 0.0)):
+        if name in {field.name for field in dataclasses.fields(config)}:
+            fields[name] = value
+    return CONFIG_MAPPING[model_type](**fields)
 
 
 def _text_queries(model_type, config, image_processor):
@@ -413,6 +439,12 @@ def cases(plan):
                        {"boxes": [[[4, 6, 40, 30]], [[0, 10, 36, 50]]]}),
                   Case("one image as PNG bytes, two boxes", media.png(one),
                        {"boxes": [[[0, 0, 32, 48], [20, 8, 40, 36]]]})]
+    elif plan["task"] == "keypoint-matching":
+        # Pairs of images, as the pipeline takes them: one pair, or a list of pairs.
+        result = [Case("one pair of images", [first, second]),
+                  Case("two pairs of images of different sizes", [[one, second], [first, one]]),
+                  Case("one pair as PNG bytes, threshold 0.001", [media.png(first), media.png(one)],
+                       {"threshold": 0.001})]
     elif plan["task"] == "zero-shot-object-detection":
         # Labels as the pipeline takes them: a list, or one string of comma-separated ones.
         result = [Case("one image, two labels", one, {"candidate_labels": QUERIES}),
@@ -449,6 +481,8 @@ def reference(model_dir, candidate, case, plan):
         return _generate_masks(model_dir, candidate, media.pil_images(case.input), case.options)
     if task == "keypoint-detection":
         return _detect_keypoints(model_dir, candidate, media.pil_images(case.input))
+    if task == "keypoint-matching":
+        return _match_keypoints(model_dir, candidate, case.input, case.options.get("threshold", 0.0))
     if task == "pose-estimation":
         return _estimate_poses(model_dir, candidate, media.pil_images(case.input), case.options)
     pipe = _pipeline(task, model_dir, candidate["model_class"])
@@ -581,6 +615,59 @@ def _detect_keypoints(model_dir, candidate, images):
         for key in expected:
             expected[key].append(found[key].tolist())
     return expected
+
+
+def _match_keypoints(model_dir, candidate, pairs, threshold):
+    """Per pair of images, alone, the matches as the keypoint-matching pipeline shapes
+    them ({"keypoint_image_0": {"x", "y"}, "keypoint_image_1": {"x", "y"}, "score"},
+    best first), from the model and its image processor's post_process_keypoint_matching
+    written out: the pipeline hands that post-processing each image's (width, height)
+    where it reads (height, width), which scales the keypoints of an image that is not
+    square wrongly; here the sizes are (height, width), as the processor documents."""
+    model, processor = _prompted_model(model_dir, candidate["model_class"])
+    pairs = [pairs] if len(pairs) == 2 and not isinstance(pairs[0], (list, tuple)) else pairs
+    expected = Expected({"matches": []})
+    for pair in pairs:
+        images = media.pil_images(list(pair))
+        inputs = processor(images=[images], return_tensors="pt")
+        with torch.inference_mode():
+            outputs = model(**inputs)
+        found = processor.post_process_keypoint_matching(
+            outputs, [[(image.height, image.width) for image in images]], threshold=threshold)[0]
+        matches = [{"keypoint_image_0": {"x": first[0].item(), "y": first[1].item()},
+                    "keypoint_image_1": {"x": second[0].item(), "y": second[1].item()},
+                    "score": score.item()}
+                   for first, second, score in zip(found["keypoints0"], found["keypoints1"], found["matching_scores"])]
+        expected["matches"].append(sorted(matches, key=lambda match: match["score"], reverse=True))
+    return expected
+
+
+def _compare_matches(expected, actual, rtol, atol):
+    """Per pair the same matches (the same keypoints in both images, whole pixels), their
+    scores allclose; matches are taken in keypoint order, since two scores equal within
+    tolerance may be ranked either way."""
+    if not isinstance(actual["matches"], list) or len(actual["matches"]) != len(expected["matches"]):
+        return Comparison(False, None, f"matches: expected {len(expected['matches'])} entries, "
+                                       f"got {short(actual['matches'])}")
+    worst = 0.0
+
+    def key(match):
+        return tuple(match[image][axis] for image in ("keypoint_image_0", "keypoint_image_1") for axis in "xy")
+
+    for row, (want, got) in enumerate(zip(expected["matches"], actual["matches"])):
+        try:
+            got = sorted(got, key=key)
+        except (TypeError, KeyError):
+            return Comparison(False, None, f"matches[{row}]: not a list of matches: {short(got)}")
+        want = sorted(want, key=key)
+        if [key(match) for match in got] != [key(match) for match in want]:
+            return Comparison(False, None, f"matches[{row}]: keypoints {short([key(m) for m in got])}, "
+                                           f"expected {short([key(m) for m in want])}")
+        values = allclose([match["score"] for match in want], [match["score"] for match in got], rtol, atol)
+        if not values.ok:
+            return Comparison(False, values.max_abs_diff, f"matches[{row}] scores: {values.message}")
+        worst = max(worst, values.max_abs_diff or 0.0)
+    return Comparison(True, worst, "matches match")
 
 
 def _estimate_poses(model_dir, candidate, images, options):
@@ -726,6 +813,8 @@ def compare(expected, actual, plan):
         return _compare_masks(expected, actual, rtol, atol)
     if "descriptors" in expected:
         return _compare_keypoints(expected, actual, rtol, atol)
+    if "matches" in expected:
+        return _compare_matches(expected, actual, rtol, atol)
     if "poses" in expected:
         return _compare_poses(expected, actual, rtol, atol)
     worst = 0.0
