@@ -79,6 +79,23 @@ def build_tiny(model_type, candidate, out_dir, seed):
     config = CONFIG_MAPPING[model_type]()
     if getattr(config, "keypoint_detector_config", None) is not None:
         config = _keypoint_matcher(model_type, config)
+    kept = {}
+    widths = getattr(config, "out_features", None)
+    if getattr(config, "stage_num_blocks", None) and widths and all(isinstance(width, int) for width in widths):
+        # A backbone of stages listed by their widths (efficientloftr's RepVGG), whose
+        # __post_init__ derives every block from the lists: built again from tiny ones,
+        # a block per stage, the last width the hidden size (its validator ties them).
+        # A random model's coarse matches score far below its threshold (0.2) and the
+        # tiny grid (16 x 16) loses much to its border removal: neither, as in
+        # transformers' tests, so that there are matches to compare.
+        stages = len(widths)
+        config = CONFIG_MAPPING[model_type](
+            stage_num_blocks=[1] * stages, hidden_size=tiny.HIDDEN, coarse_matching_threshold=0.0,
+            coarse_matching_border_removal=0,
+            out_features=[tiny.STAGE_WIDTH] * (stages // 2) + [tiny.HIDDEN] * (stages - stages // 2))
+        # Its 2D rotary embedding fills half the width, a head's width times the
+        # partial_rotary_factor (4) it is built with: that holds at its own head count.
+        kept["num_attention_heads"] = config.num_attention_heads
     declared = (getattr(type(config), "sub_configs_defaults", None) or {}).get("backbone_config")
     reads = len((getattr(declared, "init_kwargs", None) or {}).get("out_features") or ())
     chosen = getattr(config, "backbone_config", None)
@@ -95,7 +112,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # decoder (its checkpoints list theirs): two, a coarser and a finer, as
         # transformers' tests give it; the config derives the levels' widths from them.
         config = CONFIG_MAPPING[model_type](projector_scale_factors=[0.5, 2.0])
-    overrides = {"id2label": dict(enumerate(LABELS)), "label2id": {label: i for i, label in enumerate(LABELS)}}
+    overrides = {"id2label": dict(enumerate(LABELS)), "label2id": {label: i for i, label in enumerate(LABELS)}, **kept}
     if "num_labels" in vars(config):  # declared by the config, not derived from id2label
         overrides["num_labels"] = len(LABELS)
     for name, value in (("num_queries", NUM_QUERIES), ("num_detection_tokens", NUM_QUERIES),
