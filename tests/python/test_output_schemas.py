@@ -53,6 +53,7 @@ GOOD = {
         "scores": [[0.9, 0.2], []],
         "descriptors": [[[0.1, -0.2], [0.3, 0.0]], []],
     },
+    "image-matting": {"alphas": [[[0.0, 0.5], [1.0, 0.25]], [[0.75]]]},
     "keypoint-matching": {
         "matches": [[{"keypoint_image_0": {"x": 3, "y": 4}, "keypoint_image_1": {"x": 10, "y": 2}, "score": 0.8}], []],
     },

@@ -250,6 +250,7 @@ def detr_skillset(tmp_path_factory):
     ("superglue", "keypoint-matching", "SuperGlueForKeypointMatching"),
     ("lightglue", "keypoint-matching", "LightGlueForKeypointMatching"),
     ("efficientloftr", "keypoint-matching", "EfficientLoFTRForKeypointMatching"),
+    ("vitmatte", "image-matting", "VitMatteForImageMatting"),
     ("vitpose", "pose-estimation", "VitPoseForPoseEstimation"),
     ("detr", "feature-extraction", "DetrModel"),
     ("yolos", "image-feature-extraction", "YolosModel"),

@@ -29,6 +29,7 @@ import functools
 import numpy as np
 import torch
 import transformers
+from PIL import Image
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
@@ -183,6 +184,14 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # every stage they read before.
         backbone.set_output_features_output_indices(out_features=stages, out_indices=None)
     _neck_reads_its_stages(config)
+    for name in ("fusion_hidden_sizes", "convstream_hidden_sizes"):
+        if isinstance(getattr(config, name, None), tuple):
+            # Widths the config defaults as tuples (vitmatte's decoder's), which its
+            # model prepends to as lists; tiny, halving as there.
+            setattr(config, name, [NECK_WIDTH * 2 ** index for index in reversed(range(len(getattr(config, name))))])
+    if candidate["model_class"].endswith("ForImageMatting"):
+        # The matting processor stacks the trimap on the image: a fourth channel.
+        config.backbone_config.num_channels = 4
     head = getattr(config, "head_config", None)
     if head is not None and hasattr(head, "upsample_out_channels") and head.upsample_out_channels is None:
         # A decode head whose blocks its checkpoints list (sapiens2's): one upsampling
@@ -456,6 +465,12 @@ def cases(plan):
                        {"boxes": [[[4, 6, 40, 30]], [[0, 10, 36, 50]]]}),
                   Case("one image as PNG bytes, two boxes", media.png(one),
                        {"boxes": [[[0, 0, 32, 48], [20, 8, 40, 36]]]})]
+    elif plan["task"] == "image-matting":
+        # Pairs of an image and its trimap (one channel), as the processor takes them.
+        result = [Case("one image and its trimap", [one, _trimap(one, 0)]),
+                  Case("two images of different sizes and their trimaps",
+                       [[first, _trimap(first, 1)], [second, _trimap(second, 2)]]),
+                  Case("one image and its trimap as PNG bytes", [media.png(one), media.png(_trimap(one, 3))])]
     elif plan["task"] == "keypoint-matching":
         # Pairs of images, as the pipeline takes them: one pair, or a list of pairs.
         result = [Case("one pair of images", [first, second]),
@@ -498,6 +513,8 @@ def reference(model_dir, candidate, case, plan):
         return _generate_masks(model_dir, candidate, media.pil_images(case.input), case.options)
     if task == "keypoint-detection":
         return _detect_keypoints(model_dir, candidate, media.pil_images(case.input))
+    if task == "image-matting":
+        return _matte(model_dir, candidate, case.input)
     if task == "keypoint-matching":
         return _match_keypoints(model_dir, candidate, case.input, case.options.get("threshold", 0.0))
     if task == "pose-estimation":
@@ -631,6 +648,29 @@ def _detect_keypoints(model_dir, candidate, images):
         found = processor.post_process_keypoint_detection(outputs, [(image.height, image.width)])[0]
         for key in expected:
             expected[key].append(found[key].tolist())
+    return expected
+
+
+def _trimap(image, seed):
+    """A trimap for the image: 0 (background), 128 (unknown) or 255 (foreground) per
+    pixel, as a user draws one, in bands across the image."""
+    rows = np.random.default_rng(seed).integers(0, 3, size=(image.height, 1))
+    return Image.fromarray(np.repeat(np.array([0, 128, 255], dtype=np.uint8)[rows], image.width, axis=1), mode="L")
+
+
+def _matte(model_dir, candidate, pairs):
+    """Per (image, trimap) pair, alone, the model's alpha matte cut to the image's own
+    size (the processor pads both to a multiple of its size_divisor, at the right and
+    bottom): transformers has no pipeline for the task, nor a post-processing."""
+    model, processor = _prompted_model(model_dir, candidate["model_class"])
+    pairs = [pairs] if len(pairs) == 2 and not isinstance(pairs[0], (list, tuple)) else pairs
+    expected = Expected({"alphas": []})
+    for image, trimap in pairs:
+        [image, trimap] = media.pil_images([image, trimap])
+        inputs = processor(images=image.convert("RGB"), trimaps=trimap.convert("L"), return_tensors="pt")
+        with torch.inference_mode():
+            alphas = model(**inputs).alphas
+        expected["alphas"].append(alphas[0, 0, :image.height, :image.width].tolist())
     return expected
 
 
@@ -826,6 +866,17 @@ def compare(expected, actual, plan):
     if "embeddings" in expected:
         return vision.compare(expected, actual, plan)
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    if "alphas" in expected:
+        if not isinstance(actual["alphas"], list) or len(actual["alphas"]) != len(expected["alphas"]):
+            return Comparison(False, None, f"alphas: expected {len(expected['alphas'])} entries, "
+                                           f"got {short(actual['alphas'])}")
+        worst = 0.0
+        for row, (want, got) in enumerate(zip(expected["alphas"], actual["alphas"])):
+            values = allclose(want, got, rtol, atol)
+            if not values.ok:
+                return Comparison(False, values.max_abs_diff, f"alphas[{row}]: {values.message}")
+            worst = max(worst, values.max_abs_diff)
+        return Comparison(True, worst, "alpha mattes match")
     if "iou_scores" in expected:
         return _compare_masks(expected, actual, rtol, atol)
     if "descriptors" in expected:
