@@ -54,6 +54,10 @@ GOOD = {
         "scores": [[0.9, 0.2], []],
         "descriptors": [[[0.1, -0.2], [0.3, 0.0]], []],
     },
+    "image-matting": {"alphas": [[[0.0, 0.5], [1.0, 0.25]], [[0.75]]]},
+    "keypoint-matching": {
+        "matches": [[{"keypoint_image_0": {"x": 3, "y": 4}, "keypoint_image_1": {"x": 10, "y": 2}, "score": 0.8}], []],
+    },
     "pose-estimation": {
         "poses": [[{"keypoints": [[3.5, 4.0], [10.0, 2.25]], "scores": [0.9, 0.2], "labels": [0, 1]}], []],
         "heatmaps": [[[[[0.1, 0.2], [0.3, 0.4]], [[0.0, 0.5], [0.25, 0.1]]]], []],

@@ -131,6 +131,36 @@ def test_keypoints_must_be_the_same_and_their_scores_and_descriptors_close():
         assert not vision_detection.compare(expected, dict(expected, **wrong), detection_plan).ok, wrong
 
 
+def match(first, second, score):
+    return {"keypoint_image_0": dict(zip("xy", first)), "keypoint_image_1": dict(zip("xy", second)), "score": score}
+
+
+def test_matches_must_join_the_same_keypoints_with_close_scores_in_any_order_of_tied_scores():
+    expected = Expected({"matches": [[match((3, 4), (5, 6), 0.5), match((1, 2), (7, 8), 0.5 + 1e-6)], []]})
+    matching_plan = plan("keypoint-matching")
+    assert vision_detection.compare(expected, dict(expected), matching_plan).ok
+    swapped = [list(reversed(expected["matches"][0])), []]
+    assert vision_detection.compare(expected, {"matches": swapped}, matching_plan).ok
+    for wrong in ([[match((3, 4), (5, 7), 0.5), match((1, 2), (7, 8), 0.5)], []],
+                  [[match((3, 4), (5, 6), 0.4), match((1, 2), (7, 8), 0.5)], []],
+                  [[match((3, 4), (5, 6), 0.5)], []], [expected["matches"][0]]):
+        assert not vision_detection.compare(expected, {"matches": wrong}, matching_plan).ok, wrong
+
+
+@pytest.mark.parametrize("model_type, model_class", [
+    ("superglue", "SuperGlueForKeypointMatching"),
+    ("lightglue", "LightGlueForKeypointMatching"),
+    ("efficientloftr", "EfficientLoFTRForKeypointMatching"),
+])
+def test_a_tiny_keypoint_matcher_finds_matches_in_every_pair(tmp_path, model_type, model_class):
+    # Random weights score matches far below the checkpoints' thresholds: the tiny
+    # configs keep them, so that there are keypoints and scores to compare.
+    candidate = _build(tmp_path, model_type, model_class)
+    case = vision_detection.cases(plan("keypoint-matching"))[1]
+    expected = vision_detection.reference(str(tmp_path), candidate, case, plan("keypoint-matching"))
+    assert len(expected["matches"]) == 2 and all(expected["matches"])
+
+
 def test_object_detection_cases_lower_the_threshold_and_batch_two_sizes():
     cases = vision_detection.cases(plan("object-detection"))
     batches = [case for case in cases if isinstance(case.input, list)]
@@ -217,6 +247,10 @@ def detr_skillset(tmp_path_factory):
     ("sam2", "mask-generation", "Sam2Model"),
     ("sam3_tracker", "mask-generation", "Sam3TrackerModel"),
     ("superpoint", "keypoint-detection", "SuperPointForKeypointDetection"),
+    ("superglue", "keypoint-matching", "SuperGlueForKeypointMatching"),
+    ("lightglue", "keypoint-matching", "LightGlueForKeypointMatching"),
+    ("efficientloftr", "keypoint-matching", "EfficientLoFTRForKeypointMatching"),
+    ("vitmatte", "image-matting", "VitMatteForImageMatting"),
     ("vitpose", "pose-estimation", "VitPoseForPoseEstimation"),
     ("detr", "feature-extraction", "DetrModel"),
     ("yolos", "image-feature-extraction", "YolosModel"),

@@ -23,11 +23,13 @@ Images of different sizes are never padded into one batch by the reference; a ha
 that pads them (a convolutional backbone sees the padding at the borders) fails the
 batch case.
 """
+import dataclasses
 import functools
 
 import numpy as np
 import torch
 import transformers
+from PIL import Image
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
@@ -68,11 +70,33 @@ WINDOW = 4
 VOCAB_SIZE = 300
 # Two labels' upsampled logits closer than this at a pixel tie there (the tolerance).
 TIE = 1e-4
+# A tiny keypoint detector finds hundreds of keypoints in an image; a matcher attends
+# over all of them, so each image keeps its best MAX_KEYPOINTS.
+MAX_KEYPOINTS = 64
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     config = CONFIG_MAPPING[model_type]()
+    if getattr(config, "keypoint_detector_config", None) is not None:
+        config = _keypoint_matcher(model_type, config)
+    kept = {}
+    widths = getattr(config, "out_features", None)
+    if getattr(config, "stage_num_blocks", None) and widths and all(isinstance(width, int) for width in widths):
+        # A backbone of stages listed by their widths (efficientloftr's RepVGG), whose
+        # __post_init__ derives every block from the lists: built again from tiny ones,
+        # a block per stage, the last width the hidden size (its validator ties them).
+        # A random model's coarse matches score far below its threshold (0.2) and the
+        # tiny grid (16 x 16) loses much to its border removal: neither, as in
+        # transformers' tests, so that there are matches to compare.
+        stages = len(widths)
+        config = CONFIG_MAPPING[model_type](
+            stage_num_blocks=[1] * stages, hidden_size=tiny.HIDDEN, coarse_matching_threshold=0.0,
+            coarse_matching_border_removal=0,
+            out_features=[tiny.STAGE_WIDTH] * (stages // 2) + [tiny.HIDDEN] * (stages - stages // 2))
+        # Its 2D rotary embedding fills half the width, a head's width times the
+        # partial_rotary_factor (4) it is built with: that holds at its own head count.
+        kept["num_attention_heads"] = config.num_attention_heads
     declared = (getattr(type(config), "sub_configs_defaults", None) or {}).get("backbone_config")
     reads = len((getattr(declared, "init_kwargs", None) or {}).get("out_features") or ())
     chosen = getattr(config, "backbone_config", None)
@@ -89,7 +113,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # decoder (its checkpoints list theirs): two, a coarser and a finer, as
         # transformers' tests give it; the config derives the levels' widths from them.
         config = CONFIG_MAPPING[model_type](projector_scale_factors=[0.5, 2.0])
-    overrides = {"id2label": dict(enumerate(LABELS)), "label2id": {label: i for i, label in enumerate(LABELS)}}
+    overrides = {"id2label": dict(enumerate(LABELS)), "label2id": {label: i for i, label in enumerate(LABELS)}, **kept}
     if "num_labels" in vars(config):  # declared by the config, not derived from id2label
         overrides["num_labels"] = len(LABELS)
     for name, value in (("num_queries", NUM_QUERIES), ("num_detection_tokens", NUM_QUERIES),
@@ -160,6 +184,14 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # every stage they read before.
         backbone.set_output_features_output_indices(out_features=stages, out_indices=None)
     _neck_reads_its_stages(config)
+    for name in ("fusion_hidden_sizes", "convstream_hidden_sizes"):
+        if isinstance(getattr(config, name, None), tuple):
+            # Widths the config defaults as tuples (vitmatte's decoder's), which its
+            # model prepends to as lists; tiny, halving as there.
+            setattr(config, name, [NECK_WIDTH * 2 ** index for index in reversed(range(len(getattr(config, name))))])
+    if candidate["model_class"].endswith("ForImageMatting"):
+        # The matting processor stacks the trimap on the image: a fourth channel.
+        config.backbone_config.num_channels = 4
     head = getattr(config, "head_config", None)
     if head is not None and hasattr(head, "upsample_out_channels") and head.upsample_out_channels is None:
         # A decode head whose blocks its checkpoints list (sapiens2's): one upsampling
@@ -189,6 +221,26 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if unscaled:
         _keep_scale(model)
     tiny.save_and_verify(model, processor, out_dir)
+
+
+def _keypoint_matcher(model_type, config):
+    """A matcher reading the keypoints of a detector it holds (superglue's and
+    lightglue's superpoint): the detector tiny too, its descriptors as wide as the
+    matcher's attention (its hidden size, lightglue's descriptor_dim), since the matcher
+    reads them as its hidden states; superglue's keypoint encoder (an MLP ending at that
+    width) and its graph of self and cross attention layers tiny. A random lightglue
+    scores every match far below its filter_threshold (0.1): none, so that all its
+    mutual best matches are kept and compared."""
+    width = tiny.HIDDEN
+    detector = {"model_type": config.keypoint_detector_config.model_type,
+                "encoder_hidden_sizes": [tiny.STAGE_WIDTH] * 2 + [width] * 2,
+                "decoder_hidden_size": width, "descriptor_decoder_dim": width, "max_keypoints": MAX_KEYPOINTS}
+    fields = {"keypoint_detector_config": detector}
+    for name, value in (("descriptor_dim", width), ("hidden_size", width), ("keypoint_encoder_sizes", [width // 2]),
+                        ("gnn_layers_types", ["self", "cross"]), ("filter_threshold", 0.0)):
+        if name in {field.name for field in dataclasses.fields(config)}:
+            fields[name] = value
+    return CONFIG_MAPPING[model_type](**fields)
 
 
 def _text_queries(model_type, config, image_processor):
@@ -413,6 +465,18 @@ def cases(plan):
                        {"boxes": [[[4, 6, 40, 30]], [[0, 10, 36, 50]]]}),
                   Case("one image as PNG bytes, two boxes", media.png(one),
                        {"boxes": [[[0, 0, 32, 48], [20, 8, 40, 36]]]})]
+    elif plan["task"] == "image-matting":
+        # Pairs of an image and its trimap (one channel), as the processor takes them.
+        result = [Case("one image and its trimap", [one, _trimap(one, 0)]),
+                  Case("two images of different sizes and their trimaps",
+                       [[first, _trimap(first, 1)], [second, _trimap(second, 2)]]),
+                  Case("one image and its trimap as PNG bytes", [media.png(one), media.png(_trimap(one, 3))])]
+    elif plan["task"] == "keypoint-matching":
+        # Pairs of images, as the pipeline takes them: one pair, or a list of pairs.
+        result = [Case("one pair of images", [first, second]),
+                  Case("two pairs of images of different sizes", [[one, second], [first, one]]),
+                  Case("one pair as PNG bytes, threshold 0.001", [media.png(first), media.png(one)],
+                       {"threshold": 0.001})]
     elif plan["task"] == "zero-shot-object-detection":
         # Labels as the pipeline takes them: a list, or one string of comma-separated ones.
         result = [Case("one image, two labels", one, {"candidate_labels": QUERIES}),
@@ -449,6 +513,10 @@ def reference(model_dir, candidate, case, plan):
         return _generate_masks(model_dir, candidate, media.pil_images(case.input), case.options)
     if task == "keypoint-detection":
         return _detect_keypoints(model_dir, candidate, media.pil_images(case.input))
+    if task == "image-matting":
+        return _matte(model_dir, candidate, case.input)
+    if task == "keypoint-matching":
+        return _match_keypoints(model_dir, candidate, case.input, case.options.get("threshold", 0.0))
     if task == "pose-estimation":
         return _estimate_poses(model_dir, candidate, media.pil_images(case.input), case.options)
     pipe = _pipeline(task, model_dir, candidate["model_class"])
@@ -581,6 +649,82 @@ def _detect_keypoints(model_dir, candidate, images):
         for key in expected:
             expected[key].append(found[key].tolist())
     return expected
+
+
+def _trimap(image, seed):
+    """A trimap for the image: 0 (background), 128 (unknown) or 255 (foreground) per
+    pixel, as a user draws one, in bands across the image."""
+    rows = np.random.default_rng(seed).integers(0, 3, size=(image.height, 1))
+    return Image.fromarray(np.repeat(np.array([0, 128, 255], dtype=np.uint8)[rows], image.width, axis=1), mode="L")
+
+
+def _matte(model_dir, candidate, pairs):
+    """Per (image, trimap) pair, alone, the model's alpha matte cut to the image's own
+    size (the processor pads both to a multiple of its size_divisor, at the right and
+    bottom): transformers has no pipeline for the task, nor a post-processing."""
+    model, processor = _prompted_model(model_dir, candidate["model_class"])
+    pairs = [pairs] if len(pairs) == 2 and not isinstance(pairs[0], (list, tuple)) else pairs
+    expected = Expected({"alphas": []})
+    for image, trimap in pairs:
+        [image, trimap] = media.pil_images([image, trimap])
+        inputs = processor(images=image.convert("RGB"), trimaps=trimap.convert("L"), return_tensors="pt")
+        with torch.inference_mode():
+            alphas = model(**inputs).alphas
+        expected["alphas"].append(alphas[0, 0, :image.height, :image.width].tolist())
+    return expected
+
+
+def _match_keypoints(model_dir, candidate, pairs, threshold):
+    """Per pair of images, alone, the matches as the keypoint-matching pipeline shapes
+    them ({"keypoint_image_0": {"x", "y"}, "keypoint_image_1": {"x", "y"}, "score"},
+    best first), from the model and its image processor's post_process_keypoint_matching
+    written out: the pipeline hands that post-processing each image's (width, height)
+    where it reads (height, width), which scales the keypoints of an image that is not
+    square wrongly; here the sizes are (height, width), as the processor documents."""
+    model, processor = _prompted_model(model_dir, candidate["model_class"])
+    pairs = [pairs] if len(pairs) == 2 and not isinstance(pairs[0], (list, tuple)) else pairs
+    expected = Expected({"matches": []})
+    for pair in pairs:
+        images = media.pil_images(list(pair))
+        inputs = processor(images=[images], return_tensors="pt")
+        with torch.inference_mode():
+            outputs = model(**inputs)
+        found = processor.post_process_keypoint_matching(
+            outputs, [[(image.height, image.width) for image in images]], threshold=threshold)[0]
+        matches = [{"keypoint_image_0": {"x": first[0].item(), "y": first[1].item()},
+                    "keypoint_image_1": {"x": second[0].item(), "y": second[1].item()},
+                    "score": score.item()}
+                   for first, second, score in zip(found["keypoints0"], found["keypoints1"], found["matching_scores"])]
+        expected["matches"].append(sorted(matches, key=lambda match: match["score"], reverse=True))
+    return expected
+
+
+def _compare_matches(expected, actual, rtol, atol):
+    """Per pair the same matches (the same keypoints in both images, whole pixels), their
+    scores allclose; matches are taken in keypoint order, since two scores equal within
+    tolerance may be ranked either way."""
+    if not isinstance(actual["matches"], list) or len(actual["matches"]) != len(expected["matches"]):
+        return Comparison(False, None, f"matches: expected {len(expected['matches'])} entries, "
+                                       f"got {short(actual['matches'])}")
+    worst = 0.0
+
+    def key(match):
+        return tuple(match[image][axis] for image in ("keypoint_image_0", "keypoint_image_1") for axis in "xy")
+
+    for row, (want, got) in enumerate(zip(expected["matches"], actual["matches"])):
+        try:
+            got = sorted(got, key=key)
+        except (TypeError, KeyError):
+            return Comparison(False, None, f"matches[{row}]: not a list of matches: {short(got)}")
+        want = sorted(want, key=key)
+        if [key(match) for match in got] != [key(match) for match in want]:
+            return Comparison(False, None, f"matches[{row}]: keypoints {short([key(m) for m in got])}, "
+                                           f"expected {short([key(m) for m in want])}")
+        values = allclose([match["score"] for match in want], [match["score"] for match in got], rtol, atol)
+        if not values.ok:
+            return Comparison(False, values.max_abs_diff, f"matches[{row}] scores: {values.message}")
+        worst = max(worst, values.max_abs_diff or 0.0)
+    return Comparison(True, worst, "matches match")
 
 
 def _estimate_poses(model_dir, candidate, images, options):
@@ -722,10 +866,23 @@ def compare(expected, actual, plan):
     if "embeddings" in expected:
         return vision.compare(expected, actual, plan)
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
+    if "alphas" in expected:
+        if not isinstance(actual["alphas"], list) or len(actual["alphas"]) != len(expected["alphas"]):
+            return Comparison(False, None, f"alphas: expected {len(expected['alphas'])} entries, "
+                                           f"got {short(actual['alphas'])}")
+        worst = 0.0
+        for row, (want, got) in enumerate(zip(expected["alphas"], actual["alphas"])):
+            values = allclose(want, got, rtol, atol)
+            if not values.ok:
+                return Comparison(False, values.max_abs_diff, f"alphas[{row}]: {values.message}")
+            worst = max(worst, values.max_abs_diff)
+        return Comparison(True, worst, "alpha mattes match")
     if "iou_scores" in expected:
         return _compare_masks(expected, actual, rtol, atol)
     if "descriptors" in expected:
         return _compare_keypoints(expected, actual, rtol, atol)
+    if "matches" in expected:
+        return _compare_matches(expected, actual, rtol, atol)
     if "poses" in expected:
         return _compare_poses(expected, actual, rtol, atol)
     worst = 0.0
