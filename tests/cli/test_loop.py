@@ -95,13 +95,14 @@ def test_loop_keeps_the_default_for_a_type_that_needs_nothing(loop, cli, tmp_pat
 
 
 def test_gen_tests_plans_carry_only_the_batch_policies_their_family_declares(cli, tmp_path):
-    rc, out, err = cli.run("gen-tests", "-q", "-o", tmp_path, "--backends", "cpu", "bert", "vit", "gpt2")
+    rc, out, err = cli.run("gen-tests", "-q", "-o", tmp_path, "--backends", "cpu", "bert", "vit", "gpt2", "t5")
     assert rc == 0, err
     policies = {plan["model_type"]: plan.get("batch_policies") for plan in cli.records(out)}
-    assert policies == {"bert": ["batched", "equal-length", "single"], "vit": ["batched", "single"], "gpt2": None}
+    assert policies == {"bert": ["batched", "equal-length", "single"], "vit": ["batched", "single"],
+                        "gpt2": ["batched", "single"], "t5": None}
 
 
-@pytest.mark.parametrize("family, policy", [("vision", "equal-length"), ("text-decoder", "single")])
+@pytest.mark.parametrize("family, policy", [("vision", "equal-length"), ("text-decoder", "equal-length")])
 def test_gen_skillset_refuses_a_batch_policy_its_family_does_not_write(cli, tmp_path, family, policy):
     requirements = cli.bert_requirements(tmp_path / "hf_bert.py", family=family, batch_policy=policy)
     rc, out, err = cli.run("gen-skillset", "-q", input=cli.jsonl(requirements))
