@@ -241,7 +241,7 @@ def _rope_per_layer_kind(config, modeling_source):
         return
     for sub in tiny.configs(config):
         rope, kinds = vars(sub).get("rope_parameters"), vars(sub).get("layer_types")
-        if isinstance(rope, dict) and isinstance(kinds, list) and not set(rope) & set(kinds) and "rope_type" not in rope:
+        if rope == {} and isinstance(kinds, list):
             sub.rope_parameters = {kind: {"rope_type": "default", "rope_theta": 10000.0} for kind in dict.fromkeys(kinds)}
 
 

@@ -75,13 +75,14 @@ def build_tiny(model_type, candidate, out_dir, seed, **config_changes):
     for role in ("bos", "eos", "pad"):
         if getattr(config, f"{role}_token_id", None) is not None or role == "eos":
             overrides[f"{role}_token_id"] = getattr(tokenizer, f"{role}_token_id")
-    real_vocab = config.vocab_size
+    real_vocab = getattr(config, "vocab_size", None)  # canine reads characters: none
     tiny.shrink(config, **overrides)
     text_encoder.fit_sizes(config, real_vocab)
     # The text model of a vision-language type (cohere_compass_text's) is built as its
     # whole is: its rotary parameters per layer kind, multimodal sections and sparse
     # attention's indexer (qwen4_exp_text's), the image-text-to-text family's rules.
-    source = inspect.getsource(importlib.import_module(type(config).__module__.replace(".configuration_", ".modeling_")))
+    model_class = getattr(transformers, candidate["model_class"], None)  # one transformers does not export: none
+    source = inspect.getsource(importlib.import_module(model_class.__module__)) if model_class else ""
     image_text_to_text._rope_per_layer_kind(config, source)
     image_text_to_text._scale_mrope_sections(config, source)
     image_text_to_text._name_unnamed_indexer(config)
@@ -165,9 +166,17 @@ def _aligns_labels_with_logits(model, batch):
     labels = batch["labels"]
     if output.loss is None or output.logits.shape[:2] != labels.shape:
         return False
-    unshifted = torch.nn.functional.cross_entropy(output.logits.flatten(0, 1).float(), labels.flatten(),
-                                                  ignore_index=-100)
-    return bool(torch.isclose(output.loss.float(), unshifted, rtol=1e-5, atol=1e-6))
+
+    def loss_against(logits, targets):
+        return torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+
+    def matches(value):
+        return bool(torch.isclose(output.loss.float(), value, rtol=1e-5, atol=1e-6))
+
+    # Both must be told apart: near-uniform logits (bitnet's ternary weights at random)
+    # give the shifted and the unshifted loss alike, and then the usual shift holds.
+    return matches(loss_against(output.logits, labels)) and not matches(
+        loss_against(output.logits[:, :-1], labels[:, 1:]))
 
 
 def _greedy(model, prompt_ids, length, end):

@@ -95,7 +95,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     max_length = min(positions, 512) if isinstance(positions, int) and positions > 0 else 512
     tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, tokenizers.ROLES)
     tokenizer.model_max_length = max_length
-    real_vocab = config.vocab_size
+    real_vocab = getattr(config, "vocab_size", None)  # canine reads characters: none
     shrink(config, vocab_size=len(tokenizer))
     fit_sizes(config, real_vocab)
     for role in ("pad", "bos", "eos", "sep", "cls"):
@@ -116,7 +116,7 @@ def fit_sizes(config, real_vocab):
     each as transformers' own tests (tests/models/<type>) configure it; the text
     families' tiny models, generating or not, are built through it."""
     for sub in configs(config):
-        if sub is not config and getattr(sub, "vocab_size", None) == real_vocab:
+        if sub is not config and real_vocab is not None and getattr(sub, "vocab_size", None) == real_vocab:
             # blt's local encoder, decoder and patcher embed the same bytes the model
             # does (real_vocab: the config's own before shrinking): the tiny vocabulary.
             sub.vocab_size = config.vocab_size
@@ -132,7 +132,7 @@ def fit_sizes(config, real_vocab):
         # model's layers are fewer than the period, so it would divide by 1 anyway.
         config.rescale_every = 0
     attention = getattr(config, "attn_config", None)
-    if attention is not None and not hasattr(attention, "rope_theta") and config.rope_parameters:
+    if attention is not None and not hasattr(attention, "rope_theta") and getattr(config, "rope_parameters", None):
         # dbrx's attention reads rope_theta off its attn_config, which declares none:
         # its checkpoints (and tests) write the model's theta there.
         attention.rope_theta = config.rope_parameters["rope_theta"]
@@ -171,7 +171,11 @@ def fit_sizes(config, real_vocab):
         scaled[-1] += config.hidden_size - sum(scaled)
         config.axial_pos_embds_dim = tuple(scaled)
     rope = getattr(config, "rope_parameters", None)
-    if _present(config, "head_dim") and isinstance(rope, dict) and all(isinstance(v, dict) for v in rope.values()):
+    try:  # a head width that varies per layer (gemma4's) has no global: each kind's is sized already
+        head_dim = config.head_dim
+    except Exception:  # noqa: BLE001 -- transformers' AmbiguousGlobalPerLayerAttributeError, or none at all
+        head_dim = None
+    if isinstance(head_dim, int) and isinstance(rope, dict) and all(isinstance(v, dict) for v in rope.values()):
         # Rotary parameters per kind of layer (neomme's): each kind's rotated part of a
         # head a multiple of 4 (its M-RoPE axes take frequencies in pairs), so the
         # head is widened until the smallest fraction rotates 4 dimensions.
@@ -181,7 +185,8 @@ def fit_sizes(config, real_vocab):
 
 
 def _present(config, name):
-    value = getattr(config, name, None)
+    # vars(): a size that varies per layer (gemma4's head_dim) has no global to read.
+    value = vars(config).get(name)
     return isinstance(value, int) and not isinstance(value, bool)
 
 
