@@ -206,9 +206,14 @@ def instantiate(candidate, config):
     does not export (voxtral_realtime_text's text model) through its auto class, which
     is how the skillset loads it."""
     model_class = getattr(transformers, candidate["model_class"], None)
-    if model_class is None:
-        return getattr(transformers, candidate["auto_class"]).from_config(config).eval()
-    return model_class(config).eval()
+    if model_class is not None:
+        return model_class(config).eval()
+    model = getattr(transformers, candidate["auto_class"]).from_config(config)
+    if type(model).__name__ != candidate["model_class"]:
+        # The auto class builds another (a candidate no version of transformers has): no
+        # stand-in for the class the plan names.
+        raise AttributeError(f"module transformers has no attribute {candidate['model_class']}")
+    return model.eval()
 
 
 @functools.lru_cache(maxsize=1)
