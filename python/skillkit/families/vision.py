@@ -25,7 +25,7 @@ from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPI
 from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TO_IMAGE_MAPPING_NAMES
 
 from .. import media, tiny
-from ..compare import Comparison, allclose, missing_outputs, scores_and_predictions
+from ..compare import Comparison, allclose, missing_outputs, outputs_allclose, scores_and_predictions
 from ..expected import Expected
 from . import Case
 
@@ -448,7 +448,8 @@ def compare(expected, actual, plan):
     predictions as compare.ranked_predictions."""
     rtol, atol = plan["tolerance"]["rtol"], plan["tolerance"]["atol"]
     if "images" in expected:
-        return _compare_images(expected["images"], actual, rtol, atol)
+        # Each image's reconstruction by itself: their sizes differ.
+        return outputs_allclose({"images": expected["images"]}, actual, plan, per_entry=["images"])
     if "feature_maps" in expected:
         return _compare_feature_maps(expected["feature_maps"], actual, rtol, atol)
     if "embeddings" in expected:
@@ -477,19 +478,3 @@ def _compare_feature_maps(expected, actual, rtol, atol):
                 return Comparison(False, result.max_abs_diff, f"image {image}, feature map {index}: {result.message}")
             worst = max(worst, result.max_abs_diff)
     return Comparison(True, worst, "feature_maps match")
-
-
-def _compare_images(expected, actual, rtol, atol):
-    """Each image's reconstruction allclose, image by image (their sizes differ)."""
-    if (missing := missing_outputs({"images": expected}, actual)) is not None:
-        return missing
-    got = actual["images"]
-    if len(got) != len(expected):
-        return Comparison(False, None, f"images for {len(got)} inputs, expected {len(expected)}")
-    worst = 0.0
-    for index, (want, have) in enumerate(zip(expected, got)):
-        result = allclose(want, have, rtol, atol)
-        if not result.ok:
-            return Comparison(False, result.max_abs_diff, f"image {index}: {result.message}")
-        worst = max(worst, result.max_abs_diff)
-    return Comparison(True, worst, "images match")
