@@ -61,6 +61,13 @@ SPATIAL = 6
 # A table recogniser decodes up to max_text_length structure tokens, one step each:
 # the tiny one stops after as many as a small table has.
 TABLE_TOKENS = 24
+# A text recogniser reads one line: its backbone halves the line's height down to a few
+# rows but keeps most of its width, a column per character. pp_lcnet_v3's default
+# block strides (every stage's first block 2) are its detection layout, which leaves a
+# 48-pixel line two rows high where the recogniser's neck pools three; its recognition
+# checkpoints and PPOCRV5MobileRecModelTester stride so, block by block, stage by stage
+# (1 keeps the size, [2, 1] halves the height alone, [1, 2] the width alone).
+RECOGNITION_STRIDES = ([1], [1, 1], [[2, 1], 1], [[1, 2], 1, 1, 1, 1], [[2, 1], 1, [2, 1], 1])
 
 
 def _image_processor(model_type, task):
@@ -115,6 +122,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     elif task == OCR:
         processor = _image_processor(model_type, task)
         overrides["head_out_channels"] = len(CHARACTERS)
+        _recognition_strides(getattr(config, "backbone_config", None))
     else:
         processor = _image_processor(model_type, task)
         if "max_text_length" in vars(config):
@@ -124,6 +132,19 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if task == OCR:
         _draw_convolutions(model)
     tiny.save_and_verify(model, processor, out_dir)
+
+
+def _recognition_strides(backbone):
+    """A backbone laid out block by block (`block_configs`: kernel, in and out channels,
+    stride, squeeze-excitation) with the detection layout's strides takes the
+    recogniser's (RECOGNITION_STRIDES), where its stages and blocks are as many."""
+    blocks = getattr(backbone, "block_configs", None)
+    if blocks is None or [len(stage) for stage in blocks] != [len(s) for s in RECOGNITION_STRIDES]:
+        return
+    backbone.block_configs = [
+        [[kernel, into, out, stride, excite] for (kernel, into, out, _, excite), stride in zip(stage, strides)]
+        for stage, strides in zip(blocks, RECOGNITION_STRIDES)
+    ]
 
 
 def _draw_convolutions(model):

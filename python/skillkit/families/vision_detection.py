@@ -169,6 +169,12 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # Key/value heads listed per real layer (sapiens2's): each tiny layer attends
         # with all its heads.
         config.num_key_value_heads_per_layer = [config.num_attention_heads] * config.num_hidden_layers
+    if getattr(config, "enforce_input_proj", None) is False and getattr(config, "conv_dim", None):
+        # oneformer's transformer decoder reads its pixel decoder's maps and mask
+        # features unprojected where their widths agree (all 256 in its checkpoints);
+        # where they do not, it projects the maps with convolutions it keeps in a plain
+        # list, never registered, initialised nor saved: the tiny widths agree too.
+        config.conv_dim = config.mask_dim = config.hidden_dim
     if tiny._present(config, "num_blocks") and getattr(config, "num_hidden_layers", 0) < config.num_blocks:
         # eomt's queries join its ViT for the last `num_blocks` layers: the tiny ViT's last one.
         config.num_blocks = 1
@@ -216,6 +222,8 @@ def build_tiny(model_type, candidate, out_dir, seed):
                 setattr(backbone, name, value)
     if getattr(config, "text_config", None) is not None:
         processor = _text_queries(model_type, config, processor)
+    elif getattr(config, "task_seq_len", None):
+        processor = _task_prompts(model_type, config, processor)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     _spread_queries(model)
     if unscaled:
@@ -256,6 +264,18 @@ def _text_queries(model_type, config, image_processor):
             setattr(text_config, f"{role}_token_id", getattr(tokenizer, f"{role}_token_id"))
     processor_class = getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])
     return processor_class(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def _task_prompts(model_type, config, image_processor):
+    """The processor of a segmenter told its task in words (oneformer: "the task is
+    instance", `task_seq_len` tokens): the type's own, over its image processor and a
+    tiny tokenizer of the type's own class, whose vocabulary its text encoder takes.
+    The pipeline tokenizes the task with that tokenizer, padded to `task_seq_len`."""
+    tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, tokenizers.ROLES)
+    config.text_encoder_vocab_size = len(tokenizer)
+    processor_class = getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])
+    return processor_class(image_processor=image_processor, tokenizer=tokenizer,
+                           max_seq_length=config.text_encoder_context_length, task_seq_length=config.task_seq_len)
 
 
 def _prompted(model_type, config):
@@ -449,8 +469,9 @@ def cases(plan):
         # with no threshold keeps a segment for every query that owns pixels.
         everything = {"threshold": 0.0, "overlap_mask_area_threshold": 0.0}
         result.append(Case("one image as PNG bytes, no thresholds", media.png(one), everything))
-        result.append(Case("two images, instances, no thresholds", [second, first],
-                           dict(everything, subtask="instance")))
+        if not _classes_from_file(plan["model_type"]):
+            result.append(Case("two images, instances, no thresholds", [second, first],
+                               dict(everything, subtask="instance")))
     elif plan["task"] == "mask-generation":
         # Points in each image's own pixels: per image its prompts, each a list of points.
         result = [Case("one image, a point at its centre", one),
@@ -494,14 +515,24 @@ def cases(plan):
     return result
 
 
+def _classes_from_file(model_type):
+    """Whether the type's image processor reads its classes (names, which are things)
+    from a file in its checkpoint's repository (oneformer's `class_info_file` under its
+    `repo_path`, on the Hub), which its instance post-processing needs: a tiny
+    checkpoint, built offline and moved into its cache place, has none to point at."""
+    name = tiny.image_processor_name(model_type)
+    return name is not None and "class_info_file" in vars(getattr(transformers, name, object))
+
+
 @functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
 def _pipeline(task, model_dir, model_class):
     model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
     processor = transformers.AutoImageProcessor.from_pretrained(model_dir)
     name = "image-segmentation" if task.endswith("-segmentation") else task
-    # A detector queried with text reads the labels with its tokenizer.
-    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir) if task == "zero-shot-object-detection" \
-        else None
+    # A detector queried with text reads the labels with its tokenizer, and a segmenter
+    # told its task in words (oneformer) that task: the pipeline loads neither itself.
+    words = task == "zero-shot-object-detection" or getattr(model.config, "task_seq_len", None)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir) if words else None
     return transformers.pipeline(name, model=model, tokenizer=tokenizer, image_processor=processor, device="cpu")
 
 

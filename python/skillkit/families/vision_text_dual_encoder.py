@@ -211,7 +211,10 @@ def cases(plan):
 def _loaded(model_dir, model_class):
     """The model, its tokenizer and what makes its pixels: its image processor, or a
     video model's whole processor (videoprism's video processor is no image processor)."""
-    model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
+    # Eager attention, as the template loads the model: under sdpa aimv2's text tower
+    # attends both ways to a text alone (its mask dropped, its attention not told it is
+    # causal) and causally in a padded batch; eager gives the causal reading either way.
+    model = getattr(transformers, model_class).from_pretrained(model_dir, attn_implementation="eager").eval()
     video = _embeds_videos({"model_class": model_class})
     pixels = (AutoProcessor if video else AutoImageProcessor).from_pretrained(model_dir)
     return model, AutoTokenizer.from_pretrained(model_dir), pixels
