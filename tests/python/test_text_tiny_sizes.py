@@ -83,3 +83,32 @@ def test_a_generator_predicting_an_appended_token_is_taught_every_step_as_genera
     assert batch["target_mapping"][:, 0, -1].eq(1).all() and batch["perm_mask"][:, :, -1].eq(1).all()
     assert batch["attention_mask"][:, -1].eq(1).all() and batch["attention_mask"][0, 0] == 0
     assert torch.isfinite(model(**batch).loss)
+
+
+def test_a_latent_attention_head_is_its_two_parts_on_every_layer_kind():
+    config = _tiny_config("dots3_note_text")
+    config.validate()  # the sliding layers' head width must be their two parts (validate_architecture)
+    for kind in dict.fromkeys(config.layer_types):
+        layer = config.per_layer_config[config.layer_types.index(kind)]
+        assert layer.head_dim == layer.qk_nope_head_dim + layer.qk_rope_head_dim
+        # The rotary embedding of each kind rotates exactly the head's rotated part.
+        assert int(layer.head_dim * config.rope_parameters[kind]["partial_rotary_factor"]) == layer.qk_rope_head_dim
+
+
+def test_a_model_whose_cached_steps_differ_is_taught_to_generate_without_its_cache(tmp_path):
+    candidate = {"model_class": "BltForCausalLM", "auto_class": "AutoModelForCausalLM"}
+    text_decoder.build_tiny("blt", candidate, tmp_path, seed=0)
+    model = transformers.BltForCausalLM.from_pretrained(tmp_path).eval()
+    assert model.generation_config.use_cache is False
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    prompt = tokenizer(text_decoder.PROMPTS[0])["input_ids"]
+    answer = tokenizer(text_decoder.ANSWERS[0], add_special_tokens=False)["input_ids"]
+    end = model.generation_config.eos_token_id
+    # What generate() continues with, reading the saved generation config, is what was taught.
+    assert text_decoder._greedy(model, prompt, 4, end) == answer[:3] + [end]
+
+
+def test_a_gpt2_keeps_generating_with_its_cache(tmp_path):
+    candidate = {"model_class": "GPT2LMHeadModel", "auto_class": "AutoModelForCausalLM"}
+    text_decoder.build_tiny("gpt2", candidate, tmp_path, seed=0)
+    assert transformers.GenerationConfig.from_pretrained(tmp_path).use_cache is not False

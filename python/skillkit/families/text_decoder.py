@@ -127,9 +127,20 @@ def _teach(model, tokenizer):
         batch["labels"] = torch.cat([batch["labels"][:, 1:], torch.full_like(batch["labels"][:, :1], -100)], dim=1)
         rates = {"rates": (3e-3, 3e-2)}
     fit(model, batch, **rates)
+    if not _learnt(model, prompts, wanted, end) and model.generation_config.use_cache:
+        # A model whose cached steps compute another function than its whole forward
+        # (blt runs its global transformer, which keeps no cache, on the new byte's
+        # patch alone) generates what it was taught only without the cache, as
+        # transformers' own blt tests generate: its generation config says so, and
+        # generate() reads it for the reference and the skillset alike.
+        model.generation_config.use_cache = False
     for prompt, text, tokens in zip(prompts, PROMPTS, wanted):
         if _greedy(model, prompt, len(tokens), end) != tokens:
             raise RuntimeError(f"the tiny model did not learn its continuation of {text!r}")
+
+
+def _learnt(model, prompts, wanted, end):
+    return all(_greedy(model, prompt, len(tokens), end) == tokens for prompt, tokens in zip(prompts, wanted))
 
 
 def _steps_as_generated(model, prompts, wanted, end):

@@ -170,6 +170,7 @@ def fit_sizes(config, real_vocab):
         scaled = [config.hidden_size * width // sum(axial) for width in axial]
         scaled[-1] += config.hidden_size - sum(scaled)
         config.axial_pos_embds_dim = tuple(scaled)
+    _mla_rotary_per_kind(config)
     rope = getattr(config, "rope_parameters", None)
     try:  # a head width that varies per layer (gemma4's) has no global: each kind's is sized already
         head_dim = config.head_dim
@@ -182,6 +183,36 @@ def fit_sizes(config, real_vocab):
         while any(int(config.head_dim * kind.get("partial_rotary_factor", 1.0)) % 4
                   or int(config.head_dim * kind.get("partial_rotary_factor", 1.0)) < 4 for kind in rope.values()):
             config.head_dim *= 2
+
+
+def _mla_rotary_per_kind(config):
+    """A latent-attention model whose layers of each kind override their head sizes
+    (dots3_note's sliding layers) and whose rotary fraction per kind the config derives
+    once, from the real sizes: its rotated part is `qk_rope_head_dim` of each head.
+
+    shrink() narrows `head_dim` to the width over the heads and scales an overridden
+    non-rotated part (192 of a sliding layer's 256) by the global one's factor, so that
+    a head's two parts no longer add up to its width, which the config requires of
+    sliding layers. As transformers' tests size it: every kind's head is its two parts,
+    8 + 8 of 16, and each kind's fraction is read again from those tiny sizes."""
+    spec = vars(config).get("_heterogeneity_spec")
+    kinds, rope = vars(config).get("layer_types"), vars(config).get("rope_parameters")
+    if spec is None or not _present(config, "qk_rope_head_dim") or not _present(config, "qk_nope_head_dim") \
+            or not _present(config, "head_dim") or not isinstance(kinds, list) or not isinstance(rope, dict) \
+            or not all(isinstance(rope.get(kind), dict) for kind in kinds):
+        return
+    sizes = vars(config)  # the global values (a per-layer attribute is not read off the config)
+    config.head_dim = sizes["qk_nope_head_dim"] + sizes["qk_rope_head_dim"]
+    overrides = {layer: dict(values) for layer, values in spec.per_layer_overrides.items()}
+    for values in overrides.values():
+        if "qk_nope_head_dim" in values:
+            values["qk_nope_head_dim"] = values.get("head_dim", sizes["head_dim"]) \
+                - values.get("qk_rope_head_dim", sizes["qk_rope_head_dim"])
+    config.per_layer_config = None
+    config.per_layer_config = overrides
+    for kind in dict.fromkeys(kinds):
+        layer = config.per_layer_config[kinds.index(kind)]
+        config.rope_parameters[kind]["partial_rotary_factor"] = layer.qk_rope_head_dim / layer.head_dim
 
 
 def _present(config, name):

@@ -19,10 +19,14 @@ feature-extraction embeds a text as the mean of the encoder's last hidden state:
 the reference runs the encoder on each text alone; text-encoding likewise, where the
 model (T5EncoderModel) is the encoder.
 """
+import inspect
+
 import torch
 import transformers
 from transformers import AutoTokenizer
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
 
 from .. import greedy, tiny, tokenizers
 from ..expected import Expected
@@ -52,18 +56,22 @@ ANSWERS = (
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
+    _refuse_beside_text(model_type, candidate)
     tiny.seed_everything(seed)
     generates = candidate["auto_class"] in GENERATING_AUTO_CLASSES
+    config = CONFIG_MAPPING[model_type]()
     if generates:
         roles = ("bos_token", "eos_token", "unk_token", "pad_token")  # batches of inputs need padding
+        if _no_beginning_token(model_type, config):
+            roles = roles[1:]
         tokenizer = tokenizers.for_model_type(model_type, VOCAB_SIZE, roles, lossless=True)
     else:  # as text encoders have it: a head reads the special tokens (bart's classifier its eos)
         tokenizer = tokenizers.for_model_type(model_type, text_encoder.VOCAB_SIZE, tokenizers.ROLES)
-    config = CONFIG_MAPPING[model_type]()
     overrides = tokenizers.special_token_overrides(model_type, config, tokenizer)
     if getattr(config, "decoder_vocab_size", None) is not None:  # marian's own output vocabulary
         overrides["decoder_vocab_size"] = len(tokenizer)
     tiny.shrink(config, **overrides)
+    _pair_sizes(config)
     if not generates:  # a classification or question-answering head, or the bare model
         text_encoder.dress_head(config, candidate["auto_class"])
     if candidate["auto_class"] == "AutoModelForTextEncoding":
@@ -74,6 +82,46 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if generates:
         _teach(model, tokenizer)
     tiny.save_and_verify(model, tokenizer, out_dir)
+
+
+def _no_beginning_token(model_type, config):
+    """Whether the type's own tokenizer class declares no beginning-of-sequence token
+    though its config names an id for one (prophetnet's: its [PAD] is id 0, where its
+    decoder's cached step checks its position as if its padding id were 0). Its tiny
+    vocabulary then has none either, and padding takes the first id."""
+    tokenizer_class = getattr(transformers, TOKENIZER_MAPPING_NAMES.get(model_type) or "", None)
+    if tokenizer_class is None or tokenizer_class.__name__ == "TokenizersBackend":
+        return False
+    declared = inspect.signature(tokenizer_class.__init__).parameters
+    return "bos_token" not in declared and getattr(config, "bos_token_id", None) is not None
+
+
+def _pair_sizes(config):
+    """Sizes kept under an encoder and a decoder name that shrink() knows one of
+    (prophetnet's num_encoder_layers beside num_decoder_layers, num_decoder_attention_heads
+    beside num_encoder_attention_heads) take the shrunk one's value, as transformers'
+    ProphetNet tests size both sides alike. Measured: with 16 decoder heads over a width
+    of 32 the tiny model did not learn to answer from its encoder."""
+    sizes = vars(config)
+    for kind in ("layers", "attention_heads"):
+        pair = [sizes.get(f"num_{side}_{kind}") for side in ("encoder", "decoder")]
+        if all(isinstance(value, int) and not isinstance(value, bool) for value in pair) and pair[0] != pair[1]:
+            for side in ("encoder", "decoder"):
+                setattr(config, f"num_{side}_{kind}", min(pair))
+
+
+def _refuse_beside_text(model_type, candidate):
+    """A type filed here for its text2text-generation class whose processor takes more
+    than a tokenizer (musicflamingo's a feature extractor: an audio language model, whose
+    feature extractor transformers' table does not list, so the registry's
+    audio-text-to-text claim misses it) has no input a tokenizer alone makes."""
+    name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    processor_class = getattr(transformers, name, None) if isinstance(name, str) else None
+    beside = [part for part in (processor_class.get_attributes() if processor_class else ())
+              if not part.endswith("tokenizer")]
+    if beside:
+        raise NotImplementedError(f"no processor makes {candidate['model_class']}'s input: its processor "
+                                  f"{name} takes a {' and a '.join(beside)} beside the text")
 
 
 def _teach(model, tokenizer):
