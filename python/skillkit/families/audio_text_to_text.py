@@ -59,7 +59,7 @@ CHAT_TEMPLATE = (
 )
 
 # Processor arguments that are parts, not sizes to take from the config.
-_PROCESSOR_PARTS = ("feature_extractor", "chat_template", "self", "args", "kwargs")
+_PROCESSOR_PARTS = ("feature_extractor", "audio_processor", "chat_template", "self", "args", "kwargs")
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
@@ -158,7 +158,9 @@ def _processor(processor_class, extractor_class, tokenizer, config):
     tokenizer it takes (nemo_speechlm's alignment_tokenizer), with the sizes its
     constructor takes that the config names (moss_transcribe_diarize's audio_merge_size)."""
     extractor = at_cases_rate(tiny.feature_extractor(extractor_class, config), config)
-    parts = {"feature_extractor": extractor}
+    # granite_speech's processor names its feature extractor `audio_processor`.
+    takes = inspect.signature(processor_class.__init__).parameters
+    parts = {"audio_processor" if "audio_processor" in takes else "feature_extractor": extractor}
     for name in inspect.signature(processor_class.__init__).parameters:
         if name.endswith("tokenizer"):
             parts[name] = tokenizer
