@@ -103,3 +103,12 @@ def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_tasks_
         assert schema_violation(served, task) is None
         expected = audio_ctc.reference(model_dir, candidate, case, plan)
         assert audio_ctc.compare(expected, served, plan).ok, case.name
+
+
+def test_a_sub_config_that_reads_the_ctc_vocabulary_follows_the_tiny_one(tmp_path):
+    # granite_speech5_ctc: its encoder's self-conditioning CTC head, which the config
+    # wants as wide as the model's (16384 in both defaults).
+    candidate = {"model_class": "GraniteSpeech5ForCTC", "auto_class": "AutoModelForCTC"}
+    audio_ctc.build_tiny("granite_speech5_ctc", candidate, str(tmp_path), 0)
+    config = transformers.AutoConfig.from_pretrained(tmp_path)
+    assert config.vocab_size == len(audio_ctc.VOCABULARY) == config.encoder_config.vocab_size

@@ -182,6 +182,25 @@ def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_tasks_
         handler(media.audio(1, 0)[0], bandwidth=6.0)
 
 
+def test_a_quantizer_over_semantic_and_acoustic_states_reads_the_tiny_widths_sum():
+    # xcodec2's and neucodec's quantization_dim: 1024 + 1024 in their defaults.
+    for model_type, model_class in (("xcodec2", transformers.Xcodec2Model), ("neucodec", transformers.NeuCodecModel)):
+        config = audio_encoder._tiny_config(model_type, model_class)
+        assert config.quantization_dim == config.hidden_size + config.semantic_model_config.hidden_size < 1024
+
+
+def test_an_extractor_that_names_its_mask_for_the_tower_itself_is_taken_as_it_is(tmp_path):
+    # fun_asr_nano's extractor returns input_features_mask, no attention_mask.
+    candidate = {"model_class": "FunAsrNanoEncoder", "processor_class": "AutoFeatureExtractor"}
+    audio_encoder.build_tiny("fun_asr_nano_encoder", candidate, str(tmp_path), 0)
+    plan = {"seed": 0, "model_type": "fun_asr_nano_encoder", "task": "feature-extraction",
+            "tolerance": TOLERANCE, "candidates": [candidate]}
+    clips = media.audio(2, 0)
+    expected = audio_encoder.reference(str(tmp_path), candidate, Case("two", clips), plan)
+    first, second = (np.asarray(rows) for rows in expected["last_hidden_state"])
+    assert np.isfinite(first).all() and first.shape != second.shape  # each clip its own frames
+
+
 def test_a_model_of_token_ids_is_refused_as_no_processor_makes_its_input_from_a_clip(tmp_path):
     # moshi's MoshiModel, which the registry names for feature-extraction.
     with pytest.raises(NotImplementedError, match="takes token ids, not audio, and has no audio tower") as refused:

@@ -76,12 +76,17 @@ def _served(model_type, model_class, tmp_path):
     ("qwen3_asr", "Qwen3ASRForConditionalGeneration"),
     # A decoder-only model over a 24 kHz codec, hearing the cases' 16 kHz clips.
     ("kyutai_speech_to_text", "KyutaiSpeechToTextForConditionalGeneration"),
+    # An audio language model whose processor writes no transcription request: the
+    # contract's prompt and an instruction.
+    ("granite_speech", "GraniteSpeechForConditionalGeneration"),
 ])
 def test_a_model_that_is_not_an_encoder_decoder_transcribes_every_case_as_the_reference(
         model_type, model_class, tmp_path):
     candidate, handler = _served(model_type, model_class, tmp_path)
     processor = AutoProcessor.from_pretrained(tmp_path / "model")
-    assert processor.feature_extractor.sampling_rate == media.SAMPLE_RATE
+    # granite_speech's processor names its extractor audio_processor.
+    extractor = getattr(processor, "feature_extractor", None) or processor.audio_processor
+    assert extractor.sampling_rate == media.SAMPLE_RATE
     plan = dict(PLAN, tolerance={"rtol": 1e-4, "atol": 1e-4})
     for case in speech_seq2seq.cases(plan):
         expected = speech_seq2seq.reference(tmp_path / "model", candidate, case, plan)

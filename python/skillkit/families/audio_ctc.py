@@ -110,6 +110,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
                          label2id={label: index for index, label in enumerate(audio_encoder.LABELS)},
                          initializer_range=audio_encoder.INITIALIZER_RANGE)
     tiny.shrink(config, **overrides)
+    # A sub-config that reads the same vocabulary (granite_speech5_ctc's encoder, whose
+    # self-conditioning CTC head the config wants as wide as its own) follows it.
+    for sub in tiny.configs(config):
+        if isinstance(getattr(sub, "vocab_size", None), int):
+            sub.vocab_size = config.vocab_size
     model = getattr(transformers, candidate["model_class"])(config).eval()
     tiny.save_and_verify(model, processor, out_dir)
 

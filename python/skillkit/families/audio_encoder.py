@@ -161,8 +161,11 @@ def _tiny_config(model_type, model_class):
     if model_class.__name__.endswith("ForAudioClassification"):
         overrides.update(id2label=dict(enumerate(LABELS)),
                          label2id={label: index for index, label in enumerate(LABELS)})
+    joined = _joined_quantizer(config)
     tiny.shrink(config, **overrides)
     even_feed_forward(config)
+    if joined:
+        config.quantization_dim = config.hidden_size + config.semantic_model_config.hidden_size
     # A head that reads the audio encoder's width names it (nemotron3_diarization's
     # head_config.audio_hidden_size): it follows the tiny encoder's.
     audio = getattr(config, "audio_config", None)
@@ -170,6 +173,17 @@ def _tiny_config(model_type, model_class):
         if isinstance(sub, transformers.PreTrainedConfig) and "audio_hidden_size" in vars(sub) and audio is not None:
             sub.audio_hidden_size = audio.hidden_size
     return config
+
+
+def _joined_quantizer(config):
+    """Whether the codec quantizes its acoustic and semantic states side by side: its
+    `quantization_dim` is the sum of the two widths in the defaults (xcodec2's and
+    neucodec's, 1024 + 1024), and the tiny one the sum of the tiny widths, as
+    Xcodec2ModelTester sets it."""
+    semantic = vars(config).get("semantic_model_config")
+    sizes = (vars(config).get("quantization_dim"), vars(config).get("hidden_size"),
+             vars(semantic).get("hidden_size") if semantic is not None else None)
+    return all(isinstance(size, int) for size in sizes) and sizes[0] == sizes[1] + sizes[2]
 
 
 def _vocoder_extractor(model_type, config):
@@ -334,7 +348,7 @@ def _hidden_states(model, extractor, case):
     for clip in _clips(case):
         features = dict(extractor(clip, sampling_rate=extractor.sampling_rate, return_tensors="pt", **masked))
         main = features.pop(extractor.model_input_names[0])
-        if masked:
+        if masked and "attention_mask" in features:  # fun_asr_nano's extractor names it so itself
             features["input_features_mask"] = features.pop("attention_mask")
         with torch.inference_mode():
             output = encoder(main, **{name: value for name, value in features.items() if name in taken})

@@ -59,7 +59,7 @@ CHAT_TEMPLATE = (
 )
 
 # Processor arguments that are parts, not sizes to take from the config.
-_PROCESSOR_PARTS = ("feature_extractor", "chat_template", "self", "args", "kwargs")
+_PROCESSOR_PARTS = ("feature_extractor", "audio_processor", "chat_template", "self", "args", "kwargs")
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
@@ -86,9 +86,15 @@ def build_tiny(model_type, candidate, out_dir, seed):
     # one keeps the multiple, as transformers' GlmAsrModelTester does (128 x 4 = 512).
     audio = vars(config).get("audio_config")
     multiple = _feed_forward_multiple(audio)
+    # An adaptor between the two at the text's width whose feed-forward is a whole
+    # fraction of it (fun_asr_nano's, 1024 / 4, which its config requires) keeps the
+    # fraction.
+    fractions = _adaptor_fractions(config)
     tiny.shrink(config)
     if multiple:
         audio.intermediate_size = audio.hidden_size * multiple
+    for sub, fraction in fractions:
+        sub.intermediate_size = sub.hidden_size // fraction
     # What the audio tower's projector gives is what the language model reads: qwen3_asr's
     # output_dim (3584, its real text width) is the tiny text width, as Qwen3ASRModelTester
     # sets it.
@@ -131,13 +137,30 @@ def _feed_forward_multiple(audio_config):
     return None
 
 
+def _adaptor_fractions(config):
+    """(sub-config, hidden_size over intermediate_size) for each sub-config but the text
+    model's that is as wide as the text model and whose feed-forward width is a whole
+    fraction of its width, in the defaults."""
+    text = vars(config).get("text_config")
+    width = vars(text).get("hidden_size") if text is not None else None
+    found = []
+    for sub in tiny.configs(config):
+        hidden, intermediate = vars(sub).get("hidden_size"), vars(sub).get("intermediate_size")
+        if sub is not text and isinstance(width, int) and hidden == width and isinstance(intermediate, int) \
+                and 0 < intermediate < hidden and hidden % intermediate == 0:
+            found.append((sub, hidden // intermediate))
+    return found
+
+
 def _processor(processor_class, extractor_class, tokenizer, config):
     """The type's processor over its own feature extractor (tiny.feature_extractor: its
     defaults, but the mel bins the config's audio encoder takes) and `tokenizer`, which also stands for any other
     tokenizer it takes (nemo_speechlm's alignment_tokenizer), with the sizes its
     constructor takes that the config names (moss_transcribe_diarize's audio_merge_size)."""
     extractor = at_cases_rate(tiny.feature_extractor(extractor_class, config), config)
-    parts = {"feature_extractor": extractor}
+    # granite_speech's processor names its feature extractor `audio_processor`.
+    takes = inspect.signature(processor_class.__init__).parameters
+    parts = {"audio_processor" if "audio_processor" in takes else "feature_extractor": extractor}
     for name in inspect.signature(processor_class.__init__).parameters:
         if name.endswith("tokenizer"):
             parts[name] = tokenizer

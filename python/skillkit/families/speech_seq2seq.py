@@ -27,6 +27,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.feature_extraction_auto import (
     FEATURE_EXTRACTOR_MAPPING_NAMES,
 )
+from transformers.models.auto.modeling_auto import MODEL_FOR_TEXT_TO_WAVEFORM_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
 from transformers.models.whisper.tokenization_whisper import LANGUAGES
@@ -199,6 +200,9 @@ ROLES = ("bos_token", "eos_token", "unk_token", "pad_token")
 # What the general recipe's tiny model is taught to say (see _teach): the first ENDS_AFTER
 # tokens of the first and end, for the clip that ends early in the cases (SECONDS[4]);
 # GOES_ON tokens of the second for the clip that goes on (SECONDS[3]).
+# What an audio language model whose processor writes no transcription request
+# (granite_speech's) is asked with its clip, in the words of IBM's model card.
+TRANSCRIPTION_INSTRUCTION = "can you transcribe the speech into a written format?"
 ANSWERS = ("The house is wonderful.", "The river flows north through forests, hills and farms.")
 ENDING, GOING_ON = 4, 3  # indices in SECONDS
 
@@ -210,13 +214,16 @@ def _build_any(model_type, candidate, out_dir, seed):
     (shrink never touches them), so the two agree as in a real checkpoint.
     """
     config = CONFIG_MAPPING[model_type]()
-    if "audio_token_id" in vars(config):
+    if hasattr(config, "audio_token_id"):  # or under another name (granite_speech's audio_token_index)
         # qwen3_asr, vibevoice_asr, voxtral: a language model that reads the clip's
         # features in place of audio tokens of its prompt, built as audio-text-to-text
         # builds its own; transcribing is prompting it with the processor's
-        # transcription request.
+        # transcription request, or, where the processor writes none (granite_speech's),
+        # with the contract's prompt of the clip and TRANSCRIPTION_INSTRUCTION. A model
+        # transformers lists as a speech generator (vibevoice) is no transcriber.
         processor_name = PROCESSOR_MAPPING_NAMES.get(model_type)
-        if not hasattr(getattr(transformers, str(processor_name), None), "apply_transcription_request"):
+        if not hasattr(getattr(transformers, str(processor_name), None), "apply_transcription_request") \
+                and model_type in MODEL_FOR_TEXT_TO_WAVEFORM_MAPPING_NAMES:
             raise NotImplementedError(f"{model_type} is an audio language model whose processor "
                                       f"({processor_name}) writes no transcription request")
         audio_text_to_text.build_tiny(model_type, candidate, out_dir, seed)
@@ -452,13 +459,22 @@ def _reference_prompted(processor, model, items, settings, case):
     """An audio language model's transcripts: each clip alone, in the inputs its
     processor's transcription request makes (apply_transcription_request, tokenized),
     the new tokens up to its end of sequence, which the transcript leaves out. The
-    speech-recognition pipeline is not asked: it feeds such a model no prompt."""
+    speech-recognition pipeline is not asked: it feeds such a model no prompt.
+
+    A processor that writes no request (granite_speech's) is given the prompt the
+    contract writes for the clip and TRANSCRIPTION_INSTRUCTION (its chat template with
+    an audio entry and the instruction, as IBM's model card asks; else its audio token
+    before the instruction) and the clip, as the card calls it."""
     end = model.generation_config.eos_token_id
     end_ids = set(end) if isinstance(end, list) else {end}
     expected = Expected({"token_ids": [], "texts": []})
     for item in items:
         clip = media.load_clip(item)
-        inputs = processor.apply_transcription_request(clip, return_tensors="pt")
+        if hasattr(processor, "apply_transcription_request"):
+            inputs = processor.apply_transcription_request(clip, return_tensors="pt")
+        else:
+            inputs = processor(text=tokenizers.media_prompt(processor, TRANSCRIPTION_INSTRUCTION, "audio"),
+                               audio=clip, sampling_rate=media.SAMPLE_RATE, return_tensors="pt")
         token_ids, margins = greedy.answer(model, inputs, settings, end_ids)
         if token_ids and token_ids[-1] in end_ids:
             token_ids = token_ids[:-1]
