@@ -46,6 +46,10 @@ CHARACTERS = "_ abcdefghijklmnopqrstuvwxyz,.!?'-"
 # real checkpoint (the configs' defaults disagree: musicgen's decoder 2048, its encodec
 # 1024); the ids past it are the generator's pad and start tokens.
 CODEBOOK = 64
+# Codebooks a frame of a backbone over codec frames (csm's 32; CsmModelTester's 10).
+CODEBOOKS = 4
+# The prompt tokens CsmProcessor falls back on where its tokenizer names none.
+AUDIO_TOKEN, AUDIO_EOS_TOKEN = "<|AUDIO|>", "<|audio_eos|>"
 # A HiFi-GAN vocoder's sizes (vits' upsampler, its duration predictor's filters), as
 # transformers' tests keep them (tests/models/vits): narrow, and two upsampling stages of
 # 16 samples a frame in all, where checkpoints have four of 256: a random duration
@@ -174,6 +178,11 @@ def _shrunk(model_type, tokenizer):
             for holder in (decoder, config):
                 if getattr(holder, name, None) is not None:
                     setattr(holder, name, CODEBOOK)
+    if "text_vocab_size" in vars(config):
+        # csm reads its text through `text_vocab_size`; its `vocab_size` is a codebook's.
+        config = tiny.shrink(config, text_vocab_size=len(tokenizer))
+        _codebook_frames(config, tokenizer)
+        return config
     text.vocab_size = len(tokenizer)
     if getattr(text, "pad_token_id", None) is not None and tokenizer.pad_token_id is not None:
         text.pad_token_id = tokenizer.pad_token_id
@@ -186,6 +195,40 @@ def _shrunk(model_type, tokenizer):
     return tiny.shrink(config, **overrides)
 
 
+def _codebook_frames(config, tokenizer):
+    """A backbone that reads and writes frames of codec codes (csm: `num_codebooks`
+    codes a frame, each from a codebook of `vocab_size` entries; its text read through
+    `text_vocab_size`), and a depth decoder that writes a frame's later codes from the
+    backbone's output, sized as CsmModelTester keeps them: CODEBOOK codes, the last the
+    pad, CODEBOOKS codebooks, the depth decoder reading the backbone's width. The prompt's tokens (the text's begin, the audio
+    token and the audio's end, which the processor names `<|AUDIO|>` and
+    `<|audio_eos|>` where the tokenizer names none) are the tiny tokenizer's; the real
+    config's pad is its audio token, and stays so. The codec's grouped upsampling spans
+    its width (mimi's, as audio-encoder keeps it)."""
+    specials = [token for token in (AUDIO_TOKEN, AUDIO_EOS_TOKEN) if token not in tokenizer.get_vocab()]
+    tokenizer.add_special_tokens({"additional_special_tokens": specials})
+    ids = {"audio_token_id": tokenizer.convert_tokens_to_ids(AUDIO_TOKEN),
+           "audio_eos_token_id": tokenizer.convert_tokens_to_ids(AUDIO_EOS_TOKEN),
+           "bos_token_id": tokenizer.bos_token_id}
+    if config.pad_token_id == config.audio_token_id:
+        ids["pad_token_id"] = ids["audio_token_id"]
+    for name, value in ids.items():
+        setattr(config, name, value)
+    # Every code the backbone may write is one the codec decodes: a random backbone
+    # writes the specials past a real codebook (csm's 2048 codes of 2051) too, which the
+    # codec cannot look up; CsmModelTester's vocabulary (6) is within its codebook (64).
+    config.codebook_pad_token_id = CODEBOOK - 1
+    config.vocab_size = config.depth_decoder_config.vocab_size = CODEBOOK
+    config.num_codebooks = config.depth_decoder_config.num_codebooks = CODEBOOKS
+    config.depth_decoder_config.max_position_embeddings = CODEBOOKS + 1
+    config.depth_decoder_config.backbone_hidden_size = config.hidden_size
+    codec = config.codec_config
+    codec.codebook_size = CODEBOOK
+    codec.num_quantizers = CODEBOOKS
+    if "upsample_groups" in vars(codec):
+        codec.upsample_groups = codec.hidden_size
+
+
 def _draw_codebooks(model):
     """A codec's codebooks drawn (normal), where they start as zeros until trained
     (encodec's `embed`): with every code decoded to the same vector, the waveform of a
@@ -193,6 +236,13 @@ def _draw_codebooks(model):
     generated other tokens would still have matched."""
     with torch.no_grad():
         for name, module in model.named_modules():
+            embed_sum = getattr(module, "embed_sum", None)
+            if isinstance(embed_sum, torch.Tensor) and not embed_sum.any():
+                # mimi's (csm's codec): its `embed` is derived from `embed_sum`, the
+                # buffer a checkpoint holds.
+                embed_sum.normal_()
+                module._embed = None
+                continue
             embed = getattr(module, "embed", None)
             if "codebook" in name and isinstance(embed, torch.Tensor) and not embed.any():
                 embed.normal_()
