@@ -129,17 +129,18 @@ def _stages(config, tokenizer):
 def _processor(model_type, tokenizer):
     """The type's processor class over its feature extractor and the tokenizer, where
     transformers maps it one (musicgen's); else the tokenizer alone (vits'). A processor
-    that cannot be made without its codec model (`audio_tokenizer`, a parameter without
-    default: higgs_audio_v2's, which decodes the generated codes into the waveform) is
-    refused here, with the codec's own error where it cannot be built (torchaudio)."""
+    that decodes the generated codes or latents into the waveform with its codec model
+    (`audio_tokenizer_class`: higgs_audio_v2's, which cannot be made without it, and
+    PocketTTSProcessor, pocket_tts' and gradium_phonon_tts', which the pipeline asks to
+    decode) is refused here, with the codec's own error where it cannot be built
+    (torchaudio)."""
     name = PROCESSOR_MAPPING_NAMES.get(model_type)
     processor_class = getattr(transformers, name, None) if name else None
     codec_name = getattr(processor_class, "audio_tokenizer_class", None)
-    parameter = inspect.signature(processor_class.__init__).parameters.get("audio_tokenizer") \
-        if processor_class is not None else None
-    if codec_name and parameter is not None and parameter.default is inspect.Parameter.empty:
+    if codec_name:
         codec_class = getattr(transformers, codec_name)
-        codec_class(tiny.shrink(codec_class.config_class()))  # raises where a dependency is missing
+        # Raises where a dependency is missing (higgs_audio_v2's codec: torchaudio).
+        codec_class(_grouped_upsampling(tiny.shrink(codec_class.config_class())))
         raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: its processor decodes "
                                   f"with a {codec_name}, which the recipe does not build")
     extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
@@ -150,6 +151,14 @@ def _processor(model_type, tokenizer):
         # positions its semantic stage reads).
         return processor_class(tokenizer)
     return tokenizer
+
+
+def _grouped_upsampling(config):
+    """A mimi codec's grouped upsampling spanning its tiny width (csm's codec, pocket_tts'
+    codec model), as audio-encoder keeps its own mimi."""
+    if "upsample_groups" in vars(config):
+        config.upsample_groups = config.hidden_size
+    return config
 
 
 def _required(processor_class):
@@ -170,7 +179,7 @@ def _shrunk(model_type, tokenizer):
     codec = getattr(config, "audio_encoder", None)
     decoder = getattr(config, "decoder", None)
     for sub in _sub_configs(config):
-        tiny.shrink(sub)
+        _grouped_upsampling(tiny.shrink(sub))
     if codec is not None and decoder is not None and "codebook_size" in vars(codec):
         codec.codebook_size = CODEBOOK
         decoder.vocab_size = CODEBOOK
@@ -200,11 +209,10 @@ def _codebook_frames(config, tokenizer):
     codes a frame, each from a codebook of `vocab_size` entries; its text read through
     `text_vocab_size`), and a depth decoder that writes a frame's later codes from the
     backbone's output, sized as CsmModelTester keeps them: CODEBOOK codes, the last the
-    pad, CODEBOOKS codebooks, the depth decoder reading the backbone's width. The prompt's tokens (the text's begin, the audio
-    token and the audio's end, which the processor names `<|AUDIO|>` and
-    `<|audio_eos|>` where the tokenizer names none) are the tiny tokenizer's; the real
-    config's pad is its audio token, and stays so. The codec's grouped upsampling spans
-    its width (mimi's, as audio-encoder keeps it)."""
+    pad, CODEBOOKS codebooks, the depth decoder reading the backbone's width. The
+    prompt's tokens (the text's begin, the audio token and the audio's end, which the
+    processor names `<|AUDIO|>` and `<|audio_eos|>` where the tokenizer names none) are
+    the tiny tokenizer's; the real config's pad is its audio token, and stays so."""
     specials = [token for token in (AUDIO_TOKEN, AUDIO_EOS_TOKEN) if token not in tokenizer.get_vocab()]
     tokenizer.add_special_tokens({"additional_special_tokens": specials})
     ids = {"audio_token_id": tokenizer.convert_tokens_to_ids(AUDIO_TOKEN),
@@ -225,8 +233,6 @@ def _codebook_frames(config, tokenizer):
     codec = config.codec_config
     codec.codebook_size = CODEBOOK
     codec.num_quantizers = CODEBOOKS
-    if "upsample_groups" in vars(codec):
-        codec.upsample_groups = codec.hidden_size
 
 
 def _draw_codebooks(model):
