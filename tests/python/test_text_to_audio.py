@@ -165,6 +165,19 @@ def test_csm_speaks_two_texts_differently_through_its_codec(built):
                                      {"audio": [second], "sampling_rate": [1]}, plan).ok
 
 
+@pytest.mark.parametrize("model_type, reason", [
+    # PocketTTSProcessor decodes the generated latents with its codec model, which a
+    # saved processor names by path.
+    ("pocket_tts", "its processor decodes with a PocketTTSAudioTokenizerModel"),
+    # An omni model's processor takes image and video parts beside the audio's.
+    ("qwen2_5_omni", "also takes image_processor, video_processor"),
+])
+def test_a_processor_the_recipe_cannot_make_is_refused_with_its_reason(model_type, reason, tmp_path):
+    candidate = {"model_class": REGISTRY["models"][model_type]["tasks"][TASK]}
+    with pytest.raises(NotImplementedError, match=reason):
+        text_to_audio.build_tiny(model_type, candidate, str(tmp_path), 0)
+
+
 def test_compare_fails_waveforms_beyond_the_tolerance():
     plan = _plan("vits")
     want = {"audio": [[0.5, -0.25]], "sampling_rate": [16000]}

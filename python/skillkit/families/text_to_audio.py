@@ -145,7 +145,12 @@ def _processor(model_type, tokenizer):
                                   f"with a {codec_name}, which the recipe does not build")
     extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
     if name and extractor_name:
-        return getattr(transformers, name)(getattr(transformers, extractor_name)(), tokenizer)
+        others = [part for part in processor_class.get_attributes() if part not in ("feature_extractor", "tokenizer")]
+        if others:
+            # qwen2_5_omni's and qwen3_omni_moe's: an image and a video processor too.
+            raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: its processor {name} also takes "
+                                      f"{', '.join(others)}, which the recipe does not build")
+        return processor_class(feature_extractor=getattr(transformers, extractor_name)(), tokenizer=tokenizer)
     if processor_class is not None and _required(processor_class) == ["tokenizer"]:
         # A processor over the tokenizer alone (bark's pads every text to the 256
         # positions its semantic stage reads).
@@ -261,6 +266,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tokenizer = _tokenizer(model_type, out_dir)
     config = _shrunk(model_type, tokenizer)
     staged = _stages(config, tokenizer)
+    # The processor first: a type whose processor the recipe cannot make is refused for
+    # that, before its model is built.
+    processor = _processor(model_type, tokenizer)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if staged is not None:
         # A plain GenerationConfig holding the stages' dicts, as loading bark's
@@ -268,7 +276,6 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # (transformers 5.23: its validate reads attributes it never sets).
         model.generation_config = transformers.GenerationConfig.from_dict(staged)
     _draw_codebooks(model)
-    processor = _processor(model_type, tokenizer)
     tiny.save_and_verify(model, processor, out_dir)
 
 
