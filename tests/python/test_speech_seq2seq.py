@@ -26,6 +26,8 @@ def _built(model_type, model_class, tmp_path):
 @pytest.mark.parametrize("model_type, model_class, main_input", [
     ("speech_to_text", "Speech2TextForConditionalGeneration", "input_features"),
     ("moonshine", "MoonshineForConditionalGeneration", "input_values"),
+    # No feature extractor in transformers' table, and no key-value heads in its config.
+    ("moonshine_streaming", "MoonshineStreamingForConditionalGeneration", "input_values"),
 ])
 def test_any_speech_encoder_decoder_gets_a_tiny_model_that_ends_one_clip_early(
         model_type, model_class, main_input, tmp_path):
@@ -41,6 +43,13 @@ def test_any_speech_encoder_decoder_gets_a_tiny_model_that_ends_one_clip_early(
     assert [len(tokens) for tokens in own_ends["token_ids"]] == [8, ENDS_AFTER]
     forced = speech_seq2seq.reference(tmp_path, candidate, cases["one clip"], PLAN)
     assert len(forced["token_ids"][0]) == 8 and forced["token_ids"][0][:ENDS_AFTER] == own_ends["token_ids"][1]
+
+
+def test_a_waveform_model_the_extractor_table_misses_gets_the_plain_waveform_extractor():
+    # moonshine_streaming hears raw 16 kHz samples (input_values) and frames them itself.
+    assert speech_seq2seq._waveform_extractor("moonshine_streaming") == "Wav2Vec2FeatureExtractor"
+    # A model of spectrogram features gets none: its extractor's sizes would be guessed.
+    assert speech_seq2seq._waveform_extractor("speech_to_text") is None
 
 
 def test_special_token_overrides_repoint_each_role_at_the_tiny_vocabulary():

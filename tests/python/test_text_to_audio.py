@@ -56,7 +56,7 @@ def test_a_vits_waveform_depends_on_the_seed_and_not_on_the_batch(built):
 # musicgen_melody: its processor takes audio first, where the pipeline passes the text,
 # so its reference is the model card's processor(text=...) and generate().
 @pytest.mark.parametrize("model_type", ["vits", "musicgen", "fastspeech2_conformer_with_hifigan", "bark",
-                                        "musicgen_melody"])
+                                        "musicgen_melody", "csm"])
 def test_a_generated_skillset_matches_the_reference_on_every_case(model_type, built, skillsets):
     model_dir, candidate = built(model_type)
     plan = _plan(model_type)
@@ -149,6 +149,36 @@ def test_bark_speaks_two_texts_differently_and_as_long_as_its_semantic_stage_gen
     shorter = text_to_audio.reference(model_dir, candidate, cases["one text, 4 new tokens"], plan)
     assert 0 < len(shorter["audio"][0]) < len(first)
     assert shorter["sampling_rate"] == [24000]
+
+
+def test_csm_speaks_two_texts_differently_through_its_codec(built):
+    """csm's backbone writes frames of codes its mimi codec decodes: codes within the
+    codec's codebook, whose entries are drawn (zeros until trained decoded every code
+    alike), and a prompt of the tiny tokenizer's own tokens."""
+    model_dir, candidate = built("csm")
+    plan = _plan("csm")
+    config = transformers.AutoConfig.from_pretrained(model_dir)
+    assert config.vocab_size <= config.codec_config.codebook_size
+    assert config.depth_decoder_config.backbone_hidden_size == config.hidden_size
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+    assert tokenizer.convert_ids_to_tokens(config.audio_token_id) == "<|AUDIO|>"
+    first, second = text_to_audio.reference(model_dir, candidate, text_to_audio.cases(plan)[1], plan)["audio"]
+    assert len(first) == len(second)
+    assert not text_to_audio.compare({"audio": [first], "sampling_rate": [1]},
+                                     {"audio": [second], "sampling_rate": [1]}, plan).ok
+
+
+@pytest.mark.parametrize("model_type, reason", [
+    # PocketTTSProcessor decodes the generated latents with its codec model, which a
+    # saved processor names by path.
+    ("pocket_tts", "its processor decodes with a PocketTTSAudioTokenizerModel"),
+    # An omni model's processor takes image and video parts beside the audio's.
+    ("qwen2_5_omni", "also takes image_processor, video_processor"),
+])
+def test_a_processor_the_recipe_cannot_make_is_refused_with_its_reason(model_type, reason, tmp_path):
+    candidate = {"model_class": REGISTRY["models"][model_type]["tasks"][TASK]}
+    with pytest.raises(NotImplementedError, match=reason):
+        text_to_audio.build_tiny(model_type, candidate, str(tmp_path), 0)
 
 
 def test_compare_fails_waveforms_beyond_the_tolerance():

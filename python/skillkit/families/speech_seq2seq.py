@@ -27,7 +27,10 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.feature_extraction_auto import (
     FEATURE_EXTRACTOR_MAPPING_NAMES,
 )
-from transformers.models.auto.modeling_auto import MODEL_FOR_TEXT_TO_WAVEFORM_MAPPING_NAMES
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES,
+    MODEL_FOR_TEXT_TO_WAVEFORM_MAPPING_NAMES,
+)
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
 from transformers.models.whisper.tokenization_whisper import LANGUAGES
@@ -239,6 +242,11 @@ def _build_any(model_type, candidate, out_dir, seed):
     tiny.shrink(config, **tokenizers.special_token_overrides(model_type, config, tokenizer),
                 **tiny.feature_encoder_overrides(config), **_prefixed_sizes(config))
     audio_encoder.even_feed_forward(config)
+    if "num_attention_heads" in vars(config) and not hasattr(config, "num_key_value_heads"):
+        # A decoder config that declares no key-value heads, though its model reads them
+        # (moonshine_streaming's: its checkpoints' config.json name them): as many as
+        # heads, as MoonshineStreamingModelTester passes them.
+        config.num_key_value_heads = config.num_attention_heads
     # A conformer's convolutional subsampling (canary's and cohere_asr's parakeet
     # encoder: 256 channels) is as narrow as a feature encoder's, as the parakeet-family
     # ModelTesters keep it (32 to 64): at 256 it made teaching five times slower.
@@ -322,9 +330,8 @@ def _processor(model_type, tokenizer, config):
     config where it names them (tiny.feature_extractor: canary's encoder takes 128, its
     extractor's default is 80).
     """
-    extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
+    extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type) or _waveform_extractor(model_type)
     if not extractor_name:
-        # moonshine_streaming's: its checkpoints name a class transformers does not have.
         raise NotImplementedError(f"{model_type}: no feature extractor class in transformers' feature "
                                   "extractor table")
     processor_name = PROCESSOR_MAPPING_NAMES.get(model_type) or _shared_processor(model_type)
@@ -338,11 +345,28 @@ def _processor(model_type, tokenizer, config):
                                   "audio_tokenizer to decode it): not a speech recognizer")
     extractor = audio_text_to_text.at_cases_rate(tiny.feature_extractor(getattr(transformers, extractor_name), config),
                                                  config)
+    if model_type not in FEATURE_EXTRACTOR_MAPPING_NAMES:
+        # The waveform extractor of a type the table misses masks the padding, as the
+        # model's card reads `attention_mask` from its processor's output.
+        extractor.return_attention_mask = True
     processor_class = getattr(transformers, processor_name)
     # granite_speech's processor names its feature extractor `audio_processor`.
     takes = inspect.signature(processor_class.__init__).parameters
     return processor_class(**{"audio_processor" if "audio_processor" in takes else "feature_extractor": extractor},
                            tokenizer=tokenizer)
+
+
+def _waveform_extractor(model_type):
+    """The feature extractor of a type the table misses whose model hears the raw
+    waveform (`main_input_name` "input_values": moonshine_streaming, which cuts the clip
+    into 5 ms frames itself): the plain waveform extractor, Wav2Vec2FeatureExtractor, as
+    moonshine's. It only pads a batch and masks the padding; the model's own front end
+    (its CMVN over each frame) does the rest. None for a model of other inputs."""
+    name = MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES.get(model_type)
+    model_class = getattr(transformers, name, None) if isinstance(name, str) else None
+    if model_class is None or model_class.main_input_name != "input_values":
+        return None
+    return "Wav2Vec2FeatureExtractor"
 
 
 def _shared_processor(model_type):

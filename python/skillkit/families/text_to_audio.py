@@ -46,6 +46,10 @@ CHARACTERS = "_ abcdefghijklmnopqrstuvwxyz,.!?'-"
 # real checkpoint (the configs' defaults disagree: musicgen's decoder 2048, its encodec
 # 1024); the ids past it are the generator's pad and start tokens.
 CODEBOOK = 64
+# Codebooks a frame of a backbone over codec frames (csm's 32; CsmModelTester's 10).
+CODEBOOKS = 4
+# The prompt tokens CsmProcessor falls back on where its tokenizer names none.
+AUDIO_TOKEN, AUDIO_EOS_TOKEN = "<|AUDIO|>", "<|audio_eos|>"
 # A HiFi-GAN vocoder's sizes (vits' upsampler, its duration predictor's filters), as
 # transformers' tests keep them (tests/models/vits): narrow, and two upsampling stages of
 # 16 samples a frame in all, where checkpoints have four of 256: a random duration
@@ -125,27 +129,41 @@ def _stages(config, tokenizer):
 def _processor(model_type, tokenizer):
     """The type's processor class over its feature extractor and the tokenizer, where
     transformers maps it one (musicgen's); else the tokenizer alone (vits'). A processor
-    that cannot be made without its codec model (`audio_tokenizer`, a parameter without
-    default: higgs_audio_v2's, which decodes the generated codes into the waveform) is
-    refused here, with the codec's own error where it cannot be built (torchaudio)."""
+    that decodes the generated codes or latents into the waveform with its codec model
+    (`audio_tokenizer_class`: higgs_audio_v2's, which cannot be made without it, and
+    PocketTTSProcessor, pocket_tts' and gradium_phonon_tts', which the pipeline asks to
+    decode) is refused here, with the codec's own error where it cannot be built
+    (torchaudio)."""
     name = PROCESSOR_MAPPING_NAMES.get(model_type)
     processor_class = getattr(transformers, name, None) if name else None
     codec_name = getattr(processor_class, "audio_tokenizer_class", None)
-    parameter = inspect.signature(processor_class.__init__).parameters.get("audio_tokenizer") \
-        if processor_class is not None else None
-    if codec_name and parameter is not None and parameter.default is inspect.Parameter.empty:
+    if codec_name:
         codec_class = getattr(transformers, codec_name)
-        codec_class(tiny.shrink(codec_class.config_class()))  # raises where a dependency is missing
+        # Raises where a dependency is missing (higgs_audio_v2's codec: torchaudio).
+        codec_class(_grouped_upsampling(tiny.shrink(codec_class.config_class())))
         raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: its processor decodes "
                                   f"with a {codec_name}, which the recipe does not build")
     extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
     if name and extractor_name:
-        return getattr(transformers, name)(getattr(transformers, extractor_name)(), tokenizer)
+        others = [part for part in processor_class.get_attributes() if part not in ("feature_extractor", "tokenizer")]
+        if others:
+            # qwen2_5_omni's and qwen3_omni_moe's: an image and a video processor too.
+            raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: its processor {name} also takes "
+                                      f"{', '.join(others)}, which the recipe does not build")
+        return processor_class(feature_extractor=getattr(transformers, extractor_name)(), tokenizer=tokenizer)
     if processor_class is not None and _required(processor_class) == ["tokenizer"]:
         # A processor over the tokenizer alone (bark's pads every text to the 256
         # positions its semantic stage reads).
         return processor_class(tokenizer)
     return tokenizer
+
+
+def _grouped_upsampling(config):
+    """A mimi codec's grouped upsampling spanning its tiny width (csm's codec, pocket_tts'
+    codec model), as audio-encoder keeps its own mimi."""
+    if "upsample_groups" in vars(config):
+        config.upsample_groups = config.hidden_size
+    return config
 
 
 def _required(processor_class):
@@ -166,7 +184,7 @@ def _shrunk(model_type, tokenizer):
     codec = getattr(config, "audio_encoder", None)
     decoder = getattr(config, "decoder", None)
     for sub in _sub_configs(config):
-        tiny.shrink(sub)
+        _grouped_upsampling(tiny.shrink(sub))
     if codec is not None and decoder is not None and "codebook_size" in vars(codec):
         codec.codebook_size = CODEBOOK
         decoder.vocab_size = CODEBOOK
@@ -174,6 +192,11 @@ def _shrunk(model_type, tokenizer):
             for holder in (decoder, config):
                 if getattr(holder, name, None) is not None:
                     setattr(holder, name, CODEBOOK)
+    if "text_vocab_size" in vars(config):
+        # csm reads its text through `text_vocab_size`; its `vocab_size` is a codebook's.
+        config = tiny.shrink(config, text_vocab_size=len(tokenizer))
+        _codebook_frames(config, tokenizer)
+        return config
     text.vocab_size = len(tokenizer)
     if getattr(text, "pad_token_id", None) is not None and tokenizer.pad_token_id is not None:
         text.pad_token_id = tokenizer.pad_token_id
@@ -186,6 +209,37 @@ def _shrunk(model_type, tokenizer):
     return tiny.shrink(config, **overrides)
 
 
+def _codebook_frames(config, tokenizer):
+    """A backbone that reads and writes frames of codec codes (csm: `num_codebooks`
+    codes a frame, each from a codebook of `vocab_size` entries; its text read through
+    `text_vocab_size`), and a depth decoder that writes a frame's later codes from the
+    backbone's output, sized as CsmModelTester keeps them: CODEBOOK codes, the last the
+    pad, CODEBOOKS codebooks, the depth decoder reading the backbone's width. The
+    prompt's tokens (the text's begin, the audio token and the audio's end, which the
+    processor names `<|AUDIO|>` and `<|audio_eos|>` where the tokenizer names none) are
+    the tiny tokenizer's; the real config's pad is its audio token, and stays so."""
+    specials = [token for token in (AUDIO_TOKEN, AUDIO_EOS_TOKEN) if token not in tokenizer.get_vocab()]
+    tokenizer.add_special_tokens({"additional_special_tokens": specials})
+    ids = {"audio_token_id": tokenizer.convert_tokens_to_ids(AUDIO_TOKEN),
+           "audio_eos_token_id": tokenizer.convert_tokens_to_ids(AUDIO_EOS_TOKEN),
+           "bos_token_id": tokenizer.bos_token_id}
+    if config.pad_token_id == config.audio_token_id:
+        ids["pad_token_id"] = ids["audio_token_id"]
+    for name, value in ids.items():
+        setattr(config, name, value)
+    # Every code the backbone may write is one the codec decodes: a random backbone
+    # writes the specials past a real codebook (csm's 2048 codes of 2051) too, which the
+    # codec cannot look up; CsmModelTester's vocabulary (6) is within its codebook (64).
+    config.codebook_pad_token_id = CODEBOOK - 1
+    config.vocab_size = config.depth_decoder_config.vocab_size = CODEBOOK
+    config.num_codebooks = config.depth_decoder_config.num_codebooks = CODEBOOKS
+    config.depth_decoder_config.max_position_embeddings = CODEBOOKS + 1
+    config.depth_decoder_config.backbone_hidden_size = config.hidden_size
+    codec = config.codec_config
+    codec.codebook_size = CODEBOOK
+    codec.num_quantizers = CODEBOOKS
+
+
 def _draw_codebooks(model):
     """A codec's codebooks drawn (normal), where they start as zeros until trained
     (encodec's `embed`): with every code decoded to the same vector, the waveform of a
@@ -193,6 +247,13 @@ def _draw_codebooks(model):
     generated other tokens would still have matched."""
     with torch.no_grad():
         for name, module in model.named_modules():
+            embed_sum = getattr(module, "embed_sum", None)
+            if isinstance(embed_sum, torch.Tensor) and not embed_sum.any():
+                # mimi's (csm's codec): its `embed` is derived from `embed_sum`, the
+                # buffer a checkpoint holds.
+                embed_sum.normal_()
+                module._embed = None
+                continue
             embed = getattr(module, "embed", None)
             if "codebook" in name and isinstance(embed, torch.Tensor) and not embed.any():
                 embed.normal_()
@@ -205,6 +266,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
     tokenizer = _tokenizer(model_type, out_dir)
     config = _shrunk(model_type, tokenizer)
     staged = _stages(config, tokenizer)
+    # The processor first: a type whose processor the recipe cannot make is refused for
+    # that, before its model is built.
+    processor = _processor(model_type, tokenizer)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if staged is not None:
         # A plain GenerationConfig holding the stages' dicts, as loading bark's
@@ -212,7 +276,6 @@ def build_tiny(model_type, candidate, out_dir, seed):
         # (transformers 5.23: its validate reads attributes it never sets).
         model.generation_config = transformers.GenerationConfig.from_dict(staged)
     _draw_codebooks(model)
-    processor = _processor(model_type, tokenizer)
     tiny.save_and_verify(model, processor, out_dir)
 
 
