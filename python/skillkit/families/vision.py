@@ -358,7 +358,8 @@ def _embed(model_dir, candidate, images):
             raise NotImplementedError(
                 f"{candidate['model_class']}'s first output is {len(features)} tensors, not an embedding (mgp-str's: "
                 "its character, BPE and wordpiece heads' logits): a scene-text recognizer, whose text (its "
-                "processor's batch_decode) the vision family does not serve")
+                "processor's batch_decode) the vision family does not serve; its processor fetches GPT-2's and "
+                "BERT's tokenizers from the Hub whenever it is built, so none is built offline")
         # Tokens (1, tokens, hidden) or a feature map (1, channels, h, w) are averaged; a
         # first output of two dimensions is one vector already (radio's summary).
         if not pooled and features.dim() > 2:
