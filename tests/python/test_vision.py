@@ -166,12 +166,28 @@ def test_an_image_to_image_reference_is_each_images_reconstruction_unclamped_and
     assert not vision.compare(expected, {"images": expected["images"][::-1]}, plan).ok
 
 
-def test_a_backbone_that_loads_timm_names_only_fails_with_that_reason(tmp_path):
+def test_a_timm_backbone_saved_in_a_directory_reloads_through_the_loader_that_reads_directories(tmp_path):
+    """TimmBackbone's own from_pretrained takes the directory for a timm model's name;
+    the tiny checkpoint (timm's test architecture, no pretrained weights) reloads through
+    PreTrainedModel's loader with its every weight, and its stages after the stem out."""
     import pytest
+    import torch
     import transformers
 
-    with pytest.raises(NotImplementedError, match="takes a timm model name, not a directory"):
-        vision.build_tiny("timm_backbone", {"model_class": "TimmBackbone"}, str(tmp_path), 0)
+    vision.build_tiny("timm_backbone", {"model_class": "TimmBackbone"}, str(tmp_path), 0)
+    with pytest.raises(Exception):
+        transformers.TimmBackbone.from_pretrained(str(tmp_path))
+    model = vision._from_pretrained(transformers.TimmBackbone, str(tmp_path)).eval()
+    from safetensors.torch import load_file
+
+    saved = load_file(str(tmp_path / "model.safetensors"))
+    assert model.config.backbone == vision.TIMM_MODEL and not model.config.use_pretrained_backbone
+    assert saved and all(torch.equal(model.state_dict()[name], tensor) for name, tensor in saved.items())
+    pixels = torch.rand(2, 3, vision.IMAGE_SIZE, vision.IMAGE_SIZE)
+    with torch.inference_mode():
+        maps = model(pixel_values=pixels).feature_maps
+    assert len(maps) == len(model.config.out_indices) > 1
+    assert not torch.allclose(maps[-1][0], maps[-1][1])
     assert not vision._loads_by_name_only(transformers.ResNetBackbone)
 
 

@@ -119,9 +119,39 @@ def _image_processor(model_type, size=IMAGE_SIZE):
 
 
 def _loads_by_name_only(model_class):
-    """Whether a backbone class loads nothing saved: TimmBackbone's own from_pretrained
-    reads its argument as a timm model name and downloads that model's weights."""
+    """Whether a backbone class's own from_pretrained reads no directory: TimmBackbone's
+    takes its argument for a timm model's name and has timm download its weights."""
     return issubclass(model_class, BackboneMixin) and "from_pretrained" in vars(model_class)
+
+
+def _from_pretrained(model_class, model_dir, **options):
+    """The model saved in `model_dir`, as `model_class` loads it; a backbone class whose
+    own from_pretrained reads a timm model's name (TimmBackbone) loads the directory
+    through PreTrainedModel's loader, the one every other model loads with: the config
+    saved there (the timm architecture it names, no pretrained weights) and its weights."""
+    if _loads_by_name_only(model_class):
+        return super(model_class, model_class).from_pretrained(model_dir, **options)
+    return model_class.from_pretrained(model_dir, **options)
+
+
+def _build_timm_backbone(candidate, out_dir):
+    """A backbone over a timm model (TimmBackbone): timm's own tiny test architecture,
+    built without pretrained weights (timm draws them), every stage after the stem out,
+    fed by the family's reference processor (the type maps none). Reloaded as the
+    skillset loads it (_from_pretrained): TimmBackbone's own from_pretrained would take
+    the directory for a timm model's name."""
+    model_class = getattr(transformers, candidate["model_class"])
+    config = transformers.TimmBackboneConfig(backbone=TIMM_MODEL, use_pretrained_backbone=False)
+    stages = len(model_class(config)._backbone.feature_info.info)
+    config.out_indices = list(range(1, stages))
+    model = model_class(config).eval()
+    model.save_pretrained(out_dir)
+    _image_processor(REFERENCE_TYPE).save_pretrained(out_dir)
+    # tiny.save_and_verify's check, through the loader that reads a directory.
+    _, info = _from_pretrained(model_class, out_dir, output_loading_info=True)
+    problems = {kind: keys for kind, keys in info.items() if keys}
+    if problems:
+        raise RuntimeError(f"{model_class.__name__} does not reload exactly from {out_dir}: {problems}")
 
 
 def _build_timm_wrapper(candidate, out_dir):
@@ -177,11 +207,7 @@ def _shrink_timm_stages(backbone, config):
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     if _loads_by_name_only(getattr(transformers, candidate["model_class"])):
-        raise NotImplementedError(
-            f"{candidate['model_class']}.from_pretrained takes a timm model name, not a directory: it builds "
-            "a fresh config around the name and has timm download that model's weights (transformers' own tests "
-            "skip its save/load: only checkpoints on timm load), so no tiny checkpoint saved here loads back, "
-            "and the Hub is out of reach")
+        return _build_timm_backbone(candidate, out_dir)
     if model_type == "timm_wrapper":
         return _build_timm_wrapper(candidate, out_dir)
     config = CONFIG_MAPPING[model_type]()
@@ -288,14 +314,14 @@ def cases(plan):
 
 @functools.lru_cache(maxsize=1)  # one model at a time: the worker lives long
 def _classifier(model_dir, model_class):
-    model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
+    model = _from_pretrained(getattr(transformers, model_class), model_dir).eval()
     processor = AutoImageProcessor.from_pretrained(model_dir)
     return pipeline("image-classification", model=model, image_processor=processor, device="cpu")
 
 
 @functools.lru_cache(maxsize=1)
 def _extractor(model_dir, model_class):
-    model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
+    model = _from_pretrained(getattr(transformers, model_class), model_dir).eval()
     processor = AutoImageProcessor.from_pretrained(model_dir)
     return pipeline("image-feature-extraction", model=model, image_processor=processor, device="cpu")
 
@@ -332,7 +358,8 @@ def _embed(model_dir, candidate, images):
             raise NotImplementedError(
                 f"{candidate['model_class']}'s first output is {len(features)} tensors, not an embedding (mgp-str's: "
                 "its character, BPE and wordpiece heads' logits): a scene-text recognizer, whose text (its "
-                "processor's batch_decode) the vision family does not serve")
+                "processor's batch_decode) the vision family does not serve; its processor fetches GPT-2's and "
+                "BERT's tokenizers from the Hub whenever it is built, so none is built offline")
         # Tokens (1, tokens, hidden) or a feature map (1, channels, h, w) are averaged; a
         # first output of two dimensions is one vector already (radio's summary).
         if not pooled and features.dim() > 2:
@@ -352,7 +379,7 @@ def _required_beyond(model, inputs):
 def _backbone(model_dir, model_class):
     """The model and its image processor, without a pipeline: a backbone has none, and
     run_batch reads every task's output of the model itself."""
-    model = getattr(transformers, model_class).from_pretrained(model_dir).eval()
+    model = _from_pretrained(getattr(transformers, model_class), model_dir).eval()
     return model, AutoImageProcessor.from_pretrained(model_dir)
 
 
