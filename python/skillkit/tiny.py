@@ -478,16 +478,17 @@ def feature_encoder_overrides(config):
     return overrides
 
 
-def save_and_verify(model, processor, out_dir):
+def save_and_verify(model, processor, out_dir, load=None):
     """Save model and processor into out_dir and check that the model reloads exactly.
 
     transformers silently re-initialises weights it cannot find in a checkpoint, so a
     model that saves one thing and loads another would still "work". Reload with the
-    same class and raise unless every key matched.
+    same class (or `load`, where the class's own from_pretrained reads no directory:
+    TimmBackbone's) and raise unless every key matched.
     """
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
-    _, info = type(model).from_pretrained(out_dir, output_loading_info=True)
+    _, info = (load or type(model).from_pretrained)(out_dir, output_loading_info=True)
     problems = [f"{kind}: {', '.join(sorted(map(str, keys))[:8])}"
                 for kind in ("missing_keys", "unexpected_keys", "mismatched_keys", "error_msgs")
                 if (keys := info.get(kind))]
