@@ -138,7 +138,7 @@ FAMILIES_FILE = Path(__file__).resolve().parent.parent / "data" / "families.json
 FAMILY_FIELDS = ("description", "claims", "default_task", "processors", "tolerance",
                  "generation", "handler")
 CLAIM_CONDITIONS = {"rank", "tasks_any", "tasks_none", "processors_all", "processors_none",
-                    "no_text_task", "main_input_any"}
+                    "no_text_task", "main_input_any", "no_sub_configs"}
 # What a model class takes first when it declares nothing (PreTrainedModel.main_input_name).
 DEFAULT_MAIN_INPUT = "input_ids"
 
@@ -459,10 +459,11 @@ def claims_in_order(families):
     return [(rank, name, claim) for rank, _, name, claim in sorted(ranked, key=lambda r: r[:2])]
 
 
-def claimed(claim, tasks, procs, main_inputs=frozenset):
+def claimed(claim, tasks, procs, main_inputs=frozenset, sub_configs=False):
     """Whether one claim of data/families.json holds for a type: every condition it names.
     `main_inputs()` gives the main_input_name of the type's model classes; read (from the
-    source) only when a claim asks."""
+    source) only when a claim asks. `sub_configs`: whether the type's config holds any
+    (a vision or audio tower's, a text model's)."""
     has = {kind for kind, names in procs.items() if names}
     text_task = any(TEXT in TASK_MODALITIES.get(task, []) for task in tasks)
     return (("tasks_any" not in claim or bool(tasks & set(claim["tasks_any"])))
@@ -470,15 +471,16 @@ def claimed(claim, tasks, procs, main_inputs=frozenset):
             and set(claim.get("processors_all", ())) <= has
             and not has & set(claim.get("processors_none", ()))
             and not (claim.get("no_text_task") and text_task)
-            and ("main_input_any" not in claim or bool(main_inputs() & set(claim["main_input_any"]))))
+            and ("main_input_any" not in claim or bool(main_inputs() & set(claim["main_input_any"])))
+            and not (claim.get("no_sub_configs") and sub_configs))
 
 
-def classify(tasks, procs, ranked, main_inputs=frozenset):
+def classify(tasks, procs, ranked, main_inputs=frozenset, sub_configs=False):
     """The family of a type from its task set, processors and (where a claim asks) its
     model classes' main inputs: the family of the first claim (by rank) that holds
     (REGISTRY.md "Families")."""
     for _, family, claim in ranked:
-        if claimed(claim, set(tasks), procs, main_inputs):
+        if claimed(claim, set(tasks), procs, main_inputs, sub_configs):
             return family
     raise RegistryError(f"no family claims a type with tasks {sorted(tasks)}")
 
@@ -675,7 +677,7 @@ def build():
                                    for name in tasks.values()} - {None}
             return inputs["names"]
 
-        family = classify(tasks, p, ranked, main_inputs)
+        family = classify(tasks, p, ranked, main_inputs, bool(sub_configs_of(index, classes[model_type])))
         sub_of = sorted(parents.get(model_type, ()))
         heads = sorted(set(tasks) - BARE_TASKS, key=order.index)
         if not tasks:

@@ -439,3 +439,18 @@ def test_more_families(models):
     assert models["bart"]["family"] == "text-encoder-decoder"
     assert models["llama"]["family"] == "text-decoder"
     assert models["gemma3_text"]["family"] == "text-decoder"
+
+
+def test_a_causal_lm_beside_an_audio_codec_or_without_a_vision_tower_is_a_text_decoder(models):
+    """moshi's causal LM reads token ids; its only processor is its audio codec's feature
+    extractor, which audio-encoder's feature claim would take. mistral4's config holds no
+    sub-config (no vision tower, no image processor), though transformers maps its
+    causal LM under image-text-to-text: the plan serves that as its pretraining head's
+    generation, the same class. A vision-language type of no processor keeps its family."""
+    assert models["moshi"]["family"] == "text-decoder"
+    assert models["moshi"]["default_task"] == "text-generation"
+    assert models["moshi"]["tasks"]["feature-extraction"] == "MoshiModel"  # a text model's too
+    assert models["mistral4"]["family"] == "text-decoder"
+    assert models["mistral4"]["tasks"]["pretraining"] == models["mistral4"]["tasks"]["image-text-to-text"]
+    for model_type in ("fast_vlm", "glm_ocr", "qwen2_5_omni_thinker"):
+        assert models[model_type]["family"] == "image-text-to-text", model_type

@@ -65,6 +65,13 @@ def _batch(vocab=384):
     return {"input_ids": ids, "labels": torch.tensor([[-100, -100, 7, 8], [-100, 10, 11, 12]])}
 
 
+def test_a_gated_projection_split_in_two_halves_gets_an_even_width():
+    config = _tiny_config("moshi")
+    assert config.ffn_dim % 2 == 0
+    assert config.depth_decoder_config.ffn_dim % 2 == 0
+    transformers.MoshiForCausalLM(config)  # its halves are viewed as (2, ffn_dim // 2)
+
+
 def test_a_loss_that_reads_labels_at_their_own_position_is_told_from_a_causal_one():
     tiny.seed_everything(0)
     gpt2 = transformers.GPT2LMHeadModel(_tiny_config("gpt2")).eval()
