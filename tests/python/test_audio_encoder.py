@@ -207,14 +207,3 @@ def test_a_model_of_token_ids_is_refused_as_no_processor_makes_its_input_from_a_
         audio_encoder.build_tiny("moshi", {"model_class": "MoshiModel"}, str(tmp_path), 0)
     assert failures.classify(refused.value, failures.TINY_MODEL) == "no-processor"
 
-
-def test_a_feed_forward_width_the_config_wants_even_is_made_even():
-    config = transformers.MoshiConfig()
-    config.ffn_dim = config.depth_decoder_config.ffn_dim = 37  # as shrink leaves them
-    audio_encoder.even_feed_forward(config)
-    assert config.ffn_dim == 38 and config.depth_decoder_config.ffn_dim == 38
-    # A width no validator asks to be even stays as shrink made it.
-    other = transformers.SeamlessM4TConfig()
-    other.encoder_ffn_dim = 37
-    audio_encoder.even_feed_forward(other)
-    assert other.encoder_ffn_dim == 37

@@ -2,10 +2,10 @@ import pytest
 import torch
 from transformers import (BertConfig, BertModel, BertTokenizer, CLIPConfig, Gemma3nTextConfig, Gemma3TextConfig,
                           GPT2Config, LEDConfig, LlamaConfig, LongformerConfig, PerceiverConfig,
-                          Qwen2Config, T5Config)
+                          MoshiConfig, Qwen2Config, SeamlessM4TConfig, T5Config)
 
 from skillkit import tokenizers
-from skillkit.tiny import save_and_verify, seed_everything, shrink
+from skillkit.tiny import even_feed_forward, save_and_verify, seed_everything, shrink
 
 
 def test_seed_everything_makes_random_weights_repeatable():
@@ -118,3 +118,15 @@ def test_shrink_cuts_every_per_layer_list():
     config = AutoConfig.for_model("cohere2_moe")
     shrink(config)
     assert len(config.layer_types) == len(config.mlp_layer_types) == config.num_hidden_layers == 2
+
+
+def test_a_feed_forward_width_the_config_wants_even_is_made_even():
+    config = MoshiConfig()
+    config.ffn_dim = config.depth_decoder_config.ffn_dim = 37  # as shrink leaves them
+    even_feed_forward(config)
+    assert config.ffn_dim == 38 and config.depth_decoder_config.ffn_dim == 38
+    # A width no validator asks to be even stays as shrink made it.
+    other = SeamlessM4TConfig()
+    other.encoder_ffn_dim = 37
+    even_feed_forward(other)
+    assert other.encoder_ffn_dim == 37

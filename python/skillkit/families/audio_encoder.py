@@ -105,23 +105,6 @@ def _feature_extractor(model_type, config):
     return extractor
 
 
-def even_feed_forward(config):
-    """A feed-forward width that the config's own validator wants even (moshi's and
-    kyutai_speech_to_text's ffn_dim, halved into a gate and a value) is made so: the
-    tiny 37 becomes 38, as MoshiModelTester and KyutaiSpeechToTextModelTester set it.
-    Shared with speech-seq2seq."""
-    for sub in tiny.configs(config):
-        width = vars(sub).get("ffn_dim")
-        validate = getattr(sub, "validate_architecture", None)
-        if not isinstance(width, int) or width % 2 == 0 or validate is None:
-            continue
-        try:
-            validate()
-        except (ValueError, TypeError) as error:  # what validators raise
-            if "ffn_dim" in str(error) and "even" in str(error):
-                sub.ffn_dim = width + 1
-
-
 def codec_overrides(config):
     """The codec sizes and the sampling rate `config` declares, and its wav2vec2-style
     feature encoder (xcodec's semantic hubert) narrowed as the audio-ctc family's."""
@@ -163,7 +146,7 @@ def _tiny_config(model_type, model_class):
                          label2id={label: index for index, label in enumerate(LABELS)})
     joined = _joined_quantizer(config)
     tiny.shrink(config, **overrides)
-    even_feed_forward(config)
+    tiny.even_feed_forward(config)
     if joined:
         config.quantization_dim = config.hidden_size + config.semantic_model_config.hidden_size
     # A head that reads the audio encoder's width names it (nemotron3_diarization's

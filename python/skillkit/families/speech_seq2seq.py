@@ -241,7 +241,7 @@ def _build_any(model_type, candidate, out_dir, seed):
                 setattr(sub, name, value)
     tiny.shrink(config, **tokenizers.special_token_overrides(model_type, config, tokenizer),
                 **tiny.feature_encoder_overrides(config), **_prefixed_sizes(config))
-    audio_encoder.even_feed_forward(config)
+    tiny.even_feed_forward(config)
     if "num_attention_heads" in vars(config) and not hasattr(config, "num_key_value_heads"):
         # A decoder config that declares no key-value heads, though its model reads them
         # (moonshine_streaming's: its checkpoints' config.json name them): as many as

@@ -39,8 +39,8 @@ import transformers
 from .. import tokenizers
 from ..compare import Comparison, allclose, missing_outputs, ranked_predictions, scores_and_predictions, short
 from ..expected import Expected
-from ..tiny import configs, save_and_verify, seed_everything, shrink
-from . import Case, audio_encoder
+from ..tiny import configs, even_feed_forward, save_and_verify, seed_everything, shrink
+from . import Case
 
 VOCAB_SIZE = 512
 
@@ -158,8 +158,8 @@ def fit_sizes(config, real_vocab):
         for sub in (config.encoder_config, config.decoder_config):
             sub.hidden_size_global = width
     # moshi's MLP is gated, its gate and value the two halves of one projection ffn_dim
-    # wide: its config's validator wants the width even (audio-encoder's rule).
-    audio_encoder.even_feed_forward(config)
+    # wide: its config's validator wants the width even.
+    even_feed_forward(config)
     if _present(config, "encoder_hash_byte_group_vocab"):
         config.encoder_hash_byte_group_vocab = 512  # blt's hashed n-gram tables: 500,002 rows each
     if _present(config, "channel_shrink_ratio"):
