@@ -1,4 +1,4 @@
-"""The multimodal-embedding family (clap, clvp): its tiny models, its reference, and the
+"""The multimodal-embedding family (clap, clvp, pe_audio_video): its tiny models, its reference, and the
 skillset gen-skillset writes for it, on a real tiny model."""
 
 import numpy as np
@@ -72,7 +72,42 @@ def test_clvp_is_asked_for_texts_only_and_its_padded_batch_would_differ(clvp):
 
 def test_a_type_without_clap_towers_has_no_tiny_recipe(tmp_path):
     with pytest.raises(NotImplementedError, match="no tiny-model recipe"):
-        multimodal_embedding.build_tiny("pe_audio_video", {"model_class": "PeAudioVideoModel"}, str(tmp_path), 0)
+        multimodal_embedding.build_tiny("embedding_gemma2", {"model_class": "EmbeddingGemma2Model"}, str(tmp_path), 0)
+
+
+PE = {"model_class": "PeAudioVideoModel", "auto_class": "AutoModel", "processor_class": "AutoProcessor"}
+PE_PLAN = dict(PLAN, candidates=[PE])
+
+
+@pytest.fixture(scope="module")
+def pe_audio_video(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pe_audio_video")
+    multimodal_embedding.build_tiny("pe_audio_video", PE, str(out), PLAN["seed"])
+    return str(out)
+
+
+def test_pe_audio_video_is_asked_for_clips_only_and_tells_them_apart(pe_audio_video):
+    cases = multimodal_embedding.cases(PE_PLAN)
+    assert all(set(case.input) == {"audios"} for case in cases)
+    expected = multimodal_embedding.reference(pe_audio_video, PE, cases[0], PE_PLAN)
+    first, second = np.asarray(expected["audio_embeddings"])
+    assert np.abs(first - second).max() > 1e-3
+    # Why it embeds no text: its text-audio embedding fails in transformers itself.
+    model = transformers.PeAudioVideoModel.from_pretrained(pe_audio_video).eval()
+    with pytest.raises(AttributeError, match="get_text_embeds"):
+        model.get_text_audio_embeds(torch.tensor([[1, 2, 3]]))
+
+
+def test_the_pe_audio_video_skillset_embeds_each_clip_as_the_reference_and_refuses_texts(pe_audio_video, skillsets):
+    instance = skillsets("pe_audio_video")
+    _, _, handler, _, _ = instance.init_cpu(pe_audio_video, "cpu", "cpu")
+    for case in multimodal_embedding.cases(PE_PLAN):
+        expected = multimodal_embedding.reference(pe_audio_video, PE, case, PE_PLAN)
+        served = handler(case.input, **case.options)
+        assert schema_violation(served, "feature-extraction") is None
+        assert multimodal_embedding.compare(expected, served, PE_PLAN).ok, case.name
+    with pytest.raises(TypeError, match="clips only"):
+        handler({"texts": "a dog barking"})
 
 
 def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema(clap, skillsets):
