@@ -1,4 +1,4 @@
-"""Text and audio towers in one embedding space (clap, clvp): feature-extraction.
+"""Text and audio towers in one embedding space (clap, clvp, pe_audio_video): feature-extraction.
 
 The handler's contract (data/families.json's "multimodal-embedding" entry): a dict of
 "texts" (a string or a list) and "audios" (a clip or a list of float32 mono clips at the
