@@ -1,4 +1,4 @@
-"""Text and audio towers in one embedding space (clap, clvp, pe_audio_video): feature-extraction.
+"""Text and audio towers in one embedding space (clap, clvp, pe_audio_video, embedding_gemma2): feature-extraction.
 
 The handler's contract (data/families.json's "multimodal-embedding" entry): a dict of
 "texts" (a string or a list) and "audios" (a clip or a list of float32 mono clips at the
@@ -25,9 +25,15 @@ transformers 5.23 (get_text_audio_embeds calls `audio_model.get_text_embeds`, wh
 PeAudioModel does not define) and its text-audio-video pair wants videos with the clips,
 so its cases (and skillset) have clips only. Its tiny model is tiny.shrink's with
 PeAudioVideoEncoderTester's codec and vision sizes; its waveform extractor hears the
-cases' 16 kHz (the codec's strides count samples). embedding_gemma2 (one language model
-over soft tokens, no per-modality embedding) has no recipe and fails as a tiny model
-that could not be built.
+cases' 16 kHz (the codec's strides count samples).
+
+embedding_gemma2 is one language model over a prompt (its image, audio and video towers
+put soft tokens into it, and its default config has none of them); transformers gives
+its last hidden state, already projected to its embedding width, and leaves the pooling
+to SentenceTransformers' mean. Its text embedding is that mean over the text's tokens;
+its cases (and skillset) have texts only. Its tiny model is tiny.shrink's text-only
+default config, its processor its own over the type's extractor and image and video
+processors at their defaults and an offline tokenizer holding the processor's tokens.
 """
 import torch
 import transformers
@@ -74,19 +80,30 @@ FEATURES = {"feature_size": 16, "sampling_rate": media.SAMPLE_RATE, "hop_length"
             "padding": "repeatpad"}
 
 
+def pools_tokens(model_class_name):
+    """Whether the model's text embedding is the mean of its last hidden state over the
+    text's tokens (embedding_gemma2): it has neither get_text_features nor a clip
+    embedder of its own space (get_audio_embeds)."""
+    model_class = getattr(transformers, model_class_name)
+    return not hasattr(model_class, "get_text_features") and not hasattr(model_class, "get_audio_embeds")
+
+
 def serves_clips(model_class_name):
     """Whether the model embeds clips (get_audio_features, or pe_audio_video's
     get_audio_embeds): clap's does; clvp's speech tower embeds speech tokens its decoder
     generates from a text and a voice clip, so a clip alone has no embedding and its
-    skillset serves texts only."""
+    skillset serves texts only; embedding_gemma2's audio tower puts soft tokens into its
+    language model's prompt, no embedding of their own."""
     model_class = getattr(transformers, model_class_name)
-    return hasattr(model_class, "get_audio_features") or hasattr(model_class, "get_audio_embeds")
+    return not pools_tokens(model_class_name) and (
+        hasattr(model_class, "get_audio_features") or hasattr(model_class, "get_audio_embeds"))
 
 
 def serves_texts(model_class_name):
-    """Whether the model embeds texts (get_text_features): pe_audio_video's text-audio
-    embedding fails in transformers itself (see the module's doc), so it serves clips only."""
-    return hasattr(getattr(transformers, model_class_name), "get_text_features")
+    """Whether the model embeds texts (get_text_features, or embedding_gemma2's pooled
+    tokens): pe_audio_video's text-audio embedding fails in transformers itself (see the
+    module's doc), so it serves clips only."""
+    return hasattr(getattr(transformers, model_class_name), "get_text_features") or pools_tokens(model_class_name)
 
 
 def build_tiny(model_type, candidate, out_dir, seed):
@@ -100,11 +117,12 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if hasattr(model_class, "get_audio_embeds"):
         _build_audio_side(model_type, config, model_class, out_dir)
         return
+    if pools_tokens(candidate["model_class"]) and audio_config is None:
+        _build_token_pooler(model_type, config, model_class, out_dir)
+        return
     if audio_config is None or not hasattr(audio_config, "spec_size"):
-        # embedding_gemma2: one language model over a prompt with image and audio soft
-        # tokens, no per-modality embedding.
         raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: only clap's text and HTSAT audio towers, "
-                                  "clvp's text tower and pe_audio_video's audio side")
+                                  "clvp's text tower, pe_audio_video's audio side and a text-only token pooler")
     tiny.shrink(config)  # and its text_config and audio_config
     for name, value in AUDIO_TOWER.items():
         setattr(audio_config, name, value)
@@ -167,6 +185,26 @@ def _build_audio_side(model_type, config, model_class, out_dir):
     tiny.save_and_verify(model, processor, out_dir)
 
 
+def _build_token_pooler(model_type, config, model_class, out_dir):
+    """embedding_gemma2: its text-only default config shrunk, its token ids pointing at an
+    offline tokenizer that holds its processor's tokens (tokenizers.for_processor), its
+    processor over the type's own feature extractor, image and video processors at their
+    defaults (the processor takes all four; no case gives an image, clip or video)."""
+    roles = ("bos_token", "eos_token", "unk_token", "pad_token")
+    processor_class = getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type])
+    tokenizer, named = tokenizers.for_processor(model_type, processor_class, VOCAB_SIZE, roles)
+    tokenizers.repoint_token_ids(config, tokenizer, named)
+    tiny.shrink(config)
+    model = model_class(config).eval()
+    parts = {"tokenizer": tokenizer,
+             "feature_extractor": getattr(transformers, FEATURE_EXTRACTOR_MAPPING_NAMES[model_type])(),
+             "image_processor": getattr(transformers, tiny.image_processor_name(model_type))(),
+             "video_processor": getattr(transformers, VIDEO_PROCESSOR_MAPPING_NAMES[model_type]["torchvision"])()}
+    processor = processor_class(**{name: part for name, part in parts.items()
+                                   if name in processor_class.get_attributes()})
+    tiny.save_and_verify(model, processor, out_dir)
+
+
 def cases(plan):
     model_class = plan["candidates"][0]["model_class"] if plan.get("candidates") else None
     if model_class and not serves_clips(model_class):
@@ -192,9 +230,16 @@ def reference(model_dir, candidate, case, plan):
     with torch.inference_mode():
         if "texts" in case.input:
             texts = case.input["texts"]
-            expected["text_embeddings"] = [
-                _projected(model.get_text_features(**processor(text=text, return_tensors="pt")))[0].tolist()
-                for text in ([texts] if isinstance(texts, str) else texts)]
+            texts = [texts] if isinstance(texts, str) else texts
+            if pools_tokens(candidate["model_class"]):
+                # SentenceTransformers' mean over the text's tokens, each text alone.
+                expected["text_embeddings"] = [
+                    model(**processor(text=text, return_tensors="pt")).last_hidden_state[0].mean(dim=0).tolist()
+                    for text in texts]
+            else:
+                expected["text_embeddings"] = [
+                    _projected(model.get_text_features(**processor(text=text, return_tensors="pt")))[0].tolist()
+                    for text in texts]
         if "audios" in case.input:
             clips = case.input["audios"]
             clips = [media.load_clip(clip) for clip in (clips if isinstance(clips, list) else [clips])]
