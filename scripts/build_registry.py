@@ -138,7 +138,7 @@ FAMILIES_FILE = Path(__file__).resolve().parent.parent / "data" / "families.json
 FAMILY_FIELDS = ("description", "claims", "default_task", "processors", "tolerance",
                  "generation", "handler")
 CLAIM_CONDITIONS = {"rank", "tasks_any", "tasks_none", "processors_all", "processors_none",
-                    "no_text_task", "main_input_any", "no_sub_configs"}
+                    "no_text_task", "main_input_any", "no_sub_configs", "processor_takes_all"}
 # What a model class takes first when it declares nothing (PreTrainedModel.main_input_name).
 DEFAULT_MAIN_INPUT = "input_ids"
 
@@ -459,10 +459,11 @@ def claims_in_order(families):
     return [(rank, name, claim) for rank, _, name, claim in sorted(ranked, key=lambda r: r[:2])]
 
 
-def claimed(claim, tasks, procs, main_inputs=frozenset, sub_configs=False):
+def claimed(claim, tasks, procs, main_inputs=frozenset, sub_configs=False, processor_parts=frozenset):
     """Whether one claim of data/families.json holds for a type: every condition it names.
-    `main_inputs()` gives the main_input_name of the type's model classes; read (from the
-    source) only when a claim asks. `sub_configs`: whether the type's config holds any
+    `main_inputs()` gives the main_input_name of the type's model classes and
+    `processor_parts()` the parts its processor class's constructor takes; each read (from
+    the source) only when a claim asks. `sub_configs`: whether the type's config holds any
     (a vision or audio tower's, a text model's)."""
     has = {kind for kind, names in procs.items() if names}
     text_task = any(TEXT in TASK_MODALITIES.get(task, []) for task in tasks)
@@ -472,15 +473,17 @@ def claimed(claim, tasks, procs, main_inputs=frozenset, sub_configs=False):
             and not has & set(claim.get("processors_none", ()))
             and not (claim.get("no_text_task") and text_task)
             and ("main_input_any" not in claim or bool(main_inputs() & set(claim["main_input_any"])))
-            and not (claim.get("no_sub_configs") and sub_configs))
+            and not (claim.get("no_sub_configs") and sub_configs)
+            and set(claim.get("processor_takes_all", ())) <= (
+                processor_parts() if "processor_takes_all" in claim else set()))
 
 
-def classify(tasks, procs, ranked, main_inputs=frozenset, sub_configs=False):
+def classify(tasks, procs, ranked, main_inputs=frozenset, sub_configs=False, processor_parts=frozenset):
     """The family of a type from its task set, processors and (where a claim asks) its
     model classes' main inputs: the family of the first claim (by rank) that holds
     (REGISTRY.md "Families")."""
     for _, family, claim in ranked:
-        if claimed(claim, set(tasks), procs, main_inputs, sub_configs):
+        if claimed(claim, set(tasks), procs, main_inputs, sub_configs, processor_parts):
             return family
     raise RegistryError(f"no family claims a type with tasks {sorted(tasks)}")
 
@@ -574,6 +577,37 @@ def main_input_name(package_dir, class_name):
             queue += [base.strip().split("[")[0] for base in header.group(1).split(",")]
         return DEFAULT_MAIN_INPUT
     return None
+
+
+PROCESSOR_PARTS = {"tokenizer", "image_processor", "feature_extractor", "video_processor"}
+
+
+def processor_parts(package_dir, class_name):
+    """The processor kinds (`tokenizer`, `feature_extractor`, ...) a processor class's
+    `__init__` takes as parameters (its body, then its bases of the same file), read from
+    the type's processing sources: musicflamingo's MusicFlamingoProcessor takes a
+    feature_extractor and a tokenizer though neither table lists one for the type. Empty
+    where the type's package does not define the class or no __init__ is found."""
+    for path in sorted(package_dir.glob("processing_*.py")):
+        source = path.read_text(encoding="utf-8")
+        if f"class {class_name}(" not in source:
+            continue
+        queue, seen = [class_name], set()
+        while queue:
+            name = queue.pop(0)
+            header = re.search(rf"^class {re.escape(name)}\((.*?)\):\s*$", source, re.M | re.S)
+            if name in seen or header is None:
+                continue
+            seen.add(name)
+            tail = source[header.end():]
+            following = re.search(r"^\S", tail, re.M)  # the next top-level statement
+            body = tail[:following.start()] if following else tail
+            init = re.search(r"^    def __init__\((.*?)\)(?:\s*->\s*None)?:", body, re.M | re.S)
+            if init:
+                return {word for word in re.findall(r"\b(\w+)\b", init.group(1)) if word in PROCESSOR_PARTS}
+            queue += [base.strip().split("[")[0] for base in header.group(1).split(",")]
+        return set()
+    return set()
 
 
 def prediction_classes(package_dir, config_class):
@@ -677,7 +711,10 @@ def build():
                                    for name in tasks.values()} - {None}
             return inputs["names"]
 
-        family = classify(tasks, p, ranked, main_inputs, bool(sub_configs_of(index, classes[model_type])))
+        def parts(model_type=model_type, p=p):
+            return set().union(*(processor_parts(package_of[model_type], name) for name in p["processor"]))
+
+        family = classify(tasks, p, ranked, main_inputs, bool(sub_configs_of(index, classes[model_type])), parts)
         sub_of = sorted(parents.get(model_type, ()))
         heads = sorted(set(tasks) - BARE_TASKS, key=order.index)
         if not tasks:

@@ -112,3 +112,21 @@ def test_a_blank_class_after_the_tokenizers_pieces_stays_last_in_the_tiny_vocabu
     processor = AutoProcessor.from_pretrained(tmp_path)
     head = transformers.AutoConfig.from_pretrained(tmp_path).word_timestamp_config
     assert head.vocab_size == len(processor.tokenizer) + 1 and head.blank_token_id == len(processor.tokenizer)
+
+
+def test_a_type_the_feature_extractor_table_misses_takes_its_audio_towers_extractor(tmp_path):
+    # musicflamingo: no feature extractor in transformers' table; its audio tower is
+    # audioflamingo3's encoder, which hears whisper's features.
+    from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
+
+    assert "musicflamingo" not in FEATURE_EXTRACTOR_MAPPING_NAMES
+    candidate = {"model_class": "MusicFlamingoForConditionalGeneration", "auto_class": "AutoModelForSeq2SeqLM"}
+    family.build_tiny("musicflamingo", candidate, str(tmp_path), PLAN["seed"])
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    assert type(processor.feature_extractor).__name__ == "WhisperFeatureExtractor"
+    answers = family.reference(tmp_path, candidate, family.cases(PLAN)[1], PLAN)
+    assert [len(tokens) for tokens in answers["token_ids"]] == [8, 8]
+
+
+def test_a_config_without_an_audio_tower_names_no_extractor():
+    assert family._tower_extractor(transformers.Qwen2Config()) is None

@@ -1,4 +1,4 @@
-"""The multimodal-embedding family (clap, clvp): its tiny models, its reference, and the
+"""The multimodal-embedding family (clap, clvp, pe_audio_video, embedding_gemma2): its tiny models, its reference, and the
 skillset gen-skillset writes for it, on a real tiny model."""
 
 import numpy as np
@@ -70,9 +70,83 @@ def test_clvp_is_asked_for_texts_only_and_its_padded_batch_would_differ(clvp):
     assert np.abs(padded - first).max() > 1e-3
 
 
-def test_a_type_without_clap_towers_has_no_tiny_recipe(tmp_path):
+EG = {"model_class": "EmbeddingGemma2Model", "auto_class": "AutoModel", "processor_class": "AutoProcessor"}
+EG_PLAN = dict(PLAN, candidates=[EG])
+
+
+@pytest.fixture(scope="module")
+def embedding_gemma2(tmp_path_factory):
+    out = tmp_path_factory.mktemp("embedding_gemma2")
+    multimodal_embedding.build_tiny("embedding_gemma2", EG, str(out), PLAN["seed"])
+    return str(out)
+
+
+def test_embedding_gemma2_is_asked_for_texts_only_and_embeds_each_as_its_mean_token(embedding_gemma2):
+    cases = multimodal_embedding.cases(EG_PLAN)
+    assert all(set(case.input) == {"texts"} for case in cases)
+    expected = multimodal_embedding.reference(embedding_gemma2, EG, cases[0], EG_PLAN)
+    first, second = np.asarray(expected["text_embeddings"])
+    config = transformers.AutoConfig.from_pretrained(embedding_gemma2)
+    assert first.shape == (config.text_config.embedding_dim,) and np.abs(first - second).max() > 1e-3
+    # The mean over every token: the first token alone (a CLS-style pooling) differs.
+    model = transformers.EmbeddingGemma2Model.from_pretrained(embedding_gemma2).eval()
+    processor = transformers.AutoProcessor.from_pretrained(embedding_gemma2)
+    with torch.inference_mode():
+        hidden = model(**processor(text=multimodal_embedding.TEXTS[0], return_tensors="pt")).last_hidden_state
+    assert np.abs(hidden[0, 0].numpy() - first).max() > 1e-3
+
+
+def test_the_embedding_gemma2_skillset_embeds_each_text_as_the_reference_and_refuses_clips(
+        embedding_gemma2, skillsets):
+    instance = skillsets("embedding_gemma2")
+    _, _, handler, _, _ = instance.init_cpu(embedding_gemma2, "cpu", "cpu")
+    for case in multimodal_embedding.cases(EG_PLAN):
+        expected = multimodal_embedding.reference(embedding_gemma2, EG, case, EG_PLAN)
+        served = handler(case.input, **case.options)
+        assert schema_violation(served, "feature-extraction") is None
+        assert multimodal_embedding.compare(expected, served, EG_PLAN).ok, case.name
+    with pytest.raises(TypeError, match="texts only"):
+        handler({"audios": media.audio(1, 0)[0]})
+
+
+def test_a_type_with_towers_no_recipe_knows_is_refused(tmp_path):
     with pytest.raises(NotImplementedError, match="no tiny-model recipe"):
-        multimodal_embedding.build_tiny("pe_audio_video", {"model_class": "PeAudioVideoModel"}, str(tmp_path), 0)
+        multimodal_embedding.build_tiny("musicflamingo", {"model_class": "MusicFlamingoModel"}, str(tmp_path), 0)
+
+
+PE = {"model_class": "PeAudioVideoModel", "auto_class": "AutoModel", "processor_class": "AutoProcessor"}
+PE_PLAN = dict(PLAN, candidates=[PE])
+
+
+@pytest.fixture(scope="module")
+def pe_audio_video(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pe_audio_video")
+    multimodal_embedding.build_tiny("pe_audio_video", PE, str(out), PLAN["seed"])
+    return str(out)
+
+
+def test_pe_audio_video_is_asked_for_clips_only_and_tells_them_apart(pe_audio_video):
+    cases = multimodal_embedding.cases(PE_PLAN)
+    assert all(set(case.input) == {"audios"} for case in cases)
+    expected = multimodal_embedding.reference(pe_audio_video, PE, cases[0], PE_PLAN)
+    first, second = np.asarray(expected["audio_embeddings"])
+    assert np.abs(first - second).max() > 1e-3
+    # Why it embeds no text: its text-audio embedding fails in transformers itself.
+    model = transformers.PeAudioVideoModel.from_pretrained(pe_audio_video).eval()
+    with pytest.raises(AttributeError, match="get_text_embeds"):
+        model.get_text_audio_embeds(torch.tensor([[1, 2, 3]]))
+
+
+def test_the_pe_audio_video_skillset_embeds_each_clip_as_the_reference_and_refuses_texts(pe_audio_video, skillsets):
+    instance = skillsets("pe_audio_video")
+    _, _, handler, _, _ = instance.init_cpu(pe_audio_video, "cpu", "cpu")
+    for case in multimodal_embedding.cases(PE_PLAN):
+        expected = multimodal_embedding.reference(pe_audio_video, PE, case, PE_PLAN)
+        served = handler(case.input, **case.options)
+        assert schema_violation(served, "feature-extraction") is None
+        assert multimodal_embedding.compare(expected, served, PE_PLAN).ok, case.name
+    with pytest.raises(TypeError, match="clips only"):
+        handler({"texts": "a dog barking"})
 
 
 def test_the_generated_skillset_serves_every_case_as_the_reference_in_its_schema(clap, skillsets):

@@ -251,6 +251,40 @@ def test_main_input_names_read_from_the_source_match_transformers(builder, model
     assert checked > 40
 
 
+def test_processor_parts_read_from_the_source_match_transformers(builder, models):
+    """The `processor_takes_all` condition reads the parts a processor's constructor
+    takes from the processing source; checked against the imported classes'
+    get_attributes() on every processor class of the registry that transformers exports."""
+    root = Path(transformers.__file__).parent / "models"
+    from transformers.models.auto.configuration_auto import model_type_to_module_name
+
+    kinds = builder.PROCESSOR_PARTS
+    checked = 0
+    for model_type, entry in models.items():
+        for name in entry["processors"]["processor"]:
+            cls = getattr(transformers, name, None)
+            package = root / model_type_to_module_name(model_type)
+            if cls is None or not (package / f"processing_{model_type_to_module_name(model_type)}.py").exists():
+                continue
+            read = builder.processor_parts(package, name)
+            if not read:
+                continue  # defined elsewhere or without an __init__ of its own
+            try:
+                attributes = cls.get_attributes()
+            except ImportError:
+                continue  # a dummy: its packages are not installed (pop2piano's)
+            assert read == set(attributes) & kinds, (model_type, name)
+            checked += 1
+    assert checked > 50
+
+
+def test_an_audio_language_model_whose_tables_list_no_feature_extractor_is_claimed_by_its_processor(models):
+    # musicflamingo: MusicFlamingoProcessor takes a feature_extractor and a tokenizer,
+    # neither of which transformers' tables list for the type.
+    assert models["musicflamingo"]["processors"]["feature_extractor"] == []
+    assert models["musicflamingo"]["family"] == "audio-text-to-text"
+
+
 @pytest.mark.parametrize("field", ["claims", "default_task", "handler", "tolerance"])
 def test_a_declaration_without_a_field_the_tools_need_is_refused(builder, tmp_path, field):
     doc = json.loads(FAMILIES.read_text(encoding="utf-8"))

@@ -26,7 +26,7 @@ import inspect
 
 import transformers
 from transformers import AutoProcessor
-from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING, model_type_to_module_name
 from transformers.models.auto.feature_extraction_auto import (
     FEATURE_EXTRACTOR_MAPPING_NAMES,
 )
@@ -68,13 +68,13 @@ def build_tiny(model_type, candidate, out_dir, seed):
     if not hasattr(model_class, "generate"):
         raise TypeError(f"{candidate['model_class']} cannot generate")
     processor_name = PROCESSOR_MAPPING_NAMES.get(model_type)
-    extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
+    config = CONFIG_MAPPING[model_type]()
+    extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type) or _tower_extractor(config)
     if not isinstance(processor_name, str) or not extractor_name:
         raise NotImplementedError(f"{model_type}: no processor and feature extractor class to build "
                                   f"({processor_name}, {extractor_name})")
     processor_class = getattr(transformers, processor_name)
     tokenizer, named = tokenizers.for_processor(model_type, processor_class, VOCAB_SIZE, ROLES)
-    config = CONFIG_MAPPING[model_type]()
     blank_last = _blank_last(config)
     tokenizers.repoint_token_ids(config, tokenizer, named)
     for sub in tiny.configs(config):
@@ -114,6 +114,23 @@ def build_tiny(model_type, candidate, out_dir, seed):
         audio_token = getattr(processor, "audio_token", None)
         processor.chat_template = CHAT_TEMPLATE.format(audio=audio_token if isinstance(audio_token, str) else "")
     tiny.save_and_verify(model, processor, out_dir)
+
+
+def _tower_extractor(config):
+    """The feature extractor class of the type whose package holds the config's audio
+    tower, for a type the feature-extractor table misses though its processor takes one
+    (the registry's `processor_takes_all` claim): musicflamingo's tower is
+    AudioFlamingo3Encoder (audio_config `audioflamingo3_encoder`, of the audioflamingo3
+    package), which hears WhisperFeatureExtractor's features, as musicflamingo's
+    checkpoints and transformers' processor tests give it. None where it has no audio
+    tower or that package's type has no extractor either."""
+    audio = vars(config).get("audio_config")
+    if not isinstance(getattr(audio, "model_type", None), str):
+        return None
+    for name in (audio.model_type, model_type_to_module_name(audio.model_type)):
+        if isinstance(FEATURE_EXTRACTOR_MAPPING_NAMES.get(name), str):
+            return FEATURE_EXTRACTOR_MAPPING_NAMES[name]
+    return None
 
 
 def _blank_last(config):
