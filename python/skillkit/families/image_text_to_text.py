@@ -26,12 +26,14 @@ import inspect
 import math
 import pkgutil
 import re
+import traceback
 
 import torch
 import transformers
 from transformers import AutoProcessor
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
+from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
 from transformers.processing_utils import ProcessorMixin
@@ -78,7 +80,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
     # its text-only checkpoints) is built with its own defaults: images need one.
     if "vision_config" in vars(config) and config.vision_config is None:
         config = CONFIG_MAPPING[model_type](vision_config={})
+    _image_vocabulary(config, tokenizer, model_class)
     tokenizers.repoint_token_ids(config, tokenizer, named)
+    _pad_within_vocabulary(config, tokenizer)
     for sub in tiny.configs(config):
         if getattr(sub, "initializer_range", None) is not None:
             sub.initializer_range = INITIALIZER_RANGE
@@ -89,6 +93,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     before = {id(sub): dict(vars(sub)) for sub in tiny.configs(config)}
     _underive_layer_indices(config)
     tiny.shrink(config)
+    _quantizer_widths(config)
     # A rotary width of zero (glm5_next's NoPE attention, which its config validates) is
     # no width to shrink: it stays zero.
     for sub in tiny.configs(config):
@@ -153,6 +158,80 @@ def _add_class_tokens(tokenizer, processor_class):
     if new:
         tokenizer.add_tokens(new, special_tokens=True)
         tokenizer.add_special_tokens({"extra_special_tokens": new}, replace_extra_special_tokens=False)
+
+
+# How a model that draws images as codebook entries names the vocabulary's token of
+# entry `code` (the names its vocabulary mapping parses back: chameleon's IMGIMG, the
+# code's digits as letters A-J, and one closing letter; emu3's six digits), by the
+# prefix its modeling code selects them with. As transformers' tests name them.
+_CODE_NAMES = {
+    "IMGIMG": lambda code: "IMGIMG" + "".join(chr(ord("A") + int(digit)) for digit in str(code)) + "Z",
+    "<|visual token": lambda code: f"<|visual token{code:06d}|>",
+}
+
+# A tiny codebook of an image quantizer, and its encoder's widths (a GroupNorm of 32
+# groups is the narrowest it takes), as chameleon's and emu3's ModelTesters keep them.
+CODEBOOK = 32
+_QUANTIZER = {"base_channels": 32, "embed_dim": 4, "latent_channels": 4, "temporal_downsample_factor": 1}
+
+
+def _image_vocabulary(config, tokenizer, model_class):
+    """An image quantizer's codes as tokens of the vocabulary (chameleon's and emu3's
+    `vocabulary_map`, which their configs leave None for the checkpoints' tokenizer to
+    fill): the quantizer's codebook tiny, one token per code named as the modeling code
+    parses it, the tokens it looks up by name (emu3's end-of-line "<|extra_200|>") and
+    the image token in the vocabulary, and the map the whole tiny vocabulary. The
+    encoder's downsampling (its channel multipliers) stays: it makes the number of
+    image tokens the processor writes."""
+    if "vocabulary_map" not in vars(config) or config.vocabulary_map is not None:
+        return
+    source = inspect.getsource(importlib.import_module(model_class.__module__))
+    prefix = re.search(r"""name\.startswith\(["']([^"']+)["']\)""", source)
+    naming = _CODE_NAMES.get(prefix.group(1)) if prefix else None
+    quantizer = next((sub for sub in tiny.configs(config)
+                      for name in ("num_embeddings", "codebook_size") if isinstance(vars(sub).get(name), int)), None)
+    if naming is None or quantizer is None:
+        return
+    for name in ("num_embeddings", "codebook_size"):
+        if isinstance(vars(quantizer).get(name), int):
+            setattr(quantizer, name, CODEBOOK)
+    looked_up = re.findall(r"""vocab_map\.get\(["']([^"']+)["']\)""", source)
+    new = [token for token in [*looked_up, *(naming(code) for code in range(CODEBOOK))]
+           if token not in tokenizer.get_vocab()]
+    tokenizer.add_tokens(new, special_tokens=True)
+    config.vocabulary_map = dict(tokenizer.get_vocab())
+    if "image_token_id" in vars(config):
+        config.image_token_id = config.vocabulary_map.get("<image>")
+
+
+def _quantizer_widths(config):
+    """An image quantizer's encoder (a config with a codebook beside its vocabulary_map)
+    as narrow as its group norms allow, its attention blocks (emu3's, at the last level
+    and in the middle) as wide as the last level's channels (the defaults' 1024 = 256 x
+    4), which tiny.shrink's hidden_size is not."""
+    if "vocabulary_map" not in vars(config):
+        return
+    quantizer = next((sub for sub in tiny.configs(config)
+                      for name in ("num_embeddings", "codebook_size") if isinstance(vars(sub).get(name), int)), None)
+    if quantizer is None:
+        return
+    for name, value in _QUANTIZER.items():
+        if isinstance(vars(quantizer).get(name), int):
+            setattr(quantizer, name, min(vars(quantizer)[name], value))
+    multipliers = vars(quantizer).get("channel_multiplier")
+    if isinstance(vars(quantizer).get("hidden_size"), int) and multipliers:
+        quantizer.hidden_size = quantizer.base_channels * multipliers[-1]
+
+
+def _pad_within_vocabulary(config, tokenizer):
+    """A padding id that no token of the tiny vocabulary took (emu3's 151643, where its
+    GPT-2 tokenizer has no pad token: its checkpoints pad with the end of text) is the
+    tokenizer's end of sequence, as GPT-2-style checkpoints pad; left past the
+    vocabulary, the embedding's padding_idx refuses it."""
+    for sub in tiny.configs(config):
+        value = vars(sub).get("pad_token_id")
+        if isinstance(value, int) and value >= len(tokenizer) and tokenizer.eos_token_id is not None:
+            sub.pad_token_id = tokenizer.eos_token_id
 
 
 def _unname_added_tokens(tokenizer, named, processor_class):
@@ -405,15 +484,16 @@ def _processor_class(model_type, model_class):
 
 
 
-def _image_processor(model_type, config, processor_class):
-    """The type's own image processor (tiny.image_processor_name), with its defaults,
-    which match the config's as in a real checkpoint, but for the size where the vision
-    tower takes one fixed size (llava's 336 pixels, where CLIP's processor defaults to
-    224): that size."""
+def _image_processor(model_type, config, processor_class, backend=None):
+    """The type's own image processor (tiny.image_processor_name, or the one of the
+    `backend` asked for), with its defaults, which match the config's as in a real
+    checkpoint, but for the size where the vision tower takes one fixed size (llava's
+    336 pixels, where CLIP's processor defaults to 224): that size."""
     # A type that shares another's processor (glm4v_moe's Glm4vProcessor) shares its
     # image processor, which transformers' table lists under that type alone.
-    name = tiny.image_processor_name(model_type) or tiny.image_processor_name(
-        processor_class.__module__.split(".")[-2])
+    names = [model_type, processor_class.__module__.split(".")[-2]]
+    name = next(filter(None, (_backend_image_processor(each, backend) if backend else tiny.image_processor_name(each)
+                              for each in names)), None)
     if not name or not hasattr(transformers, name):
         raise NotImplementedError(f"no image processor for {model_type!r} ({name})")
     processor = getattr(transformers, name)()
@@ -437,6 +517,21 @@ def _image_processor(model_type, config, processor_class):
             sizes["image_grid_pinpoints"] = pinpoints  # the tiles of the tower's size
         processor = type(processor)(**sizes, **_patch_sizes(processor, config))
     return processor
+
+
+def _backend_image_processor(model_type, backend):
+    """The name of the type's image processor of `backend` ("torchvision"), if any."""
+    names = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type)
+    return names.get(backend) if isinstance(names, dict) else None
+
+
+def _runs_in_image_processor(processor, error):
+    """Whether `error` was raised in the code of the processor's image processor: the
+    processor handed it what it does not take (fuyu's processor patchifies, through its
+    image processor, the torch tensors it made: the PIL one's numpy code cannot)."""
+    module = inspect.getmodule(type(processor.image_processor))
+    frames = traceback.extract_tb(error.__traceback__)
+    return module is not None and any(frame.filename == module.__file__ for frame in frames)
 
 
 def _side(size):
@@ -487,9 +582,27 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     """The type's processor over its image processor and `tokenizer`, its sizes (llava's
     patch_size, vision_feature_select_strategy) those the config names, and the tokens a
     vision tower adds to its patches (llava's num_additional_image_tokens) those of the
-    model: one where it has a class embedding (CLIP's) the processor is told of."""
+    model: one where it has a class embedding (CLIP's) the processor is told of. Its
+    image processor is the PIL one where the processor runs with it, else the
+    torchvision one (fuyu's processor hands its image processor torch tensors)."""
+    processor = _processor_over(model_type, processor_class, tokenizer, config, model)
+    [image] = media.images(1, 0)
+    try:
+        processor(images=[image], text=PROMPTS[0], return_tensors="pt")
+    except Exception as exc:  # noqa: BLE001 -- only a failure in the image processor's code is answered here
+        if _runs_in_image_processor(processor, exc) and any(
+                _backend_image_processor(each, "torchvision")
+                for each in (model_type, processor_class.__module__.split(".")[-2])):
+            return _processor_over(model_type, processor_class, tokenizer, config, model, "torchvision")
+    return processor
+
+
+def _processor_over(model_type, processor_class, tokenizer, config, model, backend=None):
+    """_processor's processor, over the image processor of `backend` (None: the PIL one
+    where the type has one)."""
     parameters = inspect.signature(processor_class.__init__).parameters
-    parts = {"image_processor": _image_processor(model_type, config, processor_class), "tokenizer": tokenizer}
+    parts = {"image_processor": _image_processor(model_type, config, processor_class, backend),
+             "tokenizer": tokenizer}
     if "video_processor" in parameters:
         # Images need none, but the processor checks its class.
         names = (VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type)
