@@ -94,6 +94,7 @@ def build_tiny(model_type, candidate, out_dir, seed):
     _underive_layer_indices(config)
     tiny.shrink(config)
     _quantizer_widths(config)
+    _window_projector(config, model_class)
     # A rotary width of zero (glm5_next's NoPE attention, which its config validates) is
     # no width to shrink: it stays zero.
     for sub in tiny.configs(config):
@@ -130,7 +131,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
                 sub.sliding_window = 4096
     _as_reloaded(config)
     if not hasattr(model_class, "generate"):
-        raise TypeError(f"{candidate['model_class']} cannot generate")
+        # pi0's PI0ForConditionalGeneration, which transformers' image-text-to-text table
+        # lists: a vision-language-action policy that predicts robot action chunks by
+        # flow matching, with no text to generate and so none to compare.
+        raise TypeError(f"{candidate['model_class']} cannot generate: it has no generate(), so no text to "
+                        "answer an image and a prompt with")
     processor = _processor(model_type, processor_class, tokenizer, config, model_class(config))
     # The processor may add tokens of its own (paligemma's <loc0000> ...) and names its
     # image token: the config follows, and the model is built from it anew.
@@ -221,6 +226,26 @@ def _quantizer_widths(config):
     multipliers = vars(quantizer).get("channel_multiplier")
     if isinstance(vars(quantizer).get("hidden_size"), int) and multipliers:
         quantizer.hidden_size = quantizer.base_channels * multipliers[-1]
+
+
+def _window_projector(config, model_class):
+    """A window Q-Former projector (granite4_vision's) whose facts the default config
+    leaves to its checkpoints, as transformers' test gives them: windows downsampled
+    "1/2" (the checkpoints' "4/8": a query side over a window side, which its
+    modeling code splits), the last vision layer's features fed to the first text layer
+    (the checkpoints feed four); and a vision tower as wide as the config's division
+    of it into Q-Former heads takes (hidden_size // 64: one head of 64, where the tiny
+    32 would give none)."""
+    config_source = inspect.getsource(type(config))
+    if "downsample_rate" in vars(config) and config.downsample_rate is None \
+            and "downsample_rate.split(" in inspect.getsource(importlib.import_module(model_class.__module__)):
+        config.downsample_rate = "1/2"
+    if "deepstack_layer_map" in vars(config) and config.deepstack_layer_map is None:
+        config.deepstack_layer_map = [(-1, 0)]
+    per_head = re.search(r"vision_config\.hidden_size // (\d+)", config_source)
+    vision = vars(config).get("vision_config")
+    if per_head and vision is not None and vision.hidden_size < int(per_head.group(1)):
+        vision.hidden_size = int(per_head.group(1))
 
 
 def _pad_within_vocabulary(config, tokenizer):
@@ -811,7 +836,8 @@ def _clamp_feature_layers(config):
             if re.fullmatch(r"num_\w+_layers", name) and isinstance(value, int) and value > tiny.LAYERS \
                     and name != "num_hidden_layers":
                 setattr(sub, name, tiny.LAYERS)
-            if not re.search(r"(feature_layers?|layers_indices|layer_indices|attn_indexes|cross_attention_layers)$", name):
+            if not re.search(r"(feature_layers?|layers_indices|layer_indices|attn_indexes|cross_attention_layers"
+                             r"|target_layers)$", name):
                 continue
             if isinstance(value, (list, tuple)) and all(isinstance(index, int) for index in value):
                 setattr(sub, name, type(value)(_clamp(index, layers) for index in value))
