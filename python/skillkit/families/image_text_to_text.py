@@ -92,7 +92,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
     vision_width = vision.hidden_size if vision is not None else None
     before = {id(sub): dict(vars(sub)) for sub in tiny.configs(config)}
     _underive_layer_indices(config)
+    summed = _summed_head_dims(config)
     tiny.shrink(config)
+    _sum_head_dims(summed)
     _quantizer_widths(config)
     _window_projector(config, model_class)
     # A rotary width of zero (glm5_next's NoPE attention, which its config validates) is
@@ -226,6 +228,65 @@ def _quantizer_widths(config):
     multipliers = vars(quantizer).get("channel_multiplier")
     if isinstance(vars(quantizer).get("hidden_size"), int) and multipliers:
         quantizer.hidden_size = quantizer.base_channels * multipliers[-1]
+
+
+def _layer_kinds(sub):
+    """(kind, its layers' attributes) for each layer kind of a heterogeneous config
+    (dots3_note's per_layer_config by layer_types), else (None, the config)."""
+    kinds = vars(sub).get("layer_types")
+    view = getattr(sub, "per_layer_config", None) if isinstance(kinds, list) else None
+    if view is None:
+        return [(None, sub)]
+    try:
+        return [(kind, view[kind]) for kind in dict.fromkeys(kinds)]
+    except Exception:  # noqa: BLE001 -- a config whose kinds are not its view's keys has no per-kind sizes
+        return [(None, sub)]
+
+
+def _summed_head_dims(config):
+    """The configs whose head_dim is, before shrinking, the sum of a layer kind's
+    qk_nope_head_dim and qk_rope_head_dim (dots3_note's 256 = 192 + 64, its sliding
+    layers' multi-head latent attention, which its validator requires), with that kind
+    and the head's ratio to the rotated part (4: its rotary embedding turns a quarter
+    of head_dim, the rope part)."""
+    summed = []
+    for sub in tiny.configs(config):
+        head = vars(sub).get("head_dim")
+        if not isinstance(head, int):
+            continue
+        for kind, layer in _layer_kinds(sub):
+            nope, rope = getattr(layer, "qk_nope_head_dim", None), getattr(layer, "qk_rope_head_dim", None)
+            if isinstance(nope, int) and isinstance(rope, int) and rope and nope + rope == head and head % rope == 0:
+                summed.append((sub, kind, head // rope))
+                break
+    return summed
+
+
+def _sum_head_dims(summed):
+    """_summed_head_dims' heads kept whole: tiny.shrink scales the head, the rope part
+    and a kind's own nope part (a per-layer override) apart, where the checkpoints' head
+    is the kind's two parts and their rope part its fixed share. The head is the tiny
+    rope part times the ratio, and the kind's nope part the rest."""
+    for sub, kind, ratio in summed:
+        layer = dict(_layer_kinds(sub)).get(kind, sub)
+        rope = layer.qk_rope_head_dim
+        sub.head_dim = rope * ratio
+        # The share of the head each kind's rotary embedding turns, which the config
+        # derives from the head (dots3_note: qk_rope_head_dim / head_dim), follows it.
+        for each, its in _layer_kinds(sub):
+            parameters = (vars(sub).get("rope_parameters") or {}).get(each)
+            if isinstance(parameters, dict) and "partial_rotary_factor" in parameters:
+                parameters["partial_rotary_factor"] = its.qk_rope_head_dim / sub.head_dim
+        spec = vars(sub).get("_heterogeneity_spec")
+        if kind is None or spec is None or "qk_nope_head_dim" not in spec.per_layer_attributes:
+            sub.qk_nope_head_dim = sub.head_dim - rope
+            continue
+        overrides = {index: dict(values) for index, values in spec.per_layer_overrides.items()}
+        for index, each in enumerate(sub.layer_types):
+            if each == kind:
+                overrides.setdefault(index, {})["qk_nope_head_dim"] = sub.head_dim - rope
+        sub.per_layer_config = None
+        sub.per_layer_config = overrides
 
 
 def _window_projector(config, model_class):
@@ -628,6 +689,14 @@ def _processor_over(model_type, processor_class, tokenizer, config, model, backe
     parameters = inspect.signature(processor_class.__init__).parameters
     parts = {"image_processor": _image_processor(model_type, config, processor_class, backend),
              "tokenizer": tokenizer}
+    # An image processor that cuts frames into temporal patches (Qwen2VLImageProcessor's
+    # two) for a model whose code knows no time (dots3_note's Conv2d patch embedding: two
+    # frames' patch would be two patches; muse_glimmer's patch_temporal is one it reads)
+    # cuts patches of one frame.
+    image_processor = parts["image_processor"]
+    if getattr(image_processor, "temporal_patch_size", None) not in (None, 1) \
+            and "temporal" not in _source_of(model):
+        image_processor.temporal_patch_size = 1
     if "video_processor" in parameters:
         # Images need none, but the processor checks its class.
         names = (VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type)
@@ -853,6 +922,14 @@ def _clamp_feature_layers(config):
 def _clamp(index, layers):
     """A layer's index (negative from the end) within `layers` layers."""
     return max(-layers, min(index, layers - 1))
+
+
+def _source_of(model):
+    """The source of the modules `model`'s parts are built of (its towers' too: glm46v's
+    vision tower is glm4v's)."""
+    modules = {type(module).__module__ for module in model.modules()}
+    return "\n".join(inspect.getsource(importlib.import_module(name)) for name in sorted(modules)
+                     if name.startswith("transformers.models."))
 
 
 def _modeling_source(model_class, config):
