@@ -414,3 +414,67 @@ def test_a_processor_that_writes_no_image_tokens_gets_a_chat_template_writing_on
     token = processor.tokenizer.convert_ids_to_tokens(model.config.image_token_id)
     assert family.prompt(processor, "caption").count(token) == features > 1
     assert len(family.reference(tmp_path, candidate, family.cases(PLAN)[0], PLAN)["token_ids"][0]) == 8
+
+
+@pytest.mark.parametrize("model_type, model_class", [
+    ("chameleon", "ChameleonForConditionalGeneration"),
+    ("emu3", "Emu3ForConditionalGeneration"),
+])
+def test_an_image_quantizers_codes_are_tokens_of_the_tiny_vocabulary_its_model_maps_them_to(model_type, model_class):
+    import importlib
+
+    import transformers
+    from skillkit import tokenizers
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    model = getattr(transformers, model_class)
+    tokenizer, _ = tokenizers.for_processor(model_type, family._processor_class(model_type, model), 384, family.ROLES)
+    config = CONFIG_MAPPING[model_type]()
+    family._image_vocabulary(config, tokenizer, model)
+    mapping_class = next(value for name, value in vars(importlib.import_module(model.__module__)).items()
+                         if name.endswith("ImageVocabularyMapping"))
+    mapping = mapping_class(config.vocabulary_map)
+    # Every code of the tiny codebook is a token of its own, within the tiny vocabulary.
+    assert sorted(mapping.img2bpe) == list(range(family.CODEBOOK))
+    assert len(set(mapping.img2bpe.values())) == family.CODEBOOK
+    assert max(mapping.img2bpe.values()) < len(tokenizer)
+    assert mapping.image_token_id == config.image_token_id == tokenizer.convert_tokens_to_ids("<image>")
+    # emu3's end of line, which its mapping looks up by name, is a token too.
+    assert getattr(mapping, "eol_token_id", 0) is not None
+
+
+def test_an_image_quantizers_attention_is_as_wide_as_its_last_levels_channels():
+    config = _tiny_config("emu3")
+    family._quantizer_widths(config)
+    quantizer = config.vq_config
+    assert quantizer.hidden_size == quantizer.base_channels * quantizer.channel_multiplier[-1]
+    assert quantizer.temporal_downsample_factor == 1
+
+
+def test_a_window_q_former_projector_gets_a_rate_a_layer_map_and_heads_of_64():
+    import transformers
+
+    config = _tiny_config("granite4_vision")
+    family._window_projector(config, transformers.Granite4VisionForConditionalGeneration)
+    family._clamp_feature_layers(config)
+    reloaded = type(config).from_dict(config.to_dict())
+    assert reloaded.downsample_rate == "1/2" and reloaded.deepstack_layer_map == [(-1, 0)]
+    assert reloaded.qformer_config.num_attention_heads >= 1
+    assert all(layer < reloaded.text_config.num_hidden_layers for layer in reloaded.spatial_target_layers)
+
+
+def test_a_head_that_was_a_layer_kinds_nope_and_rope_parts_stays_their_sum_and_reloads():
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    config = CONFIG_MAPPING["dots3_note"]()
+    before = {id(sub): dict(vars(sub)) for sub in tiny.configs(config)}
+    summed = family._summed_head_dims(config)
+    tiny.shrink(config)
+    family._sum_head_dims(summed)
+    family._follow_widths(config, before)
+    text = type(config).from_dict(config.to_dict()).text_config  # its validator checks the sliding layers' sum
+    sliding = text.per_layer_config[text.layer_types.index("sliding_attention")]
+    assert text.head_dim == sliding.qk_nope_head_dim + sliding.qk_rope_head_dim
+    for kind in set(text.layer_types):
+        layer = text.per_layer_config[text.layer_types.index(kind)]
+        assert text.head_dim * text.rope_parameters[kind]["partial_rotary_factor"] == layer.qk_rope_head_dim

@@ -26,12 +26,14 @@ import inspect
 import math
 import pkgutil
 import re
+import traceback
 
 import torch
 import transformers
 from transformers import AutoProcessor
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
+from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
 from transformers.processing_utils import ProcessorMixin
@@ -78,7 +80,9 @@ def build_tiny(model_type, candidate, out_dir, seed):
     # its text-only checkpoints) is built with its own defaults: images need one.
     if "vision_config" in vars(config) and config.vision_config is None:
         config = CONFIG_MAPPING[model_type](vision_config={})
+    _image_vocabulary(config, tokenizer, model_class)
     tokenizers.repoint_token_ids(config, tokenizer, named)
+    _pad_within_vocabulary(config, tokenizer)
     for sub in tiny.configs(config):
         if getattr(sub, "initializer_range", None) is not None:
             sub.initializer_range = INITIALIZER_RANGE
@@ -88,7 +92,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
     vision_width = vision.hidden_size if vision is not None else None
     before = {id(sub): dict(vars(sub)) for sub in tiny.configs(config)}
     _underive_layer_indices(config)
+    summed = _summed_head_dims(config)
     tiny.shrink(config)
+    _sum_head_dims(summed)
+    _quantizer_widths(config)
+    _window_projector(config, model_class)
     # A rotary width of zero (glm5_next's NoPE attention, which its config validates) is
     # no width to shrink: it stays zero.
     for sub in tiny.configs(config):
@@ -125,7 +133,11 @@ def build_tiny(model_type, candidate, out_dir, seed):
                 sub.sliding_window = 4096
     _as_reloaded(config)
     if not hasattr(model_class, "generate"):
-        raise TypeError(f"{candidate['model_class']} cannot generate")
+        # pi0's PI0ForConditionalGeneration, which transformers' image-text-to-text table
+        # lists: a vision-language-action policy that predicts robot action chunks by
+        # flow matching, with no text to generate and so none to compare.
+        raise TypeError(f"{candidate['model_class']} cannot generate: it has no generate(), so no text to "
+                        "answer an image and a prompt with")
     processor = _processor(model_type, processor_class, tokenizer, config, model_class(config))
     # The processor may add tokens of its own (paligemma's <loc0000> ...) and names its
     # image token: the config follows, and the model is built from it anew.
@@ -153,6 +165,159 @@ def _add_class_tokens(tokenizer, processor_class):
     if new:
         tokenizer.add_tokens(new, special_tokens=True)
         tokenizer.add_special_tokens({"extra_special_tokens": new}, replace_extra_special_tokens=False)
+
+
+# How a model that draws images as codebook entries names the vocabulary's token of
+# entry `code` (the names its vocabulary mapping parses back: chameleon's IMGIMG, the
+# code's digits as letters A-J, and one closing letter; emu3's six digits), by the
+# prefix its modeling code selects them with. As transformers' tests name them.
+_CODE_NAMES = {
+    "IMGIMG": lambda code: "IMGIMG" + "".join(chr(ord("A") + int(digit)) for digit in str(code)) + "Z",
+    "<|visual token": lambda code: f"<|visual token{code:06d}|>",
+}
+
+# A tiny codebook of an image quantizer, and its encoder's widths (a GroupNorm of 32
+# groups is the narrowest it takes), as chameleon's and emu3's ModelTesters keep them.
+CODEBOOK = 32
+_QUANTIZER = {"base_channels": 32, "embed_dim": 4, "latent_channels": 4, "temporal_downsample_factor": 1}
+
+
+def _image_vocabulary(config, tokenizer, model_class):
+    """An image quantizer's codes as tokens of the vocabulary (chameleon's and emu3's
+    `vocabulary_map`, which their configs leave None for the checkpoints' tokenizer to
+    fill): the quantizer's codebook tiny, one token per code named as the modeling code
+    parses it, the tokens it looks up by name (emu3's end-of-line "<|extra_200|>") and
+    the image token in the vocabulary, and the map the whole tiny vocabulary. The
+    encoder's downsampling (its channel multipliers) stays: it makes the number of
+    image tokens the processor writes."""
+    if "vocabulary_map" not in vars(config) or config.vocabulary_map is not None:
+        return
+    source = inspect.getsource(importlib.import_module(model_class.__module__))
+    prefix = re.search(r"""name\.startswith\(["']([^"']+)["']\)""", source)
+    naming = _CODE_NAMES.get(prefix.group(1)) if prefix else None
+    quantizer = next((sub for sub in tiny.configs(config)
+                      for name in ("num_embeddings", "codebook_size") if isinstance(vars(sub).get(name), int)), None)
+    if naming is None or quantizer is None:
+        return
+    for name in ("num_embeddings", "codebook_size"):
+        if isinstance(vars(quantizer).get(name), int):
+            setattr(quantizer, name, CODEBOOK)
+    looked_up = re.findall(r"""vocab_map\.get\(["']([^"']+)["']\)""", source)
+    new = [token for token in [*looked_up, *(naming(code) for code in range(CODEBOOK))]
+           if token not in tokenizer.get_vocab()]
+    tokenizer.add_tokens(new, special_tokens=True)
+    config.vocabulary_map = dict(tokenizer.get_vocab())
+    if "image_token_id" in vars(config):
+        config.image_token_id = config.vocabulary_map.get("<image>")
+
+
+def _quantizer_widths(config):
+    """An image quantizer's encoder (a config with a codebook beside its vocabulary_map)
+    as narrow as its group norms allow, its attention blocks (emu3's, at the last level
+    and in the middle) as wide as the last level's channels (the defaults' 1024 = 256 x
+    4), which tiny.shrink's hidden_size is not."""
+    if "vocabulary_map" not in vars(config):
+        return
+    quantizer = next((sub for sub in tiny.configs(config)
+                      for name in ("num_embeddings", "codebook_size") if isinstance(vars(sub).get(name), int)), None)
+    if quantizer is None:
+        return
+    for name, value in _QUANTIZER.items():
+        if isinstance(vars(quantizer).get(name), int):
+            setattr(quantizer, name, min(vars(quantizer)[name], value))
+    multipliers = vars(quantizer).get("channel_multiplier")
+    if isinstance(vars(quantizer).get("hidden_size"), int) and multipliers:
+        quantizer.hidden_size = quantizer.base_channels * multipliers[-1]
+
+
+def _layer_kinds(sub):
+    """(kind, its layers' attributes) for each layer kind of a heterogeneous config
+    (dots3_note's per_layer_config by layer_types), else (None, the config)."""
+    kinds = vars(sub).get("layer_types")
+    view = getattr(sub, "per_layer_config", None) if isinstance(kinds, list) else None
+    if view is None:
+        return [(None, sub)]
+    try:
+        return [(kind, view[kind]) for kind in dict.fromkeys(kinds)]
+    except Exception:  # noqa: BLE001 -- a config whose kinds are not its view's keys has no per-kind sizes
+        return [(None, sub)]
+
+
+def _summed_head_dims(config):
+    """The configs whose head_dim is, before shrinking, the sum of a layer kind's
+    qk_nope_head_dim and qk_rope_head_dim (dots3_note's 256 = 192 + 64, its sliding
+    layers' multi-head latent attention, which its validator requires), with that kind
+    and the head's ratio to the rotated part (4: its rotary embedding turns a quarter
+    of head_dim, the rope part)."""
+    summed = []
+    for sub in tiny.configs(config):
+        head = vars(sub).get("head_dim")
+        if not isinstance(head, int):
+            continue
+        for kind, layer in _layer_kinds(sub):
+            nope, rope = getattr(layer, "qk_nope_head_dim", None), getattr(layer, "qk_rope_head_dim", None)
+            if isinstance(nope, int) and isinstance(rope, int) and rope and nope + rope == head and head % rope == 0:
+                summed.append((sub, kind, head // rope))
+                break
+    return summed
+
+
+def _sum_head_dims(summed):
+    """_summed_head_dims' heads kept whole: tiny.shrink scales the head, the rope part
+    and a kind's own nope part (a per-layer override) apart, where the checkpoints' head
+    is the kind's two parts and their rope part its fixed share. The head is the tiny
+    rope part times the ratio, and the kind's nope part the rest."""
+    for sub, kind, ratio in summed:
+        layer = dict(_layer_kinds(sub)).get(kind, sub)
+        rope = layer.qk_rope_head_dim
+        sub.head_dim = rope * ratio
+        # The share of the head each kind's rotary embedding turns, which the config
+        # derives from the head (dots3_note: qk_rope_head_dim / head_dim), follows it.
+        for each, its in _layer_kinds(sub):
+            parameters = (vars(sub).get("rope_parameters") or {}).get(each)
+            if isinstance(parameters, dict) and "partial_rotary_factor" in parameters:
+                parameters["partial_rotary_factor"] = its.qk_rope_head_dim / sub.head_dim
+        spec = vars(sub).get("_heterogeneity_spec")
+        if kind is None or spec is None or "qk_nope_head_dim" not in spec.per_layer_attributes:
+            sub.qk_nope_head_dim = sub.head_dim - rope
+            continue
+        overrides = {index: dict(values) for index, values in spec.per_layer_overrides.items()}
+        for index, each in enumerate(sub.layer_types):
+            if each == kind:
+                overrides.setdefault(index, {})["qk_nope_head_dim"] = sub.head_dim - rope
+        sub.per_layer_config = None
+        sub.per_layer_config = overrides
+
+
+def _window_projector(config, model_class):
+    """A window Q-Former projector (granite4_vision's) whose facts the default config
+    leaves to its checkpoints, as transformers' test gives them: windows downsampled
+    "1/2" (the checkpoints' "4/8": a query side over a window side, which its
+    modeling code splits), the last vision layer's features fed to the first text layer
+    (the checkpoints feed four); and a vision tower as wide as the config's division
+    of it into Q-Former heads takes (hidden_size // 64: one head of 64, where the tiny
+    32 would give none)."""
+    config_source = inspect.getsource(type(config))
+    if "downsample_rate" in vars(config) and config.downsample_rate is None \
+            and "downsample_rate.split(" in inspect.getsource(importlib.import_module(model_class.__module__)):
+        config.downsample_rate = "1/2"
+    if "deepstack_layer_map" in vars(config) and config.deepstack_layer_map is None:
+        config.deepstack_layer_map = [(-1, 0)]
+    per_head = re.search(r"vision_config\.hidden_size // (\d+)", config_source)
+    vision = vars(config).get("vision_config")
+    if per_head and vision is not None and vision.hidden_size < int(per_head.group(1)):
+        vision.hidden_size = int(per_head.group(1))
+
+
+def _pad_within_vocabulary(config, tokenizer):
+    """A padding id that no token of the tiny vocabulary took (emu3's 151643, where its
+    GPT-2 tokenizer has no pad token: its checkpoints pad with the end of text) is the
+    tokenizer's end of sequence, as GPT-2-style checkpoints pad; left past the
+    vocabulary, the embedding's padding_idx refuses it."""
+    for sub in tiny.configs(config):
+        value = vars(sub).get("pad_token_id")
+        if isinstance(value, int) and value >= len(tokenizer) and tokenizer.eos_token_id is not None:
+            sub.pad_token_id = tokenizer.eos_token_id
 
 
 def _unname_added_tokens(tokenizer, named, processor_class):
@@ -405,15 +570,16 @@ def _processor_class(model_type, model_class):
 
 
 
-def _image_processor(model_type, config, processor_class):
-    """The type's own image processor (tiny.image_processor_name), with its defaults,
-    which match the config's as in a real checkpoint, but for the size where the vision
-    tower takes one fixed size (llava's 336 pixels, where CLIP's processor defaults to
-    224): that size."""
+def _image_processor(model_type, config, processor_class, backend=None):
+    """The type's own image processor (tiny.image_processor_name, or the one of the
+    `backend` asked for), with its defaults, which match the config's as in a real
+    checkpoint, but for the size where the vision tower takes one fixed size (llava's
+    336 pixels, where CLIP's processor defaults to 224): that size."""
     # A type that shares another's processor (glm4v_moe's Glm4vProcessor) shares its
     # image processor, which transformers' table lists under that type alone.
-    name = tiny.image_processor_name(model_type) or tiny.image_processor_name(
-        processor_class.__module__.split(".")[-2])
+    names = [model_type, processor_class.__module__.split(".")[-2]]
+    name = next(filter(None, (_backend_image_processor(each, backend) if backend else tiny.image_processor_name(each)
+                              for each in names)), None)
     if not name or not hasattr(transformers, name):
         raise NotImplementedError(f"no image processor for {model_type!r} ({name})")
     processor = getattr(transformers, name)()
@@ -437,6 +603,21 @@ def _image_processor(model_type, config, processor_class):
             sizes["image_grid_pinpoints"] = pinpoints  # the tiles of the tower's size
         processor = type(processor)(**sizes, **_patch_sizes(processor, config))
     return processor
+
+
+def _backend_image_processor(model_type, backend):
+    """The name of the type's image processor of `backend` ("torchvision"), if any."""
+    names = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type)
+    return names.get(backend) if isinstance(names, dict) else None
+
+
+def _runs_in_image_processor(processor, error):
+    """Whether `error` was raised in the code of the processor's image processor: the
+    processor handed it what it does not take (fuyu's processor patchifies, through its
+    image processor, the torch tensors it made: the PIL one's numpy code cannot)."""
+    module = inspect.getmodule(type(processor.image_processor))
+    frames = traceback.extract_tb(error.__traceback__)
+    return module is not None and any(frame.filename == module.__file__ for frame in frames)
 
 
 def _side(size):
@@ -487,9 +668,35 @@ def _processor(model_type, processor_class, tokenizer, config, model):
     """The type's processor over its image processor and `tokenizer`, its sizes (llava's
     patch_size, vision_feature_select_strategy) those the config names, and the tokens a
     vision tower adds to its patches (llava's num_additional_image_tokens) those of the
-    model: one where it has a class embedding (CLIP's) the processor is told of."""
+    model: one where it has a class embedding (CLIP's) the processor is told of. Its
+    image processor is the PIL one where the processor runs with it, else the
+    torchvision one (fuyu's processor hands its image processor torch tensors)."""
+    processor = _processor_over(model_type, processor_class, tokenizer, config, model)
+    [image] = media.images(1, 0)
+    try:
+        processor(images=[image], text=PROMPTS[0], return_tensors="pt")
+    except Exception as exc:  # noqa: BLE001 -- only a failure in the image processor's code is answered here
+        if _runs_in_image_processor(processor, exc) and any(
+                _backend_image_processor(each, "torchvision")
+                for each in (model_type, processor_class.__module__.split(".")[-2])):
+            return _processor_over(model_type, processor_class, tokenizer, config, model, "torchvision")
+    return processor
+
+
+def _processor_over(model_type, processor_class, tokenizer, config, model, backend=None):
+    """_processor's processor, over the image processor of `backend` (None: the PIL one
+    where the type has one)."""
     parameters = inspect.signature(processor_class.__init__).parameters
-    parts = {"image_processor": _image_processor(model_type, config, processor_class), "tokenizer": tokenizer}
+    parts = {"image_processor": _image_processor(model_type, config, processor_class, backend),
+             "tokenizer": tokenizer}
+    # An image processor that cuts frames into temporal patches (Qwen2VLImageProcessor's
+    # two) for a model whose code knows no time (dots3_note's Conv2d patch embedding: two
+    # frames' patch would be two patches; muse_glimmer's patch_temporal is one it reads)
+    # cuts patches of one frame.
+    image_processor = parts["image_processor"]
+    if getattr(image_processor, "temporal_patch_size", None) not in (None, 1) \
+            and "temporal" not in _source_of(model):
+        image_processor.temporal_patch_size = 1
     if "video_processor" in parameters:
         # Images need none, but the processor checks its class.
         names = (VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type)
@@ -698,7 +905,8 @@ def _clamp_feature_layers(config):
             if re.fullmatch(r"num_\w+_layers", name) and isinstance(value, int) and value > tiny.LAYERS \
                     and name != "num_hidden_layers":
                 setattr(sub, name, tiny.LAYERS)
-            if not re.search(r"(feature_layers?|layers_indices|layer_indices|attn_indexes|cross_attention_layers)$", name):
+            if not re.search(r"(feature_layers?|layers_indices|layer_indices|attn_indexes|cross_attention_layers"
+                             r"|target_layers)$", name):
                 continue
             if isinstance(value, (list, tuple)) and all(isinstance(index, int) for index in value):
                 setattr(sub, name, type(value)(_clamp(index, layers) for index in value))
@@ -714,6 +922,14 @@ def _clamp_feature_layers(config):
 def _clamp(index, layers):
     """A layer's index (negative from the end) within `layers` layers."""
     return max(-layers, min(index, layers - 1))
+
+
+def _source_of(model):
+    """The source of the modules `model`'s parts are built of (its towers' too: glm46v's
+    vision tower is glm4v's)."""
+    modules = {type(module).__module__ for module in model.modules()}
+    return "\n".join(inspect.getsource(importlib.import_module(name)) for name in sorted(modules)
+                     if name.startswith("transformers.models."))
 
 
 def _modeling_source(model_class, config):
