@@ -34,6 +34,7 @@ from transformers.models.auto.modeling_auto import (MODEL_FOR_TEXT_TO_SPECTROGRA
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 
 from .. import tiny, tokenizers
+from . import audio_encoder
 from ..compare import Comparison, missing_outputs, outputs_allclose, short
 from ..expected import Expected
 from . import Case
@@ -74,7 +75,8 @@ SEMANTIC = 32
 STAGE_SPECIALS = 16
 # bark's stages read a text padded to 256 positions and histories as long: drawn at
 # transformers' initializer_range (0.02) the tiny stages gave two texts the same tokens;
-# drawn wider (transformers' bark tests leave the stages untrained too) they differ.
+# drawn wider (transformers' bark tests leave the stages untrained too) they differ. So
+# for a generator of codec codes behind a chat prompt (higgs_audio_v2).
 STAGE_INITIALIZER_RANGE = 0.5
 
 
@@ -126,24 +128,104 @@ def _stages(config, tokenizer):
     return generation.to_dict()
 
 
-def _processor(model_type, tokenizer):
-    """The type's processor class over its feature extractor and the tokenizer, where
-    transformers maps it one (musicgen's); else the tokenizer alone (vits'). A processor
-    that decodes the generated codes or latents into the waveform with its codec model
-    (`audio_tokenizer_class`: higgs_audio_v2's, which cannot be made without it, and
-    PocketTTSProcessor, pocket_tts' and gradium_phonon_tts', which the pipeline asks to
-    decode) is refused here, with the codec's own error where it cannot be built
-    (torchaudio)."""
+# Where a processor's codec (its `audio_tokenizer`) is saved, inside the model's directory.
+CODEC_DIR = "audio_tokenizer"
+# Codebooks of a codec whose frames the model writes one codebook a step later than the
+# last (higgs_audio_v2's delay pattern), as HiggsAudioV2ModelTester keeps them: n new
+# tokens make n - 1 frames (the first opens the stream) and n - DELAYED_CODEBOOKS frames
+# once undelayed, where the tiny codec's bandwidths gave 13 codebooks and 4 new tokens
+# nothing to decode (the real checkpoint's 8 need 9 for a frame).
+DELAYED_CODEBOOKS = 2
+# The chat template of a processor over a codec (higgs_audio_v2's), in the layout of the
+# real checkpoint's (transformers' higgs_audio_v2 conversion script writes it): each
+# message under its role's header, and the generation prompt the assistant's header and
+# the audio's begin token, after which the model writes the codec's stream (without that
+# token it writes no stream to decode).
+CODEC_CHAT_TEMPLATE = (
+    "{%- for message in messages %}<|start_header_id|>{{ message['role'] }}<|end_header_id|>\n\n"
+    "{%- if message['content'] is string %}{{ message['content'] | trim }}{%- else %}"
+    "{%- for item in message['content'] %}{%- if item['type'] == 'text' %}{{ item['text'] | trim }}{%- endif %}"
+    "{%- endfor %}{%- endif %}<|eot_id|>{%- endfor %}"
+    "{%- if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{{ AUDIO_BOS }}{%- endif %}")
+
+
+def _processor_class(model_type):
     name = PROCESSOR_MAPPING_NAMES.get(model_type)
-    processor_class = getattr(transformers, name, None) if name else None
+    return getattr(transformers, name, None) if name else None
+
+
+def _codec(model_type, tokenizer, out_dir):
+    """The codec a processor decodes the generated codes with (its `audio_tokenizer`,
+    higgs_audio_v2's), built as audio-encoder builds that codec's own type, its codebooks
+    drawn, saved in CODEC_DIR and loaded back from there: a saved processor names its codec
+    by that path (`audio_tokenizer_name_or_path`, a Hub repository in a real checkpoint).
+    The processor's audio tokens (its `..._token` parameters) are added to the tokenizer.
+    None for a processor without a codec."""
+    processor_class = _processor_class(model_type)
     codec_name = getattr(processor_class, "audio_tokenizer_class", None)
-    if codec_name:
-        codec_class = getattr(transformers, codec_name)
-        # Raises where a dependency is missing (higgs_audio_v2's codec: torchaudio).
+    if not codec_name:
+        return None
+    codec_class = getattr(transformers, codec_name)
+    if not _required(processor_class).count("audio_tokenizer"):
+        # PocketTTSProcessor (pocket_tts', gradium_phonon_tts'): the pipeline asks it to
+        # decode the generated latents, and its tokenizer names its prompt's tokens.
         codec_class(_grouped_upsampling(tiny.shrink(codec_class.config_class())))
         raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: its processor decodes "
                                   f"with a {codec_name}, which the recipe does not build")
+    codec_config = audio_encoder._tiny_config(codec_class.config_class.model_type, codec_class)
+    if "target_bandwidths" in vars(codec_config):
+        # Its codebooks follow from its top bandwidth (bits a second over a code's bits
+        # and the frames a second): DELAYED_CODEBOOKS.
+        codec_config.target_bandwidths = [DELAYED_CODEBOOKS * codec_config.frame_rate
+                                          * codec_config.codebook_nbits / 1000]
+    codec = codec_class(codec_config).eval()
+    _draw_codebooks(codec)
+    path = os.path.join(out_dir, CODEC_DIR)
+    codec.save_pretrained(path)
+    tokens = [parameter.default for name, parameter in inspect.signature(processor_class.__init__).parameters.items()
+              if name.endswith("_token") and isinstance(parameter.default, str)]
+    tokenizer.add_special_tokens({"additional_special_tokens": [
+        token for token in tokens if token not in tokenizer.get_vocab()]})
+    return codec_class.from_pretrained(path).eval()
+
+
+def _codec_codes(config, codec, tokenizer, model_type):
+    """A generator writing frames of the codec's codes (higgs_audio_v2: `num_codebooks`
+    codes a frame, each of `codebook_size` entries, the stream's begin and end codes
+    past the codec's, as in the real config: 1,024 codes and 1,024, 1,025), and its
+    prompt's tokens (`audio_token_id`, ...) the tokenizer's ids of the processor's
+    tokens of the same names."""
+    size = codec.config.codebook_size
+    config.num_codebooks = codec.config.num_quantizers
+    config.codebook_size = size + 2
+    config.audio_stream_bos_id, config.audio_stream_eos_id = size, size + 1
+    # Drawn at 0.02 the tiny model wrote the same codes for every text (its audio path
+    # barely read the text); at STAGE_INITIALIZER_RANGE they differ from the first frame.
+    config.initializer_range = STAGE_INITIALIZER_RANGE
+    parameters = inspect.signature(_processor_class(model_type).__init__).parameters
+    for name, parameter in parameters.items():
+        if name.endswith("_token") and isinstance(parameter.default, str) and f"{name}_id" in vars(config):
+            setattr(config, f"{name}_id", tokenizer.convert_tokens_to_ids(parameter.default))
+
+
+def _processor(model_type, tokenizer, codec=None, config=None):
+    """The type's processor class over its feature extractor and the tokenizer, where
+    transformers maps it one (musicgen's); else the tokenizer alone (vits'). A processor
+    that decodes the generated codes with its codec model gets it (`audio_tokenizer`,
+    higgs_audio_v2's), and the settings it shares with the model's config (the stream's
+    begin and end codes), its feature extractor the codec type's at the codec's rate."""
+    processor_class = _processor_class(model_type)
+    name = processor_class.__name__ if processor_class is not None else None
     extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
+    if codec is not None:
+        extractor_class = getattr(transformers, extractor_name or FEATURE_EXTRACTOR_MAPPING_NAMES[
+            codec.config.model_type])
+        extractor = extractor_class(sampling_rate=codec.config.sample_rate)
+        shared = {key: getattr(config, key) for key in inspect.signature(processor_class.__init__).parameters
+                  if key in vars(config)}
+        bos = inspect.signature(processor_class.__init__).parameters["audio_bos_token"].default
+        return processor_class(feature_extractor=extractor, tokenizer=tokenizer, audio_tokenizer=codec,
+                               chat_template=CODEC_CHAT_TEMPLATE.replace("{{ AUDIO_BOS }}", bos), **shared)
     if name and extractor_name:
         others = [part for part in processor_class.get_attributes() if part not in ("feature_extractor", "tokenizer")]
         if others:
@@ -264,11 +346,16 @@ def _draw_codebooks(model):
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     tokenizer = _tokenizer(model_type, out_dir)
+    # The codec before the config: the model writes its codes, and reads the audio
+    # tokens it adds to the tokenizer.
+    codec = _codec(model_type, tokenizer, out_dir)
     config = _shrunk(model_type, tokenizer)
+    if codec is not None:
+        _codec_codes(config, codec, tokenizer, model_type)
     staged = _stages(config, tokenizer)
     # The processor first: a type whose processor the recipe cannot make is refused for
     # that, before its model is built.
-    processor = _processor(model_type, tokenizer)
+    processor = _processor(model_type, tokenizer, codec, config)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if staged is not None:
         # A plain GenerationConfig holding the stages' dicts, as loading bark's
@@ -352,6 +439,8 @@ def reference(model_dir, candidate, case, plan):
             torch.manual_seed(seed)
             if generate and _audio_first(speaker.processor):
                 spoken = _generated_by_hand(speaker, text, generate)
+            elif generate and getattr(speaker.processor, "audio_tokenizer", None) is not None:
+                spoken = _decoded_by_codec(speaker, text, generate)
             else:
                 spoken = speaker(text, generate_kwargs=generate) if generate else speaker(text)
             audio = spoken["audio"]
@@ -383,6 +472,23 @@ def _generated_by_hand(speaker, text, generate):
     with torch.inference_mode():
         values = speaker.model.generate(**inputs, **generate)
     return {"audio": values[0].float().numpy().squeeze(), "sampling_rate": speaker.sampling_rate}
+
+
+def _decoded_by_codec(speaker, text, generate):
+    """The model card's way for a model whose processor decodes the generated codes
+    with its codec (higgs_audio_v2's): the text as the user's message of a conversation
+    through the processor's chat template, whose generation prompt opens the audio
+    stream; generate(); the processor's batch_decode() of the codes, for the one text,
+    at the rate the pipeline finds. (The pipeline itself asks generate() for a dict and
+    decodes its `sequences`, which for higgs_audio_v2 are the text's ids: its codes are
+    `audio_sequences`, and the decode fails.)"""
+    conversation = [{"role": "user", "content": [{"type": "text", "text": text}]}]
+    inputs = speaker.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True,
+                                                   return_dict=True, return_tensors="pt")
+    with torch.inference_mode():
+        codes = speaker.model.generate(**inputs, **generate)
+    audio = speaker.processor.batch_decode(codes)[0]
+    return {"audio": audio.float().numpy().squeeze(), "sampling_rate": speaker.sampling_rate}
 
 
 def _waveform(speaker, text, seed, audio):
