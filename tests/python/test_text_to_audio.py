@@ -56,7 +56,7 @@ def test_a_vits_waveform_depends_on_the_seed_and_not_on_the_batch(built):
 # musicgen_melody: its processor takes audio first, where the pipeline passes the text,
 # so its reference is the model card's processor(text=...) and generate().
 @pytest.mark.parametrize("model_type", ["vits", "musicgen", "fastspeech2_conformer_with_hifigan", "bark",
-                                        "musicgen_melody", "csm", "higgs_audio_v2"])
+                                        "musicgen_melody", "csm", "higgs_audio_v2", "pocket_tts"])
 def test_a_generated_skillset_matches_the_reference_on_every_case(model_type, built, skillsets):
     model_dir, candidate = built(model_type)
     plan = _plan(model_type)
@@ -201,10 +201,26 @@ def test_a_cached_model_whose_processor_names_its_codec_by_path_reloads_after_th
     assert Path(processor.audio_tokenizer.name_or_path) == model_dir.resolve() / text_to_audio.CODEC_DIR
 
 
+@pytest.mark.parametrize("model_type", ["pocket_tts", "gradium_phonon_tts"])
+def test_a_latent_speech_model_speaks_two_texts_differently_through_its_processors_codec(model_type, built):
+    """pocket_tts (and gradium_phonon_tts, over the same processor) generates latents
+    that its processor decodes with its codec: its prompt's tokens are the tokenizer's
+    named tokens (the processor reads them from its attributes), the model's latents
+    the codec's width."""
+    model_dir, candidate = built(model_type)
+    plan = _plan(model_type)
+    processor = transformers.AutoProcessor.from_pretrained(model_dir)
+    config = transformers.AutoConfig.from_pretrained(model_dir)
+    assert config.audio_bos_token_id == processor.tokenizer.convert_tokens_to_ids(processor.audio_bos_token)
+    assert config.audio_prompt_token_id == processor.audio_token_id
+    assert config.latent_dim == processor.audio_tokenizer.config.latent_dim
+    first, second = text_to_audio.reference(model_dir, candidate, text_to_audio.cases(plan)[1], plan)["audio"]
+    assert len(first) > 0 and len(second) > 0
+    assert not text_to_audio.compare({"audio": [first[:len(second)]], "sampling_rate": [1]},
+                                     {"audio": [second[:len(first)]], "sampling_rate": [1]}, plan).ok
+
+
 @pytest.mark.parametrize("model_type, reason", [
-    # PocketTTSProcessor decodes the generated latents with its codec model, which a
-    # saved processor names by path.
-    ("pocket_tts", "its processor decodes with a PocketTTSAudioTokenizerModel"),
     # An omni model's processor takes image and video parts beside the audio's.
     ("qwen2_5_omni", "also takes image_processor, video_processor"),
 ])
