@@ -509,7 +509,9 @@ def _decoded_by_codec(speaker, text, generate):
     inputs = speaker.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True,
                                                    return_dict=True, return_tensors="pt")
     with torch.inference_mode():
-        codes = speaker.model.generate(**inputs, **generate)
+        # Not the dict pocket_tts' checkpoints' generation config asks for (the tiny
+        # one's does not): the codes themselves.
+        codes = speaker.model.generate(**inputs, **generate, return_dict_in_generate=False)
     # higgs_audio_v2's: a batch of frames of codes; pocket_tts': a list of latents a text.
     audio = speaker.processor.decode(codes[0] if isinstance(codes, list) else codes)
     return {"audio": audio.float().numpy().squeeze(), "sampling_rate": speaker.sampling_rate}
