@@ -87,6 +87,7 @@ def tiny_model_dir(family, plan, candidate):
     try:
         tiny.seed_everything(seed)
         family.build_tiny(plan["model_type"], candidate, str(building), seed)
+        _point_to(building, final)
         try:
             building.rename(final)
         except OSError:
@@ -95,6 +96,17 @@ def tiny_model_dir(family, plan, candidate):
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return final
+
+
+def _point_to(building, final):
+    """Rewrites the build's paths in its JSON files to the final directory: a saved
+    processor names its codec by the path it was loaded from (its `audio_tokenizer`,
+    saved inside the model's directory), which the rename would leave dangling. The
+    final path with its links resolved: checkouts share the cache through one."""
+    for path in building.glob("*.json"):
+        text = path.read_text(encoding="utf-8")
+        if str(building) in text:
+            path.write_text(text.replace(str(building), os.path.realpath(final)), encoding="utf-8")
 
 
 def _evict_stale(final):

@@ -56,7 +56,7 @@ def test_a_vits_waveform_depends_on_the_seed_and_not_on_the_batch(built):
 # musicgen_melody: its processor takes audio first, where the pipeline passes the text,
 # so its reference is the model card's processor(text=...) and generate().
 @pytest.mark.parametrize("model_type", ["vits", "musicgen", "fastspeech2_conformer_with_hifigan", "bark",
-                                        "musicgen_melody", "csm"])
+                                        "musicgen_melody", "csm", "higgs_audio_v2", "pocket_tts"])
 def test_a_generated_skillset_matches_the_reference_on_every_case(model_type, built, skillsets):
     model_dir, candidate = built(model_type)
     plan = _plan(model_type)
@@ -168,10 +168,59 @@ def test_csm_speaks_two_texts_differently_through_its_codec(built):
                                      {"audio": [second], "sampling_rate": [1]}, plan).ok
 
 
+def test_higgs_audio_v2_speaks_two_texts_differently_through_its_processors_codec(built):
+    """higgs_audio_v2 writes delayed frames of codec codes that its processor decodes with
+    its codec (`audio_tokenizer`): the tiny codec is saved in the model's directory, the
+    model's codebooks and stream codes are the codec's, and the prompt's audio tokens the
+    tiny tokenizer's."""
+    model_dir, candidate = built("higgs_audio_v2")
+    plan = _plan("higgs_audio_v2")
+    processor = transformers.AutoProcessor.from_pretrained(model_dir)
+    codec = processor.audio_tokenizer
+    assert Path(codec.name_or_path) == Path(model_dir) / text_to_audio.CODEC_DIR
+    config = transformers.AutoConfig.from_pretrained(model_dir)
+    assert config.num_codebooks == codec.config.num_quantizers == text_to_audio.DELAYED_CODEBOOKS
+    assert config.audio_stream_bos_id == processor.audio_stream_bos_id == codec.config.codebook_size
+    assert config.audio_bos_token_id == processor.audio_bos_token_id
+    first, second = text_to_audio.reference(model_dir, candidate, text_to_audio.cases(plan)[1], plan)["audio"]
+    assert len(first) > 0 and len(second) > 0
+    assert first[:len(second)] != second[:len(first)]
+    four = text_to_audio.reference(model_dir, candidate, Case("four", "a cat", {"max_new_tokens": 4}), plan)
+    assert 0 < len(four["audio"][0]) < len(second)
+
+
+def test_a_cached_model_whose_processor_names_its_codec_by_path_reloads_after_the_rename(tiny_cache):
+    """The tiny-model cache builds in a temporary directory and renames it: the path by
+    which the saved processor names its codec is rewritten to the final directory."""
+    from skillkit import tiny_cache as cache
+
+    candidate = {"model_class": REGISTRY["models"]["higgs_audio_v2"]["tasks"][TASK]}
+    plan = dict(_plan("higgs_audio_v2"), ident="higgs_audio_v2")
+    model_dir = cache.tiny_model_dir(text_to_audio, plan, candidate)
+    processor = transformers.AutoProcessor.from_pretrained(model_dir)
+    assert Path(processor.audio_tokenizer.name_or_path) == model_dir.resolve() / text_to_audio.CODEC_DIR
+
+
+@pytest.mark.parametrize("model_type", ["pocket_tts", "gradium_phonon_tts"])
+def test_a_latent_speech_model_speaks_two_texts_differently_through_its_processors_codec(model_type, built):
+    """pocket_tts (and gradium_phonon_tts, over the same processor) generates latents
+    that its processor decodes with its codec: its prompt's tokens are the tokenizer's
+    named tokens (the processor reads them from its attributes), the model's latents
+    the codec's width."""
+    model_dir, candidate = built(model_type)
+    plan = _plan(model_type)
+    processor = transformers.AutoProcessor.from_pretrained(model_dir)
+    config = transformers.AutoConfig.from_pretrained(model_dir)
+    assert config.audio_bos_token_id == processor.tokenizer.convert_tokens_to_ids(processor.audio_bos_token)
+    assert config.audio_prompt_token_id == processor.audio_token_id
+    assert config.latent_dim == processor.audio_tokenizer.config.latent_dim
+    first, second = text_to_audio.reference(model_dir, candidate, text_to_audio.cases(plan)[1], plan)["audio"]
+    assert len(first) > 0 and len(second) > 0
+    assert not text_to_audio.compare({"audio": [first[:len(second)]], "sampling_rate": [1]},
+                                     {"audio": [second[:len(first)]], "sampling_rate": [1]}, plan).ok
+
+
 @pytest.mark.parametrize("model_type, reason", [
-    # PocketTTSProcessor decodes the generated latents with its codec model, which a
-    # saved processor names by path.
-    ("pocket_tts", "its processor decodes with a PocketTTSAudioTokenizerModel"),
     # An omni model's processor takes image and video parts beside the audio's.
     ("qwen2_5_omni", "also takes image_processor, video_processor"),
 ])

@@ -13,7 +13,10 @@ Two kinds of model, told apart as the pipeline tells them, by `can_generate()`:
 - generators (musicgen) generate codec tokens and decode them; decoding is greedy
   (`do_sample=False`) for `max_new_tokens` (default: the family's generation).
 
-The reference is the pipeline itself, on each text alone, under the same seed.
+The reference is the pipeline itself, on each text alone, under the same seed; where
+the pipeline cannot say the text (a processor taking audio first, musicgen_melody's; one
+decoding with its codec, higgs_audio_v2's and pocket_tts', whose codes the pipeline does
+not find in generate()'s output), the model card's way.
 
 text-to-spectrogram (fastspeech2_conformer, a model without its vocoder): per text its
 mel spectrogram, the text alone; the reference is the model's own `spectrogram`.
@@ -22,6 +25,7 @@ import functools
 import inspect
 import json
 import os
+import tempfile
 
 import numpy as np
 import torch
@@ -34,6 +38,7 @@ from transformers.models.auto.modeling_auto import (MODEL_FOR_TEXT_TO_SPECTROGRA
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 
 from .. import tiny, tokenizers
+from . import audio_encoder
 from ..compare import Comparison, missing_outputs, outputs_allclose, short
 from ..expected import Expected
 from . import Case
@@ -74,7 +79,8 @@ SEMANTIC = 32
 STAGE_SPECIALS = 16
 # bark's stages read a text padded to 256 positions and histories as long: drawn at
 # transformers' initializer_range (0.02) the tiny stages gave two texts the same tokens;
-# drawn wider (transformers' bark tests leave the stages untrained too) they differ.
+# drawn wider (transformers' bark tests leave the stages untrained too) they differ. So
+# for a generator of codec codes behind a chat prompt (higgs_audio_v2).
 STAGE_INITIALIZER_RANGE = 0.5
 
 
@@ -126,24 +132,123 @@ def _stages(config, tokenizer):
     return generation.to_dict()
 
 
-def _processor(model_type, tokenizer):
+# Where a processor's codec (its `audio_tokenizer`) is saved, inside the model's directory.
+CODEC_DIR = "audio_tokenizer"
+# Codebooks of a codec whose frames the model writes one codebook a step later than the
+# last (higgs_audio_v2's delay pattern), as HiggsAudioV2ModelTester keeps them: n new
+# tokens make n - 1 frames (the first opens the stream) and n - DELAYED_CODEBOOKS frames
+# once undelayed, where the tiny codec's bandwidths gave 13 codebooks and 4 new tokens
+# nothing to decode (the real checkpoint's 8 need 9 for a frame).
+DELAYED_CODEBOOKS = 2
+# The chat template of a processor over a codec, in the layout of higgs_audio_v2's real
+# checkpoint's (transformers' higgs_audio_v2 conversion script writes it): each message
+# under its role's header, and the generation prompt the assistant's header and the
+# audio's begin token, after which the model writes the codec's stream (without that
+# token higgs_audio_v2 writes no stream to decode; pocket_tts' generate() refuses a
+# prompt that does not end with it). pocket_tts' checkpoints' own template is not
+# offline: its tiny one gets this layout too.
+CODEC_CHAT_TEMPLATE = (
+    "{%- for message in messages %}<|start_header_id|>{{ message['role'] }}<|end_header_id|>\n\n"
+    "{%- if message['content'] is string %}{{ message['content'] | trim }}{%- else %}"
+    "{%- for item in message['content'] %}{%- if item['type'] == 'text' %}{{ item['text'] | trim }}{%- endif %}"
+    "{%- endfor %}{%- endif %}<|eot_id|>{%- endfor %}"
+    "{%- if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{{ AUDIO_BOS }}{%- endif %}")
+
+
+def _processor_class(model_type):
+    name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    return getattr(transformers, name, None) if name else None
+
+
+def _codec(model_type, tokenizer, out_dir):
+    """The codec a processor decodes the generated codes or latents with (its
+    `audio_tokenizer`: higgs_audio_v2's, pocket_tts'), built as audio-encoder builds that
+    codec's own type, its codebooks drawn, saved in CODEC_DIR and loaded back from there:
+    a saved processor names its codec by that path (`audio_tokenizer_name_or_path`, a Hub
+    repository in a real checkpoint). Returns the codec and the tokenizer with the
+    prompt's audio tokens (`_audio_tokens`), or (None, tokenizer) for a processor without
+    a codec."""
+    processor_class = _processor_class(model_type)
+    codec_name = getattr(processor_class, "audio_tokenizer_class", None)
+    if not codec_name:
+        return None, tokenizer
+    codec_class = getattr(transformers, codec_name)
+    codec_config = audio_encoder._tiny_config(codec_class.config_class.model_type, codec_class)
+    if "target_bandwidths" in vars(codec_config):
+        # Its codebooks follow from its top bandwidth (bits a second over a code's bits
+        # and the frames a second): DELAYED_CODEBOOKS.
+        codec_config.target_bandwidths = [DELAYED_CODEBOOKS * codec_config.frame_rate
+                                          * codec_config.codebook_nbits / 1000]
+    codec = codec_class(codec_config).eval()
+    _draw_codebooks(codec)
+    path = os.path.join(out_dir, CODEC_DIR)
+    codec.save_pretrained(path)
+    return codec_class.from_pretrained(path).eval(), _audio_tokens(model_type, processor_class, tokenizer, out_dir)
+
+
+def _audio_tokens(model_type, processor_class, tokenizer, out_dir):
+    """The tokenizer with the prompt's audio tokens as named special tokens: those the
+    processor takes, with their defaults (higgs_audio_v2's `audio_token`,
+    `audio_bos_token`, ...), and those whose ids the config holds (`audio_..._token_id`:
+    pocket_tts', whose processor reads them from the tokenizer's attributes), written
+    `<|audio_bos|>` and so on where the processor names none. Named tokens are a
+    tokenizer's init arguments: it is saved and loaded back with them."""
+    named = {name: parameter.default for name, parameter in inspect.signature(processor_class.__init__).parameters.items()
+             if name.endswith("_token") and isinstance(parameter.default, str)}
+    for field in vars(CONFIG_MAPPING[model_type]()):
+        if field.startswith("audio_") and field.endswith("_token_id"):
+            named.setdefault(field[:-len("_id")], f"<|{field[:-len('_token_id')]}|>")
+    with tempfile.TemporaryDirectory(dir=out_dir) as path:
+        tokenizer.save_pretrained(path)
+        return type(tokenizer).from_pretrained(path, extra_special_tokens=named)
+
+
+def _codec_prompt(config, codec, tokenizer):
+    """A generator over a codec's output: its prompt's tokens (`audio_bos_token_id`, ...)
+    the tokenizer's named tokens of the same names; drawn at STAGE_INITIALIZER_RANGE (at
+    0.02 the tiny higgs_audio_v2 wrote the same codes for every text: its audio path
+    barely read the text); and, writing frames of codec codes (higgs_audio_v2:
+    `num_codebooks` codes a frame, each of `codebook_size` entries), the codec's codebooks
+    with the stream's begin and end codes past them, as in the real config (1,024 codes,
+    then 1,024 and 1,025); writing latents (pocket_tts), the codec's latent width, the
+    flow head conditioned on the backbone's width."""
+    for field in vars(config):
+        name = field[:-len("_id")]
+        if field.startswith("audio_") and field.endswith("_token_id") and name in tokenizer.special_tokens_map:
+            setattr(config, field, tokenizer.convert_tokens_to_ids(tokenizer.special_tokens_map[name]))
+    config.initializer_range = STAGE_INITIALIZER_RANGE
+    if "num_codebooks" in vars(config):
+        size = codec.config.codebook_size
+        config.num_codebooks = codec.config.num_quantizers
+        config.codebook_size = size + 2
+        config.audio_stream_bos_id, config.audio_stream_eos_id = size, size + 1
+    flow = getattr(config, "flow_head_config", None)
+    if "latent_dim" in vars(config):
+        config.latent_dim = codec.config.latent_dim
+    if flow is not None:
+        flow.latent_dim, flow.condition_dim = codec.config.latent_dim, config.hidden_size
+
+
+def _processor(model_type, tokenizer, codec=None, config=None):
     """The type's processor class over its feature extractor and the tokenizer, where
     transformers maps it one (musicgen's); else the tokenizer alone (vits'). A processor
-    that decodes the generated codes or latents into the waveform with its codec model
-    (`audio_tokenizer_class`: higgs_audio_v2's, which cannot be made without it, and
-    PocketTTSProcessor, pocket_tts' and gradium_phonon_tts', which the pipeline asks to
-    decode) is refused here, with the codec's own error where it cannot be built
-    (torchaudio)."""
-    name = PROCESSOR_MAPPING_NAMES.get(model_type)
-    processor_class = getattr(transformers, name, None) if name else None
-    codec_name = getattr(processor_class, "audio_tokenizer_class", None)
-    if codec_name:
-        codec_class = getattr(transformers, codec_name)
-        # Raises where a dependency is missing (higgs_audio_v2's codec: torchaudio).
-        codec_class(_grouped_upsampling(tiny.shrink(codec_class.config_class())))
-        raise NotImplementedError(f"no tiny-model recipe for {model_type!r}: its processor decodes "
-                                  f"with a {codec_name}, which the recipe does not build")
+    that decodes the generated codes or latents with its codec model gets it
+    (`audio_tokenizer`: higgs_audio_v2's, pocket_tts'), the settings it shares with the
+    model's config (higgs_audio_v2's stream begin and end codes) and the chat template;
+    its feature extractor is the type's, else the codec type's, at the codec's rate."""
+    processor_class = _processor_class(model_type)
+    name = processor_class.__name__ if processor_class is not None else None
     extractor_name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
+    if codec is not None:
+        extractor_class = getattr(transformers, extractor_name or FEATURE_EXTRACTOR_MAPPING_NAMES[
+            codec.config.model_type])
+        rate = next(getattr(codec.config, field) for field in audio_encoder.RATE_FIELDS if hasattr(codec.config, field))
+        extractor = extractor_class(sampling_rate=rate)
+        shared = {key: getattr(config, key) for key in inspect.signature(processor_class.__init__).parameters
+                  if key in vars(config)}
+        bos = tokenizer.special_tokens_map["audio_bos_token"]
+        return processor_class(feature_extractor=extractor, tokenizer=tokenizer, audio_tokenizer=codec,
+                               chat_template=CODEC_CHAT_TEMPLATE.replace("{{ AUDIO_BOS }}", bos), **shared)
     if name and extractor_name:
         others = [part for part in processor_class.get_attributes() if part not in ("feature_extractor", "tokenizer")]
         if others:
@@ -264,11 +369,16 @@ def _draw_codebooks(model):
 def build_tiny(model_type, candidate, out_dir, seed):
     tiny.seed_everything(seed)
     tokenizer = _tokenizer(model_type, out_dir)
+    # The codec before the config: the model writes its codes, and reads the audio
+    # tokens it adds to the tokenizer.
+    codec, tokenizer = _codec(model_type, tokenizer, out_dir)
     config = _shrunk(model_type, tokenizer)
+    if codec is not None:
+        _codec_prompt(config, codec, tokenizer)
     staged = _stages(config, tokenizer)
     # The processor first: a type whose processor the recipe cannot make is refused for
     # that, before its model is built.
-    processor = _processor(model_type, tokenizer)
+    processor = _processor(model_type, tokenizer, codec, config)
     model = getattr(transformers, candidate["model_class"])(config).eval()
     if staged is not None:
         # A plain GenerationConfig holding the stages' dicts, as loading bark's
@@ -352,6 +462,8 @@ def reference(model_dir, candidate, case, plan):
             torch.manual_seed(seed)
             if generate and _audio_first(speaker.processor):
                 spoken = _generated_by_hand(speaker, text, generate)
+            elif generate and getattr(speaker.processor, "audio_tokenizer", None) is not None:
+                spoken = _decoded_by_codec(speaker, text, generate)
             else:
                 spoken = speaker(text, generate_kwargs=generate) if generate else speaker(text)
             audio = spoken["audio"]
@@ -383,6 +495,26 @@ def _generated_by_hand(speaker, text, generate):
     with torch.inference_mode():
         values = speaker.model.generate(**inputs, **generate)
     return {"audio": values[0].float().numpy().squeeze(), "sampling_rate": speaker.sampling_rate}
+
+
+def _decoded_by_codec(speaker, text, generate):
+    """The model card's way for a model whose processor decodes the generated codes
+    with its codec (higgs_audio_v2's): the text as the user's message of a conversation
+    through the processor's chat template, whose generation prompt opens the audio
+    stream; generate(); the processor's batch_decode() of the codes, for the one text,
+    at the rate the pipeline finds. (The pipeline itself asks generate() for a dict and
+    decodes its `sequences`, which for higgs_audio_v2 are the text's ids: its codes are
+    `audio_sequences`, and the decode fails.)"""
+    conversation = [{"role": "user", "content": [{"type": "text", "text": text}]}]
+    inputs = speaker.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True,
+                                                   return_dict=True, return_tensors="pt")
+    with torch.inference_mode():
+        # Not the dict pocket_tts' checkpoints' generation config asks for (the tiny
+        # one's does not): the codes themselves.
+        codes = speaker.model.generate(**inputs, **generate, return_dict_in_generate=False)
+    # higgs_audio_v2's: a batch of frames of codes; pocket_tts': a list of latents a text.
+    audio = speaker.processor.decode(codes[0] if isinstance(codes, list) else codes)
+    return {"audio": audio.float().numpy().squeeze(), "sampling_rate": speaker.sampling_rate}
 
 
 def _waveform(speaker, text, seed, audio):
