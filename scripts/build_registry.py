@@ -551,32 +551,47 @@ def model_config_class(package_dirs, class_name):
     return None
 
 
+def _class_and_bases(package_dir, pattern, class_name):
+    """The bodies of `class_name` and then of its bases, breadth first, as the first file
+    of `package_dir` matching `pattern` that defines the class holds them (bases from
+    other files are not followed); None when no such file defines the class. Read from
+    the source text, not with `ast`: parsing a modeling file costs ~40 ms, and ~250 types
+    ask."""
+    for path in sorted(package_dir.glob(pattern)):
+        source = path.read_text(encoding="utf-8")
+        if f"class {class_name}(" not in source:
+            continue
+        return _bodies_in(source, class_name)
+    return None
+
+
+def _bodies_in(source, class_name):
+    queue, seen = [class_name], set()
+    while queue:
+        name = queue.pop(0)
+        header = re.search(rf"^class {re.escape(name)}\((.*?)\):\s*$", source, re.M | re.S)
+        if name in seen or header is None:
+            continue
+        seen.add(name)
+        tail = source[header.end():]
+        following = re.search(r"^\S", tail, re.M)  # the next top-level statement
+        yield tail[:following.start()] if following else tail
+        queue += [base.strip().split("[")[0] for base in header.group(1).split(",")]
+
+
 def main_input_name(package_dir, class_name):
     """The `main_input_name` a model class declares (its body, then its bases of the same
     file): "pixel_values", "input_features", "past_values", ...; PreTrainedModel's
     "input_ids" where it declares none; None when the type's own package does not define
-    the class (a class borrowed from another type). Read from the source text, not with
-    `ast`: parsing a modeling file costs ~40 ms, and ~250 types ask."""
-    for path in sorted(package_dir.glob("modeling_*.py")):
-        source = path.read_text(encoding="utf-8")
-        if f"class {class_name}(" not in source:
-            continue
-        queue, seen = [class_name], set()
-        while queue:
-            name = queue.pop(0)
-            header = re.search(rf"^class {re.escape(name)}\((.*?)\):\s*$", source, re.M | re.S)
-            if name in seen or header is None:
-                continue
-            seen.add(name)
-            tail = source[header.end():]
-            following = re.search(r"^\S", tail, re.M)  # the next top-level statement
-            body = tail[:following.start()] if following else tail
-            declared = re.search(r"^    main_input_name\s*=\s*[\"'](\w+)[\"']", body, re.M)
-            if declared:
-                return declared.group(1)
-            queue += [base.strip().split("[")[0] for base in header.group(1).split(",")]
-        return DEFAULT_MAIN_INPUT
-    return None
+    the class (a class borrowed from another type)."""
+    bodies = _class_and_bases(package_dir, "modeling_*.py", class_name)
+    if bodies is None:
+        return None
+    for body in bodies:
+        declared = re.search(r"^    main_input_name\s*=\s*[\"'](\w+)[\"']", body, re.M)
+        if declared:
+            return declared.group(1)
+    return DEFAULT_MAIN_INPUT
 
 
 PROCESSOR_PARTS = {"tokenizer", "image_processor", "feature_extractor", "video_processor"}
@@ -588,25 +603,10 @@ def processor_parts(package_dir, class_name):
     the type's processing sources: musicflamingo's MusicFlamingoProcessor takes a
     feature_extractor and a tokenizer though neither table lists one for the type. Empty
     where the type's package does not define the class or no __init__ is found."""
-    for path in sorted(package_dir.glob("processing_*.py")):
-        source = path.read_text(encoding="utf-8")
-        if f"class {class_name}(" not in source:
-            continue
-        queue, seen = [class_name], set()
-        while queue:
-            name = queue.pop(0)
-            header = re.search(rf"^class {re.escape(name)}\((.*?)\):\s*$", source, re.M | re.S)
-            if name in seen or header is None:
-                continue
-            seen.add(name)
-            tail = source[header.end():]
-            following = re.search(r"^\S", tail, re.M)  # the next top-level statement
-            body = tail[:following.start()] if following else tail
-            init = re.search(r"^    def __init__\((.*?)\)(?:\s*->\s*None)?:", body, re.M | re.S)
-            if init:
-                return {word for word in re.findall(r"\b(\w+)\b", init.group(1)) if word in PROCESSOR_PARTS}
-            queue += [base.strip().split("[")[0] for base in header.group(1).split(",")]
-        return set()
+    for body in _class_and_bases(package_dir, "processing_*.py", class_name) or ():
+        init = re.search(r"^    def __init__\((.*?)\)(?:\s*->\s*None)?:", body, re.M | re.S)
+        if init:
+            return {word for word in re.findall(r"\b(\w+)\b", init.group(1)) if word in PROCESSOR_PARTS}
     return set()
 
 
